@@ -1,0 +1,451 @@
+"""Facility configuration: the YAML of DESIGN §3 as a validated model.
+
+``load_facility(path)`` parses one file and raises :class:`ConfigErrors` listing every problem
+with the file, the field and the fix. ``load_facilities(home)`` loads all files of a home and keeps
+going past broken ones, so one bad file never hides the others.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from thermaliq import units
+from thermaliq.errors import ConfigError, ConfigErrors, UnitError
+
+FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FACILITY_TYPES = ("steam_boiler", "hot_water_boiler", "chp", "process_heater", "furnace", "dryer")
+NON_FUEL_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Measurement(_Strict):
+    """A tag ``{tag, unit, range?}`` or a constant ``{value, unit}``."""
+
+    tag: str | None = None
+    value: float | None = None
+    unit: str
+    range: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _tag_or_value(self):
+        if (self.tag is None) == (self.value is None):
+            raise ValueError("give exactly one of 'tag' or 'value'")
+        if self.tag is not None and not self.tag.strip():
+            raise ValueError("'tag' is empty")
+        if self.range is not None:
+            if self.value is not None:
+                raise ValueError("'range' applies to tags only, not to constants")
+            if not self.range[0] < self.range[1]:
+                raise ValueError(f"'range' must be [low, high] with low < high, got {list(self.range)}")
+        units.parse_unit(self.unit)
+        return self
+
+    @property
+    def is_tag(self) -> bool:
+        return self.tag is not None
+
+
+class HeatingValue(_Strict):
+    """A heating value given in the configuration; overrides the fuel table."""
+
+    value: float = Field(gt=0)
+    unit: str
+    basis: Literal["HHV", "LHV"] | None = None
+
+
+class Estimate(_Strict):
+    percent_of_input: float = Field(ge=0, le=100)
+
+
+class Stream(_Strict):
+    """One energy stream of a facility (input, useful output or loss)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    role: Literal["input", "output", "loss"]
+    carrier: str | None = None
+    flow: Measurement | None = None
+    counter: Measurement | None = None
+    heating_value: HeatingValue | None = None
+    pressure: Measurement | None = None
+    temperature: Measurement | None = None
+    feedwater_temperature: Measurement | None = None
+    supply_temperature: Measurement | None = None
+    return_temperature: Measurement | None = None
+    meter_on: Literal["supply", "return"] | None = None
+    fuel: str | None = None
+    method: Literal["siegert", "stoichiometric"] | None = None
+    o2: Measurement | None = None
+    air_temperature: Measurement | None = None
+    estimate: Estimate | None = None
+
+    def measurements(self) -> dict[str, Measurement]:
+        """Every measurement of this stream by field name."""
+        names = ("flow", "counter", "pressure", "temperature", "feedwater_temperature",
+                 "supply_temperature", "return_temperature", "o2", "air_temperature")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def required_tags(self) -> list[str]:
+        """Tags this stream needs for an interval to be valid."""
+        return [m.tag for m in self.measurements().values() if m.is_tag]
+
+    @property
+    def quantity(self) -> Measurement | None:
+        """The flow or counter measurement (rate or totalizer)."""
+        return self.flow or self.counter
+
+
+# Which unit kinds each field accepts; used for dimension checks with stream-level messages.
+_FIELD_KINDS = {
+    "pressure": ("pressure",),
+    "temperature": ("temperature",),
+    "feedwater_temperature": ("temperature",),
+    "supply_temperature": ("temperature",),
+    "return_temperature": ("temperature",),
+    "air_temperature": ("temperature",),
+    "o2": ("fraction",),
+}
+_FLOW_KINDS = {
+    "fuel": ("volume_flow", "mass_flow", "amount_flow", "power"),
+    "electricity": ("power",),
+    "steam": ("mass_flow",),
+    "hot_water": ("mass_flow", "volume_flow"),
+    "heat": ("power",),
+}
+_COUNTER_KINDS = {
+    "fuel": ("volume", "mass", "amount", "energy"),
+    "electricity": ("energy",),
+    "steam": ("mass",),
+    "hot_water": ("mass", "volume"),
+    "heat": ("energy",),
+}
+_REQUIRED_FIELDS = {
+    "steam": ("pressure", "feedwater_temperature"),
+    "hot_water": ("supply_temperature", "return_temperature"),
+    "flue_gas": ("temperature", "o2"),
+}
+
+
+class Thresholds(_Strict):
+    balance_tolerance_percent: float = Field(5.0, gt=0)
+    data_quality_min: float = Field(0.90, ge=0, le=1)
+    max_interpolation_gap: str = "15min"
+    anomaly_points: float = Field(10.0, gt=0)
+    offline_after: str = "1h"
+    outlier_method: Literal["hampel", "zscore", "none"] = "hampel"
+    outlier_threshold: float = Field(6.0, gt=0)
+    frozen_after: str = "2h"
+    estimate_long_gaps: bool = False
+
+    @field_validator("max_interpolation_gap", "offline_after", "frozen_after")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        try:
+            td = pd.Timedelta(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{v!r} is not a duration such as '15min' or '2h'") from exc
+        if td < pd.Timedelta(0):
+            raise ValueError(f"{v!r} is negative")
+        return v
+
+
+class Source(_Strict):
+    kind: Literal["files", "historian"]
+    path: str | None = None
+    format: Literal["long", "wide"] | None = None
+    url: str | None = None
+    token_env: str | None = None
+    timeout_s: float = Field(30.0, gt=0)
+    batch_tags: int = Field(50, ge=1, le=10000)
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "files":
+            if not self.path:
+                raise ValueError("a files source needs 'path' (a glob relative to home)")
+            p = Path(self.path)
+            if p.is_absolute() or ".." in p.parts:
+                raise ValueError(f"path {self.path!r} must stay inside the home: relative, no '..'")
+        if self.kind == "historian":
+            if not self.url:
+                raise ValueError("a historian source needs 'url'")
+            if not re.match(r"^https?://", self.url):
+                raise ValueError(f"url {self.url!r} must start with http:// or https://")
+            if self.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.token_env):
+                raise ValueError("token_env must be the NAME of an environment variable, "
+                                 "not the token itself")
+        return self
+
+
+class Facility(_Strict):
+    """A facility configuration (DESIGN §3)."""
+
+    facility_id: str
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal[FACILITY_TYPES]  # type: ignore[valid-type]
+    region: str | None = None
+    industry: str | None = None
+    timezone: str = "UTC"
+    interval: str = "15min"
+    basis: Literal["HHV", "LHV"] = "HHV"
+    source: Source
+    thresholds: Thresholds = Thresholds()
+    streams: list[Stream] = Field(min_length=1)
+
+    @field_validator("facility_id")
+    @classmethod
+    def _facility_id(cls, v: str) -> str:
+        if not FACILITY_ID_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid facility_id: use 1..64 of [A-Za-z0-9_-]")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{v!r} is not an IANA time zone such as 'Europe/Berlin'") from exc
+        return v
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        try:
+            td = pd.Timedelta(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{v!r} is not a duration such as '15min'") from exc
+        if td <= pd.Timedelta(0) or pd.Timedelta("1h") % td != pd.Timedelta(0):
+            raise ValueError(f"interval {v!r} must divide an hour (1min, 5min, 15min, 30min, 1h)")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def interval_td(self) -> pd.Timedelta:
+        return pd.Timedelta(self.interval)
+
+    def tag_specs(self) -> dict[str, "TagSpec"]:
+        """Every tag of the facility with its unit, range and aggregation kind."""
+        specs: dict[str, TagSpec] = {}
+        for stream in self.streams:
+            for field, m in stream.measurements().items():
+                if m.is_tag and m.tag not in specs:
+                    specs[m.tag] = TagSpec(m.tag, m.unit, m.range,
+                                           "counter" if field == "counter" else "rate",
+                                           stream.id, field)
+        return specs
+
+    def required_tags(self) -> list[str]:
+        return list(self.tag_specs())
+
+
+@dataclass(frozen=True)
+class TagSpec:
+    """One configured tag: ``kind`` is ``counter`` (summed increments) or ``rate`` (time-averaged)."""
+
+    tag: str
+    unit: str
+    range: tuple[float, float] | None
+    kind: str
+    stream_id: str
+    field: str
+
+
+def is_fuel(carrier: str | None) -> bool:
+    """True when the carrier is a fuel (anything not electricity, steam, water, heat or flue gas)."""
+    return carrier is not None and carrier not in NON_FUEL_CARRIERS
+
+
+def _check_stream(i: int, s: Stream) -> list[ConfigError]:
+    """Carrier-specific checks of one stream, with messages naming the stream and field."""
+    errs: list[ConfigError] = []
+    where = f"streams[{i}]"
+    if s.estimate is not None:
+        if s.role != "loss":
+            errs.append(ConfigError("an estimate stream must have role 'loss'", field=f"{where}.role"))
+        return errs
+    if s.carrier is None:
+        return [ConfigError(f"stream {s.id!r} needs a 'carrier' (or an 'estimate' for a loss)",
+                            field=f"{where}.carrier")]
+    family = "fuel" if is_fuel(s.carrier) else s.carrier
+    if s.carrier == "flue_gas":
+        if s.role != "loss":
+            errs.append(ConfigError("a flue_gas stream is a loss", field=f"{where}.role",
+                                    fix="set role: loss"))
+        if not s.fuel:
+            errs.append(ConfigError(f"flue_gas stream {s.id!r} needs 'fuel' for its combustion "
+                                    "coefficients", field=f"{where}.fuel", fix="e.g. fuel: natural_gas"))
+    else:
+        if (s.flow is None) == (s.counter is None):
+            errs.append(ConfigError(f"stream {s.id!r} needs exactly one of 'flow' or 'counter'",
+                                    field=f"{where}.flow"))
+    for field in _REQUIRED_FIELDS.get(s.carrier, ()):
+        if getattr(s, field) is None:
+            errs.append(ConfigError(f"{s.carrier} stream {s.id!r} needs '{field}'",
+                                    field=f"{where}.{field}",
+                                    fix=f"add {field}: {{tag: ..., unit: ...}} or {{value: ..., unit: ...}}"))
+    if s.carrier == "hot_water" and s.flow is not None and s.meter_on is None:
+        try:
+            if units.kind_of(s.flow.unit) == "volume_flow":
+                errs.append(ConfigError(f"hot_water stream {s.id!r} measures volume: say where the "
+                                        "meter sits", field=f"{where}.meter_on",
+                                        fix="add meter_on: supply or meter_on: return"))
+        except UnitError:
+            pass
+    checks = dict(_FIELD_KINDS)
+    checks["flow"] = _FLOW_KINDS.get(family, ())
+    checks["counter"] = _COUNTER_KINDS.get(family, ())
+    for field, m in s.measurements().items():
+        try:
+            units.check_kind(m.unit, checks[field])
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}", field=f"{where}.{field}.unit",
+                                    fix=exc.fix))
+    if s.heating_value is not None:
+        try:
+            units.check_kind(s.heating_value.unit, ("energy_per_mass", "energy_per_volume",
+                                                    "energy_per_amount"))
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}",
+                                    field=f"{where}.heating_value.unit", fix=exc.fix))
+    return errs
+
+
+def _check_facility(f: Facility) -> list[ConfigError]:
+    errs: list[ConfigError] = []
+    seen_ids: set[str] = set()
+    tag_units: dict[str, tuple[str, str]] = {}
+    for i, s in enumerate(f.streams):
+        if s.id in seen_ids:
+            errs.append(ConfigError(f"stream id {s.id!r} is used twice", field=f"streams[{i}].id"))
+        seen_ids.add(s.id)
+        errs.extend(_check_stream(i, s))
+        for field, m in s.measurements().items():
+            if not m.is_tag:
+                continue
+            if m.tag in tag_units and tag_units[m.tag][0] != m.unit:
+                errs.append(ConfigError(
+                    f"tag {m.tag!r} has unit {m.unit!r} here but {tag_units[m.tag][0]!r} in "
+                    f"{tag_units[m.tag][1]}", field=f"streams[{i}].{field}.unit",
+                    fix="a tag has one unit: use the same unit everywhere"))
+            tag_units.setdefault(m.tag, (m.unit, f"streams[{i}].{field}"))
+    if not any(s.role == "input" for s in f.streams):
+        errs.append(ConfigError("a facility needs at least one input stream", field="streams"))
+    if not any(s.role == "output" for s in f.streams):
+        errs.append(ConfigError("a facility needs at least one useful output stream", field="streams"))
+    return errs
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union")) or part in ("tuple",):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_errors(exc: ValidationError) -> list[ConfigError]:
+    out = []
+    for e in exc.errors():
+        field = _loc(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        fix = None
+        if e["type"] == "extra_forbidden":
+            msg, fix = "unknown key", "remove it or check its spelling against the README"
+        elif e["type"] == "missing":
+            msg, fix = "required field is missing", "add it"
+        cause = e.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigError):
+            msg, fix = cause.message, cause.fix
+        out.append(ConfigError(msg, field=field, fix=fix))
+    return out
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: anchors/aliases are refused (no billion-laughs expansion)."""
+
+    def compose_node(self, parent, index):  # noqa: D401
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def parse_facility(data: dict, *, file: str | None = None) -> Facility:
+    """Validate a parsed configuration mapping; raises :class:`ConfigErrors`."""
+    if not isinstance(data, dict):
+        raise ConfigErrors([ConfigError("the file must hold a mapping of keys (facility_id, name, ...)",
+                                        file=file)])
+    try:
+        facility = Facility.model_validate(data)
+    except ValidationError as exc:
+        errs = _pydantic_errors(exc)
+    else:
+        errs = _check_facility(facility)
+    if errs:
+        for e in errs:
+            e.file = file
+        raise ConfigErrors(errs)
+    return facility
+
+
+def load_facility(path: str | Path) -> Facility:
+    """Load and validate one facility file; the file name must be ``<facility_id>.yaml``.
+
+    Raises
+    ------
+    ConfigErrors
+        With every problem found, each naming the file, the field and the fix.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigErrors([ConfigError("file is larger than 1 MB", file=name)])
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - safe loader without aliases
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigErrors([ConfigError(f"cannot read: {exc}", file=name)]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigErrors([ConfigError(f"not valid YAML: {exc}", file=name,
+                                        fix="plain YAML only: no anchors, aliases or !tags")]) from exc
+    facility = parse_facility(data, file=name)
+    if path.stem != facility.facility_id:
+        raise ConfigErrors([ConfigError(
+            f"file name {path.name!r} does not match facility_id {facility.facility_id!r}",
+            file=name, field="facility_id", fix=f"rename the file to {facility.facility_id}.yaml")])
+    return facility
+
+
+def load_facilities(facilities_dir: str | Path) -> tuple[dict[str, Facility], list[ConfigError]]:
+    """Load every ``*.yaml``/``*.yml`` of a directory; return (facilities by id, errors)."""
+    facilities: dict[str, Facility] = {}
+    errors: list[ConfigError] = []
+    for path in sorted(Path(facilities_dir).glob("*.y*ml")):
+        try:
+            facility = load_facility(path)
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        facilities[facility.facility_id] = facility
+    return facilities, errors

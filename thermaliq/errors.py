@@ -1,0 +1,71 @@
+"""Exception classes of thermaliq.
+
+Every error is both a thermaliq error and the builtin type it resembles, and carries structured
+fields so that messages are built in one place (the pint habit).
+"""
+from __future__ import annotations
+
+
+class ThermaliqError(Exception):
+    """Base class of every error thermaliq raises on purpose."""
+
+
+class ConfigError(ValueError, ThermaliqError):
+    """A facility configuration problem.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    file : str, optional
+        The configuration file.
+    field : str, optional
+        Dotted path of the field, e.g. ``streams[2].flow.unit``.
+    fix : str, optional
+        What to do about it.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
+                 fix: str | None = None):
+        self.message = message
+        self.file = file
+        self.field = field
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(p for p in (self.file, self.field) if p)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} (fix: {self.fix})" if self.fix else text
+
+
+class ConfigErrors(ValueError, ThermaliqError):
+    """Several configuration problems found in one pass; ``errors`` lists them."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+class UnitError(ConfigError):
+    """A unit that is unknown or of the wrong dimension for its field."""
+
+
+class DataError(ValueError, ThermaliqError):
+    """Readings that cannot be used; names the source and row where known."""
+
+    def __init__(self, message: str, *, source: str | None = None, row: int | None = None):
+        self.message = message
+        self.source = source
+        self.row = row
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.source or ""
+        if self.row is not None:
+            where = f"{where}, row {self.row}" if where else f"row {self.row}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+class HistorianError(ConnectionError, ThermaliqError):
+    """The historian could not deliver readings (after retries, or the circuit is open)."""
