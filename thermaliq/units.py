@@ -104,10 +104,10 @@ def check_kind(text: str, allowed: tuple[str, ...] | list[str] | set[str]) -> st
             return kind
     allowed_text = " or ".join(k.replace("_", " ") for k in allowed)
     try:
-        actual = kind_of(text).replace("_", " ")
+        actual = "a " + kind_of(text).replace("_", " ")
     except UnitError:
         actual = f"of dimension {unit.dimensionality}"
-    raise UnitError(f"unit {text!r} is a {actual}, expected a {allowed_text}",
+    raise UnitError(f"unit {text!r} is {actual}, expected a {allowed_text}",
                     fix=f"give a unit of {allowed_text}")
 
 

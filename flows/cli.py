@@ -1,0 +1,216 @@
+"""The ``thermaliq`` command line (typer).
+
+Exit codes (DESIGN §8): 0 everything succeeded, 1 some facility or period failed (the rest is done
+and recorded), 2 usage or configuration errors.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import flows  # noqa: F401 - quietens Prefect's ephemeral server before prefect is imported
+from thermaliq.config import load_facilities
+from thermaliq.errors import ConfigError, ThermaliqError
+from thermaliq.home import Home
+
+app = typer.Typer(name="thermaliq", no_args_is_help=True, add_completion=False,
+                  help="Efficiency and energy balance of industrial thermal plants.")
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Optional[Path], typer.Option(
+    "--home", help="thermaliq home (default: $THERMALIQ_HOME, else ./thermaliq-home).")]
+FacilitiesOpt = Annotated[Optional[list[str]], typer.Option(
+    "--facility", "-f", help="Facility id (repeat for several); default: all.")]
+DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar day).")]
+
+
+def _run_flow(flow_fn, label: str, **params) -> int:
+    """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    with console.status(f"[bold]{label}[/] running (Prefect flow '{flow_fn.name}') ..."):
+        state = flow_fn(**params, return_state=True)
+    home = Home.resolve(params.get("home"))
+    if state.is_completed():
+        summary = state.result()
+        _print_summary(home, summary)
+        return 0
+    err.print(f"[red]{label} finished with failures[/]: {state.message}")
+    return 1
+
+
+def _print_summary(home: Home, summary: dict) -> None:
+    from thermaliq import catalog
+
+    con = catalog.memory_connection(home)
+    rows = con.execute(
+        "SELECT facility_id, count(*) AS days, round(avg(efficiency_percent), 2) AS eff, "
+        "any_value(basis) AS basis, round(avg(data_quality_score), 3) AS dq, "
+        "count(*) FILTER (WHERE status <> 'ok') AS flagged FROM calculations "
+        "WHERE is_current AND granularity = 'day' AND period_start >= ? AND period_start < ? "
+        "GROUP BY facility_id ORDER BY facility_id",
+        [summary["first"], (date.fromisoformat(summary["last"]) + timedelta(days=2)).isoformat()],
+    ).fetchall()
+    table = Table(title=f"{summary['flow']} {summary['first']} .. {summary['last']}")
+    for col in ("facility", "days", "mean efficiency %", "basis", "mean quality score", "days flagged"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*("" if v is None else str(v) for v in r))
+    console.print(table)
+    console.print(f"windows calculated: {summary['windows_calculated']}, "
+                  f"new versions written: {summary['windows_changed']}")
+    if summary.get("reports"):
+        console.print(f"reports: {summary['reports']}")
+    console.print(f"query:   duckdb -readonly {home.catalog}")
+
+
+def _guard(fn):
+    """Turn configuration errors into exit code 2 with a clear message."""
+    try:
+        return fn()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error[/]: {exc}")
+        return 2
+    except ThermaliqError as exc:
+        err.print(f"[red]error[/]: {exc}")
+        return 1
+
+
+@app.command()
+def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
+        "--date", help="Local date to process; default yesterday per facility.")] = None,
+        facility: FacilitiesOpt = None) -> None:
+    """Run the nightly flow now (ingest, validate, calculate, report)."""
+    from flows.nightly import nightly
+
+    raise typer.Exit(_guard(lambda: _run_flow(nightly, "nightly", date=date_, facilities=facility,
+                                              home=str(Home.resolve(home).root))))
+
+
+@app.command()
+def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
+             reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
+    """Ingest, validate and calculate an inclusive range of local days."""
+    from flows.backfill import backfill as backfill_flow
+
+    raise typer.Exit(_guard(lambda: _run_flow(backfill_flow, "backfill", start=start, end=end,
+                                              facilities=facility, reingest=reingest,
+                                              home=str(Home.resolve(home).root))))
+
+
+@app.command()
+def recalculate(start: DateOpt, end: DateOpt,
+                reason: Annotated[str, typer.Option(help="Why (stored with the new version).")],
+                home: HomeOpt = None, facility: FacilitiesOpt = None) -> None:
+    """Recalculate from stored readings as a new version (earlier versions stay queryable)."""
+    from flows.recalculate import recalculate as recalc_flow
+
+    if not reason.strip():
+        err.print("[red]--reason must not be empty[/]")
+        raise typer.Exit(2)
+    raise typer.Exit(_guard(lambda: _run_flow(recalc_flow, "recalculate", start=start, end=end,
+                                              reason=reason, facilities=facility,
+                                              home=str(Home.resolve(home).root))))
+
+
+@app.command()
+def report(home: HomeOpt = None, start: Annotated[Optional[str], typer.Option()] = None,
+           end: Annotated[Optional[str], typer.Option()] = None, facility: FacilitiesOpt = None) -> None:
+    """Render the HTML reports and metrics from stored results (default: last 7 days)."""
+    from flows.report import report as report_flow
+
+    raise typer.Exit(_guard(lambda: _run_flow(report_flow, "report", start=start, end=end,
+                                              facilities=facility, home=str(Home.resolve(home).root))))
+
+
+@app.command("check-config")
+def check_config(home: HomeOpt = None) -> None:
+    """Validate every facility file of the home; print each problem with file, field and fix."""
+    h = Home.resolve(home)
+    if not h.facilities.is_dir():
+        err.print(f"[red]no facilities directory[/] {h.facilities} (create it and add <facility_id>.yaml)")
+        raise typer.Exit(2)
+    facilities, errors = load_facilities(h.facilities)
+    for fid in sorted(facilities):
+        console.print(f"[green]ok[/]    {h.facility_file(fid)}")
+    for e in errors:
+        console.print(f"[red]error[/] {e}")
+    console.print(f"{len(facilities)} valid, {len(errors)} problem(s)")
+    raise typer.Exit(2 if errors else 0)
+
+
+@app.command()
+def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of demo data.")] = 21,
+         seed: Annotated[int, typer.Option(help="Random seed of the demo data.")] = 7) -> None:
+    """Create a demo home with realistic readings, run every flow, print where the reports are."""
+    from flows.backfill import backfill as backfill_flow
+    from thermaliq.demo import make_demo_home
+
+    h = Home.resolve(home)
+    marker = h.root / ".thermaliq-demo"
+    if h.root.exists() and any(h.root.iterdir()) and not marker.exists():
+        err.print(f"[red]{h.root} exists and is not a demo home[/]; choose another --home")
+        raise typer.Exit(2)
+    with console.status("writing demo facilities and readings ..."):
+        made = make_demo_home(h.root, days=days, seed=seed)
+    marker.write_text("created by thermaliq demo\n")
+    console.print(f"demo home {h.root}: facilities {', '.join(made.facilities)}, "
+                  f"{made.start} .. {made.end}, {len(made.faults)} injected faults")
+    code = _guard(lambda: _run_flow(backfill_flow, "backfill", start=made.start.isoformat(),
+                                    end=made.end.isoformat(), home=str(h.root)))
+    console.print(f"\nOpen the report index: file://{h.reports / 'index.html'}")
+    console.print(f"or serve it:           thermaliq serve-reports --home {h.root}")
+    raise typer.Exit(code)
+
+
+@app.command("serve-reports")
+def serve_reports(home: HomeOpt = None, port: Annotated[int, typer.Option()] = 8765) -> None:
+    """Serve <home>/reports over HTTP on 127.0.0.1 (links in the Prefect UI point here)."""
+    from thermaliq.serve_reports import serve as serve_dir
+
+    h = Home.resolve(home)
+    server = serve_dir(h.reports, host="127.0.0.1", port=port)
+    console.print(f"serving {h.reports} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@app.command()
+def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report server port.")] = 8765,
+          timezone: Annotated[str, typer.Option(help="Time zone of the nightly schedule.")] = "UTC") -> None:
+    """Single-machine install: serve the deployments with their schedules, and the reports."""
+    import threading
+
+    from flows.deployments import serve_all
+    from thermaliq.serve_reports import serve as serve_dir
+
+    h = Home.resolve(home)
+    h.reports.mkdir(parents=True, exist_ok=True)
+    server = serve_dir(h.reports, host="127.0.0.1", port=port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ.setdefault("THERMALIQ_REPORTS_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")
+    serve_all(str(h.root), timezone)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The end of every flow: catalog, reports, metrics and artifacts, then Completed or Failed."""
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger
+
+from tasks.report import publish_reports
+from thermaliq.errors import ThermaliqError
+
+
+class FacilitiesFailed(RuntimeError, ThermaliqError):
+    """Some facilities or windows failed; the rest was done and recorded."""
+
+
+def finish_run(home, run, selected: dict, first: date, last: date, outcomes: list) -> dict:
+    """Publish what was computed and end the run; raise :class:`FacilitiesFailed` on failures."""
+    logger = get_run_logger()
+    calculated = [c for o in outcomes for c in o.calculated]
+    for o in outcomes:
+        for what, why in o.failures.items():
+            run.fail(f"{what}: {why}")
+    state = publish_reports(str(home.root), sorted(selected), first, last, run.run_id, run.flow,
+                            calculated, return_state=True)
+    published = state.result() if state.is_completed() else {}
+    if not state.is_completed():
+        run.fail(f"report: {state.message}")
+    summary = {"run_id": run.run_id, "flow": run.flow, "first": first.isoformat(),
+               "last": last.isoformat(), "facilities": sorted(selected),
+               "windows_calculated": len(calculated),
+               "windows_changed": sum(1 for c in calculated if c.get("changed")),
+               "reports": published.get("index"), "failures": list(run.failures)}
+    if run.failures:
+        logger.error("%d failure(s): %s", len(run.failures), "; ".join(run.failures))
+        raise FacilitiesFailed(f"{len(run.failures)} failure(s); the rest completed: "
+                               + "; ".join(run.failures))
+    return summary

@@ -1,0 +1,37 @@
+"""Recalculate flow: new result versions from stored readings, with a required reason."""
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.backfill import window_days
+from flows.fanout import run_facilities, task_runner
+from flows.finish import finish_run
+from flows.params import parse_date, select_facilities
+from flows.runs import recorded_run
+from thermaliq import periods
+from thermaliq.errors import ConfigError
+from thermaliq.home import Home
+
+
+@flow(name="recalculate", task_runner=task_runner(), log_prints=True)
+def recalculate(start: str, end: str, reason: str, facilities: list[str] | None = None,
+                home: str | None = None) -> dict:
+    """Recalculate local days ``start`` .. ``end`` from the readings already in the lake.
+
+    Always writes a new version (``reason`` is stored with it and in ``runs``), e.g. after a
+    configuration fix such as a corrected heating value.
+    """
+    h = Home.resolve(home)
+    params = {"start": start, "end": end, "reason": reason, "facilities": facilities,
+              "home": str(h.root)}
+    with recorded_run(h, "recalculate", params) as run:
+        if not reason or not reason.strip():
+            raise ConfigError("recalculate needs a reason", field="reason",
+                              fix="say why, e.g. --reason 'corrected gas heating value'")
+        first, last = parse_date(start, "start"), parse_date(end, "end")
+        selected, problems = select_facilities(h, facilities)
+        for p in problems:
+            run.fail(p)
+        outcome = run_facilities(str(h.root), sorted(selected), periods.windows(first, last, window_days()),
+                                 run.run_id, ingest=False, reason=reason.strip(), new_version=True)
+        return finish_run(h, run, selected, first, last, [outcome])

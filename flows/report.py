@@ -1,0 +1,29 @@
+"""Report flow: render the HTML reports and metrics from what is stored."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from prefect import flow
+
+from flows.fanout import task_runner
+from flows.finish import finish_run
+from flows.params import parse_date, select_facilities
+from flows.runs import recorded_run
+from thermaliq.home import Home
+
+
+@flow(name="report", task_runner=task_runner(), log_prints=True)
+def report(start: str | None = None, end: str | None = None, facilities: list[str] | None = None,
+           home: str | None = None) -> dict:
+    """Render reports for local days ``start`` .. ``end`` (default: the last 7 days)."""
+    h = Home.resolve(home)
+    params = {"start": start, "end": end, "facilities": facilities, "home": str(h.root)}
+    with recorded_run(h, "report", params) as run:
+        today = pd.Timestamp.now(tz="UTC").date()
+        last = parse_date(end, "end") if end else today - timedelta(days=1)
+        first = parse_date(start, "start") if start else last - timedelta(days=6)
+        selected, problems = select_facilities(h, facilities)
+        for p in problems:
+            run.fail(p)
+        return finish_run(h, run, selected, first, last, [])

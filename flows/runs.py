@@ -1,0 +1,44 @@
+"""Recording a flow run in the ``runs`` relation and ending it Completed or Failed."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pandas as pd
+from prefect.runtime import flow_run
+
+from thermaliq.home import Home
+from thermaliq.runs import record_run
+
+
+def current_run_id() -> str:
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else f"local-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S%f}"
+
+
+class RunRecord:
+    """Holds what the ``runs`` row says; ``fail(reason)`` marks the run failed."""
+
+    def __init__(self, home: Home, flow: str, parameters: dict):
+        self.home, self.flow, self.parameters = home, flow, parameters
+        self.run_id = current_run_id()
+        self.started_at = pd.Timestamp.now(tz="UTC")
+        self.failures: list[str] = []
+
+    def fail(self, reason: str) -> None:
+        self.failures.append(reason)
+
+
+@contextmanager
+def recorded_run(home: Home, flow: str, parameters: dict):
+    """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
+    run = RunRecord(home, flow, parameters)
+    record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at)
+    try:
+        yield run
+    except BaseException as exc:
+        record_run(home, run.run_id, flow, parameters, status="failed", started_at=run.started_at,
+                   finished_at=pd.Timestamp.now(tz="UTC"), reason=f"{type(exc).__name__}: {exc}")
+        raise
+    status = "failed" if run.failures else "completed"
+    record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
+               finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(run.failures) or None)

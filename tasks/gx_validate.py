@@ -1,0 +1,271 @@
+"""Great Expectations validation of a facility's readings, with Data Docs under ``<home>/gx/``.
+
+The only module that imports ``great_expectations``, and only inside functions (the import costs
+several seconds). The suites are versioned JSON in ``expectations/``:
+
+* ``thermaliq_readings.json``: schema, not-null, configured tags only, timestamps unique per tag,
+  monotonic counters (at most 1 % negative steps: resets and rollovers are excepted), reading
+  frequency (at most 1 % of spacings longer than ``thresholds.offline_after``);
+* ``thermaliq_physical_limits.json``: physically possible values per kind of quantity in SI,
+  copied per tag of that kind, converted to the tag's unit and restricted to the tag by a row
+  condition; the facility's configured ``range`` of each tag is added the same way.
+
+The GX context is a file context rooted at ``gx_dir`` (``<home>/gx``), cached per directory; its
+progress bars are switched off through ``context.variables.progress_bars`` (``TQDM_DISABLE`` has no
+effect on GX). Suites, validation definitions and checkpoints are ``add_or_update``-ed under stable
+names per facility so their ids do not churn from run to run.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+
+from thermaliq import units
+from thermaliq.config import Facility
+from thermaliq.errors import UnitError
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+READINGS_SUITE_FILE = "thermaliq_readings.json"
+LIMITS_SUITE_FILE = "thermaliq_physical_limits.json"
+DATASOURCE = "thermaliq"
+BATCH_DEFINITION = "whole_dataframe"
+
+_CONTEXTS: dict[Path, object] = {}
+_CONTEXT_LOCK = threading.Lock()
+
+
+def load_suite_file(name: str) -> dict:
+    """One suite of ``expectations/`` as a dict (GX 1.x suite JSON)."""
+    path = EXPECTATIONS_DIR / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the expectation suite: {exc}") from exc
+
+
+def _tag_condition(tag: str) -> dict:
+    """A GX 1.x row condition ``tag == <tag>`` in its serialised form."""
+    return {"type": "comparison", "column": {"name": "tag"}, "operator": "==", "parameter": tag}
+
+
+def _bound(value, si_unit: str, unit: str):
+    if value is None:
+        return None
+    return float(units.convert(float(value), si_unit, unit))
+
+
+def suite_expectations(facility: Facility) -> list[dict]:
+    """Every expectation of a facility's readings suite, as GX expectation dicts.
+
+    Parameters
+    ----------
+    facility : thermaliq.config.Facility
+        Its tags, units and configured ranges select and convert the per-tag expectations.
+
+    Returns
+    -------
+    list of dict
+        ``{"type", "kwargs", "meta"}``: the static ones of ``thermaliq_readings.json``, then per
+        tag its physical limits (in the tag's unit) and its configured range.
+    """
+    out = copy.deepcopy(load_suite_file(READINGS_SUITE_FILE)["expectations"])
+    limits = {e["meta"]["kind"]: e for e in load_suite_file(LIMITS_SUITE_FILE)["expectations"]}
+    for tag, spec in facility.tag_specs().items():
+        try:
+            kind = units.kind_of(spec.unit)
+        except UnitError:
+            kind = None
+        template = limits.get(kind)
+        if template is not None:
+            si = template["meta"]["si_unit"]
+            kwargs = {"column": "value", "row_condition": _tag_condition(tag),
+                      "min_value": _bound(template["kwargs"].get("min_value"), si, spec.unit),
+                      "max_value": _bound(template["kwargs"].get("max_value"), si, spec.unit)}
+            out.append({"type": template["type"], "kwargs": kwargs,
+                        "meta": {"tag": tag, "check": f"physical limits of a {kind} [{spec.unit}]"}})
+        if spec.range is not None:
+            out.append({"type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "value", "row_condition": _tag_condition(tag),
+                                   "min_value": float(spec.range[0]),
+                                   "max_value": float(spec.range[1])},
+                        "meta": {"tag": tag, "check": f"configured range [{spec.unit}]"}})
+    return out
+
+
+def suite_parameters(facility: Facility) -> dict:
+    """Values of the ``$PARAMETER`` kwargs of ``thermaliq_readings.json`` for a facility."""
+    return {"configured_tags": sorted(facility.tag_specs()),
+            "max_spacing_s": pd.Timedelta(facility.thresholds.offline_after).total_seconds()}
+
+
+def readings_frame(readings: pd.DataFrame, facility: Facility) -> pd.DataFrame:
+    """The frame GX validates: ``tag, ts, value`` plus the derived ``counter_step, spacing_s``.
+
+    Parameters
+    ----------
+    readings : pandas.DataFrame
+        Readings with ``tag, ts`` (UTC) and ``value`` [configured unit].
+    facility : thermaliq.config.Facility
+        Tells which tags are counters.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by tag and ts; ``counter_step`` = difference to the previous reading of the same
+        counter tag [tag unit] (NaN for rate tags), ``spacing_s`` = time since the previous reading
+        of the same tag [s] (NaN for a tag's first reading).
+    """
+    missing = [c for c in ("tag", "ts", "value") if c not in readings.columns]
+    if missing:
+        raise ValueError(f"readings lack column(s) {missing}")
+    df = readings[["tag", "ts", "value"]].copy()
+    df["tag"] = df["tag"].astype(object)
+    df = df.sort_values(["tag", "ts"], kind="stable").reset_index(drop=True)
+    same = (df["tag"] == df["tag"].shift()).to_numpy()
+    spacing = df["ts"].diff().dt.total_seconds().to_numpy()
+    df["spacing_s"] = np.where(same, spacing, np.nan)
+    counters = [t for t, s in facility.tag_specs().items() if s.kind == "counter"]
+    is_counter = df["tag"].isin(counters).to_numpy()
+    df["counter_step"] = np.where(same & is_counter, df["value"].diff().to_numpy(), np.nan)
+    return df
+
+
+def gx_context(gx_dir: Path):
+    """The file GX context rooted at ``gx_dir``, created on first use and cached per directory."""
+    root = Path(gx_dir).resolve()
+    with _CONTEXT_LOCK:
+        context = _CONTEXTS.get(root)
+        if context is None:
+            import great_expectations as gx
+
+            root.mkdir(parents=True, exist_ok=True)
+            context = gx.get_context(mode="file", context_root_dir=str(root))
+            if context.variables.progress_bars != {"globally": False} or \
+                    context.variables.analytics_enabled is not False:
+                context.variables.progress_bars = {"globally": False}
+                context.variables.analytics_enabled = False
+                context.variables.save()
+            _CONTEXTS[root] = context
+    return context
+
+
+def _dataframe_asset(context, name: str):
+    source = context.data_sources.add_or_update_pandas(DATASOURCE)
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        return asset.get_batch_definition(BATCH_DEFINITION)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+
+
+def _signature(suite) -> str:
+    """The content of a suite without GX-assigned ids (to detect a real change)."""
+    configs = []
+    for exp in suite.expectations:
+        cfg = exp.configuration.to_json_dict()
+        cfg.pop("id", None)
+        configs.append(cfg)
+    return json.dumps([configs, suite.meta], sort_keys=True, default=str)
+
+
+def _stored_suite(context, suite):
+    """The stored suite when its content is unchanged (expectation ids stay), else the update."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        existing = context.suites.get(suite.name)
+    except DataContextError:
+        existing = None
+    if existing is not None and _signature(existing) == _signature(suite):
+        return existing
+    return context.suites.add_or_update(suite)
+
+
+def _checkpoint(context, facility: Facility):
+    """Suite, validation definition and checkpoint of a facility (stable names, add_or_update)."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    name = f"thermaliq_readings_{facility.facility_id}"
+    expectations = suite_expectations(facility)
+    suite = gx.ExpectationSuite(name=name, expectations=expectations,
+                                meta={"facility_id": facility.facility_id,
+                                      "source": f"expectations/{READINGS_SUITE_FILE} + "
+                                                f"expectations/{LIMITS_SUITE_FILE}"})
+    if len(suite.expectations) != len(expectations):
+        raise ValueError(f"suite {name}: {len(expectations) - len(suite.expectations)} expectation(s) "
+                         "were refused by Great Expectations; check expectations/*.json")
+    suite = _stored_suite(context, suite)
+    batch = _dataframe_asset(context, f"readings_{facility.facility_id}")
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    return context.checkpoints.add_or_update(gx.Checkpoint(
+        name=name, validation_definitions=[validation],
+        actions=[UpdateDataDocsAction(name="update_data_docs")], result_format="SUMMARY"))
+
+
+def _result_row(result) -> dict:
+    cfg = result.expectation_config
+    kwargs, meta = cfg.kwargs, cfg.meta or {}
+    column = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or None
+    res = result.result or {}
+    return {"expectation": cfg.type, "column": column, "tag": meta.get("tag"),
+            "check": meta.get("check"), "success": bool(result.success),
+            "unexpected_count": int(res.get("unexpected_count") or 0),
+            "unexpected_percent": float(res.get("unexpected_percent") or 0.0),
+            "observed_value": res.get("observed_value"),
+            "exception": (result.exception_info or {}).get("exception_message")
+            if result.exception_info and result.exception_info.get("raised_exception") else None}
+
+
+def _docs_index(context) -> str | None:
+    for site in context.get_docs_sites_urls():
+        url = site.get("site_url")
+        if url and url.startswith("file://"):
+            return unquote(urlparse(url).path)
+    return None
+
+
+def validate_readings(readings: pd.DataFrame, facility: Facility, gx_dir: Path,
+                      run_name: str) -> dict:
+    """Validate a facility's readings with Great Expectations and update the Data Docs.
+
+    Parameters
+    ----------
+    readings : pandas.DataFrame
+        Readings of a facility window (e.g. one local day): ``tag, ts`` (UTC), ``value``
+        [configured unit].
+    facility : thermaliq.config.Facility
+        The configuration the suite is built from.
+    gx_dir : pathlib.Path
+        Root of the GX file context, ``<home>/gx``.
+    run_name : str
+        Name of this validation run as shown in the Data Docs.
+
+    Returns
+    -------
+    dict
+        ``success`` (bool), ``results`` (list of ``{expectation, column, tag, check, success,
+        unexpected_count, unexpected_percent, observed_value, exception}``) and
+        ``data_docs_path`` (the Data Docs ``index.html``).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = gx_context(gx_dir)
+    checkpoint = _checkpoint(context, facility)
+    frame = readings_frame(readings, facility)
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame},
+                             expectation_parameters=suite_parameters(facility),
+                             run_id=RunIdentifier(run_name=run_name))
+    rows = [_result_row(r) for v in outcome.run_results.values() for r in v.results]
+    return {"success": bool(outcome.success), "results": rows,
+            "data_docs_path": _docs_index(context)}

@@ -1,0 +1,32 @@
+"""Ingest task: one facility (and, for historians, one window) into the lake."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.common import facility_of, retry_io_only
+from thermaliq import ingest, periods
+
+
+@task(name="ingest", task_run_name="ingest-{facility_id}-{first}-{last}", retries=2,
+      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
+def ingest_facility(home: str, facility_id: str, first: date, last: date, force: bool = False) -> dict:
+    """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""
+    logger = get_run_logger()
+    h, facility = facility_of(home, facility_id)
+    if facility.source.kind == "files":
+        summary = ingest.ingest_files(h, facility, force=force)
+    else:
+        start, end = periods.day_window(first, last, facility.timezone)
+        summary = ingest.ingest_historian(h, facility, start, end)
+    for note in summary.notes[:20]:
+        logger.info("%s: %s", facility_id, note)
+    logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
+                facility_id, summary.sources_read, summary.sources_skipped, summary.readings_read,
+                summary.readings_stored, summary.rejected)
+    out = asdict(summary)
+    out["days"] = [d.isoformat() for d in summary.days]
+    return out

@@ -1,0 +1,230 @@
+"""Tests of thermaliq.align.align_window on hand-made 1-minute series (repairs, grid, DST)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermaliq.align import align_window
+from thermaliq.config import parse_facility
+
+TZ = "America/Chicago"
+
+
+def _facility(**thresholds):
+    return parse_facility({
+        "facility_id": "A1", "name": "align test", "type": "steam_boiler", "timezone": TZ,
+        "interval": "15min", "source": {"kind": "files", "path": "inbox/*.csv"},
+        "thresholds": thresholds,
+        "streams": [
+            {"id": "gas", "role": "input", "carrier": "natural_gas",
+             "flow": {"tag": "FT-101", "unit": "m3/h", "range": [0, 2500]}},
+            {"id": "power", "role": "input", "carrier": "electricity",
+             "counter": {"tag": "JQ-301", "unit": "kWh", "range": [0, 100000]}},
+            {"id": "steam", "role": "output", "carrier": "steam",
+             "flow": {"tag": "FT-201", "unit": "t/h", "range": [0, 50]},
+             "pressure": {"value": 10, "unit": "barg"},
+             "feedwater_temperature": {"value": 105, "unit": "degC"}},
+        ]})
+
+
+def _day(date: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC instants of a local day's midnight and the next midnight."""
+    start = pd.Timestamp(date, tz=TZ)
+    end = (start.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(TZ)
+    return start.tz_convert("UTC"), end.tz_convert("UTC")
+
+
+def _gas(minutes: np.ndarray) -> np.ndarray:
+    """A piecewise-linear gas flow [m3/h] with a knot every hour (linear within each hour)."""
+    knots = np.arange(-60 * 24 * 10, 60 * 24 * 10, 60)
+    return np.interp(minutes, knots, 1000 + 200 * np.sin(knots / 300.0))
+
+
+def _readings(start, end, margin="1h", drop=None, **overrides) -> pd.DataFrame:
+    """1-minute readings of the three tags over [start - margin, end + margin).
+
+    ``drop``: {tag: (first, last)} minutes after ``start`` to remove (inclusive);
+    ``overrides``: {tag: function(minutes) -> values}.
+    """
+    ts = pd.date_range(start - pd.Timedelta(margin), end + pd.Timedelta(margin), freq="1min",
+                       inclusive="left")
+    m = ((ts - start) / pd.Timedelta("1min")).to_numpy()
+    series = {"FT-101": _gas(m), "FT-201": 20 + 0.002 * m, "JQ-301": 50000 + 2.0 * m}
+    series.update({k.replace("_", "-"): f(m) for k, f in overrides.items()})
+    frames = []
+    for tag, v in series.items():
+        keep = np.ones(len(m), dtype=bool)
+        for first, last in [r for t, r in (drop or {}).items() if t == tag]:
+            keep &= ~((m >= first) & (m <= last))
+        frames.append(pd.DataFrame({"tag": tag, "ts": ts[keep], "value": v[keep]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_complete_day_all_measured_and_hand_averages():
+    """Hand case: the time-weighted mean of a linear stretch is the mean of its end values; a
+    counter rising 2 kWh per minute gives 30 kWh per quarter hour."""
+    start, end = _day("2024-06-03")
+    al = align_window(_readings(start, end), _facility(), start, end)
+    assert len(al.values) == 96 and al.valid.all()
+    assert (al.status == "measured").all().all()
+    assert np.allclose(al.values["JQ-301"], 30.0, rtol=1e-12)     # float sums of exact steps
+    # FT-201 = 20 + 0.002 t[min]: mean over [0, 15) = 20 + 0.002 * 7.5
+    assert al.values["FT-201"].iloc[0] == pytest.approx(20.015, rel=1e-12)
+    assert al.tag_quality["expected_points"].tolist() == [96, 96, 96]
+    assert al.tag_quality["completeness"].tolist() == [1.0, 1.0, 1.0]
+    assert al.events.empty
+
+
+def test_ten_minute_gap_interpolated_values_unchanged_all_valid():
+    """Issue: a 10-minute hole in 1-minute data is interpolated linearly; on a signal that is
+    linear across the hole the interval averages equal those of the complete series."""
+    start, end = _day("2024-06-03")
+    fac = _facility()
+    full = align_window(_readings(start, end), fac, start, end)
+    # minutes 605..614 missing: samples 604 and 615 bridge a 10-minute hole inside hour 10
+    gap = align_window(_readings(start, end, drop={"FT-101": (605, 614)}), fac, start, end)
+    assert gap.valid.all()
+    # 1e-9 relative: cumulative-sum round-off over a day of minutes, far below any meter's accuracy
+    np.testing.assert_allclose(gap.values.to_numpy(), full.values.to_numpy(), rtol=1e-9)
+    assert (gap.status["FT-101"] == "interpolated").sum() == 1      # 11 of 15 min interpolated
+    events = gap.events[gap.events["tag"] == "FT-101"]
+    assert events["kind"].tolist() == ["gap"]
+    assert events["detail"].iloc[0] == "10min hole interpolated"
+    row = gap.tag_quality.set_index("tag").loc["FT-101"]
+    assert row["valid_points"] == 96 and row["interpolated_points"] == 1
+
+
+def test_three_hour_hole_removes_twelve_quarter_hours():
+    """Issue: a 3-hour hole in one required tag out of 24 hours gives 84 of 96 valid (0.875),
+    aligned to the grid (10:00-13:00) or not (10:07-13:07, coverage rule: half an interval)."""
+    start, end = _day("2024-06-03")
+    fac = _facility()
+    for first in (600, 607):
+        al = align_window(_readings(start, end, drop={"FT-201": (first, first + 179)}), fac,
+                          start, end)
+        assert int(al.valid.sum()) == 84
+        assert al.valid.mean() == 0.875
+        assert (al.status["FT-201"] == "missing").sum() == 12
+        assert al.values["FT-201"].isna().sum() == 12
+        kinds = al.events[al.events["tag"] == "FT-201"].set_index("kind")["detail"]
+        assert kinds["gap"] == "3h00m hole left open"
+        assert kinds["offline"] == "silent for 3h01m"                 # 1-minute samples around it
+        row = al.tag_quality.set_index("tag").loc["FT-201"]
+        assert row["valid_points"] == 84 and row["completeness"] == 0.875
+        assert "12 intervals missing" in row["issues"]
+    missing = al.status.index[al.status["FT-201"] == "missing"].tz_convert(TZ)
+    assert missing[0].strftime("%H:%M") == "10:00" and missing[-1].strftime("%H:%M") == "12:45"
+
+
+def test_counter_reset_and_rollover_give_non_negative_increments():
+    """Hand case: a counter rising 2 kWh/min that resets to zero at 12:00 (reads 2 at 12:01) and
+    one that rolls over at its range limit 100000 keep 30 kWh per quarter hour."""
+    start, end = _day("2024-06-03")
+    reset = lambda m: np.where(m < 721, 50000 + 2.0 * m, 2.0 * (m - 720))       # noqa: E731
+    al = align_window(_readings(start, end, JQ_301=reset), _facility(), start, end)
+    np.testing.assert_allclose(al.values["JQ-301"], 30.0, rtol=1e-9)  # cumsum round-off only
+    ev = al.events[al.events["kind"] == "counter_reset"]
+    assert len(ev) == 1 and ev["detail"].iloc[0].startswith("reset: counter fell from 51440")
+    rollover = lambda m: (99000 + 2.0 * m) % 100000                                  # noqa: E731
+    al = align_window(_readings(start, end, JQ_301=rollover), _facility(), start, end)
+    np.testing.assert_allclose(al.values["JQ-301"], 30.0, rtol=1e-9)
+    assert al.events["detail"].str.startswith("rollover").sum() == 1
+
+
+def test_frozen_meter_flagged_and_excluded():
+    """A steam meter stuck at its 10:00 reading 21.2 t/h until 12:59 (3 h > frozen_after 2 h) is
+    flagged and its stuck samples after the first excluded: quarter hours 10:00..12:45 missing."""
+    start, end = _day("2024-06-03")
+    stuck = lambda m: np.where((m >= 600) & (m < 780), 21.2, 20 + 0.002 * m)     # noqa: E731
+    al = align_window(_readings(start, end, FT_201=stuck), _facility(), start, end)
+    ev = al.events[(al.events["tag"] == "FT-201") & (al.events["kind"] == "frozen")]
+    assert len(ev) == 1 and ev["detail"].iloc[0] == "value 21.2 unchanged for 2h59m"
+    assert (al.status["FT-201"] == "missing").sum() == 12 and int(al.valid.sum()) == 84
+    row = al.tag_quality.set_index("tag").loc["FT-201"]
+    assert "frozen 2h59m" in row["issues"] and row["rejected_points"] == 179
+    # a stopped plant reading 0 for hours is not frozen
+    stopped = lambda m: np.where((m >= 600) & (m < 780), 0.0, 20 + 0.002 * m)    # noqa: E731
+    al = align_window(_readings(start, end, FT_201=stopped), _facility(), start, end)
+    assert al.valid.all() and not (al.events["kind"] == "frozen").any()
+
+
+@pytest.mark.parametrize("method", ["hampel", "zscore"])
+def test_outlier_within_range_flagged_and_excluded(method):
+    """A single 2400 m3/h sample (inside the range) in a ~1000 m3/h flow is an outlier: flagged,
+    excluded and bridged, so the interval mean equals that of the undisturbed linear signal."""
+    start, end = _day("2024-06-03")
+    fac = _facility(outlier_method=method)
+    clean = align_window(_readings(start, end), fac, start, end)
+    spike = lambda m: np.where(m == 307, 2400.0, _gas(m))                          # noqa: E731
+    al = align_window(_readings(start, end, FT_101=spike), fac, start, end)
+    ev = al.events[al.events["kind"] == "outlier"]
+    assert len(ev) == 1 and ev["start"].iloc[0] == start + pd.Timedelta("307min")
+    np.testing.assert_allclose(al.values["FT-101"], clean.values["FT-101"], rtol=1e-9)
+    assert al.tag_quality.set_index("tag").loc["FT-101", "rejected_points"] == 1
+    off = align_window(_readings(start, end, FT_101=spike), _facility(outlier_method="none"),
+                       start, end)
+    assert off.values["FT-101"].iloc[20] > clean.values["FT-101"].iloc[20] + 50
+
+
+@pytest.mark.parametrize("date,quarter_hours", [("2024-03-10", 92), ("2024-11-03", 100),
+                                                 ("2024-06-03", 96)])
+def test_dst_days_have_92_or_100_quarter_hours(date, quarter_hours):
+    """America/Chicago: spring forward 2024-03-10 (23 h), fall back 2024-11-03 (25 h)."""
+    start, end = _day(date)
+    al = align_window(_readings(start, end), _facility(), start, end)
+    assert len(al.values) == quarter_hours and al.valid.all()
+    assert al.values.index.tz is not None and str(al.values.index.tz) == "UTC"
+    assert al.tag_quality["expected_points"].tolist() == [quarter_hours] * 3
+    assert (al.tag_quality["period_start"] == start).all()
+    assert (al.tag_quality["period_end"] == end).all()
+    np.testing.assert_allclose(al.values["JQ-301"], 30.0, rtol=1e-9)
+
+
+def test_two_local_days_give_two_quality_rows_per_tag_and_rejected_counts():
+    start, _ = _day("2024-03-09")
+    _, end = _day("2024-03-10")
+    al = align_window(_readings(start, end), _facility(), start, end,
+                      rejected_counts=pd.Series({"FT-101": 4}))
+    q = al.tag_quality[al.tag_quality["tag"] == "FT-101"]
+    assert q["expected_points"].tolist() == [96, 92]
+    assert q["rejected_points"].tolist() == [4, 0]
+    assert q["issues"].iloc[0] == "4 readings rejected or excluded"
+
+
+def test_offline_tail_and_long_gap_estimates():
+    """A gas meter silent from 20:00 is offline (4 h); with estimate_long_gaps the 16 missing
+    quarter hours get the mean of the same local time on the 7 previous days, labelled estimated
+    and never valid. Previous days are linear in m, so the estimate is the mean of 7 values."""
+    start, end = _day("2024-06-10")
+    fac = _facility(estimate_long_gaps=True)
+    linear = lambda m: 1000 + 0.01 * m                                            # noqa: E731
+    readings = _readings(start, end, margin="8D", drop={"FT-101": (20 * 60, 24 * 60 + 8 * 1440)},
+                         FT_101=linear)
+    al = align_window(readings, fac, start, end)
+    assert (al.status["FT-101"] == "estimated").sum() == 16
+    assert int(al.valid.sum()) == 80
+    off = al.events[(al.events["kind"] == "offline") & (al.events["tag"] == "FT-101")]
+    assert off["detail"].tolist() == ["silent for 4h01m"]
+    # interval at 20:00 local: minute 1200..1215 on day -k has mean 1000 + 0.01 (1207.5 - 1440 k)
+    expected = np.mean([1000 + 0.01 * (1207.5 - 1440 * k) for k in range(1, 8)])
+    first_est = al.values["FT-101"][al.status["FT-101"] == "estimated"].iloc[0]
+    assert first_est == pytest.approx(expected, rel=1e-9)   # cumsum round-off only
+    assert al.tag_quality.set_index("tag").loc["FT-101", "valid_points"] == 80
+
+
+def test_window_must_be_on_the_local_grid():
+    start, end = _day("2024-06-03")
+    with pytest.raises(ValueError, match="grid"):
+        align_window(_readings(start, end), _facility(), start + pd.Timedelta("7min"), end)
+    with pytest.raises(ValueError, match="tz-aware"):
+        align_window(_readings(start, end), _facility(), start.tz_localize(None), end)
+
+
+def test_tag_without_readings_is_offline_and_missing():
+    start, end = _day("2024-06-03")
+    readings = _readings(start, end)
+    al = align_window(readings[readings["tag"] != "FT-201"], _facility(), start, end)
+    assert (al.status["FT-201"] == "missing").all() and not al.valid.any()
+    kinds = al.events[al.events["tag"] == "FT-201"]["kind"].tolist()
+    assert kinds == ["gap", "offline"]

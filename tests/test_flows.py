@@ -1,0 +1,92 @@
+"""Flows end to end in one session-scoped Prefect harness (DESIGN §5, §6, §8)."""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
+from thermaliq import catalog
+
+pytestmark = pytest.mark.flow
+
+BOILER_VALUES = {"FT-101": 750.0, "FT-201": 10_000.0, "PT-201": 1.0, "TT-202": 105.0}
+
+
+@pytest.fixture
+def boiler_home(home):
+    write_facility(home.root, constant_boiler_config())
+    write_daily_csv(home.root, "BOILER-1",
+                    constant_readings(date(2024, 3, 30), date(2024, 4, 1), "Europe/Berlin", BOILER_VALUES))
+    return home
+
+
+def _count(home, sql: str, params=()) -> int:
+    con = catalog.memory_connection(home)
+    return con.execute(sql, list(params)).fetchall()[0][0]
+
+
+def test_backfill_constant_boiler_gives_7987_percent_and_is_idempotent(prefect_harness, boiler_home):
+    """Issue #2 acceptance: the constant boiler's day efficiency is 79.87 % (±0.03 pt) through the
+    whole pipeline; hand calculation: 10 000 kg/h x (2777.1 - 440.9) kJ/kg / (750 m3/h x 39 MJ/m3).
+    2024-03-31 is the spring-forward day in Europe/Berlin (23 h, 92 quarter hours)."""
+    from flows.backfill import backfill
+
+    home = boiler_home
+    summary = backfill(start="2024-03-30", end="2024-04-01", home=str(home.root))
+    assert summary["windows_calculated"] == 1 and summary["windows_changed"] == 1
+    assert home.catalog.exists()
+    con = duckdb.connect(str(home.catalog), read_only=True)   # as a user would
+    days = con.execute(
+        "SELECT period_start, efficiency_percent, data_quality_score, status, basis, version "
+        "FROM calculations WHERE is_current AND granularity = 'day' ORDER BY period_start").fetchall()
+    con.close()
+    assert len(days) == 3
+    for _, eff, score, status, basis, version in days[1:]:
+        assert eff == pytest.approx(79.87, abs=0.03)     # issue #2 tolerance
+        assert (score, status, basis, version) == (1.0, "ok", "HHV", 1)
+    intervals = _count(home, "SELECT count(*) FROM calculations WHERE is_current AND granularity = 'interval' "
+                             "AND period_start >= TIMESTAMPTZ '2024-03-30 23:00:00+00' "
+                             "AND period_start < TIMESTAMPTZ '2024-03-31 22:00:00+00'")
+    assert intervals == 92                               # the 23-hour DST day
+    before = _count(home, "SELECT count(*) FROM calculations")
+
+    again = backfill(start="2024-03-30", end="2024-04-01", home=str(home.root))
+    assert again["windows_changed"] == 0
+    assert _count(home, "SELECT count(*) FROM calculations") == before   # nothing new written
+    assert _count(home, "SELECT count(*) FROM runs WHERE flow = 'backfill' AND status = 'completed'") == 2
+
+
+def test_recalculate_adds_a_version_with_its_reason(prefect_harness, boiler_home):
+    from flows.backfill import backfill
+    from flows.recalculate import recalculate
+
+    home = boiler_home
+    backfill(start="2024-03-30", end="2024-04-01", home=str(home.root))
+    recalculate(start="2024-03-31", end="2024-03-31", reason="meter recalibrated", home=str(home.root))
+    con = catalog.memory_connection(home)
+    rows = con.execute(
+        "SELECT version, is_current, reason FROM calculations WHERE granularity = 'day' "
+        "AND period_start = TIMESTAMPTZ '2024-03-30 23:00:00+00' ORDER BY version").fetchall()
+    assert rows == [(1, False, None), (2, True, "meter recalibrated")]
+    runs = con.execute("SELECT parameters FROM runs WHERE flow = 'recalculate'").fetchall()
+    assert "meter recalibrated" in runs[0][0]
+
+
+def test_failing_facility_does_not_stop_the_others(prefect_harness, boiler_home):
+    from flows.backfill import backfill
+
+    home = boiler_home
+    broken = constant_boiler_config("BROKEN-1")
+    write_facility(home.root, broken)
+    (home.root / "inbox" / "BROKEN-1").mkdir(parents=True)
+    (home.root / "inbox" / "BROKEN-1" / "bad.csv").write_text("no_time_here,FT-101\n1,2\n")
+    state = backfill(start="2024-03-30", end="2024-04-01", home=str(home.root), return_state=True)
+    assert state.is_failed()
+    assert "BROKEN-1" in state.message and "BOILER-1" not in state.message
+    assert _count(home, "SELECT count(*) FROM calculations WHERE facility_id = 'BOILER-1' "
+                        "AND granularity = 'day' AND status = 'ok'") == 3
+    con = catalog.memory_connection(home)
+    status, reason = con.execute("SELECT status, reason FROM runs").fetchall()[0]
+    assert status == "failed" and "BROKEN-1" in reason and "bad.csv" in reason

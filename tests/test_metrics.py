@@ -1,0 +1,151 @@
+"""Prometheus text file: format checked by prometheus_client's own parser, merge rules, atomicity.
+
+Reference: Prometheus exposition formats, text format 0.0.4 (HELP/TYPE lines, label escaping of
+backslash, double quote and newline, histogram _bucket/_sum/_count with cumulative ``le`` buckets).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from thermaliq.metrics import (DURATION_BUCKETS, METRICS, counter, gauge, histogram, read_state,
+                               results_samples, write_metrics)
+
+
+def parse(path) -> dict[str, dict]:
+    """{family name: {"type": ..., "samples": {(sample name, frozenset(labels)): value}}}."""
+    out = {}
+    for fam in text_string_to_metric_families(path.read_text()):
+        out[fam.name] = {"type": fam.type, "documentation": fam.documentation,
+                         "samples": {(s.name, frozenset(s.labels.items())): s.value for s in fam.samples}}
+    return out
+
+
+def value(parsed, family, sample, **labels):
+    return parsed[family]["samples"][(sample, frozenset(labels.items()))]
+
+
+def test_roundtrip_help_type_and_values(tmp_path):
+    path = tmp_path / "metrics" / "thermaliq.prom"
+    write_metrics(path, [gauge("thermaliq_efficiency", 84.25, facility_id="FAC-A"),
+                         gauge("thermaliq_data_quality_score", 0.97, facility_id="FAC-A"),
+                         counter("thermaliq_readings_ingested_total", 96_000, facility_id="FAC-A"),
+                         gauge("thermaliq_stage_duration_seconds", 1.5, stage="ingest")])
+    text = path.read_text()
+    assert "# HELP thermaliq_efficiency " in text and "# TYPE thermaliq_efficiency gauge" in text
+    assert "# TYPE thermaliq_readings_ingested_total counter" in text
+    p = parse(path)
+    assert value(p, "thermaliq_efficiency", "thermaliq_efficiency", facility_id="FAC-A") == 84.25
+    # prometheus_client names a counter family without the _total suffix.
+    assert p["thermaliq_readings_ingested"]["type"] == "counter"
+    assert value(p, "thermaliq_readings_ingested", "thermaliq_readings_ingested_total", facility_id="FAC-A") == 96_000
+    assert value(p, "thermaliq_stage_duration_seconds", "thermaliq_stage_duration_seconds", stage="ingest") == 1.5
+    assert not [f for f in path.parent.iterdir() if f.name.endswith(".tmp")]  # atomic: no leftovers
+
+
+def test_design_metric_names_are_all_known():
+    """Every name of DESIGN §8 plus the ingest/stage/run metrics of the task."""
+    design = ["thermaliq_efficiency", "thermaliq_efficiency_7d_avg", "thermaliq_energy_balance_percent",
+              "thermaliq_data_quality_score", "thermaliq_calculation_data_completeness",
+              "thermaliq_missing_data_points_total", "thermaliq_outliers_detected_total",
+              "thermaliq_meter_last_reading_timestamp", "thermaliq_calculation_duration_seconds",
+              "thermaliq_sankey_generation_duration_seconds", "thermaliq_sankey_generation_errors_total",
+              "thermaliq_connector_timeouts_total", "thermaliq_circuit_breaker_state",
+              "thermaliq_readings_ingested_total", "thermaliq_readings_rejected_total",
+              "thermaliq_readings_interpolated_total", "thermaliq_stage_duration_seconds",
+              "thermaliq_last_successful_run_timestamp_seconds"]
+    assert sorted(design) == sorted(METRICS)
+    assert METRICS["thermaliq_calculation_duration_seconds"][0] == "histogram"
+
+
+def test_merge_keeps_other_facilities_adds_counters_replaces_gauge_groups(tmp_path):
+    path = tmp_path / "thermaliq.prom"
+    write_metrics(path, [gauge("thermaliq_efficiency", 80.0, facility_id="FAC-A"),
+                         gauge("thermaliq_efficiency", 70.0, facility_id="FAC-B"),
+                         counter("thermaliq_readings_ingested_total", 100, facility_id="FAC-A"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 1000, facility_id="FAC-A", tag="T1"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 1000, facility_id="FAC-A", tag="T2"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 900, facility_id="FAC-B", tag="T9")])
+    # Second run covers FAC-A only; T2 no longer exists in its configuration.
+    write_metrics(path, [gauge("thermaliq_efficiency", 82.5, facility_id="FAC-A"),
+                         counter("thermaliq_readings_ingested_total", 50, facility_id="FAC-A"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 2000, facility_id="FAC-A", tag="T1")])
+    p = parse(path)
+    assert value(p, "thermaliq_efficiency", "thermaliq_efficiency", facility_id="FAC-A") == 82.5
+    assert value(p, "thermaliq_efficiency", "thermaliq_efficiency", facility_id="FAC-B") == 70.0
+    assert value(p, "thermaliq_readings_ingested", "thermaliq_readings_ingested_total", facility_id="FAC-A") == 150
+    last = p["thermaliq_meter_last_reading_timestamp"]["samples"]
+    assert set(last) == {("thermaliq_meter_last_reading_timestamp", frozenset({("facility_id", "FAC-A"), ("tag", "T1")})),
+                         ("thermaliq_meter_last_reading_timestamp", frozenset({("facility_id", "FAC-B"), ("tag", "T9")}))}
+    # Without merging only this run's samples are written.
+    write_metrics(path, [gauge("thermaliq_efficiency", 1.0, facility_id="FAC-C")], merge_existing=False)
+    assert set(parse(path)) == {"thermaliq_efficiency"} and len(read_state(path)) == 1
+
+
+def test_histogram_buckets_sum_count_and_accumulation(tmp_path):
+    """Hand-worked: observations 0.3, 2.0, 700 s → le=0.25: 0, le=0.5: 1, le=2.5: 2, le=600: 2, +Inf: 3."""
+    path = tmp_path / "thermaliq.prom"
+    name = "thermaliq_calculation_duration_seconds"
+    write_metrics(path, histogram(name, [0.3, 2.0, 700.0], facility_id="FAC-A"))
+    p = parse(path)
+    assert p[name]["type"] == "histogram"
+
+    def bucket(le, parsed=None):
+        return value(parsed or p, name, f"{name}_bucket", facility_id="FAC-A", le=le)
+
+    assert [bucket("0.25"), bucket("0.5"), bucket("2.5"), bucket("600.0"), bucket("+Inf")] == [0, 1, 2, 2, 3]
+    assert value(p, name, f"{name}_sum", facility_id="FAC-A") == pytest.approx(702.3, abs=1e-12)
+    assert value(p, name, f"{name}_count", facility_id="FAC-A") == 3
+    assert len([k for k in p[name]["samples"] if k[0].endswith("_bucket")]) == len(DURATION_BUCKETS) + 1
+    write_metrics(path, histogram(name, [0.1], facility_id="FAC-A"))  # a second run adds its observation
+    p2 = parse(path)
+    assert bucket("0.25", p2) == 1 and bucket("+Inf", p2) == 4
+    assert value(p2, name, f"{name}_count", facility_id="FAC-A") == 4
+
+
+def test_label_values_are_escaped(tmp_path):
+    """Backslash, double quote and newline in a label value survive the round trip."""
+    path = tmp_path / "thermaliq.prom"
+    tricky = 'tag "A"\\B\nC'
+    write_metrics(path, [gauge("thermaliq_meter_last_reading_timestamp", 5, facility_id="F", tag=tricky)])
+    p = parse(path)
+    assert value(p, "thermaliq_meter_last_reading_timestamp", "thermaliq_meter_last_reading_timestamp",
+                 facility_id="F", tag=tricky) == 5
+
+
+def test_nan_gauge_is_written_as_nan(tmp_path):
+    path = tmp_path / "thermaliq.prom"
+    write_metrics(path, [gauge("thermaliq_efficiency", math.nan, facility_id="F")])
+    assert "thermaliq_efficiency{facility_id=\"F\"} NaN" in path.read_text()
+    assert math.isnan(value(parse(path), "thermaliq_efficiency", "thermaliq_efficiency", facility_id="F"))
+
+
+def test_bad_samples_are_refused():
+    with pytest.raises(ValueError, match="unknown metric"):
+        gauge("thermaliq_efficency", 1.0)
+    with pytest.raises(ValueError, match="increment"):
+        counter("thermaliq_readings_rejected_total", -1, facility_id="F")
+    with pytest.raises(ValueError, match="label name"):
+        gauge("thermaliq_efficiency", 1.0, **{"bad-label": "x"})
+
+
+def test_unreadable_state_names_the_file(tmp_path):
+    path = tmp_path / "thermaliq.prom"
+    (tmp_path / "thermaliq.prom.state.json").write_text("{not json")
+    with pytest.raises(ValueError, match="thermaliq.prom.state.json"):
+        write_metrics(path, [gauge("thermaliq_efficiency", 1.0, facility_id="F")])
+
+
+def test_results_samples_latest_day_and_seven_day_mean():
+    """Hand-worked: last 7 efficiencies 82, NaN, 84, 86, 88, 90, 92 → mean of the 6 known = 87.0."""
+    starts = pd.date_range("2026-11-01", periods=8, freq="D", tz="UTC")
+    days = pd.DataFrame({"period_start": starts[::-1],  # order must not matter
+                         "efficiency_percent": [92, 90, 88, 86, 84, math.nan, 82, 80],
+                         "balance_error_percent": [1.5] + [0.0] * 7, "data_quality_score": [0.95] + [1.0] * 7})
+    got = {s.name: s.value for s in results_samples("FAC-A", days)}
+    assert got == {"thermaliq_efficiency": 92.0, "thermaliq_efficiency_7d_avg": 87.0,
+                   "thermaliq_energy_balance_percent": 1.5, "thermaliq_data_quality_score": 0.95}
+    assert results_samples("FAC-A", days.iloc[0:0]) == []

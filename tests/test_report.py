@@ -1,0 +1,306 @@
+"""Reports: data loading from DuckDB relations (DESIGN §6), page content, escaping, files.
+
+The fixture is a hand-built month of a steam boiler: per day, gas input G and power input P,
+steam output = eff × (G + P), flue loss 12.5 % and shell loss 1 % of the input; so every expected
+number below is worked out from these definitions, not read back from the code under test.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from thermaliq.config import parse_facility
+from thermaliq.errors import DataError
+from thermaliq.periods import local_midnight
+from thermaliq.report import facility_page, render_reports
+from thermaliq.report_data import daily_results, load_facility_period, period_stream_energies, period_summary
+
+TZ = "America/Chicago"
+TAGS = ["FT-101", "JT-301", "FT-201", "PT-201", "TT-201", "TT-202", "TT-501", "AT-501"]
+
+
+def make_facility(facility_id: str = "FAC-R1", name: str = "Riverside steam plant"):
+    return parse_facility({
+        "facility_id": facility_id, "name": name, "type": "steam_boiler", "timezone": TZ,
+        "basis": "HHV", "source": {"kind": "files", "path": f"inbox/{facility_id}/*.csv"},
+        "thresholds": {"balance_tolerance_percent": 5.0, "data_quality_min": 0.9},
+        "streams": [
+            {"id": "gas", "role": "input", "carrier": "natural_gas", "flow": {"tag": "FT-101", "unit": "m3/h"}},
+            {"id": "power_in", "role": "input", "carrier": "electricity", "flow": {"tag": "JT-301", "unit": "kW"}},
+            {"id": "steam", "role": "output", "carrier": "steam", "flow": {"tag": "FT-201", "unit": "t/h"},
+             "pressure": {"tag": "PT-201", "unit": "barg"}, "temperature": {"tag": "TT-201", "unit": "degC"},
+             "feedwater_temperature": {"tag": "TT-202", "unit": "degC"}},
+            {"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
+             "temperature": {"tag": "TT-501", "unit": "degC"}, "o2": {"tag": "AT-501", "unit": "percent"}},
+            {"id": "shell", "role": "loss", "estimate": {"percent_of_input": 1.0}},
+        ]})
+
+
+def _day_bounds(d: date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    return local_midnight(d, TZ), local_midnight(d + timedelta(days=1), TZ)
+
+
+def make_relations(facility_id: str = "FAC-R1", first: date = date(2026, 11, 1), days: int = 30,
+                   seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Frames named like the §6 relations, realistic but fully determined by the definitions."""
+    rng = np.random.default_rng(seed)
+    calc, se, dq, alerts = [], [], [], []
+    for i in range(days):
+        d = first + timedelta(days=i)
+        ps, pe = _day_bounds(d)
+        gas = 60_000 + 4_000 * math.sin(i / 3) + rng.normal(0, 800)
+        power = 600.0
+        e_in = gas + power
+        eff = 0.70 if i == 17 else 0.84 + rng.normal(0, 0.006)  # day 18: a fouled-burner anomaly
+        steam, flue, shell = eff * e_in, 0.125 * e_in, 0.01 * e_in
+        if i == 17:
+            flue = 0.12 * e_in  # unaccounted 17 % of input: balance error 17 %
+        losses = flue + shell
+        unacc = e_in - steam - losses
+        quality = 0.78 if i in (9, 10) else 1.0
+        run_id = f"run-{d:%Y%m%d}"
+        calc.append({"facility_id": facility_id, "granularity": "day", "period_start": ps, "period_end": pe,
+                     "basis": "HHV", "energy_input_kwh": e_in, "useful_output_kwh": steam,
+                     "losses_kwh": losses, "unaccounted_kwh": unacc, "efficiency_percent": steam / e_in * 100,
+                     "indirect_efficiency_percent": 100 - losses / e_in * 100,
+                     "balance_error_percent": unacc / e_in * 100, "exergy_efficiency_percent": 31.0,
+                     "data_quality_score": quality, "status": "ok" if quality >= 0.9 else "low_quality",
+                     "version": 1, "is_current": True, "calculated_at": pe + pd.Timedelta(hours=2),
+                     "run_id": run_id, "reason": None})
+        for sid, role, carrier, e in (("gas", "input", "natural_gas", gas), ("power_in", "input", "electricity", power),
+                                      ("steam", "output", "steam", steam), ("flue", "loss", "flue_gas", flue),
+                                      ("shell", "loss", None, shell)):
+            se.append({"facility_id": facility_id, "granularity": "day", "period_start": ps, "period_end": pe,
+                       "stream_id": sid, "role": role, "carrier": carrier, "energy_kwh": e, "is_current": True})
+        n = int((pe - ps) / pd.Timedelta("15min"))
+        for tag in TAGS:
+            missing = int(n * 0.22) if (quality < 1 and tag == "FT-201") else int(rng.integers(0, 3))
+            interp = min(missing, int(rng.integers(0, 4)))
+            dq.append({"facility_id": facility_id, "tag": tag, "period_start": ps, "period_end": pe,
+                       "expected_points": n, "valid_points": n - missing + interp, "interpolated_points": interp,
+                       "rejected_points": int(rng.integers(0, 2)), "completeness": (n - missing + interp) / n,
+                       "issues": "meter offline 5h" if (quality < 1 and tag == "FT-201") else ""})
+        if i == 17:
+            for kind, sev, v, t, msg in (("energy_balance", "warning", unacc / e_in * 100, 5.0, "balance error 17 %"),
+                                         ("efficiency_anomaly", "warning", -14.0, 10.0, "efficiency 14 points below")):
+                alerts.append({"facility_id": facility_id, "period_start": ps, "period_end": pe, "kind": kind,
+                               "severity": sev, "value": v, "threshold": t, "message": msg, "run_id": run_id})
+    calc_df, se_df = pd.DataFrame(calc), pd.DataFrame(se)
+    # Month row: sums of the days (the first `days` days are the whole month here).
+    mstart, mend = local_midnight(first, TZ), local_midnight(first + timedelta(days=days), TZ)
+    m = calc_df[["energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh"]].sum()
+    month = calc_df.iloc[[0]].copy()
+    month[["granularity", "period_start", "period_end"]] = ["month", mstart, mend]
+    for k in m.index:
+        month[k] = m[k]
+    month["efficiency_percent"] = m.useful_output_kwh / m.energy_input_kwh * 100
+    month["balance_error_percent"] = m.unaccounted_kwh / m.energy_input_kwh * 100
+    calc_df = pd.concat([calc_df, month], ignore_index=True)
+    # A superseded version of day 1 that must not be shown (is_current false, absurd numbers).
+    old = calc_df.iloc[[0]].copy()
+    old[["version", "is_current", "efficiency_percent"]] = [0, False, 999.0]
+    calc_df = pd.concat([calc_df, old], ignore_index=True)
+    mse = se_df.groupby(["stream_id", "role", "carrier"], dropna=False, sort=False)["energy_kwh"].sum().reset_index()
+    mse = mse.assign(facility_id=facility_id, granularity="month", period_start=mstart, period_end=mend, is_current=True)
+    se_df = pd.concat([se_df, mse], ignore_index=True)
+    readings = pd.DataFrame({"facility_id": facility_id, "tag": TAGS, "value": 1.0, "unit": "x",
+                             "ts": [mend - pd.Timedelta(minutes=15 * (k + 1)) for k in range(len(TAGS))]})
+    runs = pd.DataFrame([{"run_id": r, "flow": "nightly", "started_at": pd.Timestamp(r[4:], tz="UTC") + pd.Timedelta(days=1),
+                          "finished_at": pd.Timestamp(r[4:], tz="UTC") + pd.Timedelta(days=1, minutes=3),
+                          "status": "completed", "parameters": "{}", "reason": None}
+                         for r in calc_df["run_id"].unique()])
+    return {"calculations": calc_df, "stream_energies": se_df, "data_quality": pd.DataFrame(dq),
+            "alerts": pd.DataFrame(alerts, columns=["facility_id", "period_start", "period_end", "kind", "severity",
+                                                    "value", "threshold", "message", "run_id"]),
+            "readings": readings, "runs": runs}
+
+
+def connect(relations: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with tables named like the §6 relations."""
+    con = duckdb.connect()
+    for name, df in relations.items():
+        con.register(f"_{name}_df", df)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}_df")
+        con.unregister(f"_{name}_df")
+    return con
+
+
+@pytest.fixture(scope="module")
+def relations():
+    return make_relations()
+
+
+@pytest.fixture()
+def con(relations):
+    c = connect(relations)
+    yield c
+    c.close()
+
+
+def test_load_keeps_only_current_rows_and_utc(con):
+    """is_current filter (DESIGN §6: earlier versions stay queryable, reports show the current one)."""
+    data = load_facility_period(con, "FAC-R1", date(2026, 11, 1), date(2026, 11, 2), tz=TZ)
+    assert data.start == pd.Timestamp("2026-11-01 05:00", tz="UTC")  # CDT midnight = 05:00 UTC
+    assert (data.calculations["efficiency_percent"] < 100).all()
+    assert str(data.calculations["period_start"].dt.tz) == "UTC"
+    assert set(data.stream_energies["stream_id"]) == {"gas", "power_in", "steam", "flue", "shell"}
+    assert list(data.runs["run_id"]) == ["run-20261101"]
+    assert data.readings_summary.empty  # the fixture's readings are on Nov 30, outside this window
+    last = load_facility_period(con, "FAC-R1", date(2026, 11, 30), date(2026, 12, 1), tz=TZ)
+    summary = last.readings_summary.set_index("tag")
+    assert len(summary) == len(TAGS) and (summary["points"] == 1).all()
+    assert summary.loc["FT-101", "last_ts"] == last.end - pd.Timedelta(minutes=15)
+
+
+def test_period_summary_day_row_and_day_sum(con, relations):
+    """Day: the day row itself. Sub-month range without a row: Σ days, efficiency = Σout/Σin."""
+    day = load_facility_period(con, "FAC-R1", date(2026, 11, 3), date(2026, 11, 4), tz=TZ)
+    calc = relations["calculations"]
+    expected = calc[(calc.granularity == "day") & calc.is_current].iloc[2]
+    assert period_summary(day)["efficiency_percent"] == pytest.approx(expected.efficiency_percent, rel=1e-12)
+    week = load_facility_period(con, "FAC-R1", date(2026, 11, 3), date(2026, 11, 10), tz=TZ)
+    rows = calc[(calc.granularity == "day") & calc.is_current].iloc[2:9]
+    s = period_summary(week)
+    # Ratio of sums, not mean of ratios; rel 1e-12 is float round-off of the sums.
+    assert s["efficiency_percent"] == pytest.approx(rows.useful_output_kwh.sum() / rows.energy_input_kwh.sum() * 100,
+                                                    rel=1e-12)
+    assert "7 day" in s["source"]
+    se, how = period_stream_energies(week)
+    assert how == "summed from 7 day rows"
+    gas = se.set_index("stream_id").loc["gas", "energy_kwh"]
+    sel = relations["stream_energies"]
+    assert gas == pytest.approx(sel[(sel.granularity == "day") & (sel.stream_id == "gas")].energy_kwh.iloc[2:9].sum())
+
+
+def test_trailing_mean_is_the_anomaly_reference(con, relations):
+    """The trend's dashed line is the efficiency_anomaly reference (DESIGN §7): mean of the up to 7
+    preceding days, skipping unusable ones (status not ok), at least 3 usable. Hand-worked on the fixture, where Nov 10 and 11
+    are low-quality days."""
+    data = load_facility_period(con, "FAC-R1", date(2026, 11, 20), date(2026, 11, 21), tz=TZ)
+    days = daily_results(data).set_index("period_start")["efficiency_mean_percent"]
+    calc = relations["calculations"]
+    effs = calc[(calc.granularity == "day") & calc.is_current].efficiency_percent.to_numpy()
+
+    def mean_on(d: date) -> float:
+        return days.loc[local_midnight(d, TZ)]
+
+    assert mean_on(date(2026, 11, 8)) == pytest.approx(effs[0:7].mean(), rel=1e-12)
+    assert mean_on(date(2026, 11, 13)) == pytest.approx(effs[[5, 6, 7, 8, 11]].mean(), rel=1e-12)
+    assert math.isnan(mean_on(date(2026, 11, 3)))  # only 2 days before: fewer than 3
+
+
+def test_render_reports_writes_layout_and_offline_plotly(tmp_path, con):
+    """Files of DESIGN §2 (reports/index.html, reports/<facility_id>/...), plotly.min.js once, relative."""
+    facility = make_facility()
+    stats: dict = {}
+    paths = render_reports(con, tmp_path, {"FAC-R1": facility}, date(2026, 11, 27), date(2026, 11, 28),
+                           stats=stats)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in paths)
+    assert names == ["FAC-R1/2026-11-27.html", "FAC-R1/2026-11-28.html", "FAC-R1/2026-11.html",
+                     "FAC-R1/index.html", "index.html"]
+    assert (tmp_path / "plotly.min.js").stat().st_size > 1_000_000
+    day = (tmp_path / "FAC-R1/2026-11-27.html").read_text()
+    assert '<script src="../plotly.min.js"' in day and "cdn" not in day.lower()
+    assert day.count("Plotly.newPlot") == 4  # sankey, trend, balance, heatmap
+    assert stats["FAC-R1"]["sankey_errors"] == 0
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="FAC-R1/index.html"' in index and "HHV" in index
+    # Nov 27-28 range efficiency is Σ out / Σ in of the two days, printed with one decimal.
+    assert re.search(r"8[0-9]\.[0-9] %", index)
+    month = (tmp_path / "FAC-R1/2026-11.html").read_text()
+    assert "Alerts (2)" in month and "balance error 17 %" in month
+    latest = (tmp_path / "FAC-R1/index.html").read_text()
+    assert 'href="2026-11-27.html"' in latest
+
+
+def _figures(page_html: str) -> dict[str, dict]:
+    """The figure JSON embedded in a page, by div id."""
+    out = {}
+    for m in re.finditer(r'<div id="(fig-[a-z]+)" class="figure"></div>\n<script>\(function\(\)\{var f=(.*?);'
+                         r'Plotly.newPlot', page_html, flags=re.S):
+        out[m.group(1)] = json.loads(m.group(2))
+    return out
+
+
+def test_figures_state_basis_units_and_values(con, relations):
+    """Sankey values are the day's stream energies; every title states basis and units."""
+    facility = make_facility()
+    data = load_facility_period(con, "FAC-R1", date(2026, 11, 18), date(2026, 11, 19), tz=TZ)
+    figs = _figures(facility_page(data, facility, "day 2026-11-18", nav=""))
+    assert set(figs) == {"fig-sankey", "fig-trend", "fig-balance", "fig-quality"}
+    for f in figs.values():
+        go.Figure(f)  # Plotly's schema validation: raises on any misspelt property
+    for f in figs.values():
+        title = f["layout"]["title"]["text"]
+        assert "%" in title or "kWh" in title
+    for key in ("fig-sankey", "fig-trend", "fig-balance"):
+        assert "HHV" in figs[key]["layout"]["title"]["text"]
+    sankey = figs["fig-sankey"]["data"][0]
+    se = relations["stream_energies"]
+    day = se[(se.granularity == "day") & (se.period_start == local_midnight(date(2026, 11, 18), TZ))]
+    e_in = day[day.role == "input"].energy_kwh.sum()
+    # Day 18 has 17 % unaccounted: the plant node sends it to "Unaccounted".
+    assert sum(sankey["link"]["value"]) == pytest.approx(2 * e_in, rel=1e-12)
+    assert any(lbl.startswith("Unaccounted") for lbl in sankey["node"]["label"])
+    # 30-day window with the balance-error tolerance lines at +-5 %.
+    shapes = figs["fig-balance"]["layout"]["shapes"]
+    assert {s.get("y0") for s in shapes if s.get("type") == "line"} >= {-5.0, 5.0}
+
+
+def test_hostile_names_are_escaped(tmp_path, relations):
+    """A facility/tag/stream named like HTML must not become markup or close a <script>."""
+    evil = "<script>alert(1)</script>"
+    rel = {k: v.copy() for k, v in relations.items()}
+    rel["data_quality"]["tag"] = rel["data_quality"]["tag"].replace("FT-201", "</script><b>x</b>")
+    rel["stream_energies"]["stream_id"] = rel["stream_energies"]["stream_id"].replace("steam", evil)
+    rel["alerts"]["message"] = '<img src=x onerror="alert(2)">'
+    con = connect(rel)
+    facility = make_facility(name=evil)
+    render_reports(con, tmp_path, {"FAC-R1": facility}, date(2026, 11, 18), date(2026, 11, 18))
+    for path in (tmp_path / "FAC-R1/2026-11-18.html", tmp_path / "index.html"):
+        text = path.read_text()
+        scripts = re.findall(r"<script[^>]*>", text)
+        assert all(s in ("<script>", '<script src="../plotly.min.js" charset="utf-8">') for s in scripts)
+        assert "<script>alert(1)" not in text and "<img src=x" not in text and "<b>x</b>" not in text
+    day = (tmp_path / "FAC-R1/2026-11-18.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in day
+    # Figure JSON: Plotly writes "<" and "/" as \u003c and \u002f; labels are HTML-escaped too.
+    figs = _figures(day)
+    assert any("&lt;script&gt;" in lbl for lbl in figs["fig-sankey"]["data"][0]["node"]["label"])
+    assert "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in figs["fig-quality"]["data"][0]["y"]
+
+
+def test_no_data_period_shows_reason_instead_of_chart(tmp_path, relations):
+    """A facility without rows: the report explains instead of drawing empty charts."""
+    con = connect(relations)
+    other = make_facility("FAC-EMPTY", "Empty plant")
+    render_reports(con, tmp_path, {"FAC-EMPTY": other}, date(2026, 11, 5), date(2026, 11, 5))
+    page = (tmp_path / "FAC-EMPTY/2026-11-05.html").read_text()
+    assert "Plotly.newPlot" not in page
+    assert "No stream energies for this period" in page
+    assert "no data" in (tmp_path / "index.html").read_text()
+
+
+def test_missing_relation_is_noted_and_bad_schema_raises(relations):
+    """A relation that does not exist yet → empty section + note; a §6 column missing → DataError."""
+    rel = {k: v for k, v in relations.items() if k not in ("runs", "alerts")}
+    data = load_facility_period(connect(rel), "FAC-R1", date(2026, 11, 3), date(2026, 11, 4), tz=TZ)
+    assert data.alerts.empty and any("'alerts'" in n for n in data.notes)
+    bad = dict(relations)
+    bad["calculations"] = relations["calculations"].drop(columns=["basis"])
+    with pytest.raises(DataError, match="calculations"):
+        load_facility_period(connect(bad), "FAC-R1", date(2026, 11, 3), date(2026, 11, 4), tz=TZ)
+
+
+def test_render_rejects_reversed_range(tmp_path, con):
+    with pytest.raises(ValueError, match="before start"):
+        render_reports(con, tmp_path, {}, date(2026, 11, 5), date(2026, 11, 4))

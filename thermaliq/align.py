@@ -1,0 +1,350 @@
+"""Time alignment of clean readings onto the facility's interval grid, with the repairs of DESIGN §7.
+
+``align_window`` turns each tag's samples into one value per interval of the facility's local grid
+(a local DST day has 92 or 100 quarter hours) and says for every interval whether the value is
+``measured``, ``interpolated``, ``estimated`` or ``missing``. Per tag, in this order:
+
+1. counters (``TagSpec.kind == "counter"``) become increments: the difference of consecutive
+   readings. A negative difference is a reset or rollover, never negative energy: when the range
+   is configured and the previous reading was in the top 10 % of it, a rollover at the range's
+   upper bound (increment = hi - previous + new - lo); else, when the new reading is below half
+   the previous one, a reset to zero (increment = new - lo, lo = 0 without a range); else a small
+   step back of the meter (increment 0). Each is a ``counter_reset`` event.
+2. rate tags: frozen values (identical for longer than ``thresholds.frozen_after``; 0 and the
+   range's lower bound are exempt, a stopped plant legitimately reads them) and outliers
+   (``thresholds.outlier_method``: Hampel or z-score, see :mod:`thermaliq.outliers`) are flagged
+   as events and excluded.
+3. The remaining samples define segments between consecutive samples. The tag's sampling step is
+   the median spacing of its readings; a segment up to 1.5 steps long is *measured*; a longer one
+   is a hole of length (spacing - step): up to ``thresholds.max_interpolation_gap`` it is
+   *interpolated* linearly in time, longer it is left open (``gap`` event; ``offline`` when the
+   tag is silent longer than ``thresholds.offline_after``).
+4. Rate tags are time-weighted averages of the piecewise-linear signal through the samples over
+   the covered part of the interval (trapezoid rule, exact for a linear signal, so a bridged
+   10-minute hole in a linear stretch leaves interval averages unchanged). Counter increments are
+   spread over their segment in proportion to time and summed per interval; an interval only
+   partly covered is scaled to its full length (mean rate over the covered part x length).
+5. Coverage rule: an interval is ``measured`` when measured segments cover at least half of it,
+   ``interpolated`` when measured plus interpolated segments cover at least half, else ``missing``
+   (value NaN). With ``thresholds.estimate_long_gaps`` a missing interval gets the mean of the
+   measured/interpolated values at the same local time of day on the previous 7 days (the caller
+   passes 7 days of history), status ``estimated``: never valid.
+
+An interval is valid when every tag of ``facility.tag_specs()`` is measured or interpolated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from thermaliq import outliers
+from thermaliq.config import Facility, TagSpec
+from thermaliq.quality_summary import STATUS_NAMES, events_frame, fmt_duration, tag_quality
+
+MEASURED_FACTOR = 1.5       # a segment up to 1.5 sampling steps long is ordinary sampling
+MIN_COVERAGE = 0.5          # share of an interval that data must cover
+ROLLOVER_TOP = 0.9          # previous reading in the top 10 % of the range: rollover
+RESET_SHARE = 0.5           # new reading below half the previous one: reset to zero
+ESTIMATE_DAYS = 7
+MISSING, ESTIMATED, INTERPOLATED, MEASURED = range(4)
+
+
+@dataclass
+class Aligned:
+    """One facility window on its interval grid (docs/ARCHITECTURE.md "Aligned window").
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        Index = interval starts (UTC), columns = tags; rate tags time-averaged, counter tags the
+        summed increments [configured unit].
+    status : pandas.DataFrame
+        Same shape: ``measured``, ``interpolated``, ``estimated`` or ``missing``.
+    valid : pandas.Series of bool
+        Per interval: every tag measured or interpolated.
+    tag_quality : pandas.DataFrame
+        Rows of the ``data_quality`` relation, one per tag and local day.
+    events : pandas.DataFrame
+        ``tag, kind, start, end, detail``; kinds offline, frozen, outlier, counter_reset, gap.
+    """
+
+    values: pd.DataFrame
+    status: pd.DataFrame
+    valid: pd.Series
+    tag_quality: pd.DataFrame
+    events: pd.DataFrame
+
+
+@dataclass
+class _TagResult:
+    values: np.ndarray
+    status: np.ndarray
+    events: list[dict]
+    excluded_ns: np.ndarray   # instants of samples excluded as outliers or frozen
+
+
+def _check_window(start, end, facility: Facility) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError(f"start and end must be tz-aware instants, got {start!r}, {end!r}")
+    start, end = start.tz_convert("UTC"), end.tz_convert("UTC")
+    step = facility.interval_td
+    if not end > start:
+        raise ValueError(f"end {end} must be after start {start}")
+    for name, ts in (("start", start), ("end", end)):
+        local = ts.tz_convert(facility.tz).tz_localize(None)
+        if local.floor(step) != local:
+            raise ValueError(f"{name} {ts} is not on the {facility.interval} grid of "
+                             f"{facility.timezone}")
+    return start, end
+
+
+def _increments(v: np.ndarray, spec: TagSpec, ts: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+    """Non-negative increments of a counter between consecutive samples, and reset events."""
+    d = np.diff(v)
+    inc = d.copy()
+    neg = np.flatnonzero(d < 0)
+    events = []
+    if len(neg):
+        lo = spec.range[0] if spec.range else 0.0
+        prev, new = v[neg], v[neg + 1]
+        rollover = np.zeros(len(neg), dtype=bool)
+        if spec.range:
+            hi = spec.range[1]
+            rollover = prev >= lo + ROLLOVER_TOP * (hi - lo)
+        reset = ~rollover & (new < RESET_SHARE * prev)
+        inc[neg] = np.where(rollover, (spec.range[1] - prev if spec.range else 0.0) + new - lo,
+                            np.where(reset, np.maximum(new - lo, 0.0), 0.0))
+        what = np.where(rollover, "rollover", np.where(reset, "reset", "step back"))
+        for i, w, p, n, c in zip(neg, what, prev, new, inc[neg]):
+            events.append(dict(kind="counter_reset", start=ts[i], end=ts[i + 1],
+                               detail=f"{w}: counter fell from {p:g} to {n:g}; counted {c:g}"))
+    return inc, events
+
+
+def _integral_at(ts: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
+                 edges: np.ndarray) -> np.ndarray:
+    """Integral from the first sample to each edge of a piecewise-linear density.
+
+    Segment i runs from ts[i] to ts[i+1] with density going linearly from a[i] to b[i], weighted
+    by w[i] (0 or 1). Times in seconds; returns [density x s] at each edge.
+    """
+    dt = np.diff(ts)
+    cum = np.r_[0.0, np.cumsum(0.5 * (a + b) * dt * w)]
+    k = np.searchsorted(ts, edges, side="right") - 1
+    kk = np.clip(k, 0, len(dt) - 1)
+    tau = np.clip(edges - ts[kk], 0.0, dt[kk])
+    part = (a[kk] * tau + 0.5 * (b[kk] - a[kk]) * tau ** 2 / dt[kk]) * w[kk]
+    return np.where(k < 0, 0.0, np.where(k >= len(dt), cum[-1], cum[kk] + part))
+
+
+def _exclusions(t: np.ndarray, v: np.ndarray, spec: TagSpec, facility: Facility
+                ) -> tuple[np.ndarray, list[dict]]:
+    """Mask of rate-tag samples excluded as frozen or outliers, with their events."""
+    th = facility.thresholds
+    events: list[dict] = []
+    ignore = (0.0,) + ((spec.range[0],) if spec.range else ())
+    frozen, runs = outliers.frozen_runs(t, v, pd.Timedelta(th.frozen_after).value, ignore)
+    for first, last in runs:
+        events.append(dict(kind="frozen", start=t[first], end=t[last],
+                           detail=f"value {v[first]:g} unchanged for "
+                                  f"{fmt_duration(t[last] - t[first])}"))
+    if th.outlier_method == "none":
+        return frozen, events
+    keep = np.flatnonzero(~frozen)
+    rule = outliers.hampel_mask if th.outlier_method == "hampel" else outliers.zscore_mask
+    flags, ref = rule(v[keep], th.outlier_threshold, outliers.spread_floor(v, spec.range))
+    for i in np.flatnonzero(flags):
+        events.append(dict(kind="outlier", start=t[keep[i]], end=t[keep[i]],
+                           detail=f"value {v[keep[i]]:g}, local reference {ref[i]:g} "
+                                  f"({th.outlier_method})"))
+    mask = frozen.copy()
+    mask[keep[flags]] = True
+    return mask, events
+
+
+def _silences(t: np.ndarray, step_ns: int, start: int, end: int, facility: Facility,
+              measured: np.ndarray, bridged: np.ndarray) -> list[dict]:
+    """Gap and offline events of one tag's kept samples ``t`` [ns], overlapping [start, end).
+
+    Silences are the segments that are not ordinary sampling, plus the stretch from ``start`` to
+    the first sample and from the last sample to ``end`` when the readings do not reach them.
+    """
+    offline_ns = pd.Timedelta(facility.thresholds.offline_after).value
+    if len(t) == 0:
+        starts, stops, kind = np.array([start]), np.array([end]), np.array(["left open"])
+        less = np.zeros(1)
+    else:
+        inner = ~measured
+        starts = np.r_[[start] if t[0] > start else [], t[:-1][inner], [t[-1]] if t[-1] < end else []]
+        stops = np.r_[[t[0]] if t[0] > start else [], t[1:][inner], [end] if t[-1] < end else []]
+        kind = np.r_[["left open"] if t[0] > start else [],
+                     np.where(bridged[inner], "interpolated", "left open"),
+                     ["left open"] if t[-1] < end else []]
+        # between two samples the hole is the spacing less one sampling step
+        less = np.r_[[0] if t[0] > start else [], np.full(inner.sum(), step_ns),
+                     [0] if t[-1] < end else []]
+    starts, stops = starts.astype("int64"), stops.astype("int64")
+    span = stops - starts
+    keep = (stops > start) & (starts < end) & (span > MEASURED_FACTOR * step_ns)
+    events = []
+    for s, e, k, d in zip(starts[keep], stops[keep], kind[keep], less[keep]):
+        hole = int(e - s - d)
+        events.append(dict(kind="gap", start=s, end=e, detail=f"{fmt_duration(hole)} hole {k}"))
+        if e - s > offline_ns:
+            events.append(dict(kind="offline", start=s, end=e,
+                               detail=f"silent for {fmt_duration(int(e - s))}"))
+    return events
+
+
+def _align_tag(t: np.ndarray, v: np.ndarray, spec: TagSpec, facility: Facility,
+               edges: np.ndarray, start: int, end: int) -> _TagResult:
+    """Values and status per interval of one tag (t in ns, sorted, unique)."""
+    n_int = len(edges) - 1
+    values = np.full(n_int, np.nan)
+    status = np.full(n_int, MISSING, dtype="int8")
+    events: list[dict] = []
+    excluded = np.zeros(len(t), dtype=bool)
+    if spec.kind == "rate" and len(t):
+        excluded, events = _exclusions(t, v, spec, facility)
+    step_ns = int(np.median(np.diff(t))) if len(t) > 1 else 0
+    tk, vk = t[~excluded], v[~excluded]
+    if len(tk) > 1 and step_ns > 0:
+        dt_ns = np.diff(tk)
+        measured = dt_ns <= MEASURED_FACTOR * step_ns
+        max_gap = pd.Timedelta(facility.thresholds.max_interpolation_gap).value
+        bridged = ~measured & (dt_ns - step_ns <= max_gap)
+        ts = (tk - edges[0]) / 1e9
+        es = (edges - edges[0]) / 1e9
+        ones = np.ones(len(dt_ns))
+        cov_m = np.diff(_integral_at(ts, ones, ones, measured.astype(float), es))
+        cov_b = np.diff(_integral_at(ts, ones, ones, bridged.astype(float), es))
+        ok = (measured | bridged).astype(float)
+        if spec.kind == "counter":
+            inc, resets = _increments(vk, spec, tk)
+            events += resets
+            rate = inc / np.diff(ts)
+            integral = np.diff(_integral_at(ts, rate, rate, ok, es))
+        else:
+            integral = np.diff(_integral_at(ts, vk[:-1], vk[1:], ok, es))
+        length = np.diff(es)
+        covered = cov_m + cov_b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = integral / covered
+        values = mean * length if spec.kind == "counter" else mean
+        status = np.where(cov_m >= MIN_COVERAGE * length, MEASURED,
+                          np.where(covered >= MIN_COVERAGE * length, INTERPOLATED, MISSING))
+        values = np.where(status == MISSING, np.nan, values)
+        events += _silences(tk, step_ns, start, end, facility, measured, bridged)
+    else:
+        events += _silences(tk, step_ns, start, end, facility,
+                            np.zeros(max(len(tk) - 1, 0), bool), np.zeros(max(len(tk) - 1, 0), bool))
+    return _TagResult(values, status.astype("int8"), events, t[excluded])
+
+
+def _estimate(values: np.ndarray, status: np.ndarray, index: pd.DatetimeIndex, tz,
+              window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill missing intervals of the window with the same local time on the previous days."""
+    wall = index.tz_convert(tz).tz_localize(None)
+    good = np.where(status >= INTERPOLATED, values, np.nan)
+    by_wall = pd.Series(good, index=wall).groupby(level=0).mean()
+    todo = np.flatnonzero(window & (status == MISSING))
+    if len(todo) == 0:
+        return values, status
+    past = np.column_stack([by_wall.reindex(wall[todo] - pd.Timedelta(days=k)).to_numpy()
+                            for k in range(1, ESTIMATE_DAYS + 1)])
+    with np.errstate(invalid="ignore"):
+        est = np.nanmean(np.where(np.isnan(past), np.nan, past), axis=1) \
+            if np.isfinite(past).any() else np.full(len(todo), np.nan)
+    values, status = values.copy(), status.copy()
+    found = np.isfinite(est)
+    values[todo[found]] = est[found]
+    status[todo[found]] = ESTIMATED
+    return values, status
+
+
+def _tag_arrays(readings: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per tag: (instants [ns], values) sorted by time, one sample per instant."""
+    if readings.empty:
+        return {}
+    ts = readings["ts"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        raise ValueError(f"readings column 'ts' must be tz-aware (UTC), got {ts.dtype}")
+    t_all = ts.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
+    v_all = readings["value"].to_numpy(dtype="float64")
+    codes = pd.Categorical(readings["tag"].astype(str))
+    order = np.lexsort((t_all, codes.codes))
+    t_all, v_all, c = t_all[order], v_all[order], codes.codes[order]
+    bounds = np.searchsorted(c, np.arange(len(codes.categories) + 1))
+    out = {}
+    for i, tag in enumerate(codes.categories):
+        t, v = t_all[bounds[i]:bounds[i + 1]], v_all[bounds[i]:bounds[i + 1]]
+        first = np.r_[True, np.diff(t) > 0]
+        keep = first & np.isfinite(v)
+        out[tag] = (t[keep], v[keep])
+    return out
+
+
+def align_window(readings: pd.DataFrame, facility: Facility, start: pd.Timestamp,
+                 end: pd.Timestamp, *, rejected_counts: pd.Series | None = None) -> Aligned:
+    """Align clean readings of one facility onto its interval grid over [start, end).
+
+    Parameters
+    ----------
+    readings : pandas.DataFrame
+        Clean readings (``quality.clean_readings``): ``tag, ts`` (UTC), ``value`` [configured
+        unit]; may extend beyond the window (a margin for edge gaps and counters, 7 days of
+        history for long-gap estimates).
+    facility : thermaliq.config.Facility
+        Tags, interval, time zone and thresholds.
+    start, end : pandas.Timestamp
+        Window instants on the facility's local grid, end exclusive.
+    rejected_counts : pandas.Series, optional
+        Readings rejected by ``clean_readings`` per tag in this window; added to
+        ``rejected_points`` of each tag's first local day.
+
+    Returns
+    -------
+    Aligned
+        ``values, status, valid, tag_quality, events`` (see :class:`Aligned`).
+
+    Raises
+    ------
+    ValueError
+        When start/end are naive, reversed or off the facility's grid.
+
+    Examples
+    --------
+    A local day in America/Chicago starting 2024-03-10 00:00 CST has 92 quarter hours.
+    """
+    start, end = _check_window(start, end, facility)
+    specs = facility.tag_specs()
+    step = facility.interval_td
+    th = facility.thresholds
+    first = start - pd.Timedelta(days=ESTIMATE_DAYS) if th.estimate_long_gaps else start
+    edges = np.arange(first.value, end.value + 1, step.value, dtype="int64")
+    index = pd.DatetimeIndex(edges[:-1], tz="UTC")
+    window = edges[:-1] >= start.value
+    arrays = _tag_arrays(readings)
+    empty = (np.empty(0, "int64"), np.empty(0))
+    values, status, events, excluded = {}, {}, [], {}
+    for tag, spec in specs.items():
+        t, v = arrays.get(tag, empty)
+        res = _align_tag(t, v, spec, facility, edges, start.value, end.value)
+        val, st = res.values, res.status
+        if th.estimate_long_gaps:
+            val, st = _estimate(val, st, index, facility.tz, window)
+        values[tag], status[tag] = val[window], st[window]
+        events += [dict(tag=tag, **e) for e in res.events]
+        excluded[tag] = res.excluded_ns
+    index = index[window]
+    values_df = pd.DataFrame(values, index=index, columns=list(specs))
+    codes = pd.DataFrame(status, index=index, columns=list(specs))
+    status_df = codes.apply(lambda c: pd.Series(STATUS_NAMES[c.to_numpy()], index=index)) \
+        if len(specs) else codes
+    valid = (codes >= INTERPOLATED).all(axis=1) if len(specs) else pd.Series(False, index=index)
+    events_df = events_frame(events, start, end)
+    quality = tag_quality(codes, facility, events_df, excluded, rejected_counts)
+    return Aligned(values_df, status_df.astype(object), valid.rename("valid"), quality, events_df)

@@ -1,0 +1,192 @@
+"""Calculate one facility over one window of local days, from the readings in the lake.
+
+The stages are plain functions (align → stream energies → period results → statuses and alerts);
+:func:`calculate_window` chains them and :mod:`thermaliq.results` stores the outcome as a new
+version when (and only when) it differs from the current one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from thermaliq import align, alerts, balance, energy, lake, periods
+from thermaliq.config import Facility
+from thermaliq.home import Home
+
+STATUS_OK = "ok"
+STATUS_LOW_QUALITY = "low_quality"
+STATUS_NO_DATA = "no_data"
+STATUS_INVALID = "invalid_efficiency"
+
+
+@dataclass
+class WindowResult:
+    """Everything computed for one facility and window (before it is stored)."""
+
+    facility_id: str
+    first: date
+    last: date
+    intervals: pd.DataFrame          # calculations rows, granularity interval
+    days: pd.DataFrame               # calculations rows, granularity day
+    stream_energies: pd.DataFrame    # long rows per interval and stream
+    data_quality: pd.DataFrame       # per tag and day
+    alerts: pd.DataFrame
+    events: pd.DataFrame
+    issues: list[str] = field(default_factory=list)
+
+
+def history_margin(facility: Facility) -> pd.Timedelta:
+    """How much history before a window the alignment needs (gaps, counters, offline, estimates)."""
+    th = facility.thresholds
+    margin = max(pd.Timedelta(th.max_interpolation_gap), pd.Timedelta(th.offline_after),
+                 pd.Timedelta(th.frozen_after)) + 2 * facility.interval_td
+    return max(margin, pd.Timedelta("7D")) if th.estimate_long_gaps else margin
+
+
+def load_window_readings(home: Home, facility: Facility, first: date, last: date) -> pd.DataFrame:
+    """Stored readings of the window plus the margins before and after it."""
+    start, end = periods.day_window(first, last, facility.timezone)
+    margin = history_margin(facility)
+    lo, hi = start - margin, end + pd.Timedelta(facility.thresholds.max_interpolation_gap) + facility.interval_td
+    days = periods.days_in(periods.local_dates(pd.Series([lo]), facility.timezone).iloc[0],
+                           periods.local_dates(pd.Series([hi]), facility.timezone).iloc[0])
+    readings = lake.read_readings_days(home.lake, facility.facility_id, days)
+    return readings[(readings["ts"] >= lo) & (readings["ts"] < hi)].reset_index(drop=True)
+
+
+def rejected_counts(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Rejected rows per tag in ``[start, end)`` from the quarantine."""
+    qdir = home.lake / "quarantine" / f"facility_id={facility.facility_id}"
+    if not qdir.exists() or next(qdir.glob("*.parquet"), None) is None:
+        return pd.Series(dtype="int64")
+    pattern = str(qdir / "*.parquet").replace("'", "''")
+    con = duckdb.connect(":memory:")
+    try:
+        df = con.execute(
+            f"SELECT tag, count(*) AS n FROM read_parquet('{pattern}', union_by_name = true) "
+            "WHERE tag IS NOT NULL AND ts >= ? AND ts < ? GROUP BY tag",
+            [start.to_pydatetime(), end.to_pydatetime()]).to_arrow_table().to_pandas()
+    finally:
+        con.close()
+    return df.set_index("tag")["n"].astype("int64")
+
+
+def calculate_window(home: Home, facility: Facility, first: date, last: date, *,
+                     readings: pd.DataFrame | None = None,
+                     trailing_days: pd.DataFrame | None = None) -> WindowResult:
+    """Compute interval and day results, stream energies, quality and alerts for local days
+    ``first`` .. ``last`` (inclusive)."""
+    start, end = periods.day_window(first, last, facility.timezone)
+    if readings is None:
+        readings = load_window_readings(home, facility, first, last)
+    aligned = align.align_window(readings, facility, start, end,
+                                 rejected_counts=rejected_counts(home, facility, start, end))
+    energies = energy.stream_energies(facility, aligned.values, facility.interval_td)
+    intervals = balance.period_results(facility, energies, aligned.valid, "interval")
+    days = balance.period_results(facility, energies, aligned.valid, "day")
+    intervals["status"] = interval_status(intervals)
+    days["status"] = period_status(days, facility)
+    if trailing_days is None:
+        trailing_days = load_trailing_days(home, facility, first)
+    trailing = trailing_mean(days, trailing_days)
+    day_alerts = alerts.day_alerts(facility, days, trailing, aligned.events)
+    stream_rows = pd.concat([
+        long_stream_energies(facility, energies, "interval", intervals),
+        long_stream_energies(facility, summed_over_periods(energies, aligned.valid, days), "day", days),
+    ], ignore_index=True)
+    return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
+                        aligned.tag_quality, day_alerts, aligned.events, list(energies.issues))
+
+
+def summed_over_periods(energies, valid: pd.Series, periods_frame: pd.DataFrame):
+    """Stream energies summed over the valid intervals of each period of ``periods_frame``.
+
+    Returns an object with ``energy_kwh``/``exergy_kwh`` frames indexed by period start.
+    """
+    starts = pd.DatetimeIndex(periods_frame["period_start"])
+    which = starts.searchsorted(energies.energy_kwh.index, side="right") - 1
+    keep = valid.reindex(energies.energy_kwh.index).fillna(False).to_numpy(dtype=bool)
+
+    def total(frame: pd.DataFrame) -> pd.DataFrame:
+        masked = frame.where(keep[:, None])
+        summed = masked.groupby(which).sum(min_count=1)
+        summed.index = starts[summed.index]
+        return summed.reindex(starts)
+
+    return _Energies(total(energies.energy_kwh), total(energies.exergy_kwh.reindex_like(energies.energy_kwh)))
+
+
+@dataclass
+class _Energies:
+    energy_kwh: pd.DataFrame
+    exergy_kwh: pd.DataFrame
+
+
+def interval_status(intervals: pd.DataFrame) -> pd.Series:
+    status = np.where(intervals["data_quality_score"] >= 1.0, STATUS_OK, STATUS_NO_DATA)
+    eff = intervals["efficiency_percent"]
+    status = np.where((status == STATUS_OK) & ((eff < 0) | (eff > 100)), STATUS_INVALID, status)
+    return pd.Series(status, index=intervals.index)
+
+
+def period_status(rows: pd.DataFrame, facility: Facility) -> pd.Series:
+    """``no_data`` without valid intervals, ``invalid_efficiency`` outside 0..100 %,
+    ``low_quality`` below ``data_quality_min``, else ``ok``."""
+    eff = rows["efficiency_percent"]
+    status = np.select(
+        [rows["valid_intervals"] == 0, (eff < 0) | (eff > 100),
+         rows["data_quality_score"] < facility.thresholds.data_quality_min],
+        [STATUS_NO_DATA, STATUS_INVALID, STATUS_LOW_QUALITY], default=STATUS_OK)
+    return pd.Series(status, index=rows.index)
+
+
+def long_stream_energies(facility: Facility, energies, granularity: str,
+                         periods_frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-stream energies as rows (period, stream) with role and carrier."""
+    meta = {s.id: (s.role, s.carrier or ("estimate" if s.estimate else None)) for s in facility.streams}
+    e = energies.energy_kwh.copy()
+    x = energies.exergy_kwh.reindex_like(e)
+    e.index.name = x.index.name = "period_start"
+    long = e.stack(future_stack=True).rename("energy_kwh").to_frame()
+    long["exergy_kwh"] = x.stack(future_stack=True)
+    long = long.reset_index().rename(columns={"level_1": "stream_id"})
+    if "stream_id" not in long:
+        long = long.rename(columns={long.columns[1]: "stream_id"})
+    ends = periods_frame.set_index("period_start")["period_end"]
+    long["period_end"] = long["period_start"].map(ends)
+    long["granularity"] = granularity
+    long["role"] = long["stream_id"].map(lambda s: meta[s][0])
+    long["carrier"] = long["stream_id"].map(lambda s: meta[s][1])
+    long["facility_id"] = facility.facility_id
+    return long[["facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
+                 "carrier", "energy_kwh", "exergy_kwh"]]
+
+
+def load_trailing_days(home: Home, facility: Facility, first: date) -> pd.DataFrame:
+    """Current day rows of the 7 days before ``first`` (for the anomaly alert)."""
+    lo = first - timedelta(days=7)
+    months = periods.months_touching(lo, first)
+    stored = lake.read_results(home.lake, "calculations", facility.facility_id, months)
+    if stored.empty:
+        return stored
+    stored = stored[stored["granularity"] == "day"]
+    stored = lake.current_rows(stored, ["granularity", "period_start"])
+    start, _ = periods.day_window(lo, first, facility.timezone)
+    first_start, _ = periods.day_window(first, first, facility.timezone)
+    return stored[(stored["period_start"] >= start) & (stored["period_start"] < first_start)]
+
+
+def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """Mean efficiency of the (up to) 7 preceding days for each day [%], usable days only."""
+    cols = ["period_start", "efficiency_percent", "status"]
+    hist = history[cols] if not history.empty else pd.DataFrame(columns=cols)
+    both = pd.concat([hist, days[cols]], ignore_index=True)
+    both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
+    usable = both["efficiency_percent"].where(both["status"] == STATUS_OK)
+    series = pd.Series(usable.to_numpy(dtype="float64"), index=pd.DatetimeIndex(both["period_start"]))
+    mean = series.rolling(7, min_periods=3).mean().shift(1)
+    return mean.reindex(pd.DatetimeIndex(days["period_start"]))

@@ -1,0 +1,241 @@
+"""The Parquet lake: the source of truth of an installation (DESIGN §2).
+
+Layout under ``<home>/lake`` (internal; users read it through the DuckDB relations)::
+
+    readings/facility_id=F/date=YYYY-MM-DD/part-0.parquet      validated readings of one local day
+    quarantine/facility_id=F/<key>.parquet                     rejected rows of one ingest batch
+    ingested/facility_id=F/ledger.parquet                      files already ingested (size, mtime, hash)
+    stream_energies/facility_id=F/month=YYYY-MM/<ver>.parquet  per-stream energies, one file per write
+    calculations/facility_id=F/month=YYYY-MM/<ver>.parquet     period results, one file per write
+    data_quality/facility_id=F/month=YYYY-MM/<ver>.parquet     per tag and day quality, one file per write
+    alerts/facility_id=F/month=YYYY-MM/<ver>.parquet           alerts, one file per write
+    runs/<run_id>.parquet                                      one row per flow run
+
+Every write goes to a hidden temporary file in the target directory and is renamed into place, so
+a crash never leaves a half-written partition. Result files are never rewritten: a recalculation
+adds a file with a higher version, and the catalog marks the newest version of each period current.
+All writes of one facility hold that facility's file lock, so two runs never interleave.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from thermaliq.errors import ThermaliqError
+
+DATASETS = ("readings", "quarantine", "ingested", "stream_energies", "calculations",
+            "data_quality", "alerts", "runs")
+#: Seconds a writer waits for another run holding the same facility before giving up.
+LOCK_TIMEOUT_S = float(os.environ.get("THERMALIQ_LOCK_TIMEOUT_S", "900"))
+
+
+class LockTimeout(TimeoutError, ThermaliqError):
+    """Another run kept a facility's lock longer than ``LOCK_TIMEOUT_S``."""
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` to ``path`` through a temporary file and an atomic rename.
+
+    The output is deterministic for the same frame (no timestamps in the file), so writing the same
+    data twice gives byte-identical files.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata(None)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read one Parquet file into pandas (Arrow-backed strings avoided for speed of comparison)."""
+    return pq.read_table(path).to_pandas()
+
+
+def remove_stale_temporaries(lake: Path) -> int:
+    """Delete temporary files left by a crashed writer; return how many were removed."""
+    removed = 0
+    for tmp in lake.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+@contextmanager
+def facility_lock(lake: Path, facility_id: str, timeout_s: float | None = None):
+    """Hold the write lock of one facility (a file lock, valid across processes)."""
+    locks = lake / "_locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(locks / f"{facility_id}.lock"))
+    wait = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout as exc:
+        raise LockTimeout(f"facility {facility_id}: another run has held its write lock for more "
+                          f"than {wait:.0f} s; try again when it has finished") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --- readings -----------------------------------------------------------------------------------
+
+def readings_partition(lake: Path, facility_id: str, day: date) -> Path:
+    return lake / "readings" / f"facility_id={facility_id}" / f"date={day.isoformat()}" / "part-0.parquet"
+
+
+def read_readings_days(lake: Path, facility_id: str, days: list[date]) -> pd.DataFrame:
+    """Stored readings of the given local days (missing days contribute nothing)."""
+    frames = [read_parquet(p) for d in days if (p := readings_partition(lake, facility_id, d)).exists()]
+    if not frames:
+        return empty_readings()
+    return pd.concat(frames, ignore_index=True)
+
+
+READINGS_COLUMNS = {"tag": "str", "ts": "datetime64[us, UTC]", "value": "float64", "unit": "str",
+                    "quality": "str", "source": "str", "row": "int64"}
+
+
+def empty_readings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t if t != "str" else "object")
+                         for c, t in READINGS_COLUMNS.items()})
+
+
+def normalise_readings(df: pd.DataFrame) -> pd.DataFrame:
+    """Stored form of readings: fixed column order and types, sorted by tag, ts, source, row."""
+    out = pd.DataFrame({
+        "tag": df["tag"].astype("string").astype(object),
+        "ts": pd.to_datetime(df["ts"], utc=True).astype("datetime64[us, UTC]"),
+        "value": df["value"].astype("float64"),
+        "unit": df["unit"].astype("string").astype(object) if "unit" in df else None,
+        "quality": df["quality"].astype("string").astype(object) if "quality" in df else None,
+        "source": df["source"].astype("string").astype(object),
+        "row": df["row"].astype("int64"),
+    })
+    return out.sort_values(["tag", "ts", "source", "row"], kind="mergesort").reset_index(drop=True)
+
+
+def write_readings_day(lake: Path, facility_id: str, day: date, df: pd.DataFrame) -> Path:
+    """Replace one local day's readings partition with ``df`` (already merged and cleaned)."""
+    return write_parquet_atomic(normalise_readings(df), readings_partition(lake, facility_id, day))
+
+
+# --- quarantine and ingest ledger ---------------------------------------------------------------
+
+def write_quarantine(lake: Path, facility_id: str, rejects: pd.DataFrame) -> Path | None:
+    """Keep rejected rows with their reasons; the same rows rejected again are stored once.
+
+    The file name is a hash of the rows' identity (source, row, reason), so re-ingesting the same
+    file rewrites the same file with the same content instead of adding a copy.
+    """
+    if rejects.empty:
+        return None
+    cols = ["facility_id", "source", "row", "reason", "raw", "tag", "ts", "ingested_at"]
+    df = rejects.copy()
+    df["facility_id"] = facility_id
+    for col in cols:
+        if col not in df:
+            df[col] = None
+    df = df[cols].drop_duplicates(subset=["source", "row", "reason"])
+    df = df.sort_values(["source", "row", "reason"], kind="mergesort").reset_index(drop=True)
+    df["row"] = df["row"].astype("int64")
+    df["ts"] = pd.to_datetime(df["ts"], utc=True).astype("datetime64[us, UTC]")
+    df["ingested_at"] = pd.to_datetime(df["ingested_at"], utc=True).astype("datetime64[us, UTC]")
+    for col in ("source", "reason", "raw", "tag", "facility_id"):
+        df[col] = df[col].astype("string").astype(object)
+    key_text = "\n".join(f"{s}\x1f{r}\x1f{why}" for s, r, why in
+                         zip(df["source"], df["row"], df["reason"], strict=True))
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:24]
+    path = lake / "quarantine" / f"facility_id={facility_id}" / f"{key}.parquet"
+    if path.exists():
+        return path  # identical rejects already kept (first ingested_at stays)
+    return write_parquet_atomic(df, path)
+
+
+def ledger_path(lake: Path, facility_id: str) -> Path:
+    return lake / "ingested" / f"facility_id={facility_id}" / "ledger.parquet"
+
+
+def read_ledger(lake: Path, facility_id: str) -> pd.DataFrame:
+    path = ledger_path(lake, facility_id)
+    if not path.exists():
+        return pd.DataFrame({"source": pd.Series(dtype=object), "size": pd.Series(dtype="int64"),
+                             "sha256": pd.Series(dtype=object), "rows": pd.Series(dtype="int64"),
+                             "rejected": pd.Series(dtype="int64"),
+                             "ingested_at": pd.Series(dtype="datetime64[us, UTC]")})
+    return read_parquet(path)
+
+
+def write_ledger(lake: Path, facility_id: str, ledger: pd.DataFrame) -> Path:
+    ledger = ledger.sort_values("source", kind="mergesort").reset_index(drop=True)
+    return write_parquet_atomic(ledger, ledger_path(lake, facility_id))
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- versioned results ----------------------------------------------------------------------------
+
+def result_dir(lake: Path, dataset: str, facility_id: str, month: str) -> Path:
+    return lake / dataset / f"facility_id={facility_id}" / f"month={month}"
+
+
+def write_result(lake: Path, dataset: str, facility_id: str, month: str, df: pd.DataFrame,
+                 version_key: str) -> Path:
+    """Add one result file (never overwrites another run's file)."""
+    path = result_dir(lake, dataset, facility_id, month) / f"{version_key}.parquet"
+    return write_parquet_atomic(df, path)
+
+
+def read_results(lake: Path, dataset: str, facility_id: str, months: list[str]) -> pd.DataFrame:
+    """All stored versions of a facility's results for the given months (empty frame if none)."""
+    frames = []
+    for month in months:
+        d = result_dir(lake, dataset, facility_id, month)
+        if d.exists():
+            frames.extend(read_parquet(p) for p in sorted(d.glob("*.parquet")))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def current_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Keep the highest ``version`` of each key (the current result)."""
+    if df.empty:
+        return df
+    df = df.sort_values(keys + ["version"], kind="mergesort")
+    return df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+def write_run(lake: Path, record: dict) -> Path:
+    """Write (or replace) the row of one flow run."""
+    df = pd.DataFrame([record])
+    for col in ("started_at", "finished_at"):
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
+    for col in ("run_id", "flow", "status", "parameters", "reason"):
+        df[col] = df[col].astype("string").astype(object)
+    return write_parquet_atomic(df[["run_id", "flow", "started_at", "finished_at", "status",
+                                    "parameters", "reason"]], lake / "runs" / f"{record['run_id']}.parquet")

@@ -1,0 +1,269 @@
+"""Validation and repair of raw readings: units, unknown tags, non-finite values, ranges, duplicates.
+
+``clean_readings`` is the first quality gate after a reader or the historian connector. It keeps
+every reading it can use (in the tag's configured unit) and quarantines every other one with its
+reason, so that nothing is lost silently (DESIGN §4). Steps, in this order, each counted per tag:
+
+1. unknown tag (not in ``facility.tag_specs()``) -> reject ``unknown tag``;
+2. ``unit`` present and different from the configured unit -> converted with
+   :func:`thermaliq.units.convert`; an unknown or incompatible unit -> reject naming both units;
+3. non-finite value (NaN from a non-numeric cell, +-inf) -> reject;
+4. outside the configured ``range`` -> reject ``out of range [lo, hi] <unit>``;
+5. exact duplicates (same tag, instant and value) -> one kept, the others dropped and counted
+   (not quarantined: they are the same reading);
+6. conflicting duplicates (same tag and instant, different values) -> one kept by the rule below,
+   the others quarantined with reason ``conflicting duplicate``.
+
+Conflict rule (deterministic, independent of row order): prefer the reading whose ``quality`` is
+good (``good``, ``192`` or OPC ``0xC0``; case-insensitive), then one without a quality flag, then
+any other flag; among equals keep the one with the smallest ``(source, row)``, i.e. the first
+occurrence in the first source by name. The same ordering picks the survivor of exact duplicates.
+
+Time alignment, outliers, frozen meters, counters and gaps are the subject of ``thermaliq.align``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from thermaliq import units
+from thermaliq.config import Facility
+from thermaliq.errors import DataError, UnitError
+
+RAW_COLUMNS = ("tag", "ts", "value", "unit", "quality", "source", "row")
+REJECT_COLUMNS = ("source", "row", "reason", "raw", "tag", "ts")
+COUNT_COLUMNS = ("duplicates", "conflicts", "non_numeric", "out_of_range", "unit_errors",
+                 "unknown_tag")
+GOOD_QUALITY = ("good", "192", "0xc0")
+MAX_RAW_CHARS = 500
+
+
+@dataclass
+class CleanResult:
+    """Result of :func:`clean_readings`.
+
+    Attributes
+    ----------
+    readings : pandas.DataFrame
+        Columns ``tag, ts, value, unit, quality, source, row``; ``value`` in the configured unit,
+        ``unit`` the configured unit; sorted by tag and ts; at most one row per (tag, ts).
+    rejects : pandas.DataFrame
+        Columns ``source, row, reason, raw`` (raw = the reading as text, at most 500 chars),
+        plus ``tag, ts`` of the rejected reading (additive to docs/ARCHITECTURE.md).
+    counts : pandas.DataFrame
+        Indexed by tag (configured tags first, then unknown tags seen) with integer columns
+        ``duplicates, conflicts, non_numeric, out_of_range, unit_errors, unknown_tag``.
+    """
+
+    readings: pd.DataFrame
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """Values as text; missing ones as an empty string (pandas 3 ``astype(str)`` keeps NaN)."""
+    obj = col.astype(object)
+    return obj.where(obj.notna(), "").map(str)
+
+
+def _raw_text(df: pd.DataFrame) -> pd.Series:
+    """The offending readings as short text ``tag=..; ts=..; value=..; unit=..; quality=..``."""
+    if df.empty:
+        return pd.Series([], index=df.index, dtype="object")
+    text = ("tag=" + _text(df["tag"]) + "; ts=" + _text(df["ts"]) + "; value="
+            + df["value"].map(str) + "; unit=" + _text(df["unit"]) + "; quality="
+            + _text(df["quality"]))
+    return text.str.slice(0, MAX_RAW_CHARS)
+
+
+def _rejects(df: pd.DataFrame, reason) -> pd.DataFrame:
+    """Quarantine rows of ``df`` with ``reason`` (a str or a Series aligned with df).
+
+    Besides the documented ``source, row, reason, raw`` the frame carries the reading's ``tag``
+    and ``ts`` (additive columns: the quarantine and the per-tag counts use them).
+    """
+    return pd.DataFrame({"source": df["source"].astype(object), "row": df["row"].astype("int64"),
+                         "reason": reason, "raw": _raw_text(df), "tag": df["tag"].astype(object),
+                         "ts": df["ts"]}, index=df.index)
+
+
+def _check_columns(raw: pd.DataFrame) -> pd.DataFrame:
+    """Check the raw frame's columns and add the optional ones; raise DataError naming the field."""
+    missing = [c for c in ("tag", "ts", "value") if c not in raw.columns]
+    if missing:
+        raise DataError(f"raw readings lack column(s) {missing}; expected {list(RAW_COLUMNS)}")
+    df = raw.copy()
+    for col, default in (("unit", None), ("quality", None), ("source", ""), ("row", -1)):
+        if col not in df.columns:
+            df[col] = default
+    if not isinstance(df["ts"].dtype, pd.DatetimeTZDtype):
+        raise DataError(f"column 'ts' must be tz-aware datetimes (UTC), got {df['ts'].dtype}")
+    df["ts"] = df["ts"].dt.tz_convert("UTC").dt.as_unit("ns")
+    df["value"] = pd.to_numeric(df["value"], errors="coerce").astype("float64")
+    df["row"] = pd.to_numeric(df["row"], errors="coerce").fillna(-1).astype("int64")
+    return df.reset_index(drop=True)
+
+
+def _convert_units(df: pd.DataFrame, spec_units: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convert readings given in another unit; return (kept, rejected with reasons)."""
+    unit = df["unit"].astype(object).where(df["unit"].notna(), "")
+    unit = unit.astype(str).str.strip()
+    differs = ((unit != "") & (unit != df["tag"].map(spec_units))).to_numpy()
+    if not differs.any():
+        return df, _rejects(df.iloc[:0], "")
+    values = df["value"].to_numpy(copy=True)
+    bad = np.zeros(len(df), dtype=bool)
+    reasons = np.full(len(df), "", dtype=object)
+    pos = np.flatnonzero(differs)
+    pairs = pd.DataFrame({"tag": df["tag"].to_numpy()[pos], "unit": unit.to_numpy()[pos]})
+    for (tag, src), rows in pairs.groupby(["tag", "unit"], sort=False).indices.items():
+        target, at = spec_units[tag], pos[rows]
+        try:
+            values[at] = units.convert(values[at], src, target)
+        except UnitError as exc:
+            bad[at] = True
+            reasons[at] = (f"unit {src!r} cannot be converted to the configured unit {target!r} "
+                           f"of tag {tag!r}: {exc.message}")
+    out = df.copy()
+    out["value"] = values
+    return out[~bad], _rejects(df[bad], pd.Series(reasons[bad], index=df.index[bad]))
+
+
+def _fmt(values: pd.Series) -> pd.Series:
+    """Numbers as short text (``%g``), also for an empty Series."""
+    return values.map("{:g}".format).astype(object) if len(values) else values.astype(object)
+
+
+def _quality_rank(quality: pd.Series) -> np.ndarray:
+    """0 for a good quality flag, 1 for none, 2 for any other flag."""
+    q = quality.astype(object)
+    text = q.astype(str).str.strip().str.lower()
+    rank = np.where(q.isna() | (text == "") | (text == "none"), 1, 2)
+    return np.where(text.isin(GOOD_QUALITY), 0, rank).astype("int8")
+
+
+def _resolve_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Drop exact duplicates and resolve conflicts.
+
+    Returns (kept readings sorted by tag and ts, tags of dropped exact duplicates, conflict
+    rejects). Only rows sharing a (tag, ts) are ranked, so the common case costs one hash pass.
+    """
+    tag_codes = pd.Categorical(df["tag"].astype(str))
+    ts = df["ts"].array.asi8
+    key = pd.DataFrame({"t": tag_codes.codes, "ts": ts}, index=df.index)
+    shared = key.duplicated(keep=False).to_numpy()
+    single, multi = df[~shared], df[shared].copy()
+    multi["_q"] = _quality_rank(multi["quality"])
+    multi = multi.sort_values(["tag", "ts", "_q", "source", "row"], kind="stable")
+    exact = multi.duplicated(["tag", "ts", "value"], keep="first")
+    rest = multi[~exact]
+    conflict = rest.duplicated(["tag", "ts"], keep="first")
+    losers = rest[conflict]
+    if len(losers):
+        winners = rest[~conflict].set_index(["tag", "ts"])["value"]
+        kept_value = winners.reindex(pd.MultiIndex.from_frame(losers[["tag", "ts"]])).to_numpy()
+        reason = ("conflicting duplicate: kept value "
+                  + _fmt(pd.Series(kept_value, index=losers.index))
+                  + " (rule: good quality first, then smallest source/row)")
+    else:
+        reason = pd.Series([], dtype=object)
+    kept = pd.concat([single, rest[~conflict].drop(columns="_q")])
+    codes = pd.Categorical(kept["tag"].astype(str))
+    order = np.lexsort((kept["ts"].array.asi8, codes.codes))
+    return kept.iloc[order], multi.loc[exact, "tag"], _rejects(losers, reason)
+
+
+def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
+    """Validate raw readings against a facility configuration; quarantine what cannot be used.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Columns ``tag, ts`` (datetime64[ns, UTC]), ``value`` [tag unit, float64], optional
+        ``unit, quality, source, row`` (see docs/ARCHITECTURE.md "Raw readings").
+    facility : thermaliq.config.Facility
+        The configuration: tags, units and ranges.
+
+    Returns
+    -------
+    CleanResult
+        ``readings`` in configured units, ``rejects`` with reasons, ``counts`` per tag.
+
+    Raises
+    ------
+    DataError
+        When a required column is missing or ``ts`` is not tz-aware.
+
+    Examples
+    --------
+    A reading in kg/h of a tag configured in t/h is converted: 2000 kg/h -> 2.0 t/h.
+    """
+    specs = facility.tag_specs()
+    spec_units = {t: s.unit for t, s in specs.items()}
+    df = _check_columns(raw)
+    rejects: dict[str, pd.DataFrame] = {}
+
+    known = df["tag"].isin(list(specs)).to_numpy()
+    rejects["unknown_tag"] = _rejects(df[~known], "unknown tag")
+    df = df[known]
+
+    df, rejects["unit_errors"] = _convert_units(df, spec_units)
+
+    finite = np.isfinite(df["value"].to_numpy())
+    rejects["non_numeric"] = _rejects(df[~finite], "non-numeric or non-finite value")
+    df = df[finite]
+
+    lo = df["tag"].map({t: s.range[0] if s.range else -np.inf for t, s in specs.items()})
+    hi = df["tag"].map({t: s.range[1] if s.range else np.inf for t, s in specs.items()})
+    out = ((df["value"] < lo) | (df["value"] > hi)).to_numpy()
+    reason = ("out of range [" + _fmt(lo[out]) + ", " + _fmt(hi[out]) + "] "
+              + df["tag"][out].map(spec_units).astype(object))
+    rejects["out_of_range"] = _rejects(df[out], reason)
+    df = df[~out].copy()
+
+    df["unit"] = df["tag"].map(spec_units).astype(object)
+    df, dup_tags, rejects["conflicts"] = _resolve_duplicates(df)
+
+    readings = df[list(RAW_COLUMNS)].reset_index(drop=True)
+    counts = {name: r["tag"].value_counts() for name, r in rejects.items()}
+    counts["duplicates"] = dup_tags.value_counts()
+    order = ("unknown_tag", "unit_errors", "non_numeric", "out_of_range", "conflicts")
+    parts = [rejects[k] for k in order if len(rejects[k])]
+    rej = (pd.concat(parts, ignore_index=True) if parts
+           else _rejects(df.iloc[:0], pd.Series([], dtype=object)))
+    return CleanResult(readings, rej[list(REJECT_COLUMNS)], _counts_frame(counts, specs))
+
+
+def _counts_frame(counts: dict[str, pd.Series], specs) -> pd.DataFrame:
+    """Assemble the per-tag counts: configured tags first, then unknown tags seen."""
+    tags = list(specs)
+    tags += sorted(set(counts["unknown_tag"].index.astype(str)) - set(tags))
+    frame = pd.DataFrame({c: counts[c].reindex(tags) for c in COUNT_COLUMNS}, index=tags)
+    frame = frame.fillna(0).astype("int64")
+    frame.index.name = "tag"
+    return frame
+
+
+def facility_score(valid: pd.Series) -> float:
+    """Data-quality score of a period: valid intervals / intervals (DESIGN §7).
+
+    Parameters
+    ----------
+    valid : pandas.Series of bool
+        One entry per interval of the period (``Aligned.valid``).
+
+    Returns
+    -------
+    float
+        Share of valid intervals [0..1]; NaN for an empty period.
+
+    Examples
+    --------
+    >>> facility_score(pd.Series([True] * 84 + [False] * 12))
+    0.875
+    """
+    if len(valid) == 0:
+        return float("nan")
+    return float(np.asarray(valid, dtype=bool).mean())

@@ -1,0 +1,359 @@
+"""Efficiency and data-quality reports: per facility (day, month, latest) and a fleet index.
+
+:func:`render_reports` reads each facility's data once from the DuckDB relations (DESIGN §6) and
+writes ``<reports>/index.html`` (fleet), ``<reports>/<facility_id>/<YYYY-MM-DD>.html`` (day),
+``<reports>/<facility_id>/<YYYY-MM>.html`` (month) and ``<reports>/<facility_id>/index.html``
+(the latest day, with a list of every report of the facility). Plotly's JavaScript is written
+once as ``<reports>/plotly.min.js``; pages refer to it relatively and open offline from disk.
+"""
+from __future__ import annotations
+
+import math
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+import pandas as pd
+
+from thermaliq import report_figures as figs
+from thermaliq.config import Facility
+from thermaliq.errors import DataError
+from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
+from thermaliq.report_data import (ReportData, daily_results, load_facility_period,
+                                   period_stream_energies, period_summary, repair_totals)
+from thermaliq.report_html import (ensure_plotly_js, esc, figure_html, link, notes_html, page,
+                                   section, table_html, write_atomic)
+from thermaliq.sankey import fmt_kwh, sankey_data
+
+HELP = (
+    "<details><summary>How to read this report</summary><ul class=\"help\">"
+    "<li><b>Energy flows</b>: width is energy [kWh] on the stated basis. Inputs (orange) enter the "
+    "plant; useful outputs (green) and known losses (red) leave it. <i>Unaccounted</i> is input − "
+    "outputs − known losses; a dark-red input node means outputs and losses exceed the inputs "
+    "(a metering or balance error). Small flows are grouped as <i>Other</i>.</li>"
+    "<li><b>Efficiency trend</b>: each point is one local day's useful output / input [%]; the "
+    "dashed line is the mean of the 7 days before, the reference of the anomaly alert; the green band "
+    "is the benchmark range of the facility type (dotted: typical).</li>"
+    "<li><b>Energy balance</b>: (input − useful − losses) / input per day; bars outside the red "
+    "dashed ±tolerance lines raise an energy_balance alert.</li>"
+    "<li><b>Data quality</b>: share of expected readings present per tag and day (numbers in %); "
+    "hover shows interpolated and rejected counts and issues. The table sums the report period.</li>"
+    "</ul></details>")
+
+
+class Band(NamedTuple):
+    """A benchmark range as shown in the reports [%] (copied from ``benchmarks.compare``)."""
+
+    minimum: float
+    typical: float
+    best: float
+    basis: str
+    source: str
+    position: str
+
+
+def _benchmark(facility_type: str, efficiency_percent: float, basis: str) -> tuple[Band | None, str | None]:
+    """``(Band | None, note | None)``; the benchmarks module is optional for the reports."""
+    try:
+        from thermaliq import benchmarks
+    except ImportError:
+        return None, "benchmarks are not available in this installation"
+    known = math.isfinite(efficiency_percent)
+    try:  # without an efficiency only the range is wanted; 0 % just fills the argument
+        p = benchmarks.compare(facility_type, efficiency_percent if known else 0.0, basis)
+    except (KeyError, ValueError) as exc:
+        return None, f"no benchmark for {facility_type} ({basis}): {exc}"
+    return Band(float(p.minimum), float(p.typical), float(p.best), str(p.basis), str(p.source),
+                str(p.position) if known else "–"), None
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return f"{value:.{digits}f} %" if value is not None and math.isfinite(value) else "–"
+
+
+def _num(row: dict | None, key: str) -> float:
+    value = None if row is None else row.get(key)
+    return float(value) if value is not None and not pd.isna(value) else math.nan
+
+
+def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> str:
+    th = facility.thresholds
+    basis = summary.get("basis", facility.basis) if summary else facility.basis
+    bal, dq = _num(summary, "balance_error_percent"), _num(summary, "data_quality_score")
+    items = [
+        ("Efficiency", f"{_pct(_num(summary, 'efficiency_percent'))} {basis}", ""),
+        ("Energy input", fmt_kwh(_num(summary, "energy_input_kwh")), ""),
+        ("Useful output", fmt_kwh(_num(summary, "useful_output_kwh")), ""),
+        ("Known losses", fmt_kwh(_num(summary, "losses_kwh")), ""),
+        ("Unaccounted", fmt_kwh(_num(summary, "unaccounted_kwh")), ""),
+        (f"Balance error (±{th.balance_tolerance_percent:g} %)", _pct(bal, 2),
+         "" if math.isnan(bal) else ("bad" if abs(bal) > th.balance_tolerance_percent else "ok")),
+        (f"Data quality (min {th.data_quality_min:.2f})", "–" if math.isnan(dq) else f"{dq:.2f}",
+         "" if math.isnan(dq) else ("bad" if dq < th.data_quality_min else "ok")),
+        ("Alerts", str(alerts), "bad" if alerts else "ok"),
+    ]
+    if placement is not None:
+        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %", str(placement.position), ""))
+    cells = "".join(f'<div class="kpi {cls}"><div class="l">{esc(label)}</div>'
+                    f'<div class="v">{esc(value)}</div></div>' for label, value, cls in items)
+    extra = ""
+    if summary:
+        extra = (f"<p class=\"notes\">Indirect efficiency {_pct(_num(summary, 'indirect_efficiency_percent'))}, "
+                 f"exergy efficiency {_pct(_num(summary, 'exergy_efficiency_percent'))}; "
+                 f"status {esc(summary.get('status', ''))}; source: {esc(summary.get('source', ''))}.</p>")
+    return f'<div class="kpis">{cells}</div>{extra}'
+
+
+def _sankey_section(data: ReportData, basis: str, title: str, stats: dict) -> str:
+    energies, how = period_stream_energies(data)
+    began = time.perf_counter()
+    try:
+        sd = sankey_data(energies)
+    except ValueError as exc:
+        stats["sankey_errors"] = stats.get("sankey_errors", 0) + 1
+        return section("Energy flows", f'<p class="empty">Energy flows could not be drawn: {esc(exc)}</p>')
+    stats["sankey_seconds"] = stats.get("sankey_seconds", 0.0) + time.perf_counter() - began
+    notes = sd.notes + ([f"Stream energies {how}."] if how else [])
+    if sd.empty_reason:
+        body = f'<p class="empty">{esc(sd.empty_reason)}</p>'
+    else:
+        body = figure_html(figs.sankey_figure(sd, basis, title), "fig-sankey")
+    return section(f"Energy flows [kWh], {basis} basis", body + notes_html(notes), section_id="flows")
+
+
+def _trend_sections(data: ReportData, facility: Facility, basis: str, placement) -> str:
+    days = daily_results(data)
+    tz, period = facility.timezone, (data.start, data.end)
+    if days.empty:
+        empty = '<p class="empty">No day calculations in the trailing window.</p>'
+        return section("Efficiency trend", empty) + section("Energy balance", empty)
+    trend = figure_html(figs.trend_figure(days, tz=tz, basis=basis, period=period, band=placement),
+                        "fig-trend")
+    if days["balance_error_percent"].notna().any():
+        balance = figure_html(figs.balance_figure(
+            days, tz=tz, basis=basis, tolerance_percent=facility.thresholds.balance_tolerance_percent,
+            period=period), "fig-balance")
+    else:
+        balance = ('<p class="empty">No balance error: it needs declared losses (DESIGN §7), '
+                   "and this facility declares none or they were not valid.</p>")
+    if placement is not None:
+        trend += notes_html([f"Benchmark ({placement.basis}): {placement.source}"])
+    return (section(f"Efficiency trend [%], {basis} basis", trend, section_id="trend")
+            + section(f"Energy balance [% of input], {basis} basis", balance, section_id="balance"))
+
+
+def _quality_section(data: ReportData, facility: Facility) -> str:
+    dq = data.data_quality
+    if dq.empty:
+        return section("Data quality", '<p class="empty">No data-quality records in the window.</p>')
+    heat = figure_html(figs.quality_heatmap(dq, tz=facility.timezone,
+                                            minimum=facility.thresholds.data_quality_min), "fig-quality")
+    per = dq[(dq["period_start"] < data.end) & (dq["period_end"] > data.start)]
+    totals = repair_totals(per, ["tag"])
+    last = data.readings_summary.set_index("tag")["last_ts"] if len(data.readings_summary) else {}
+    rows = [{"tag": tag, "expected": int(r.expected_points), "valid": int(r.valid_points),
+             "interpolated": int(r.interpolated_points), "rejected": int(r.rejected_points),
+             "completeness": _pct(r.completeness * 100),
+             "last": _last_reading(last.get(tag) if len(last) else None, data.end, facility.timezone),
+             "issues": r.issues} for tag, r in totals.iterrows()]
+    table = table_html(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
+                              ("interpolated", "interpolated"), ("rejected", "rejected"),
+                              ("completeness", "completeness"), ("last", "last reading (local)"),
+                              ("issues", "issues")],
+                       numeric=("expected", "valid", "interpolated", "rejected", "completeness"))
+    return section("Data quality: completeness per tag and day, repairs in this period",
+                   heat + "<h3>This period</h3>" + table, section_id="quality")
+
+
+def _last_reading(ts, end: pd.Timestamp, tz: str) -> str:
+    """The last reading time when it is inside the period (a meter that went quiet), else a hint."""
+    if ts is not None and not pd.isna(ts) and ts >= end:
+        return "after this period"
+    return _local_text(ts, tz)
+
+
+def _local_text(ts, tz: str) -> str:
+    if ts is None or pd.isna(ts):
+        return "–"
+    return pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _alerts_section(data: ReportData, tz: str) -> str:
+    a = data.alerts.sort_values(["period_start", "severity"]) if len(data.alerts) else data.alerts
+    if a.empty:
+        return section("Alerts (0)", '<p class="empty">No alerts in this period.</p>', section_id="alerts")
+    rows = [{"when": _local_text(r.period_start, tz),
+             "severity": f'<span class="sev-{esc(r.severity)}">{esc(r.severity)}</span>',
+             "kind": r.kind, "value": f"{r.value:.2f}" if pd.notna(r.value) else "–",
+             "threshold": f"{r.threshold:.2f}" if pd.notna(r.threshold) else "–",
+             "message": r.message} for r in a.itertuples()]
+    table = table_html(rows, [("when", "period start (local)"), ("severity", "severity"),
+                              ("kind", "kind"), ("value", "value"), ("threshold", "threshold"),
+                              ("message", "message")], numeric=("value", "threshold"), raw=("severity",))
+    return section(f"Alerts ({len(a)})", table, section_id="alerts")
+
+
+def _footer(data: ReportData, generated: datetime) -> str:
+    c = data.calculations
+    mine = set(c.loc[(c["period_start"] >= data.start) & (c["period_end"] <= data.end), "run_id"].dropna())
+    runs = data.runs[data.runs["run_id"].isin(mine)].tail(5)
+    text = f"Generated {generated:%Y-%m-%d %H:%M} UTC by thermaliq."
+    if len(runs):
+        text += " Calculated by run(s): " + "; ".join(
+            f"{r.run_id} ({r.flow}, {r.status}" + (f", finished {r.finished_at:%Y-%m-%d %H:%M} UTC)"
+                                                  if pd.notna(r.finished_at) else ")")
+            for r in runs.itertuples()) + (f" and {len(mine) - len(runs)} more." if len(mine) > len(runs) else ".")
+    return esc(text) + notes_html(data.notes)
+
+
+def facility_page(data: ReportData, facility: Facility, label: str, *, nav: str,
+                  stats: dict | None = None, extra: str = "") -> str:
+    """The HTML of one facility report for ``data``'s period (``label`` names it, e.g. a date)."""
+    stats = {} if stats is None else stats
+    summary = period_summary(data)
+    basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
+    placement, bench_note = _benchmark(facility.type, _num(summary, "efficiency_percent"), basis)
+    if bench_note:
+        data.notes.append(bench_note)
+    body = (_kpis(summary, facility, len(data.alerts), placement)
+            + _sankey_section(data, basis, f"{facility.name} {label}", stats)
+            + _trend_sections(data, facility, basis, placement)
+            + _quality_section(data, facility) + _alerts_section(data, facility.timezone)
+            + extra + section("Help", HELP))
+    title = f"{facility.name} ({facility.facility_id}) — {label}"
+    subtitle = (f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; "
+                "energies in kWh")
+    return page(title, subtitle, body, plotly_src="../plotly.min.js", nav=nav,
+                footer=_footer(data, datetime.now(timezone.utc)))
+
+
+def _nav(day: date | None, month: str, reports: set[str]) -> str:
+    parts = [link("../index.html", "Fleet index"), link("index.html", "Latest / all reports")]
+    if day is not None:
+        for other, text in ((day - timedelta(days=1), "◀ previous day"), (day + timedelta(days=1), "next day ▶")):
+            if f"{other:%Y-%m-%d}.html" in reports:
+                parts.append(link(f"{other:%Y-%m-%d}.html", f"{text} {other:%Y-%m-%d}"))
+    if f"{month}.html" in reports:
+        parts.append(link(f"{month}.html", f"Month {month}"))
+    return "".join(parts)
+
+
+def _render_facility(con, reports_dir: Path, facility: Facility, start: date, end: date,
+                     trailing_days: int, stats: dict) -> tuple[list[Path], dict]:
+    """Write a facility's day, month and index pages; return (paths, fleet-index row)."""
+    tz, fid = facility.timezone, facility.facility_id
+    months = months_touching(start, end)
+    first = min(start, month_bounds(months[0])[0])
+    last = month_bounds(months[-1])[1]
+    loaded = load_facility_period(con, fid, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
+                                  tz=tz, trailing_days=trailing_days + (last - start).days + 1)
+    out_dir = reports_dir / fid
+    existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()
+    names = existing | {f"{d:%Y-%m-%d}.html" for d in days_in(start, end)} | {f"{m}.html" for m in months}
+    paths = []
+    for d in days_in(start, end):
+        data = loaded.period(local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), trailing_days)
+        html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats)
+        paths.append(write_atomic(out_dir / f"{d:%Y-%m-%d}.html", html))
+    for m in months:
+        m_first, m_last = month_bounds(m)
+        data = loaded.period(local_midnight(m_first, tz), local_midnight(m_last + timedelta(days=1), tz),
+                             max(trailing_days, m_last.day))
+        html = facility_page(data, facility, f"month {m}", nav=_nav(None, m, names), stats=stats)
+        paths.append(write_atomic(out_dir / f"{m}.html", html))
+    listing = "".join(f"<li>{link(n, n.removesuffix('.html'))}</li>" for n in sorted(names, reverse=True)
+                      if n != "index.html")
+    data = loaded.period(local_midnight(end, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
+    html = facility_page(data, facility, f"latest day {end:%Y-%m-%d}", nav=_nav(end, month_key(end), names),
+                         extra=section("All reports of this facility", f"<ul>{listing}</ul>"))
+    paths.append(write_atomic(out_dir / "index.html", html))
+    whole = loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
+    return paths, _fleet_row(whole, facility)
+
+
+def _fleet_row(data: ReportData, facility: Facility) -> dict:
+    summary = period_summary(data)
+    basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
+    eff = _num(summary, "efficiency_percent")
+    placement, note = _benchmark(facility.type, eff, basis)
+    band = (f"{placement.minimum:g}–{placement.best:g} % (typical {placement.typical:g}): "
+            f"{placement.position}") if placement else (note or "–")
+    critical = int((data.alerts["severity"] == "critical").sum()) if len(data.alerts) else 0
+    return {"facility": link(f"{facility.facility_id}/index.html", f"{facility.name} ({facility.facility_id})"),
+            "type": facility.type, "efficiency": _pct(eff), "basis": basis, "benchmark": band,
+            "balance": _pct(_num(summary, "balance_error_percent"), 2),
+            "quality": "–" if summary is None else f"{_num(summary, 'data_quality_score'):.2f}",
+            "alerts": f"{len(data.alerts)} ({critical} critical)",
+            "status": "no data" if summary is None else str(summary.get("status", ""))}
+
+
+def _fleet_page(rows: list[dict], start: date, end: date) -> str:
+    cols = [("facility", "facility"), ("type", "type"), ("efficiency", "efficiency"), ("basis", "basis"),
+            ("benchmark", "benchmark band: position"), ("balance", "balance error"),
+            ("quality", "data quality score"), ("alerts", "alerts"), ("status", "status")]
+    table = table_html(rows, cols, numeric=("efficiency", "balance", "quality"), raw=("facility",))
+    body = section(f"Facilities, {start:%Y-%m-%d} to {end:%Y-%m-%d} (local days)", table + (
+        '<p class="notes">Efficiency = Σ useful output / Σ input over the period on the basis shown; '
+        "balance error = (input − useful − known losses) / input; data quality = valid intervals / "
+        "intervals.</p>"))
+    return page("thermaliq — fleet efficiency report", f"{start:%Y-%m-%d} to {end:%Y-%m-%d}", body,
+                plotly_src=None, footer=esc(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC."))
+
+
+def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facilities: dict[str, Facility],
+                   start: date, end: date, *, trailing_days: int = 30,
+                   stats: dict[str, dict] | None = None) -> list[Path]:
+    """Write the fleet index and every facility's day, month and latest reports.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection with the relations of DESIGN §6.
+    home_reports_dir : pathlib.Path
+        ``<home>/reports``.
+    facilities : dict of str to Facility
+        Facilities to report, by id.
+    start, end : datetime.date
+        First and last local day to report (inclusive); months touching them are reported whole.
+    trailing_days : int, default 30
+        Look-back of the trend, balance and quality figures [days].
+    stats : dict, optional
+        Filled per facility id with ``sankey_seconds`` [s] and ``sankey_errors`` (for metrics).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Every page written, the fleet index last.
+
+    Raises
+    ------
+    DataError
+        After writing everything else, when some facility's data could not be read (the fleet
+        index shows which and why).
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    reports_dir = Path(home_reports_dir)
+    ensure_plotly_js(reports_dir)
+    paths, rows, failures = [], [], []
+    for fid in sorted(facilities):
+        facility = facilities[fid]
+        fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
+        try:
+            written, row = _render_facility(con, reports_dir, facility, start, end, trailing_days, fstats)
+        except DataError as exc:
+            failures.append(f"{fid}: {exc}")
+            rows.append({"facility": esc(f"{facility.name} ({fid})"), "type": facility.type,
+                         "status": f"report failed: {exc}"})
+            continue
+        finally:
+            if stats is not None:
+                stats[fid] = fstats
+        paths.extend(written)
+        rows.append(row)
+    paths.append(write_atomic(reports_dir / "index.html", _fleet_page(rows, start, end)))
+    if failures:
+        raise DataError("reports failed for " + "; ".join(failures), source=str(reports_dir))
+    return paths

@@ -1,0 +1,182 @@
+"""Plotly figures of a facility report, built from :class:`~thermaliq.report_data.ReportData` frames.
+
+Figures are plain dicts in Plotly's JSON schema (``{"data": [...], "layout": {...}}``), handed to
+:func:`thermaliq.report_html.figure_html`; building ``plotly.graph_objects`` would validate every
+property on every page and cost ~10x the time of the report itself. The tests validate each figure
+once with ``go.Figure(fig)``. Every text that comes from data (facility, stream, tag names, issues)
+is HTML-escaped: Plotly renders a subset of HTML in labels, so an unescaped ``<a href=...>`` or
+``<b>`` in a name would be interpreted. Every figure states the heating-value basis and its units.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from thermaliq.report_data import repair_totals
+from thermaliq.report_html import esc
+from thermaliq.sankey import SankeyData, fmt_kwh
+
+#: A small template instead of Plotly's default one, which adds ~10 kB of JSON to every figure.
+TEMPLATE = {"layout": {
+    "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13,
+             "color": "#1f2933"},
+    "paper_bgcolor": "white", "plot_bgcolor": "white",
+    "xaxis": {"gridcolor": "#e4e7eb", "linecolor": "#9aa5b1", "ticks": "outside", "automargin": True},
+    "yaxis": {"gridcolor": "#e4e7eb", "linecolor": "#9aa5b1", "zeroline": False, "automargin": True},
+    "margin": {"l": 60, "r": 30, "t": 60, "b": 50},
+    "legend": {"orientation": "h", "y": -0.2},
+    "hoverlabel": {"namelength": -1},
+}}
+ROLE_COLORS = {"input": "#e8833a", "plant": "#52606d", "output": "#2f9e44", "loss": "#d64545",
+               "unaccounted": "#9aa5b1", "imbalance": "#8e2c48"}
+OK_COLOR, BAD_COLOR, MEAN_COLOR, BAND_COLOR = "#2f9e44", "#d64545", "#3b5bdb", "rgba(47,158,68,0.13)"
+PERIOD_COLOR = "rgba(59,91,219,0.08)"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _local(ts: pd.Series | pd.Timestamp, tz: str):
+    """UTC instant(s) as local ``YYYY-MM-DD HH:MM`` text for a Plotly date axis."""
+    if isinstance(ts, pd.Timestamp):
+        return ts.tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M").tolist()
+
+
+def _vals(s: pd.Series) -> list:
+    """Floats with NaN as ``None`` (JSON null: a gap in the trace)."""
+    return [None if v is None or not math.isfinite(v) else float(v) for v in s.astype(float).tolist()]
+
+
+def _layout(title: str, height: int, **extra) -> dict:
+    return {"template": TEMPLATE, "height": height, "title": {"text": title}, **extra}
+
+
+def _hband(y0: float, y1: float, color: str) -> dict:
+    return {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": y0, "y1": y1, "fillcolor": color,
+            "line": {"width": 0}, "layer": "below"}
+
+
+def _hline(y: float, color: str, dash: str) -> dict:
+    return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+            "line": {"color": color, "dash": dash, "width": 1}}
+
+
+def _period_marks(period: tuple[pd.Timestamp, pd.Timestamp], tz: str) -> tuple[dict, dict]:
+    """A shaded rectangle over the reported period and its label."""
+    x0, x1 = (_local(pd.Timestamp(t), tz) for t in period)
+    rect = {"type": "rect", "yref": "paper", "y0": 0, "y1": 1, "x0": x0, "x1": x1,
+            "fillcolor": PERIOD_COLOR, "line": {"width": 0}, "layer": "below"}
+    note = {"text": "this report", "x": x0, "y": 1, "xref": "x", "yref": "paper", "xanchor": "left",
+            "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": MEAN_COLOR}}
+    return rect, note
+
+
+def sankey_figure(sd: SankeyData, basis: str, title: str) -> dict:
+    """Sankey of the period's flows; node labels carry energy [kWh] and share of input [%]."""
+    total_in = sd.totals.get("input_kwh", 0.0) or 1.0
+    incoming = [0.0] * len(sd.nodes)
+    outgoing = [0.0] * len(sd.nodes)
+    for link in sd.links:
+        outgoing[link.source] += link.value_kwh
+        incoming[link.target] += link.value_kwh
+    labels = []
+    for i, name in enumerate(sd.nodes):
+        value = max(incoming[i], outgoing[i])
+        labels.append(f"{esc(name)}<br>{fmt_kwh(value)} ({value / total_in * 100:.1f} %)")
+    colors = [ROLE_COLORS[r] for r in sd.node_roles]
+    link_colors = [_rgba(colors[lk.target if sd.node_roles[lk.source] == "plant" else lk.source], 0.35)
+                   for lk in sd.links]
+    trace = {
+        "type": "sankey", "arrangement": "snap", "valueformat": ",.0f", "valuesuffix": " kWh",
+        "node": {"label": labels, "color": colors, "pad": 18, "thickness": 18,
+                 "line": {"color": "white", "width": 0.5},
+                 "hovertemplate": "%{label}<extra></extra>"},
+        "link": {"source": [lk.source for lk in sd.links], "target": [lk.target for lk in sd.links],
+                 "value": [lk.value_kwh for lk in sd.links], "label": [esc(lk.label) for lk in sd.links],
+                 "color": link_colors,
+                 "hovertemplate": "%{label}<br>%{value:,.0f} kWh<extra></extra>"}}
+    return {"data": [trace], "layout": _layout(
+        f"{esc(title)} — energy flows [kWh], {esc(basis)} basis", max(400, 34 * len(sd.nodes)))}
+
+
+def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Timestamp, pd.Timestamp],
+                 band: object | None = None) -> dict:
+    """Daily efficiency [%] over the trailing window, the 7-day mean and the benchmark band.
+
+    ``band`` has ``minimum``, ``typical``, ``best`` [%], ``basis`` and ``source`` (or is None).
+    """
+    x = _local(days["period_start"], tz)
+    rect, note = _period_marks(period, tz)
+    shapes, traces = [rect], []
+    if band is not None:
+        shapes += [_hband(band.minimum, band.best, BAND_COLOR), _hline(band.typical, OK_COLOR, "dot")]
+        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",
+                       "line": {"color": BAND_COLOR, "width": 10}, "name": esc(
+                           f"benchmark range {band.minimum:g}–{band.best:g} %, typical {band.typical:g} % "
+                           f"({band.basis})")})
+    quality = days["data_quality_score"].astype(float).tolist()
+    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_percent"]),
+                   "mode": "lines+markers", "name": f"daily efficiency ({esc(basis)})",
+                   "line": {"color": "#1f2933", "width": 1.5}, "marker": {"size": 7, "color": "#1f2933"},
+                   "customdata": [f"data quality {q:.2f}" if math.isfinite(q) else "data quality –"
+                                  for q in quality],
+                   "hovertemplate": "%{x|%Y-%m-%d}: %{y:.1f} %<br>%{customdata}<extra></extra>"})
+    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_mean_percent"]), "mode": "lines",
+                   "name": "mean of the 7 days before", "line": {"color": MEAN_COLOR, "dash": "dash", "width": 2},
+                   "hovertemplate": "%{x|%Y-%m-%d}: 7-day mean %{y:.1f} %<extra></extra>"})
+    return {"data": traces, "layout": _layout(
+        f"Efficiency trend [%], {esc(basis)} basis (useful output / input)", 400, shapes=shapes,
+        annotations=[note], yaxis={"title": {"text": f"efficiency [%, {esc(basis)}]"}},
+        xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
+
+
+def balance_figure(days: pd.DataFrame, *, tz: str, basis: str, tolerance_percent: float,
+                   period: tuple[pd.Timestamp, pd.Timestamp]) -> dict:
+    """Daily energy-balance error [% of input] with the ±tolerance band."""
+    err = _vals(days["balance_error_percent"])
+    colors = [OK_COLOR if e is None or abs(e) <= tolerance_percent else BAD_COLOR for e in err]
+    rect, note = _period_marks(period, tz)
+    shapes = [rect, _hband(-tolerance_percent, tolerance_percent, BAND_COLOR),
+              _hline(-tolerance_percent, BAD_COLOR, "dash"), _hline(tolerance_percent, BAD_COLOR, "dash")]
+    trace = {"type": "bar", "x": _local(days["period_start"], tz), "y": err, "marker": {"color": colors},
+             "name": "balance error", "customdata": _vals(days["unaccounted_kwh"]),
+             "hovertemplate": "%{x|%Y-%m-%d}: %{y:+.2f} % of input<br>unaccounted %{customdata:,.0f} kWh"
+                              "<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        f"Energy-balance error [% of input], {esc(basis)} basis — tolerance ±{tolerance_percent:g} %",
+        340, showlegend=False, shapes=shapes, annotations=[note],
+        yaxis={"title": {"text": "(input − useful − losses) / input [%]"}},
+        xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
+
+
+def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
+    """Tag × local-day completeness [0..1] with repair counts in the hover text."""
+    df = dq.assign(day=pd.to_datetime(dq["period_start"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d"))
+    agg = repair_totals(df, ["tag", "day"])
+    agg["hover"] = [f"valid {int(v)}/{int(e)}, interpolated {int(i)}, rejected {int(r)}"
+                    + (f"<br>{esc(t)}" if t else "")
+                    for e, v, i, r, t in zip(agg["expected_points"], agg["valid_points"],
+                                             agg["interpolated_points"], agg["rejected_points"], agg["issues"])]
+    z = agg["completeness"].unstack("day").sort_index()
+    hover = agg["hover"].unstack("day").reindex(index=z.index, columns=z.columns).fillna("no record")
+    text = [["" if v is None else f"{v * 100:.0f}" for v in row] for row in (_vals(r) for _, r in z.iterrows())]
+    trace = {"type": "heatmap", "z": [_vals(r) for _, r in z.iterrows()], "x": [f"{pd.Timestamp(d):%b %d}" for d in z.columns],
+             "y": [esc(t) for t in z.index], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
+             "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
+             "textfont": {"size": 9}, "colorbar": {"title": {"text": "completeness"}, "tickformat": ".0%"},
+             "customdata": hover.to_numpy().tolist(),
+             "hovertemplate": "%{y} %{x}<br>%{customdata}<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        f"Data completeness per tag and local day [% of expected points] (minimum {minimum:.0%})",
+        max(280, 130 + 24 * len(z.index)), xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
+        yaxis={"autorange": "reversed"})}
+
+
+def _quality_scale(minimum: float) -> list:
+    """Red below the minimum, yellow at it, green at 100 % (positions strictly increasing)."""
+    m = min(max(minimum, 0.02), 0.99)
+    return [[0, BAD_COLOR], [max(m - 0.1, m / 2), "#f59f00"], [m, "#ffe066"], [1, OK_COLOR]]

@@ -1,0 +1,208 @@
+"""Store calculated windows as versioned results and keep month results in step.
+
+A window's rows are written only when they differ from the current version (so an identical rerun
+changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
+files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
+marks the newest write current. Month rows are recomputed from the current interval rows of the
+whole month after every change inside it.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from thermaliq import balance, energy, lake, periods
+from thermaliq.calculate import (WindowResult, long_stream_energies, period_status,
+                                  summed_over_periods)
+from thermaliq.config import Facility
+from thermaliq.home import Home
+
+CALC_VALUE_COLUMNS = ["period_end", "basis", "energy_input_kwh", "useful_output_kwh", "losses_kwh",
+                      "unaccounted_kwh", "efficiency_percent", "indirect_efficiency_percent",
+                      "balance_error_percent", "exergy_efficiency_percent", "data_quality_score",
+                      "status"]
+
+
+@dataclass
+class StoreSummary:
+    facility_id: str
+    changed: bool
+    versions_written: int = 0
+    months_recomputed: list[str] = field(default_factory=list)
+
+
+def _content_hash(*frames: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False)
+                      .to_numpy().tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:32]
+
+
+def _window_hash(result: WindowResult, facility: Facility) -> str:
+    calc_cols = ["period_start"] + CALC_VALUE_COLUMNS
+    return _content_hash(result.intervals[calc_cols], result.days[calc_cols],
+                         result.stream_energies.drop(columns=["facility_id"]),
+                         result.data_quality.astype(str), result.alerts.astype(str),
+                         pd.DataFrame({"config": [facility.model_dump_json()]}))
+
+
+def _month_of(ts: pd.Series, facility: Facility) -> pd.Series:
+    return ts.dt.tz_convert(facility.timezone).dt.strftime("%Y-%m")
+
+
+def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
+                 reason: str | None = None, new_version: bool = False,
+                 now: pd.Timestamp | None = None) -> StoreSummary:
+    """Write a window's results unless they equal the current ones (see module docstring)."""
+    now = now or pd.Timestamp.now(tz="UTC")
+    months = periods.months_touching(result.first, result.last)
+    content = _window_hash(result, facility)
+    with lake.facility_lock(home.lake, facility.facility_id):
+        stored = lake.read_results(home.lake, "calculations", facility.facility_id, months)
+        current = lake.current_rows(stored, ["granularity", "period_start"]) if not stored.empty else stored
+        if not new_version and _unchanged(current, result, content):
+            return StoreSummary(facility.facility_id, changed=False)
+        seq = time.time_ns()
+        calc = pd.concat([result.intervals.assign(granularity="interval"),
+                          result.days.assign(granularity="day")], ignore_index=True)
+        calc = _finish_calc(calc, facility, stored, run_id, reason, now, seq, content)
+        day_start = _day_start_lookup(result.days)
+        _write_by_month(home, facility, "calculations", calc, seq)
+        _write_by_month(home, facility, "stream_energies",
+                        _versioned_energies(result.stream_energies, home, facility, months, seq), seq)
+        dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
+        dq["day_start"] = dq["period_start"]
+        _write_by_month(home, facility, "data_quality", dq, seq)
+        al = result.alerts.assign(run_id=run_id, write_seq=seq)
+        al["day_start"] = al["period_start"].map(day_start) if not al.empty else al["period_start"]
+        if not al.empty:
+            _write_by_month(home, facility, "alerts", al, seq)
+        recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
+                                                           reason=reason, now=now)]
+    return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
+                        months_recomputed=recomputed)
+
+
+def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> bool:
+    if current.empty or "content_hash" not in current:
+        return False
+    days = current[(current["granularity"] == "day")
+                   & current["period_start"].isin(result.days["period_start"])]
+    return len(days) == len(result.days) and bool((days["content_hash"] == content).all())
+
+
+def _day_start_lookup(days: pd.DataFrame) -> dict:
+    return dict(zip(days["period_start"], days["period_start"], strict=True))
+
+
+def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, run_id: str,
+                 reason: str | None, now: pd.Timestamp, seq: int, content: str) -> pd.DataFrame:
+    calc = calc.copy()
+    calc["facility_id"] = facility.facility_id
+    if stored.empty:
+        calc["version"] = 1
+    else:
+        last = stored.groupby(["granularity", "period_start"])["version"].max()
+        prev = pd.MultiIndex.from_frame(calc[["granularity", "period_start"]]).map(
+            lambda key: last.get(key, 0))
+        calc["version"] = pd.Series(prev, index=calc.index).astype("int64") + 1
+    calc["calculated_at"] = now
+    calc["run_id"] = run_id
+    calc["reason"] = reason
+    calc["write_seq"] = seq
+    calc["content_hash"] = content
+    return calc
+
+
+def _versioned_energies(se: pd.DataFrame, home: Home, facility: Facility, months: list[str],
+                        seq: int) -> pd.DataFrame:
+    stored = lake.read_results(home.lake, "stream_energies", facility.facility_id, months)
+    out = se.copy()
+    if stored.empty:
+        out["version"] = 1
+    else:
+        last = stored.groupby(["granularity", "period_start", "stream_id"])["version"].max()
+        keys = pd.MultiIndex.from_frame(out[["granularity", "period_start", "stream_id"]])
+        out["version"] = pd.Series(keys.map(lambda k: last.get(k, 0)), index=out.index).astype("int64") + 1
+    out["write_seq"] = seq
+    return out
+
+
+def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFrame, seq: int) -> None:
+    if df.empty:
+        return
+    month = _month_of(df["period_start"], facility)
+    for key, part in df.groupby(month, sort=True):
+        lake.write_result(home.lake, dataset, facility.facility_id, key,
+                          _stable_types(part.reset_index(drop=True)), f"{seq:020d}")
+
+
+def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype) or col in ("calculated_at",):
+            out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
+        elif out[col].dtype == object or str(out[col].dtype).startswith("string"):
+            out[col] = out[col].astype("string").astype(object)
+    return out
+
+
+def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
+                    reason: str | None, now: pd.Timestamp) -> bool:
+    """Recompute a month row from the current interval rows; write it if it changed.
+
+    The caller holds the facility lock. Returns True when a new month version was written.
+    """
+    calc = lake.read_results(home.lake, "calculations", facility.facility_id, [month])
+    se = lake.read_results(home.lake, "stream_energies", facility.facility_id, [month])
+    if calc.empty:
+        return False
+    current = lake.current_rows(calc, ["granularity", "period_start"])
+    intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
+    se = se[se["granularity"] == "interval"]
+    se = lake.current_rows(se, ["granularity", "period_start", "stream_id"])
+    energy_kwh = se.pivot(index="period_start", columns="stream_id", values="energy_kwh")
+    exergy_kwh = se.pivot(index="period_start", columns="stream_id", values="exergy_kwh")
+    energy_kwh = energy_kwh.reindex(intervals.index)
+    exergy_kwh = exergy_kwh.reindex(intervals.index)
+    energies = energy.StreamEnergies(energy_kwh=energy_kwh, exergy_kwh=exergy_kwh, issues=[])
+    valid = intervals["data_quality_score"] >= 1.0
+    first, _ = periods.month_bounds(month)
+    rows = balance.period_results(facility, energies, valid, "month")
+    rows = rows[rows["period_start"] == periods.local_midnight(first, facility.timezone)]
+    if rows.empty:
+        return False
+    rows = rows.copy()
+    rows["status"] = period_status(rows, facility)
+    months_current = current[current["granularity"] == "month"]
+    if not months_current.empty:
+        old = months_current.iloc[0]
+        if all(_same(old[c], rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS if c in rows):
+            return False
+    seq = time.time_ns()
+    rows = rows.assign(granularity="month")
+    rows = _finish_calc(rows, facility, calc, run_id, reason, now, seq, "")
+    lake.write_result(home.lake, "calculations", facility.facility_id, month,
+                      _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
+    month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
+                                          "month", rows)
+    lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
+                      _stable_types(_versioned_energies(month_energies, home, facility, [month], seq)),
+                      f"{seq:020d}")
+    return True
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (a != a and b != b) or abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    return a == b
+
+
+def months_of_window(first: date, last: date) -> list[str]:
+    return periods.months_touching(first, last)
