@@ -38,22 +38,30 @@ TZ = "America/Chicago"
 
 
 def facility(tags: int):
-    """A steam boiler whose gas input has ``tags`` measurements spread over rate/counter/temp."""
-    streams = []
-    for i in range(tags):
-        kind = ("flow", "counter", "temperature")[0 if i % 4 < 2 else (1 if i % 4 == 2 else 2)]
-        if kind == "flow":
-            m = {"flow": {"tag": f"FT-{i:03d}", "unit": "m3/h", "range": [0, 2500]}}
-        elif kind == "counter":
-            m = {"counter": {"tag": f"FQ-{i:03d}", "unit": "m3", "range": [0, 1e7]}}
-        else:
+    """A boiler with ``tags`` tags: gas flows (rate), gas counters, hot-water flow + temperature."""
+    streams, count, i = [], 0, 0
+    while count < tags:
+        if i % 4 == 3 and tags - count >= 2:
             streams.append({"id": f"heat{i}", "role": "output", "carrier": "hot_water",
                             "flow": {"tag": f"FH-{i:03d}", "unit": "t/h", "range": [0, 100]},
                             "supply_temperature": {"tag": f"TT-{i:03d}", "unit": "degC",
                                                    "range": [0, 200]},
                             "return_temperature": {"value": 60, "unit": "degC"}})
-            continue
-        streams.append({"id": f"s{i}", "role": "input", "carrier": "natural_gas", **m})
+            count += 2
+        elif i % 4 == 2:
+            streams.append({"id": f"s{i}", "role": "input", "carrier": "natural_gas",
+                            "counter": {"tag": f"FQ-{i:03d}", "unit": "m3", "range": [0, 1e7]}})
+            count += 1
+        else:
+            streams.append({"id": f"s{i}", "role": "input", "carrier": "natural_gas",
+                            "flow": {"tag": f"FT-{i:03d}", "unit": "m3/h", "range": [0, 2500]}})
+            count += 1
+        i += 1
+    if not any(s["role"] == "output" for s in streams):
+        streams[-1]["role"] = "output"
+        streams[-1]["carrier"] = "heat"
+        streams[-1]["flow"] = {"tag": streams[-1]["flow"]["tag"], "unit": "kW",
+                               "range": [0, 2500]}
     return parse_facility({"facility_id": "BENCH", "name": "bench", "type": "steam_boiler",
                            "timezone": TZ, "source": {"kind": "files", "path": "inbox/*.csv"},
                            "streams": streams})
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         timed("GX import + context", lambda: gx_validate.gx_context(gx_dir), n)
         day = clean.readings[clean.readings["ts"] < start + pd.Timedelta("1D")]
         timed(f"GX one facility-day ({len(day)} readings)",
-              lambda: gx_validate.validate_readings(day, fac, gx_dir, "bench-day"), n)
+              lambda: gx_validate.validate_readings(day, fac, gx_dir, "bench-day"), len(day))
         out = timed("GX all readings in one run",
                     lambda: gx_validate.validate_readings(clean.readings, fac, gx_dir, "bench"), n)
         failed = [r["expectation"] + (f" {r['tag']}" if r["tag"] else "")

@@ -17,11 +17,13 @@ def finish_run(home, run, selected: dict, first: date, last: date, outcomes: lis
     """Publish what was computed and end the run; raise :class:`FacilitiesFailed` on failures."""
     logger = get_run_logger()
     calculated = [c for o in outcomes for c in o.calculated]
+    ingested = [{"facility_id": i["facility_id"], "readings_ingested": i["readings_stored"],
+                 "readings_rejected": i["rejected"]} for o in outcomes for i in o.ingested]
     for o in outcomes:
         for what, why in o.failures.items():
             run.fail(f"{what}: {why}")
     state = publish_reports(str(home.root), sorted(selected), first, last, run.run_id, run.flow,
-                            calculated, return_state=True)
+                            calculated + ingested, succeeded=not run.failures, return_state=True)
     published = state.result() if state.is_completed() else {}
     if not state.is_completed():
         run.fail(f"report: {state.message}")

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import pandas as pd
 from prefect.runtime import flow_run
 
+from thermaliq import historian
 from thermaliq.home import Home
 from thermaliq.runs import record_run
 
@@ -32,6 +33,7 @@ class RunRecord:
 def recorded_run(home: Home, flow: str, parameters: dict):
     """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
     run = RunRecord(home, flow, parameters)
+    historian.reset_stats()   # connector counters are per run (metrics add them to totals)
     record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at)
     try:
         yield run

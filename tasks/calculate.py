@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 import pandas as pd
@@ -20,6 +21,7 @@ def calculate_facility_window(home: str, facility_id: str, first: date, last: da
                               validate: bool = True) -> dict:
     """Validate (Great Expectations), calculate and store one facility window; return a summary."""
     logger = get_run_logger()
+    started = time.perf_counter()
     h, facility = facility_of(home, facility_id)
     readings = calculate.load_window_readings(h, facility, first, last)
     gx = None
@@ -37,7 +39,7 @@ def calculate_facility_window(home: str, facility_id: str, first: date, last: da
                 "stored a new version" if stored.changed else "unchanged, nothing written")
     return {
         "facility_id": facility_id, "first": first.isoformat(), "last": last.isoformat(),
-        "changed": stored.changed,
+        "changed": stored.changed, "duration_s": time.perf_counter() - started,
         "days": [{"period_start": r.period_start.isoformat(), "efficiency_percent": _f(r.efficiency_percent),
                   "data_quality_score": _f(r.data_quality_score), "status": r.status,
                   "balance_error_percent": _f(r.balance_error_percent), "basis": r.basis}

@@ -126,6 +126,14 @@ def test_counter_reset_and_rollover_give_non_negative_increments():
     np.testing.assert_allclose(al.values["JQ-301"], 30.0, rtol=1e-9)  # cumsum round-off only
     ev = al.events[al.events["kind"] == "counter_reset"]
     assert len(ev) == 1 and ev["detail"].iloc[0].startswith("reset: counter fell from 51440")
+    # a meter re-read 0.5 kWh lower is a step back, not a reset: counted 0, never negative
+    back = lambda m: np.where(m == 700, 50000 + 2.0 * 699 - 0.5, 50000 + 2.0 * m)  # noqa: E731
+    al = align_window(_readings(start, end, JQ_301=back), _facility(), start, end)
+    assert (al.values["JQ-301"] >= 0).all()
+    assert al.events["detail"].str.startswith("step back").sum() == 1
+    # the next reading passes the old maximum again: nothing is counted twice, the day's total
+    # is unchanged (1e-12: float sums)
+    assert al.values["JQ-301"].sum() == pytest.approx(96 * 30.0, rel=1e-12)
     rollover = lambda m: (99000 + 2.0 * m) % 100000                                  # noqa: E731
     al = align_window(_readings(start, end, JQ_301=rollover), _facility(), start, end)
     np.testing.assert_allclose(al.values["JQ-301"], 30.0, rtol=1e-9)
@@ -143,6 +151,11 @@ def test_frozen_meter_flagged_and_excluded():
     assert (al.status["FT-201"] == "missing").sum() == 12 and int(al.valid.sum()) == 84
     row = al.tag_quality.set_index("tag").loc["FT-201"]
     assert "frozen 2h59m" in row["issues"] and row["rejected_points"] == 179
+    # a counter standing still for hours (no consumption) is not frozen: increments are 0
+    idle = lambda m: np.where((m >= 600) & (m < 780), 51200.0,                        # noqa: E731
+                              50000 + 2.0 * np.minimum(m, 600) + 2.0 * np.maximum(m - 780, 0))
+    al = align_window(_readings(start, end, JQ_301=idle), _facility(), start, end)
+    assert al.valid.all() and (al.values["JQ-301"] == 0).sum() >= 11
     # a stopped plant reading 0 for hours is not frozen
     stopped = lambda m: np.where((m >= 600) & (m < 780), 0.0, 20 + 0.002 * m)    # noqa: E731
     al = align_window(_readings(start, end, FT_201=stopped), _facility(), start, end)
@@ -213,6 +226,30 @@ def test_offline_tail_and_long_gap_estimates():
     assert al.tag_quality.set_index("tag").loc["FT-101", "valid_points"] == 80
 
 
+def test_clean_then_align_counts_every_repair():
+    """Chain of the pipeline on hand-made faults: one exact duplicate, one conflicting duplicate,
+    one spike beyond range; rejected readings show up in the tag's rejected_points."""
+    from thermaliq.quality import clean_readings
+
+    start, end = _day("2024-06-03")
+    raw = _readings(start, end)
+    ft = raw.index[raw["tag"] == "FT-101"]
+    extra = pd.concat([raw.loc[[ft[100]]],                              # exact duplicate
+                       raw.loc[[ft[200]]].assign(value=1.0),            # conflicting duplicate
+                       raw.loc[[ft[300]]].assign(value=99999.0)])       # spike beyond range
+    raw = raw.drop(index=ft[300])
+    raw = pd.concat([raw, extra], ignore_index=True)
+    raw["unit"], raw["quality"], raw["source"] = None, None, "hand.csv"
+    raw["row"] = np.arange(1, len(raw) + 1)
+    clean = clean_readings(raw, _facility())
+    steps = ["duplicates", "conflicts", "out_of_range"]
+    assert clean.counts.loc["FT-101", steps].tolist() == [1, 1, 1]
+    rejected = clean.counts.drop(columns="duplicates").sum(axis=1)
+    al = align_window(clean.readings, _facility(), start, end, rejected_counts=rejected)
+    assert al.valid.all()                      # the spike's minute is bridged
+    assert al.tag_quality.set_index("tag").loc["FT-101", "rejected_points"] == 2
+
+
 def test_window_must_be_on_the_local_grid():
     start, end = _day("2024-06-03")
     with pytest.raises(ValueError, match="grid"):
@@ -228,3 +265,37 @@ def test_tag_without_readings_is_offline_and_missing():
     assert (al.status["FT-201"] == "missing").all() and not al.valid.any()
     kinds = al.events[al.events["tag"] == "FT-201"]["kind"].tolist()
     assert kinds == ["gap", "offline"]
+
+
+@pytest.mark.parametrize("method", ["hampel", "zscore"])
+def test_step_change_is_not_an_outlier(method):
+    """A burner going from 1000 to 1500 m3/h in one minute is operation, not an outlier: the
+    Hampel median follows the step; the z-score window's spread grows with it."""
+    from thermaliq import outliers
+
+    v = np.r_[np.full(120, 1000.0), np.full(120, 1500.0)] + np.tile([0.0, 1.0], 120)
+    rule = outliers.hampel_mask if method == "hampel" else outliers.zscore_mask
+    assert not rule(v, 6.0, outliers.spread_floor(v, (0, 2500)))[0].any()
+
+
+def test_frozen_runs_hand_case():
+    """Runs of identical values longer than the limit, except at 0 (a stopped plant)."""
+    from thermaliq import outliers
+
+    t = np.arange(300) * 60 * 10**9
+    v = np.r_[np.arange(10.0), np.full(150, 5.5), np.zeros(130), np.arange(10.0)]
+    mask, runs = outliers.frozen_runs(t, v, 2 * 3600 * 10**9)
+    assert runs.tolist() == [[10, 159]]          # 149 min > 120 min; the zeros are exempt
+    assert mask.sum() == 149 and not mask[10]    # the first sample of the run is kept
+
+
+def test_constant_tag_is_not_frozen():
+    """A tag holding one value through all the samples given (the constant boiler of issue #2)
+    has no change to compare with and is not flagged; the same value after a change is."""
+    from thermaliq import outliers
+
+    t = np.arange(600) * 60 * 10**9
+    mask, runs = outliers.frozen_runs(t, np.full(600, 750.0), 2 * 3600 * 10**9)
+    assert runs.size == 0 and not mask.any()
+    mask, runs = outliers.frozen_runs(t, np.r_[749.0, np.full(599, 750.0)], 2 * 3600 * 10**9)
+    assert runs.tolist() == [[1, 599]]

@@ -33,8 +33,11 @@ def test_lhv_comparison_converts_the_range():
     assert p.position == "typical_to_best" and "HHV to LHV" in p.note
 
 
-def test_types_without_published_range_return_none():
+def test_types_without_published_range_raise_a_value_error():
     for t in ("process_heater", "furnace", "dryer"):
-        assert benchmarks.compare(t, 50.0, "HHV") is None
+        with pytest.raises(benchmarks.NoBenchmarkError, match=t):
+            benchmarks.compare(t, 50.0, "HHV")
+        with pytest.raises(ValueError):
+            benchmarks.compare(t, 50.0, "HHV")
     with pytest.raises(ValueError):
         benchmarks.compare("chp", 70.0, "gross")

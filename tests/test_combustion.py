@@ -75,3 +75,16 @@ def test_stoichiometric_lhv_below_hhv_and_coal_runs():
     assert hhv - lhv * 47.201 / 52.295 == pytest.approx(1 - 47.201 / 52.295, abs=0.015)
     assert 0 < combustion.stoichiometric_loss_fraction(430.0, 293.15, 0.05, "coal", "HHV") < 0.2
     assert np.isnan(combustion.stoichiometric_loss_fraction(1500.0, 293.15, 0.03, "natural_gas"))
+
+
+@pytest.mark.parametrize("t_k", [400.0, 600.0, 800.0, 1000.0])
+def test_janaf_n2_o2_heat_capacities_agree_with_lemmon_air(t_k):
+    """Cross-check of the JANAF cp table: dry air (78.08 % N2, 20.95 % O2, 0.93 % Ar with
+    cp(Ar) = 5/2 R) against the Lemmon et al. (2000) air equation of state in ``iapws``."""
+    from iapws.humidAir import Air
+    cp_n2 = np.interp(t_k, combustion._T_GRID, combustion._CP["N2"])
+    cp_o2 = np.interp(t_k, combustion._T_GRID, combustion._CP["O2"])
+    mix = 0.7808 * cp_n2 + 0.2095 * cp_o2 + 0.0093 * 2.5 * 8.314462618
+    lemmon = Air(T=t_k, P=0.101325).cp * 28.96546     # kJ/(kg K) x g/mol = J/(mol K)
+    # 0.5 %: real-gas effects at 1 atm and linear interpolation of the table are below 0.2 %.
+    assert mix == pytest.approx(lemmon, rel=5e-3)

@@ -120,3 +120,19 @@ def test_feedwater_above_saturation_is_nan_with_issue():
     se = energy.stream_energies(fac, vals, H)
     assert np.isnan(se.energy_kwh["steam"].iloc[1]) and se.energy_kwh["steam"].notna().sum() == 2
     assert any("saturation" in i for i in se.issues)
+
+
+def test_flue_gas_of_a_fuel_without_siegert_coefficients_names_the_stream():
+    """1. BImSchV gives no Siegert coefficients for coal: a configuration error, with the field."""
+    fac = facility([
+        {"id": "coal", "role": "input", "carrier": "coal", "flow": {"tag": "F1", "unit": "t/h"}},
+        STEAM_OUT,
+        {"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "coal",
+         "temperature": {"value": 160, "unit": "degC"}, "o2": {"value": 6, "unit": "percent"}}])
+    vals = pd.DataFrame({"F1": 1.0, "FS": 5.0}, index=IDX)
+    with pytest.raises(ConfigError, match=r"streams\[2\].*coal"):
+        energy.stream_energies(fac, vals, H)
+    stoich = facility([fac.streams[0].model_dump(exclude_none=True), STEAM_OUT,
+                       dict(fac.streams[2].model_dump(exclude_none=True), method="stoichiometric")])
+    e = energy.stream_energies(stoich, vals, H).energy_kwh
+    assert 0 < e["flue"].iloc[0] < 0.2 * e["coal"].iloc[0]

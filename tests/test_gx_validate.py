@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.gx_validate import readings_frame, suite_expectations, suite_parameters, validate_readings
+from tasks.gx_validate import (readings_frame, suite_expectations, suite_parameters,
+                               validate_readings)
 from thermaliq.config import parse_facility
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def test_physical_limits_converted_to_each_tags_unit():
     assert pt["max_value"] == pytest.approx(998.98675, abs=1e-6)   # pint factor round-off
     assert by[("FT-101", "configured range")]["max_value"] == 2500.0
     assert by[("JQ-301", "physical limits of a energy")]["min_value"] == 0.0
-    assert by[("FT-101", "configured range")]["row_condition"]["parameter"] == "FT-101"
+    assert by[("FT-101", "configured range")]["column"] == "value:FT-101"
     assert suite_parameters(_facility())["max_spacing_s"] == 3600.0
 
 
@@ -68,7 +69,8 @@ def test_readings_frame_derived_columns():
                        "value": [10.0, 5.0, 12.0, 1.0, 6.0]})
     out = readings_frame(df, _facility()).set_index(["tag", "ts"])
     jq = out.loc["JQ-301"]
-    assert np.isnan(jq["counter_step"].iloc[0]) and jq["counter_step"].iloc[1:].tolist() == [2.0, -11.0]
+    assert np.isnan(jq["counter_step"].iloc[0])
+    assert jq["counter_step"].iloc[1:].tolist() == [2.0, -11.0]
     assert jq["spacing_s"].iloc[1:].tolist() == [60.0, 120.0]
     assert out.loc["FT-101", "counter_step"].isna().all()
     assert out.loc["FT-101", "spacing_s"].iloc[1] == 120.0
@@ -122,7 +124,7 @@ def test_faulty_day_reports_each_failed_expectation(runs):
     phys = [r for r in faulty["results"] if not r["success"] and r["tag"] == "FT-101"]
     assert len(phys) == 2                                     # physical limit and configured range
     assert all(r["unexpected_count"] == 3 for r in phys)
-    # 3 of FT-101's 1441 readings (1440 + the duplicate): the percentage is per tag (row condition)
+    # 3 of FT-101's 1441 readings (1440 + the duplicate): the percentage is per tag (own column)
     assert phys[0]["unexpected_percent"] == pytest.approx(100 * 3 / 1441)
     assert failed[("expect_compound_columns_to_be_unique", "tag,ts", None)]["unexpected_count"] == 2
     assert failed[("expect_column_values_to_be_in_set", "tag", None)]["unexpected_count"] == 1

@@ -149,3 +149,66 @@ def test_results_samples_latest_day_and_seven_day_mean():
     assert got == {"thermaliq_efficiency": 92.0, "thermaliq_efficiency_7d_avg": 87.0,
                    "thermaliq_energy_balance_percent": 1.5, "thermaliq_data_quality_score": 0.95}
     assert results_samples("FAC-A", days.iloc[0:0]) == []
+
+
+def _report_fixture():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_report_fixture", Path(__file__).with_name("test_report.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_samples_from_relations(tmp_path):
+    """Values recomputed independently from the fixture frames (tests/test_report.py)."""
+    from types import SimpleNamespace
+
+    fx = _report_fixture()
+    rel = fx.make_relations()
+    dq = rel["data_quality"]
+    # issues text as thermaliq.quality_summary writes it; the outlier counter parses the count
+    dq.loc[dq.index[-1], "issues"] = "3 outliers; frozen 2h10m"
+    dq.loc[dq.index[0], "issues"] = "5 outliers"  # Nov 1: outside the changed window
+    con = fx.connect(rel)
+    facility = fx.make_facility()
+    calculated = [{"facility_id": "FAC-R1", "first": "2026-11-29", "last": "2026-11-30", "changed": True,
+                   "duration_s": 1.2, "readings_ingested": 1000},
+                  {"facility_id": "FAC-R1", "first": "2026-11-01", "last": "2026-11-28", "changed": False}]
+    home = SimpleNamespace(metrics=tmp_path / "metrics" / "thermaliq.prom")
+    from thermaliq.metrics import write_run_metrics
+
+    write_run_metrics(home, con, {"FAC-R1": facility}, calculated=calculated,
+                      sankey_stats={"FAC-R1": {"sankey_seconds": 0.02, "sankey_errors": 1}}, report_seconds=3.5,
+                      connector={"connector_timeouts_total": 2, "circuit_state": {}},
+                      flow="nightly", succeeded_at=1_795_000_000.0)
+    p = parse(home.metrics)
+    days = rel["calculations"].query("granularity == 'day' and is_current").sort_values("period_start")
+    last = days.iloc[-1]
+    assert value(p, "thermaliq_efficiency", "thermaliq_efficiency", facility_id="FAC-R1") == \
+        pytest.approx(last.efficiency_percent, rel=1e-12)
+    assert value(p, "thermaliq_efficiency_7d_avg", "thermaliq_efficiency_7d_avg", facility_id="FAC-R1") == \
+        pytest.approx(days.efficiency_percent.iloc[-7:].mean(), rel=1e-12)
+    dq_last = dq[dq.period_start == last.period_start]
+    assert value(p, "thermaliq_calculation_data_completeness", "thermaliq_calculation_data_completeness",
+                 facility_id="FAC-R1") == pytest.approx(dq_last.valid_points.sum() / dq_last.expected_points.sum())
+    # Only the changed window (Nov 29-30) counts towards the quality counters.
+    window = dq[dq.period_start >= fx.local_midnight(pd.Timestamp("2026-11-29").date(), fx.TZ)]
+    assert value(p, "thermaliq_missing_data_points", "thermaliq_missing_data_points_total", facility_id="FAC-R1") == \
+        (window.expected_points - window.valid_points).clip(lower=0).sum()
+    assert value(p, "thermaliq_readings_interpolated", "thermaliq_readings_interpolated_total",
+                 facility_id="FAC-R1") == window.interpolated_points.sum()
+    ts = rel["readings"].set_index("tag").loc["FT-101", "ts"]
+    assert value(p, "thermaliq_meter_last_reading_timestamp", "thermaliq_meter_last_reading_timestamp",
+                 facility_id="FAC-R1", tag="FT-101") == ts.timestamp()
+    assert value(p, "thermaliq_readings_ingested", "thermaliq_readings_ingested_total", facility_id="FAC-R1") == 1000
+    assert value(p, "thermaliq_sankey_generation_errors", "thermaliq_sankey_generation_errors_total",
+                 facility_id="FAC-R1") == 1
+    assert value(p, "thermaliq_connector_timeouts", "thermaliq_connector_timeouts_total") == 2
+    assert value(p, "thermaliq_stage_duration_seconds", "thermaliq_stage_duration_seconds", stage="report") == 3.5
+    assert value(p, "thermaliq_last_successful_run_timestamp_seconds",
+                 "thermaliq_last_successful_run_timestamp_seconds", flow="nightly") == 1_795_000_000.0
+    assert value(p, "thermaliq_outliers_detected", "thermaliq_outliers_detected_total", facility_id="FAC-R1") == 3
+    name = "thermaliq_calculation_duration_seconds"
+    assert value(p, name, f"{name}_count", facility_id="FAC-R1") == 1

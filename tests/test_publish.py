@@ -122,7 +122,7 @@ def test_artifacts_in_prefect(prefect_harness):
     """The artifacts exist in the Prefect API with the table rows given (Prefect test harness)."""
     from prefect import flow
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     rows = [publish.summary_row("FAC-1", "Plant 1", {"efficiency_percent": 84.2, "basis": "HHV",
                                                      "data_quality_score": 0.97, "status": "ok"}, 1)]
@@ -132,12 +132,15 @@ def test_artifacts_in_prefect(prefect_harness):
         publish.publish_run_artifacts(rows, {"FAC-1": "http://127.0.0.1:8765/FAC-1/index.html"}, "test run")
         return publish.emit_alert_events(ALERTS)
 
-    assert publishing() == 2
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
-            any_=["thermaliq-run-summary", "thermaliq-run-report", "thermaliq-report-fac-1"])))
+    state = publishing(return_state=True)
+    assert state.result() == 2
+    with get_client(sync_client=True) as client:   # this run's artifacts only (shared harness)
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
+            any_=[state.state_details.flow_run_id])))
     by_key = {a.key: a for a in found}
     assert set(by_key) == {"thermaliq-run-summary", "thermaliq-run-report", "thermaliq-report-fac-1"}
     assert by_key["thermaliq-run-summary"].type == "table"
     assert "84.2" in str(by_key["thermaliq-run-summary"].data)
-    assert by_key["thermaliq-report-fac-1"].type == "link"
+    # Prefect stores a link artifact as markdown "[text](url)".
+    assert by_key["thermaliq-report-fac-1"].data == (
+        "[thermaliq report: FAC-1](http://127.0.0.1:8765/FAC-1/index.html)")

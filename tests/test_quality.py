@@ -49,7 +49,7 @@ def test_clean_readings_pass_through():
 
 
 def test_exact_duplicates_dropped_and_counted_not_quarantined():
-    """Hand case: the same reading delivered three times (two files) is one reading, 2 duplicates."""
+    """Hand case: one reading delivered three times (two files) is one reading, 2 duplicates."""
     raw = _raw([("FT-101", 0, 1000.0, None, None, "a.csv", 1),
                 ("FT-101", 0, 1000.0, None, None, "b.csv", 7),
                 ("FT-101", 0, 1000.0, None, None, "a.csv", 9),

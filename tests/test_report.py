@@ -10,7 +10,6 @@ import json
 import math
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -304,3 +303,57 @@ def test_missing_relation_is_noted_and_bad_schema_raises(relations):
 def test_render_rejects_reversed_range(tmp_path, con):
     with pytest.raises(ValueError, match="before start"):
         render_reports(con, tmp_path, {}, date(2026, 11, 5), date(2026, 11, 4))
+
+
+def test_report_server_serves_reports_only(tmp_path):
+    """127.0.0.1 only; no traversal (raw '..', encoded '%2e%2e', symlink out); no listings."""
+    import http.client
+
+    from thermaliq.serve_reports import serve_in_thread
+
+    reports = tmp_path / "reports"
+    (reports / "FAC-1").mkdir(parents=True)
+    (reports / "index.html").write_text("<p>fleet</p>")
+    (reports / "empty").mkdir()
+    (tmp_path / "secret.txt").write_text("token")
+    (reports / "link.txt").symlink_to(tmp_path / "secret.txt")
+    server, thread = serve_in_thread(reports)
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+
+        def get(path: str) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            return resp.status, body
+
+        assert get("/index.html") == (200, b"<p>fleet</p>")
+        for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/FAC-1/../../secret.txt", "/link.txt"):
+            status, body = get(path)
+            assert status == 404 and b"token" not in body, path
+        assert get("/empty/")[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_fleet_index_keeps_facilities_of_earlier_runs(tmp_path, relations):
+    """A run over one facility must not drop the others from reports/index.html."""
+    rel = {k: v.copy() for k, v in relations.items()}
+    other = make_relations("FAC-R2", seed=11)
+    con = connect({k: pd.concat([rel[k], other[k]], ignore_index=True) for k in rel})
+    render_reports(con, tmp_path, {"FAC-R1": make_facility()}, date(2026, 11, 5), date(2026, 11, 5))
+    render_reports(con, tmp_path, {"FAC-R2": make_facility("FAC-R2", "Second plant")},
+                   date(2026, 11, 6), date(2026, 11, 6))
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="FAC-R1/index.html"' in index and 'href="FAC-R2/index.html"' in index
+    assert "2026-11-05 to 2026-11-05" in index and "2026-11-06 to 2026-11-06" in index
+    (tmp_path / ".fleet.json").write_text("{broken")
+    render_reports(con, tmp_path, {"FAC-R2": make_facility("FAC-R2", "Second plant")},
+                   date(2026, 11, 6), date(2026, 11, 6))
+    index = (tmp_path / "index.html").read_text()
+    assert "unreadable" in index and 'href="FAC-R1/index.html"' not in index

@@ -98,5 +98,5 @@ def _benchmark(facility: Facility, efficiency_percent: float, basis: str):
     from thermaliq import benchmarks  # the table is small; imported when first needed
     try:
         return benchmarks.compare(facility.type, efficiency_percent, basis)
-    except KeyError:
+    except (KeyError, ValueError):   # no published range for this facility type
         return None

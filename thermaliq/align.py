@@ -9,16 +9,20 @@
    is configured and the previous reading was in the top 10 % of it, a rollover at the range's
    upper bound (increment = hi - previous + new - lo); else, when the new reading is below half
    the previous one, a reset to zero (increment = new - lo, lo = 0 without a range); else a small
-   step back of the meter (increment 0). Each is a ``counter_reset`` event.
-2. rate tags: frozen values (identical for longer than ``thresholds.frozen_after``; 0 and the
-   range's lower bound are exempt, a stopped plant legitimately reads them) and outliers
+   step back of the meter (increment 0, and the counter must pass its previous maximum again
+   before anything more is counted). Each is a ``counter_reset`` event.
+2. rate tags: frozen values (identical for longer than ``thresholds.frozen_after``, ``0``
+   disables; 0 and the range's lower bound are exempt, a stopped plant legitimately reads them;
+   the first sample of the run is kept as the last genuine reading) and outliers
    (``thresholds.outlier_method``: Hampel or z-score, see :mod:`thermaliq.outliers`) are flagged
    as events and excluded.
 3. The remaining samples define segments between consecutive samples. The tag's sampling step is
    the median spacing of its readings; a segment up to 1.5 steps long is *measured*; a longer one
    is a hole of length (spacing - step): up to ``thresholds.max_interpolation_gap`` it is
-   *interpolated* linearly in time, longer it is left open (``gap`` event; ``offline`` when the
-   tag is silent longer than ``thresholds.offline_after``).
+   *interpolated* linearly in time, longer it is left open. Holes of more than one sample are
+   ``gap`` events (a single missing sample, e.g. a rejected reading, is bridged silently);
+   silences longer than ``thresholds.offline_after`` are ``offline`` events, including the
+   stretch from the window's start to the first reading and from the last reading to its end.
 4. Rate tags are time-weighted averages of the piecewise-linear signal through the samples over
    the covered part of the interval (trapezoid rule, exact for a linear signal, so a bridged
    10-minute hole in a linear stretch leaves interval averages unchanged). Counter increments are
@@ -102,25 +106,33 @@ def _check_window(start, end, facility: Facility) -> tuple[pd.Timestamp, pd.Time
 
 
 def _increments(v: np.ndarray, spec: TagSpec, ts: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-    """Non-negative increments of a counter between consecutive samples, and reset events."""
+    """Non-negative increments of a counter between consecutive samples, and reset events.
+
+    Between resets the increments follow the counter's running maximum, so a meter that steps
+    back a little and recovers adds no energy twice.
+    """
     d = np.diff(v)
-    inc = d.copy()
     neg = np.flatnonzero(d < 0)
-    events = []
-    if len(neg):
-        lo = spec.range[0] if spec.range else 0.0
-        prev, new = v[neg], v[neg + 1]
-        rollover = np.zeros(len(neg), dtype=bool)
-        if spec.range:
-            hi = spec.range[1]
-            rollover = prev >= lo + ROLLOVER_TOP * (hi - lo)
-        reset = ~rollover & (new < RESET_SHARE * prev)
-        inc[neg] = np.where(rollover, (spec.range[1] - prev if spec.range else 0.0) + new - lo,
-                            np.where(reset, np.maximum(new - lo, 0.0), 0.0))
-        what = np.where(rollover, "rollover", np.where(reset, "reset", "step back"))
-        for i, w, p, n, c in zip(neg, what, prev, new, inc[neg]):
-            events.append(dict(kind="counter_reset", start=ts[i], end=ts[i + 1],
-                               detail=f"{w}: counter fell from {p:g} to {n:g}; counted {c:g}"))
+    if len(neg) == 0:
+        return d, []
+    lo = spec.range[0] if spec.range else 0.0
+    prev, new = v[neg], v[neg + 1]
+    rollover = np.zeros(len(neg), dtype=bool)
+    if spec.range:
+        rollover = prev >= lo + ROLLOVER_TOP * (spec.range[1] - lo)
+    reset = ~rollover & (new < RESET_SHARE * prev)
+    breaks = np.zeros(len(d), dtype=bool)
+    breaks[neg[rollover | reset]] = True
+    group = np.r_[0, np.cumsum(breaks)]
+    high = pd.Series(v).groupby(group).cummax().to_numpy()
+    inc = np.diff(high)
+    top = spec.range[1] if spec.range else 0.0
+    inc[neg] = np.where(rollover, top - high[neg] + new - lo,
+                        np.where(reset, np.maximum(new - lo, 0.0), np.maximum(inc[neg], 0.0)))
+    what = np.where(rollover, "rollover", np.where(reset, "reset", "step back"))
+    events = [dict(kind="counter_reset", start=ts[i], end=ts[i + 1],
+                   detail=f"{w}: counter fell from {p:g} to {n:g}; counted {c:g}")
+              for i, w, p, n, c in zip(neg, what, prev, new, inc[neg])]
     return inc, events
 
 
@@ -178,17 +190,18 @@ def _silences(t: np.ndarray, step_ns: int, start: int, end: int, facility: Facil
         less = np.zeros(1)
     else:
         inner = ~measured
-        starts = np.r_[[start] if t[0] > start else [], t[:-1][inner], [t[-1]] if t[-1] < end else []]
-        stops = np.r_[[t[0]] if t[0] > start else [], t[1:][inner], [end] if t[-1] < end else []]
-        kind = np.r_[["left open"] if t[0] > start else [],
+        lead, trail = t[0] > start, t[-1] < end
+        starts = np.r_[[start] if lead else [], t[:-1][inner], [t[-1]] if trail else []]
+        stops = np.r_[[t[0]] if lead else [], t[1:][inner], [end] if trail else []]
+        kind = np.r_[["left open"] if lead else [],
                      np.where(bridged[inner], "interpolated", "left open"),
-                     ["left open"] if t[-1] < end else []]
+                     ["left open"] if trail else []]
         # between two samples the hole is the spacing less one sampling step
-        less = np.r_[[0] if t[0] > start else [], np.full(inner.sum(), step_ns),
-                     [0] if t[-1] < end else []]
+        less = np.r_[[0] if lead else [], np.full(inner.sum(), step_ns), [0] if trail else []]
     starts, stops = starts.astype("int64"), stops.astype("int64")
     span = stops - starts
-    keep = (stops > start) & (starts < end) & (span > MEASURED_FACTOR * step_ns)
+    # a hole of a single sample (e.g. a rejected reading) is bridged without an event
+    keep = (stops > start) & (starts < end) & (span - less > step_ns)
     events = []
     for s, e, k, d in zip(starts[keep], stops[keep], kind[keep], less[keep]):
         hole = int(e - s - d)
@@ -239,8 +252,8 @@ def _align_tag(t: np.ndarray, v: np.ndarray, spec: TagSpec, facility: Facility,
         values = np.where(status == MISSING, np.nan, values)
         events += _silences(tk, step_ns, start, end, facility, measured, bridged)
     else:
-        events += _silences(tk, step_ns, start, end, facility,
-                            np.zeros(max(len(tk) - 1, 0), bool), np.zeros(max(len(tk) - 1, 0), bool))
+        none = np.zeros(max(len(tk) - 1, 0), dtype=bool)
+        events += _silences(tk, step_ns, start, end, facility, none, none)
     return _TagResult(values, status.astype("int8"), events, t[excluded])
 
 
@@ -255,9 +268,8 @@ def _estimate(values: np.ndarray, status: np.ndarray, index: pd.DatetimeIndex, t
         return values, status
     past = np.column_stack([by_wall.reindex(wall[todo] - pd.Timedelta(days=k)).to_numpy()
                             for k in range(1, ESTIMATE_DAYS + 1)])
-    with np.errstate(invalid="ignore"):
-        est = np.nanmean(np.where(np.isnan(past), np.nan, past), axis=1) \
-            if np.isfinite(past).any() else np.full(len(todo), np.nan)
+    found_days = np.isfinite(past).sum(axis=1)
+    est = np.where(found_days > 0, np.nansum(past, axis=1) / np.maximum(found_days, 1), np.nan)
     values, status = values.copy(), status.copy()
     found = np.isfinite(est)
     values[todo[found]] = est[found]
@@ -342,9 +354,10 @@ def align_window(readings: pd.DataFrame, facility: Facility, start: pd.Timestamp
     index = index[window]
     values_df = pd.DataFrame(values, index=index, columns=list(specs))
     codes = pd.DataFrame(status, index=index, columns=list(specs))
-    status_df = codes.apply(lambda c: pd.Series(STATUS_NAMES[c.to_numpy()], index=index)) \
-        if len(specs) else codes
-    valid = (codes >= INTERPOLATED).all(axis=1) if len(specs) else pd.Series(False, index=index)
+    status_df = pd.DataFrame(STATUS_NAMES[codes.to_numpy(dtype="int64")], index=index,
+                             columns=list(specs), dtype=object)
+    valid = pd.Series((codes.to_numpy() >= INTERPOLATED).all(axis=1) & (len(specs) > 0),
+                      index=index, name="valid")
     events_df = events_frame(events, start, end)
     quality = tag_quality(codes, facility, events_df, excluded, rejected_counts)
-    return Aligned(values_df, status_df.astype(object), valid.rename("valid"), quality, events_df)
+    return Aligned(values_df, status_df, valid, quality, events_df)

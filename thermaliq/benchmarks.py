@@ -2,8 +2,9 @@
 
 Only ranges that a public source states are in the table. Facility types without one
 (``process_heater``, ``furnace``, ``dryer``: their efficiency depends on the process
-temperature far more than on the equipment) have no row; :func:`compare` returns None for them,
-so the ``below_benchmark`` alert is simply not raised instead of being raised against a guess.
+temperature far more than on the equipment) have no row; :func:`compare` raises
+:class:`NoBenchmarkError` (a ``ValueError``) for them, so callers skip the ``below_benchmark``
+alert instead of raising it against a guess.
 
 Examples
 --------
@@ -23,6 +24,10 @@ _DOE_TS4 = ("U.S. DOE Steam Tip Sheet #4, 'Improve Your Boiler's Combustion Effi
             "fuel-to-steam efficiency (shell and blowdown losses excluded).")
 _EPA_CHP = ("U.S. EPA CHP Partnership, 'Methods for Calculating CHP Efficiency': CHP systems "
             "typically achieve total system efficiencies of 60 to 80 percent; typical = midpoint.")
+
+
+class NoBenchmarkError(ValueError):
+    """No published efficiency range exists for the facility type."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def compare(facility_type: str, efficiency_percent: float, basis: str) -> BenchmarkPlacement | None:
+def compare(facility_type: str, efficiency_percent: float, basis: str) -> BenchmarkPlacement:
     """Place an efficiency in the published range of its facility type.
 
     Parameters
@@ -81,8 +86,14 @@ def compare(facility_type: str, efficiency_percent: float, basis: str) -> Benchm
 
     Returns
     -------
-    BenchmarkPlacement or None
-        None when no published range exists for the type.
+    BenchmarkPlacement
+
+    Raises
+    ------
+    NoBenchmarkError
+        (a ValueError) when no published range exists for the type.
+    ValueError
+        For a basis other than HHV or LHV.
 
     Notes
     -----
@@ -93,7 +104,8 @@ def compare(facility_type: str, efficiency_percent: float, basis: str) -> Benchm
         raise ValueError(f"basis must be 'HHV' or 'LHV', got {basis!r}")
     b = BENCHMARKS.get(facility_type)
     if b is None:
-        return None
+        raise NoBenchmarkError(f"no published efficiency range for facility type "
+                               f"{facility_type!r} (known: {', '.join(sorted(BENCHMARKS))})")
     factor, note = 1.0, None
     if basis != b.basis:
         ratio = fuels.get_fuel(b.fuel).hhv_lhv_ratio

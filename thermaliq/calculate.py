@@ -112,7 +112,8 @@ def summed_over_periods(energies, valid: pd.Series, periods_frame: pd.DataFrame)
     keep = valid.reindex(energies.energy_kwh.index).fillna(False).to_numpy(dtype=bool)
 
     def total(frame: pd.DataFrame) -> pd.DataFrame:
-        masked = frame.where(keep[:, None])
+        masked = frame.astype("float64").copy()
+        masked.loc[~keep] = np.nan
         summed = masked.groupby(which).sum(min_count=1)
         summed.index = starts[summed.index]
         return summed.reindex(starts)
@@ -185,8 +186,9 @@ def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     cols = ["period_start", "efficiency_percent", "status"]
     hist = history[cols] if not history.empty else pd.DataFrame(columns=cols)
     both = pd.concat([hist, days[cols]], ignore_index=True)
+    both["period_start"] = pd.to_datetime(both["period_start"], utc=True)
     both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
     usable = both["efficiency_percent"].where(both["status"] == STATUS_OK)
     series = pd.Series(usable.to_numpy(dtype="float64"), index=pd.DatetimeIndex(both["period_start"]))
     mean = series.rolling(7, min_periods=3).mean().shift(1)
-    return mean.reindex(pd.DatetimeIndex(days["period_start"]))
+    return mean.reindex(pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True)))

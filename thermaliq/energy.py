@@ -18,6 +18,7 @@ with the feedwater/return state as reference; heat with a ``temperature`` = Carn
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,6 +233,17 @@ def _simple_energy(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
     return energy, ctx.nan()
 
 
+@contextmanager
+def _stream_errors(i: int):
+    """Prefix configuration errors raised while computing stream ``i`` with its field path."""
+    try:
+        yield
+    except (ConfigError, UnitError) as exc:
+        if exc.field is None or not exc.field.startswith("streams"):
+            exc.field = f"streams[{i}]" + (f".{exc.field}" if exc.field else "")
+        raise
+
+
 def stream_energies(facility: Facility, values: pd.DataFrame,
                     interval: pd.Timedelta) -> StreamEnergies:
     """Energy and exergy of every stream of a facility per interval.
@@ -264,10 +276,10 @@ def stream_energies(facility: Facility, values: pd.DataFrame,
     fuel_basis: dict[str, np.ndarray] = {}
     deferred = []
     for i, s in enumerate(facility.streams):
-        try:
-            if s.estimate is not None or s.carrier == "flue_gas":
-                deferred.append(s)
-                continue
+        if s.estimate is not None or s.carrier == "flue_gas":
+            deferred.append((i, s))
+            continue
+        with _stream_errors(i):
             if is_fuel(s.carrier):
                 e, lhv, x = _fuel(ctx, s)
                 if s.role == "input":
@@ -279,19 +291,16 @@ def stream_energies(facility: Facility, values: pd.DataFrame,
                 e, x = _hot_water(ctx, s)
             else:
                 e, x = _simple_energy(ctx, s)
-        except (ConfigError, UnitError) as exc:
-            if exc.field is None or not exc.field.startswith("streams"):
-                exc.field = f"streams[{i}]" + (f".{exc.field}" if exc.field else "")
-            raise
         energy[s.id], exergy[s.id] = e / J_PER_KWH, x / J_PER_KWH
     total_input = sum((energy[s.id] for s in facility.streams
                        if s.role == "input" and s.id in energy),
                       start=np.zeros(len(ctx.index)))
-    for s in deferred:
-        if s.estimate is not None:
-            energy[s.id] = total_input * s.estimate.percent_of_input / 100.0
-        else:
-            energy[s.id] = _flue_loss(ctx, s, fuel_lhv, fuel_basis) / J_PER_KWH
+    for i, s in deferred:
+        with _stream_errors(i):
+            if s.estimate is not None:
+                energy[s.id] = total_input * s.estimate.percent_of_input / 100.0
+            else:
+                energy[s.id] = _flue_loss(ctx, s, fuel_lhv, fuel_basis) / J_PER_KWH
         exergy[s.id] = ctx.nan()
     order = [s.id for s in facility.streams]
     frames = [pd.DataFrame({k: np.asarray(d[k], dtype="float64") for k in order}, index=ctx.index)

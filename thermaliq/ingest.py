@@ -107,7 +107,7 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
 
     Returns (rows newly stored, rows rejected).
     """
-    raw = result.readings
+    raw = lake.utc_ns(result.readings)
     summary.readings_read += len(raw)
     summary.notes.extend(result.notes)
     rejects = [_with_time(result.rejects, now)]

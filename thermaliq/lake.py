@@ -64,8 +64,20 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read one Parquet file into pandas (Arrow-backed strings avoided for speed of comparison)."""
-    return pq.read_table(path).to_pandas()
+    """Read one Parquet file into pandas, timestamps as ``datetime64[ns, UTC]``."""
+    return utc_ns(pq.read_table(path).to_pandas())
+
+
+def utc_ns(df: pd.DataFrame) -> pd.DataFrame:
+    """Give every tz-aware column the same dtype, ``datetime64[ns, UTC]``.
+
+    pandas concatenates tz-aware columns of different units or UTC objects to ``object``;
+    one dtype everywhere keeps concatenation and comparison cheap and exact.
+    """
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return df
 
 
 def remove_stale_temporaries(lake: Path) -> int:

@@ -365,7 +365,8 @@ def run_samples(con, facilities: Mapping, *, calculated: list[dict] = (), sankey
         if st:
             out += [gauge("thermaliq_sankey_generation_duration_seconds", st.get("sankey_seconds", 0.0),
                           facility_id=fid),
-                    counter("thermaliq_sankey_generation_errors_total", st.get("sankey_errors", 0), facility_id=fid)]
+                    counter("thermaliq_sankey_generation_errors_total", st.get("sankey_errors", 0),
+                            facility_id=fid)]
         source = getattr(facilities[fid], "source", None)
         states = {_norm_url(u): v for u, v in (connector or {}).get("circuit_state", {}).items()}
         if source is not None and source.kind == "historian" and _norm_url(source.url) in states:

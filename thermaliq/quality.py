@@ -106,29 +106,35 @@ def _check_columns(raw: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _convert_units(df: pd.DataFrame, spec_units: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Convert readings given in another unit; return (kept, rejected with reasons)."""
-    unit = df["unit"].astype(object).where(df["unit"].notna(), "")
-    unit = unit.astype(str).str.strip()
-    differs = ((unit != "") & (unit != df["tag"].map(spec_units))).to_numpy()
-    if not differs.any():
-        return df, _rejects(df.iloc[:0], "")
-    values = df["value"].to_numpy(copy=True)
+def _convert_units(df: pd.DataFrame, code: np.ndarray, tag_units: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values in the configured units; return (values, mask of unit errors, their reasons).
+
+    ``code`` indexes ``tag_units`` (the configured unit per tag) for each row, -1 = unknown tag.
+    """
+    values = df["value"].to_numpy(dtype="float64", copy=True)
     bad = np.zeros(len(df), dtype=bool)
     reasons = np.full(len(df), "", dtype=object)
-    pos = np.flatnonzero(differs)
-    pairs = pd.DataFrame({"tag": df["tag"].to_numpy()[pos], "unit": unit.to_numpy()[pos]})
-    for (tag, src), rows in pairs.groupby(["tag", "unit"], sort=False).indices.items():
-        target, at = spec_units[tag], pos[rows]
+    given = np.flatnonzero(df["unit"].notna().to_numpy() & (code >= 0))
+    if len(given) == 0:
+        return values, bad, reasons
+    unit = df["unit"].to_numpy(dtype=object)[given].astype(str)
+    unit = np.char.strip(unit.astype("U"))
+    pos = given[(unit != "") & (unit != tag_units[code[given]].astype("U"))]
+    if len(pos) == 0:
+        return values, bad, reasons
+    pairs = pd.DataFrame({"code": code[pos],
+                          "unit": np.char.strip(df["unit"].to_numpy(dtype=object)[pos]
+                                                .astype(str).astype("U"))})
+    for (c, src), rows in pairs.groupby(["code", "unit"], sort=False).indices.items():
+        target, at = tag_units[c], pos[rows]
         try:
             values[at] = units.convert(values[at], src, target)
         except UnitError as exc:
             bad[at] = True
-            reasons[at] = (f"unit {src!r} cannot be converted to the configured unit {target!r} "
-                           f"of tag {tag!r}: {exc.message}")
-    out = df.copy()
-    out["value"] = values
-    return out[~bad], _rejects(df[bad], pd.Series(reasons[bad], index=df.index[bad]))
+            reasons[at] = (f"unit {src!r} cannot be converted to the configured unit {target!r}: "
+                           f"{exc.message}")
+    return values, bad, reasons
 
 
 def _fmt(values: pd.Series) -> pd.Series:
@@ -144,35 +150,37 @@ def _quality_rank(quality: pd.Series) -> np.ndarray:
     return np.where(text.isin(GOOD_QUALITY), 0, rank).astype("int8")
 
 
-def _resolve_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+def _resolve_duplicates(df: pd.DataFrame, code: np.ndarray
+                        ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """Drop exact duplicates and resolve conflicts.
 
     Returns (kept readings sorted by tag and ts, tags of dropped exact duplicates, conflict
-    rejects). Only rows sharing a (tag, ts) are ranked, so the common case costs one hash pass.
+    rejects). Rows are sorted once by (tag, ts); only rows sharing a (tag, ts) are ranked.
     """
-    tag_codes = pd.Categorical(df["tag"].astype(str))
     ts = df["ts"].array.asi8
-    key = pd.DataFrame({"t": tag_codes.codes, "ts": ts}, index=df.index)
-    shared = key.duplicated(keep=False).to_numpy()
-    single, multi = df[~shared], df[shared].copy()
+    order = np.lexsort((ts, code))
+    df, code, ts = df.iloc[order], code[order], ts[order]
+    same_next = (code[1:] == code[:-1]) & (ts[1:] == ts[:-1])
+    shared = (np.r_[same_next, False] | np.r_[False, same_next]) if len(df) else np.zeros(0, bool)
+    keep = ~shared
+    pos = np.flatnonzero(shared)
+    multi = df.iloc[pos].assign(_pos=pos, _code=code[pos])
     multi["_q"] = _quality_rank(multi["quality"])
-    multi = multi.sort_values(["tag", "ts", "_q", "source", "row"], kind="stable")
-    exact = multi.duplicated(["tag", "ts", "value"], keep="first")
+    multi = multi.sort_values(["_code", "ts", "_q", "source", "row"], kind="stable")
+    exact = multi.duplicated(["_code", "ts", "value"], keep="first").to_numpy()
     rest = multi[~exact]
-    conflict = rest.duplicated(["tag", "ts"], keep="first")
-    losers = rest[conflict]
+    conflict = rest.duplicated(["_code", "ts"], keep="first").to_numpy()
+    winners, losers = rest[~conflict], rest[conflict]
+    keep[winners["_pos"].to_numpy()] = True
     if len(losers):
-        winners = rest[~conflict].set_index(["tag", "ts"])["value"]
-        kept_value = winners.reindex(pd.MultiIndex.from_frame(losers[["tag", "ts"]])).to_numpy()
+        kept_value = winners.set_index(["_code", "ts"])["value"].reindex(
+            pd.MultiIndex.from_frame(losers[["_code", "ts"]])).to_numpy()
         reason = ("conflicting duplicate: kept value "
                   + _fmt(pd.Series(kept_value, index=losers.index))
                   + " (rule: good quality first, then smallest source/row)")
     else:
         reason = pd.Series([], dtype=object)
-    kept = pd.concat([single, rest[~conflict].drop(columns="_q")])
-    codes = pd.Categorical(kept["tag"].astype(str))
-    order = np.lexsort((kept["ts"].array.asi8, codes.codes))
-    return kept.iloc[order], multi.loc[exact, "tag"], _rejects(losers, reason)
+    return df[keep], multi["tag"][exact], _rejects(losers, reason)
 
 
 def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
@@ -201,30 +209,35 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     A reading in kg/h of a tag configured in t/h is converted: 2000 kg/h -> 2.0 t/h.
     """
     specs = facility.tag_specs()
-    spec_units = {t: s.unit for t, s in specs.items()}
+    tag_units = np.array([s.unit for s in specs.values()], dtype=object)
+    lo_of = np.array([s.range[0] if s.range else -np.inf for s in specs.values()] + [np.nan])
+    hi_of = np.array([s.range[1] if s.range else np.inf for s in specs.values()] + [np.nan])
     df = _check_columns(raw)
-    rejects: dict[str, pd.DataFrame] = {}
+    code = pd.Index(list(specs), dtype=object).get_indexer(df["tag"].astype(object)).astype("int64")
 
-    known = df["tag"].isin(list(specs)).to_numpy()
-    rejects["unknown_tag"] = _rejects(df[~known], "unknown tag")
-    df = df[known]
+    known = code >= 0
+    values, unit_bad, unit_reason = _convert_units(df, code, tag_units)
+    finite = np.isfinite(values)
+    lo, hi = lo_of[code], hi_of[code]          # code -1 (unknown) picks the NaN sentinel
+    in_range = (values >= lo) & (values <= hi)
+    masks = {"unknown_tag": ~known,
+             "unit_errors": known & unit_bad,
+             "non_numeric": known & ~unit_bad & ~finite,
+             "out_of_range": known & ~unit_bad & finite & ~in_range}
+    rng_pos = masks["out_of_range"]
+    reasons = {"unknown_tag": "unknown tag",
+               "unit_errors": pd.Series(unit_reason[masks["unit_errors"]],
+                                        index=df.index[masks["unit_errors"]]),
+               "non_numeric": "non-numeric or non-finite value",
+               "out_of_range": pd.Series(
+                   ["out of range [" + f"{a:g}, {b:g}] " + u for a, b, u in
+                    zip(lo[rng_pos], hi[rng_pos], tag_units[code[rng_pos]])],
+                   index=df.index[rng_pos], dtype=object)}
+    rejects = {k: _rejects(df[m], reasons[k]) for k, m in masks.items()}
 
-    df, rejects["unit_errors"] = _convert_units(df, spec_units)
-
-    finite = np.isfinite(df["value"].to_numpy())
-    rejects["non_numeric"] = _rejects(df[~finite], "non-numeric or non-finite value")
-    df = df[finite]
-
-    lo = df["tag"].map({t: s.range[0] if s.range else -np.inf for t, s in specs.items()})
-    hi = df["tag"].map({t: s.range[1] if s.range else np.inf for t, s in specs.items()})
-    out = ((df["value"] < lo) | (df["value"] > hi)).to_numpy()
-    reason = ("out of range [" + _fmt(lo[out]) + ", " + _fmt(hi[out]) + "] "
-              + df["tag"][out].map(spec_units).astype(object))
-    rejects["out_of_range"] = _rejects(df[out], reason)
-    df = df[~out].copy()
-
-    df["unit"] = df["tag"].map(spec_units).astype(object)
-    df, dup_tags, rejects["conflicts"] = _resolve_duplicates(df)
+    ok = known & ~unit_bad & finite & in_range
+    df = df[ok].assign(value=values[ok], unit=tag_units[code[ok]])
+    df, dup_tags, rejects["conflicts"] = _resolve_duplicates(df, code[ok])
 
     readings = df[list(RAW_COLUMNS)].reset_index(drop=True)
     counts = {name: r["tag"].value_counts() for name, r in rejects.items()}

@@ -56,7 +56,9 @@ def _day_blocks(index: pd.DatetimeIndex, tz) -> tuple[np.ndarray, np.ndarray]:
     """Start positions of each local day in ``index`` and the day code of every interval."""
     day = index.tz_convert(tz).tz_localize(None).normalize()
     codes, _ = pd.factorize(day)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], int)
+    if len(codes) == 0:
+        return np.array([], dtype=int), codes
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     return starts, codes
 
 
@@ -68,6 +70,11 @@ def _position(index: pd.DatetimeIndex, ns: np.ndarray) -> np.ndarray:
 
 def _issues(parts: list[tuple[str, object]]) -> str:
     return "; ".join(text for text, cond in parts if cond)
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 outlier``, ``3 outliers``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
@@ -128,14 +135,14 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
             offline_ns = int((offline["end"] - offline["start"]).max().value) if len(offline) else 0
             missing = expected[d] - valid[d] - estimated[d]
             issues = _issues([
-                (f"{missing} intervals missing", missing),
+                (_n(missing, "interval") + " missing", missing),
                 (f"{interp[d]} interpolated", interp[d]),
                 (f"{estimated[d]} estimated", estimated[d]),
-                (f"{kinds.get('outlier', 0)} outliers", kinds.get("outlier", 0)),
+                (_n(kinds.get("outlier", 0), "outlier"), kinds.get("outlier", 0)),
                 (f"frozen {fmt_duration(frozen_ns)}", frozen_ns),
-                (f"{kinds.get('counter_reset', 0)} counter resets", kinds.get("counter_reset", 0)),
+                (_n(kinds.get("counter_reset", 0), "counter reset"), kinds.get("counter_reset", 0)),
                 (f"offline {fmt_duration(offline_ns)}", offline_ns),
-                (f"{rejected[d]} readings rejected or excluded", rejected[d]),
+                (_n(rejected[d], "reading") + " rejected or excluded", rejected[d]),
             ])
             rows.append((tag, period_start[d], period_end[d], int(expected[d]), int(valid[d]),
                          int(interp[d]), int(rejected[d]), valid[d] / expected[d], issues))

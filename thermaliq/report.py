@@ -12,7 +12,6 @@ import math
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -21,9 +20,11 @@ from thermaliq import report_figures as figs
 from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
-from thermaliq.report_data import (ReportData, daily_results, load_facility_period,
-                                   period_stream_energies, period_summary, repair_totals)
-from thermaliq.report_html import (ensure_plotly_js, esc, figure_html, link, notes_html, page,
+from thermaliq.report_data import (ReportData, benchmark_band, daily_results, load_facility_period,
+                                   period_stream_energies, period_summary, repair_totals,
+                                   summary_value)
+from thermaliq.report_fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
+from thermaliq.report_html import (ensure_plotly_js, esc, figure_html, fmt_pct, link, notes_html, page,
                                    section, table_html, write_atomic)
 from thermaliq.sankey import fmt_kwh, sankey_data
 
@@ -34,8 +35,9 @@ HELP = (
     "outputs − known losses; a dark-red input node means outputs and losses exceed the inputs "
     "(a metering or balance error). Small flows are grouped as <i>Other</i>.</li>"
     "<li><b>Efficiency trend</b>: each point is one local day's useful output / input [%]; the "
-    "dashed line is the mean of the 7 days before, the reference of the anomaly alert; the green band "
-    "is the benchmark range of the facility type (dotted: typical).</li>"
+    "dashed line is the mean of up to 7 preceding usable days, the reference of the "
+    "efficiency_anomaly alert; the green band is the benchmark range of the facility type "
+    "(dotted: typical). The shaded column marks the reported period.</li>"
     "<li><b>Energy balance</b>: (input − useful − losses) / input per day; bars outside the red "
     "dashed ±tolerance lines raise an energy_balance alert.</li>"
     "<li><b>Data quality</b>: share of expected readings present per tag and day (numbers in %); "
@@ -43,52 +45,17 @@ HELP = (
     "</ul></details>")
 
 
-class Band(NamedTuple):
-    """A benchmark range as shown in the reports [%] (copied from ``benchmarks.compare``)."""
-
-    minimum: float
-    typical: float
-    best: float
-    basis: str
-    source: str
-    position: str
-
-
-def _benchmark(facility_type: str, efficiency_percent: float, basis: str) -> tuple[Band | None, str | None]:
-    """``(Band | None, note | None)``; the benchmarks module is optional for the reports."""
-    try:
-        from thermaliq import benchmarks
-    except ImportError:
-        return None, "benchmarks are not available in this installation"
-    known = math.isfinite(efficiency_percent)
-    try:  # without an efficiency only the range is wanted; 0 % just fills the argument
-        p = benchmarks.compare(facility_type, efficiency_percent if known else 0.0, basis)
-    except (KeyError, ValueError) as exc:
-        return None, f"no benchmark for {facility_type} ({basis}): {exc}"
-    return Band(float(p.minimum), float(p.typical), float(p.best), str(p.basis), str(p.source),
-                str(p.position) if known else "–"), None
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return f"{value:.{digits}f} %" if value is not None and math.isfinite(value) else "–"
-
-
-def _num(row: dict | None, key: str) -> float:
-    value = None if row is None else row.get(key)
-    return float(value) if value is not None and not pd.isna(value) else math.nan
-
-
 def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> str:
     th = facility.thresholds
     basis = summary.get("basis", facility.basis) if summary else facility.basis
-    bal, dq = _num(summary, "balance_error_percent"), _num(summary, "data_quality_score")
+    bal, dq = summary_value(summary, "balance_error_percent"), summary_value(summary, "data_quality_score")
     items = [
-        ("Efficiency", f"{_pct(_num(summary, 'efficiency_percent'))} {basis}", ""),
-        ("Energy input", fmt_kwh(_num(summary, "energy_input_kwh")), ""),
-        ("Useful output", fmt_kwh(_num(summary, "useful_output_kwh")), ""),
-        ("Known losses", fmt_kwh(_num(summary, "losses_kwh")), ""),
-        ("Unaccounted", fmt_kwh(_num(summary, "unaccounted_kwh")), ""),
-        (f"Balance error (±{th.balance_tolerance_percent:g} %)", _pct(bal, 2),
+        ("Efficiency", f"{fmt_pct(summary_value(summary, 'efficiency_percent'))} {basis}", ""),
+        ("Energy input", fmt_kwh(summary_value(summary, "energy_input_kwh")), ""),
+        ("Useful output", fmt_kwh(summary_value(summary, "useful_output_kwh")), ""),
+        ("Known losses", fmt_kwh(summary_value(summary, "losses_kwh")), ""),
+        ("Unaccounted", fmt_kwh(summary_value(summary, "unaccounted_kwh")), ""),
+        (f"Balance error (±{th.balance_tolerance_percent:g} %)", fmt_pct(bal, 2),
          "" if math.isnan(bal) else ("bad" if abs(bal) > th.balance_tolerance_percent else "ok")),
         (f"Data quality (min {th.data_quality_min:.2f})", "–" if math.isnan(dq) else f"{dq:.2f}",
          "" if math.isnan(dq) else ("bad" if dq < th.data_quality_min else "ok")),
@@ -100,8 +67,9 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> s
                     f'<div class="v">{esc(value)}</div></div>' for label, value, cls in items)
     extra = ""
     if summary:
-        extra = (f"<p class=\"notes\">Indirect efficiency {_pct(_num(summary, 'indirect_efficiency_percent'))}, "
-                 f"exergy efficiency {_pct(_num(summary, 'exergy_efficiency_percent'))}; "
+        indirect = fmt_pct(summary_value(summary, "indirect_efficiency_percent"))
+        extra = (f"<p class=\"notes\">Indirect efficiency {indirect}, "
+                 f"exergy efficiency {fmt_pct(summary_value(summary, 'exergy_efficiency_percent'))}; "
                  f"status {esc(summary.get('status', ''))}; source: {esc(summary.get('source', ''))}.</p>")
     return f'<div class="kpis">{cells}</div>{extra}'
 
@@ -155,7 +123,7 @@ def _quality_section(data: ReportData, facility: Facility) -> str:
     last = data.readings_summary.set_index("tag")["last_ts"] if len(data.readings_summary) else {}
     rows = [{"tag": tag, "expected": int(r.expected_points), "valid": int(r.valid_points),
              "interpolated": int(r.interpolated_points), "rejected": int(r.rejected_points),
-             "completeness": _pct(r.completeness * 100),
+             "completeness": fmt_pct(r.completeness * 100),
              "last": _last_reading(last.get(tag) if len(last) else None, data.end, facility.timezone),
              "issues": r.issues} for tag, r in totals.iterrows()]
     table = table_html(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
@@ -214,7 +182,7 @@ def facility_page(data: ReportData, facility: Facility, label: str, *, nav: str,
     stats = {} if stats is None else stats
     summary = period_summary(data)
     basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
-    placement, bench_note = _benchmark(facility.type, _num(summary, "efficiency_percent"), basis)
+    placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
     if bench_note:
         data.notes.append(bench_note)
     body = (_kpis(summary, facility, len(data.alerts), placement)
@@ -232,10 +200,11 @@ def facility_page(data: ReportData, facility: Facility, label: str, *, nav: str,
 def _nav(day: date | None, month: str, reports: set[str]) -> str:
     parts = [link("../index.html", "Fleet index"), link("index.html", "Latest / all reports")]
     if day is not None:
-        for other, text in ((day - timedelta(days=1), "◀ previous day"), (day + timedelta(days=1), "next day ▶")):
+        for other, text in ((day - timedelta(days=1), "◀ previous day"),
+                            (day + timedelta(days=1), "next day ▶")):
             if f"{other:%Y-%m-%d}.html" in reports:
                 parts.append(link(f"{other:%Y-%m-%d}.html", f"{text} {other:%Y-%m-%d}"))
-    if f"{month}.html" in reports:
+    if day is not None and f"{month}.html" in reports:
         parts.append(link(f"{month}.html", f"Month {month}"))
     return "".join(parts)
 
@@ -247,7 +216,8 @@ def _render_facility(con, reports_dir: Path, facility: Facility, start: date, en
     months = months_touching(start, end)
     first = min(start, month_bounds(months[0])[0])
     last = month_bounds(months[-1])[1]
-    loaded = load_facility_period(con, fid, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
+    loaded = load_facility_period(con, fid, local_midnight(first, tz),
+                                  local_midnight(last + timedelta(days=1), tz),
                                   tz=tz, trailing_days=trailing_days + (last - start).days + 1)
     out_dir = reports_dir / fid
     existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()
@@ -270,36 +240,7 @@ def _render_facility(con, reports_dir: Path, facility: Facility, start: date, en
                          extra=section("All reports of this facility", f"<ul>{listing}</ul>"))
     paths.append(write_atomic(out_dir / "index.html", html))
     whole = loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
-    return paths, _fleet_row(whole, facility)
-
-
-def _fleet_row(data: ReportData, facility: Facility) -> dict:
-    summary = period_summary(data)
-    basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
-    eff = _num(summary, "efficiency_percent")
-    placement, note = _benchmark(facility.type, eff, basis)
-    band = (f"{placement.minimum:g}–{placement.best:g} % (typical {placement.typical:g}): "
-            f"{placement.position}") if placement else (note or "–")
-    critical = int((data.alerts["severity"] == "critical").sum()) if len(data.alerts) else 0
-    return {"facility": link(f"{facility.facility_id}/index.html", f"{facility.name} ({facility.facility_id})"),
-            "type": facility.type, "efficiency": _pct(eff), "basis": basis, "benchmark": band,
-            "balance": _pct(_num(summary, "balance_error_percent"), 2),
-            "quality": "–" if summary is None else f"{_num(summary, 'data_quality_score'):.2f}",
-            "alerts": f"{len(data.alerts)} ({critical} critical)",
-            "status": "no data" if summary is None else str(summary.get("status", ""))}
-
-
-def _fleet_page(rows: list[dict], start: date, end: date) -> str:
-    cols = [("facility", "facility"), ("type", "type"), ("efficiency", "efficiency"), ("basis", "basis"),
-            ("benchmark", "benchmark band: position"), ("balance", "balance error"),
-            ("quality", "data quality score"), ("alerts", "alerts"), ("status", "status")]
-    table = table_html(rows, cols, numeric=("efficiency", "balance", "quality"), raw=("facility",))
-    body = section(f"Facilities, {start:%Y-%m-%d} to {end:%Y-%m-%d} (local days)", table + (
-        '<p class="notes">Efficiency = Σ useful output / Σ input over the period on the basis shown; '
-        "balance error = (input − useful − known losses) / input; data quality = valid intervals / "
-        "intervals.</p>"))
-    return page("thermaliq — fleet efficiency report", f"{start:%Y-%m-%d} to {end:%Y-%m-%d}", body,
-                plotly_src=None, footer=esc(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC."))
+    return paths, fleet_row(whole, facility, start, end)
 
 
 def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facilities: dict[str, Facility],
@@ -337,23 +278,22 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
         raise ValueError(f"end {end} is before start {start}")
     reports_dir = Path(home_reports_dir)
     ensure_plotly_js(reports_dir)
-    paths, rows, failures = [], [], []
+    paths, rows, failures = [], {}, []
     for fid in sorted(facilities):
         facility = facilities[fid]
         fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
         try:
-            written, row = _render_facility(con, reports_dir, facility, start, end, trailing_days, fstats)
+            written, rows[fid] = _render_facility(con, reports_dir, facility, start, end, trailing_days, fstats)
         except DataError as exc:
             failures.append(f"{fid}: {exc}")
-            rows.append({"facility": esc(f"{facility.name} ({fid})"), "type": facility.type,
-                         "status": f"report failed: {exc}"})
+            rows[fid] = failed_row(facility, start, end, str(exc))
             continue
         finally:
             if stats is not None:
                 stats[fid] = fstats
         paths.extend(written)
-        rows.append(row)
-    paths.append(write_atomic(reports_dir / "index.html", _fleet_page(rows, start, end)))
+    merged, note = merge_fleet_rows(reports_dir, rows)
+    paths.append(write_atomic(reports_dir / "index.html", fleet_page(merged, note)))
     if failures:
         raise DataError("reports failed for " + "; ".join(failures), source=str(reports_dir))
     return paths

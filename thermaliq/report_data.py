@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -187,6 +188,12 @@ def period_stream_energies(data: ReportData) -> tuple[pd.DataFrame, str | None]:
     return pd.DataFrame(columns=cols), None
 
 
+def summary_value(summary: dict | None, key: str) -> float:
+    """A number of a period summary, NaN when the summary or the value is missing."""
+    value = None if summary is None else summary.get(key)
+    return float(value) if value is not None and not pd.isna(value) else math.nan
+
+
 def period_summary(data: ReportData) -> dict | None:
     """The period's result: the exact ``day``/``month`` calculation row, else one summed from days.
 
@@ -243,5 +250,32 @@ def repair_totals(dq: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     text = dq["issues"].fillna("").astype(str)
     listed = dq[text != ""].groupby(by)["issues"].agg(lambda s: "; ".join(sorted(set(s.astype(str)))))
     out["issues"] = listed.reindex(out.index).fillna("")
-    out["completeness"] = (out["valid_points"] / out["expected_points"].where(out["expected_points"] > 0)).clip(0, 1)
+    expected = out["expected_points"].where(out["expected_points"] > 0)
+    out["completeness"] = (out["valid_points"] / expected).clip(0, 1)
     return out
+
+
+class Band(NamedTuple):
+    """A benchmark range as shown in the reports [%] (copied from ``benchmarks.compare``)."""
+
+    minimum: float
+    typical: float
+    best: float
+    basis: str
+    source: str
+    position: str
+
+
+def benchmark_band(facility_type: str, efficiency_percent: float, basis: str) -> tuple[Band | None, str | None]:
+    """``(Band | None, note | None)``; the benchmarks module is optional for the reports."""
+    try:
+        from thermaliq import benchmarks
+    except ImportError:
+        return None, "benchmarks are not available in this installation"
+    known = math.isfinite(efficiency_percent)
+    try:  # without an efficiency only the range is wanted; 0 % just fills the argument
+        p = benchmarks.compare(facility_type, efficiency_percent if known else 0.0, basis)
+    except (KeyError, ValueError) as exc:
+        return None, f"no benchmark for {facility_type} ({basis}): {exc}"
+    return Band(float(p.minimum), float(p.typical), float(p.best), str(p.basis), str(p.source),
+                str(p.position) if known else "–"), None

@@ -88,11 +88,14 @@ def sankey_figure(sd: SankeyData, basis: str, title: str) -> dict:
         value = max(incoming[i], outgoing[i])
         labels.append(f"{esc(name)}<br>{fmt_kwh(value)} ({value / total_in * 100:.1f} %)")
     colors = [ROLE_COLORS[r] for r in sd.node_roles]
+    # two-line labels need ~60 px per node on the busier side of the plant
+    side = (sum(r in ("input", "imbalance") for r in sd.node_roles),
+            sum(r in ("output", "loss", "unaccounted") for r in sd.node_roles))
     link_colors = [_rgba(colors[lk.target if sd.node_roles[lk.source] == "plant" else lk.source], 0.35)
                    for lk in sd.links]
     trace = {
         "type": "sankey", "arrangement": "snap", "valueformat": ",.0f", "valuesuffix": " kWh",
-        "node": {"label": labels, "color": colors, "pad": 18, "thickness": 18,
+        "node": {"label": labels, "color": colors, "pad": 30, "thickness": 18,
                  "line": {"color": "white", "width": 0.5},
                  "hovertemplate": "%{label}<extra></extra>"},
         "link": {"source": [lk.source for lk in sd.links], "target": [lk.target for lk in sd.links],
@@ -100,7 +103,7 @@ def sankey_figure(sd: SankeyData, basis: str, title: str) -> dict:
                  "color": link_colors,
                  "hovertemplate": "%{label}<br>%{value:,.0f} kWh<extra></extra>"}}
     return {"data": [trace], "layout": _layout(
-        f"{esc(title)} — energy flows [kWh], {esc(basis)} basis", max(400, 34 * len(sd.nodes)))}
+        f"{esc(title)} — energy flows [kWh], {esc(basis)} basis", 140 + 60 * max(3, *side))}
 
 
 def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Timestamp, pd.Timestamp],
@@ -126,8 +129,9 @@ def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Ti
                                   for q in quality],
                    "hovertemplate": "%{x|%Y-%m-%d}: %{y:.1f} %<br>%{customdata}<extra></extra>"})
     traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_mean_percent"]), "mode": "lines",
-                   "name": "mean of the 7 days before", "line": {"color": MEAN_COLOR, "dash": "dash", "width": 2},
-                   "hovertemplate": "%{x|%Y-%m-%d}: 7-day mean %{y:.1f} %<extra></extra>"})
+                   "name": "reference: mean of the 7 days before (anomaly alert)",
+                   "line": {"color": MEAN_COLOR, "dash": "dash", "width": 2},
+                   "hovertemplate": "%{x|%Y-%m-%d}: mean of the 7 days before %{y:.1f} %<extra></extra>"})
     return {"data": traces, "layout": _layout(
         f"Efficiency trend [%], {esc(basis)} basis (useful output / input)", 400, shapes=shapes,
         annotations=[note], yaxis={"title": {"text": f"efficiency [%, {esc(basis)}]"}},
@@ -163,8 +167,9 @@ def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
                                              agg["interpolated_points"], agg["rejected_points"], agg["issues"])]
     z = agg["completeness"].unstack("day").sort_index()
     hover = agg["hover"].unstack("day").reindex(index=z.index, columns=z.columns).fillna("no record")
-    text = [["" if v is None else f"{v * 100:.0f}" for v in row] for row in (_vals(r) for _, r in z.iterrows())]
-    trace = {"type": "heatmap", "z": [_vals(r) for _, r in z.iterrows()], "x": [f"{pd.Timestamp(d):%b %d}" for d in z.columns],
+    zs = [_vals(r) for _, r in z.iterrows()]
+    text = [["" if v is None else f"{v * 100:.0f}" for v in row] for row in zs]
+    trace = {"type": "heatmap", "z": zs, "x": [f"{pd.Timestamp(d):%b %d}" for d in z.columns],
              "y": [esc(t) for t in z.index], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
              "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
              "textfont": {"size": 9}, "colorbar": {"title": {"text": "completeness"}, "tickformat": ".0%"},
@@ -172,7 +177,8 @@ def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
              "hovertemplate": "%{y} %{x}<br>%{customdata}<extra></extra>"}
     return {"data": [trace], "layout": _layout(
         f"Data completeness per tag and local day [% of expected points] (minimum {minimum:.0%})",
-        max(280, 130 + 24 * len(z.index)), xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
+        max(280, 130 + 24 * len(z.index)),
+        xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
         yaxis={"autorange": "reversed"})}
 
 

@@ -9,6 +9,7 @@ close the ``<script>`` element; all other text goes through :func:`html.escape`.
 from __future__ import annotations
 
 import html
+import math
 import os
 import shutil
 import uuid
@@ -48,6 +49,11 @@ th{background:#f5f7fa;font-weight:600}td.num{text-align:right;font-variant-numer
 def esc(text: object) -> str:
     """HTML-escape any value (quotes too, so it is safe in attributes)."""
     return html.escape("" if text is None else str(text), quote=True)
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    """A percentage as text, ``–`` when unknown [%]."""
+    return f"{value:.{digits}f} %" if value is not None and math.isfinite(value) else "–"
 
 
 def ensure_plotly_js(reports_dir: Path) -> Path:

@@ -53,7 +53,7 @@ def _window_hash(result: WindowResult, facility: Facility) -> str:
 
 
 def _month_of(ts: pd.Series, facility: Facility) -> pd.Series:
-    return ts.dt.tz_convert(facility.timezone).dt.strftime("%Y-%m")
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(facility.timezone).dt.strftime("%Y-%m")
 
 
 def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
@@ -92,8 +92,9 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
 def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> bool:
     if current.empty or "content_hash" not in current:
         return False
-    days = current[(current["granularity"] == "day")
-                   & current["period_start"].isin(result.days["period_start"])]
+    wanted = pd.to_datetime(result.days["period_start"], utc=True)
+    starts = pd.to_datetime(current["period_start"], utc=True)
+    days = current[(current["granularity"] == "day") & starts.isin(wanted)]
     return len(days) == len(result.days) and bool((days["content_hash"] == content).all())
 
 
@@ -143,13 +144,22 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
                           _stable_types(part.reset_index(drop=True)), f"{seq:020d}")
 
 
+TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
+TEXT_COLUMNS = ("facility_id", "granularity", "basis", "status", "run_id", "reason", "content_hash",
+                "stream_id", "role", "carrier", "tag", "issues", "kind", "severity", "message",
+                "detail")
+
+
 def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
+    """One Parquet type per column whatever the frame held: UTC microseconds for instants
+    (local-zone and UTC timestamps mixed in one column would otherwise become text), strings
+    for text even when every value is missing."""
     out = df.copy()
     for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype) or col in ("calculated_at",):
+        if col in TIME_COLUMNS or isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
-        elif out[col].dtype == object or str(out[col].dtype).startswith("string"):
-            out[col] = out[col].astype("string").astype(object)
+        elif col in TEXT_COLUMNS or out[col].dtype == object:
+            out[col] = out[col].astype("string")
     return out
 
 
@@ -164,8 +174,10 @@ def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
     if calc.empty:
         return False
     current = lake.current_rows(calc, ["granularity", "period_start"])
+    current = current.assign(period_start=pd.to_datetime(current["period_start"], utc=True))
     intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
-    se = se[se["granularity"] == "interval"]
+    se = se[se["granularity"] == "interval"].assign(
+        period_start=lambda f: pd.to_datetime(f["period_start"], utc=True))
     se = lake.current_rows(se, ["granularity", "period_start", "stream_id"])
     energy_kwh = se.pivot(index="period_start", columns="stream_id", values="energy_kwh")
     exergy_kwh = se.pivot(index="period_start", columns="stream_id", values="exergy_kwh")

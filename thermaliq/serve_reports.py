@@ -34,7 +34,8 @@ class ReportHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def serve(reports_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
+def serve(reports_dir: str | os.PathLike, host: str = "127.0.0.1",
+          port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
     """A server bound to ``host:port`` for ``reports_dir``; call ``serve_forever()`` on it.
 
     Parameters

@@ -110,7 +110,10 @@ def _unique_eval(fn, arrays, exact: bool):
     if finite.any():
         uniq, inverse = np.unique(stacked[finite], axis=0, return_inverse=True)
         probe = np.asarray(fn(*[uniq[:, i] for i in range(uniq.shape[1])]))
-    lead = probe.shape[:-1] if probe is not None else ()
+    if probe is None:     # nothing finite: still return the right number of properties
+        lead = np.asarray(fn(*[np.full(1, np.nan)] * len(flat))).shape[:-1]
+    else:
+        lead = probe.shape[:-1]
     out = np.full(lead + (stacked.shape[0],), np.nan)
     if probe is not None:
         out[..., finite] = probe[..., inverse.reshape(-1)]
@@ -375,7 +378,7 @@ def p_sat_t(t_k, exact: bool = False):
 
 
 def h_sat_liquid_p(p_pa, exact: bool = False):
-    """Enthalpy of saturated liquid [J/kg] at absolute pressure [Pa]."""
+    """Enthalpy of saturated liquid [J/kg] at absolute pressure [Pa] (region 1 at T_sat)."""
     return _api(lambda p: _sat_props(p, 0)[0], p_pa, exact=exact)
 
 
@@ -407,19 +410,25 @@ def _region3_rho_t(rho, t):
     return out
 
 
+def region3_rho_t(rho_kg_m3, t_k):
+    """(p [Pa], h [J/kg], s [J/(kg K)]) from the region-3 basic equation at density [kg/m3]
+    and temperature [K] (IAPWS R7-97 Eq. 28; Table 33 verifies it)."""
+    return _api(_region3_rho_t, rho_kg_m3, t_k, exact=True)
+
+
 def p_rho_t(rho_kg_m3, t_k):
-    """Pressure [Pa] from the region-3 basic equation at density [kg/m3] and temperature [K]."""
-    return _api(lambda r, t: _region3_rho_t(r, t)[0], rho_kg_m3, t_k, exact=True)
+    """Pressure [Pa] of region 3 at density [kg/m3] and temperature [K]."""
+    return region3_rho_t(rho_kg_m3, t_k)[0]
 
 
 def h_rho_t(rho_kg_m3, t_k):
-    """Enthalpy [J/kg] from the region-3 basic equation (IAPWS R7-97 Eq. 28, Table 33)."""
-    return _api(lambda r, t: _region3_rho_t(r, t)[1], rho_kg_m3, t_k, exact=True)
+    """Enthalpy [J/kg] of region 3 at density [kg/m3] and temperature [K]."""
+    return region3_rho_t(rho_kg_m3, t_k)[1]
 
 
 def s_rho_t(rho_kg_m3, t_k):
-    """Entropy [J/(kg K)] from the region-3 basic equation (IAPWS R7-97 Eq. 28, Table 33)."""
-    return _api(lambda r, t: _region3_rho_t(r, t)[2], rho_kg_m3, t_k, exact=True)
+    """Entropy [J/(kg K)] of region 3 at density [kg/m3] and temperature [K]."""
+    return region3_rho_t(rho_kg_m3, t_k)[2]
 
 
 def clear_cache() -> None:
