@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import flows  # noqa: F401 - quietens Prefect's ephemeral server before prefect is imported
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
+import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
 from thermaliq.config import load_facilities
 from thermaliq.errors import ConfigError, ThermaliqError
 from thermaliq.home import Home
@@ -34,7 +35,6 @@ DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar 
 
 def _run_flow(flow_fn, label: str, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     with console.status(f"[bold]{label}[/] running (Prefect flow '{flow_fn.name}') ..."):
         state = flow_fn(**params, return_state=True)
     home = Home.resolve(params.get("home"))
@@ -47,25 +47,31 @@ def _run_flow(flow_fn, label: str, **params) -> int:
 
 
 def _print_summary(home: Home, summary: dict) -> None:
-    from thermaliq import catalog
+    from thermaliq import catalog, periods
+    from thermaliq.config import load_facility
 
     con = catalog.memory_connection(home)
-    rows = con.execute(
-        "SELECT facility_id, count(*) AS days, round(avg(efficiency_percent), 2) AS eff, "
-        "any_value(basis) AS basis, round(avg(data_quality_score), 3) AS dq, "
-        "count(*) FILTER (WHERE status <> 'ok') AS flagged FROM calculations "
-        "WHERE is_current AND granularity = 'day' AND period_start >= ? AND period_start < ? "
-        "GROUP BY facility_id ORDER BY facility_id",
-        [summary["first"], (date.fromisoformat(summary["last"]) + timedelta(days=2)).isoformat()],
-    ).fetchall()
-    table = Table(title=f"{summary['flow']} {summary['first']} .. {summary['last']}")
-    for col in ("facility", "days", "mean efficiency %", "basis", "mean quality score", "days flagged"):
+    first, last = date.fromisoformat(summary["first"]), date.fromisoformat(summary["last"])
+    table = Table(title=f"{summary['flow']} {first} .. {last} (local days)")
+    for col in ("facility", "days", "efficiency % (period)", "basis", "quality score (mean)",
+                "days flagged", "alerts"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+    for fid in summary["facilities"]:
+        start, end = periods.day_window(first, last, load_facility(home.facility_file(fid)).timezone)
+        row = con.execute(
+            "SELECT count(*), 100 * sum(useful_output_kwh) FILTER (WHERE valid) / "
+            "sum(energy_input_kwh) FILTER (WHERE valid), any_value(basis), avg(data_quality_score), "
+            "count(*) FILTER (WHERE status <> 'ok') FROM (SELECT *, efficiency_percent IS NOT NULL "
+            "AS valid FROM calculations WHERE is_current AND granularity = 'day' AND facility_id = ? "
+            "AND period_start >= ? AND period_start < ?)", [fid, start, end]).fetchall()[0]
+        alerts = con.execute("SELECT count(*) FROM alerts WHERE facility_id = ? AND period_start >= ? "
+                             "AND period_start < ?", [fid, start, end]).fetchall()[0][0]
+        days, eff, basis, dq, flagged = row
+        table.add_row(fid, str(days), "" if eff is None else f"{eff:.2f}", basis or "",
+                      "" if dq is None else f"{dq:.3f}", str(flagged), str(alerts))
     console.print(table)
     console.print(f"windows calculated: {summary['windows_calculated']}, "
-                  f"new versions written: {summary['windows_changed']}")
+                  f"with new results: {summary['windows_changed']}")
     if summary.get("reports"):
         console.print(f"reports: {summary['reports']}")
     console.print(f"query:   duckdb -readonly {home.catalog}")

@@ -299,3 +299,18 @@ def test_constant_tag_is_not_frozen():
     assert runs.size == 0 and not mask.any()
     mask, runs = outliers.frozen_runs(t, np.r_[749.0, np.full(599, 750.0)], 2 * 3600 * 10**9)
     assert runs.tolist() == [[1, 599]]
+
+
+def test_load_swing_is_not_an_outlier():
+    """A smooth load swing (+12 % and back within an hour, as in the demo's steam flow) with
+    measurement noise is no outlier; a single spike on top of it is (hand-made series)."""
+    from thermaliq import outliers
+
+    rng = np.random.default_rng(3)
+    m = np.arange(600.0)
+    swing = 11.0 + 1.4 * np.exp(-(((m - 300) / 25.0) ** 2)) + rng.normal(0, 0.01, m.size)
+    mask, _ = outliers.hampel_mask(swing, 6.0, 0.025)
+    assert not mask.any()
+    swing[310] += 1.5
+    mask, _ = outliers.hampel_mask(swing, 6.0, 0.025)
+    assert np.flatnonzero(mask).tolist() == [310]

@@ -66,13 +66,13 @@ def rejected_counts(home: Home, facility: Facility, start: pd.Timestamp, end: pd
     pattern = str(qdir / "*.parquet").replace("'", "''")
     con = duckdb.connect(":memory:")
     try:
-        df = con.execute(
+        rows = con.execute(
             f"SELECT tag, count(*) AS n FROM read_parquet('{pattern}', union_by_name = true) "
             "WHERE tag IS NOT NULL AND ts >= ? AND ts < ? GROUP BY tag",
-            [start.to_pydatetime(), end.to_pydatetime()]).to_arrow_table().to_pandas()
+            [start.to_pydatetime(), end.to_pydatetime()]).fetchall()
     finally:
         con.close()
-    return df.set_index("tag")["n"].astype("int64")
+    return pd.Series({tag: n for tag, n in rows}, dtype="int64")
 
 
 def calculate_window(home: Home, facility: Facility, first: date, last: date, *,

@@ -3,11 +3,13 @@
 Both functions take plain numpy arrays of one tag's samples in time order and return boolean
 masks of the samples to exclude, so they can be tested on hand-made series and reused anywhere.
 
-* Hampel filter (default): a sample is an outlier when it departs from the median of a centred
-  window of ``window`` samples by more than ``threshold`` robust standard deviations, the robust
-  standard deviation being 1.4826 x the median absolute deviation (MAD). Here the MAD is
-  approximated by the rolling median of each sample's deviation from its own window median, which
-  keeps the filter to two vectorised rolling medians (exact Hampel needs a per-window MAD).
+* Hampel filter (default), in the form that suits process signals: a sample is an outlier when
+  it departs from the median of its ``REFERENCE_WINDOW`` nearest samples (itself in the middle)
+  by more than ``threshold`` robust standard deviations of the tag's noise. The robust standard
+  deviation is 1.4826 x the median of those absolute departures over a centred window of
+  ``window`` samples (an hour of 1-minute data). A short reference follows ramps, humps and
+  steps of a real load profile exactly (a 61-sample median lags them and flagged the top of
+  every load swing), while one or two stray samples cannot move a 5-sample median.
 * z-score (optional): the deviation from the mean of the centred window *without the sample
   itself* (leave-one-out, so a lone spike cannot hide by inflating its own window's spread), in
   standard deviations of that window.
@@ -24,6 +26,8 @@ import pandas as pd
 #: On Gaussian noise at threshold 6 the Hampel rule flagged 1e-3 of the samples with 15,
 #: 4e-5 with 31 and 2e-6 with 61 samples (the MAD of a short window scatters widely).
 WINDOW = 61
+#: Samples of the reference median (the sample itself in the middle).
+REFERENCE_WINDOW = 5
 #: Robust standard deviation of a normal distribution per unit MAD.
 MAD_TO_SIGMA = 1.4826
 #: Floor of the spread, as a share of the configured range (or of the median magnitude).
@@ -69,7 +73,7 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
 
     Notes
     -----
-    outlier_i = |x_i - med_i| > threshold * max(1.4826 * MAD_i, floor)
+    outlier_i = |x_i - med5_i| > threshold * max(1.4826 * median_{61}(|x - med5|), floor)
 
     References
     ----------
@@ -81,10 +85,9 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
     1
     """
     s = pd.Series(values, dtype="float64")
-    minp = window // 2 + 1
-    med = s.rolling(window, center=True, min_periods=minp).median()
+    med = s.rolling(REFERENCE_WINDOW, center=True, min_periods=REFERENCE_WINDOW // 2 + 1).median()
     dev = (s - med).abs()
-    mad = dev.rolling(window, center=True, min_periods=minp).median()
+    mad = dev.rolling(window, center=True, min_periods=window // 2 + 1).median()
     scale = np.maximum(MAD_TO_SIGMA * mad.to_numpy(), floor)
     mask = (dev.to_numpy() > threshold * scale)
     return np.nan_to_num(mask, nan=0).astype(bool), med.to_numpy()

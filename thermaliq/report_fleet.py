@@ -33,7 +33,8 @@ def fleet_row(data: ReportData, facility: Facility, start: date, end: date) -> d
     critical = int((data.alerts["severity"] == "critical").sum()) if len(data.alerts) else 0
     return {"facility_id": facility.facility_id, "name": facility.name, "period": f"{start} to {end}",
             "type": facility.type, "efficiency": fmt_pct(eff), "basis": basis,
-            "benchmark": (f"{band.minimum:g}–{band.best:g} % (typical {band.typical:g}): {band.position}"
+            "benchmark": (f"{band.minimum:.1f}–{band.best:.1f} % (typical {band.typical:.1f}): "
+                          f"{band.position.replace('_', ' ')}"
                           if band else note or "–"),
             "balance": fmt_pct(summary_value(summary, "balance_error_percent"), 2),
             "quality": "–" if summary is None else f"{summary_value(summary, 'data_quality_score'):.2f}",

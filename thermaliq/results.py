@@ -1,6 +1,6 @@
 """Store calculated windows as versioned results and keep month results in step.
 
-A window's rows are written only when they differ from the current version (so an identical rerun
+Month rows cover the days calculated so far (month to date). A window's rows are written only when they differ from the current version (so an identical rerun
 changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
 files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
 marks the newest write current. Month rows are recomputed from the current interval rows of the
@@ -191,6 +191,10 @@ def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
     if rows.empty:
         return False
     rows = rows.copy()
+    # Month to date: the denominator is the intervals of the days calculated so far, so a month in
+    # progress (or a backfill that starts mid-month) is not reported as missing data.
+    rows["intervals"] = len(intervals)
+    rows["data_quality_score"] = rows["valid_intervals"] / max(len(intervals), 1)
     rows["status"] = period_status(rows, facility)
     months_current = current[current["granularity"] == "month"]
     if not months_current.empty:
