@@ -23,8 +23,8 @@ from thermaliq.home import Home
 
 app = typer.Typer(name="thermaliq", no_args_is_help=True, add_completion=False,
                   help="Efficiency and energy balance of industrial thermal plants.")
-console = Console(stderr=False)
-err = Console(stderr=True)
+console = Console(stderr=False, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = Annotated[Optional[Path], typer.Option(
     "--home", help="thermaliq home (default: $THERMALIQ_HOME, else ./thermaliq-home).")]
@@ -42,6 +42,10 @@ def _run_flow(flow_fn, label: str, **params) -> int:
         summary = state.result()
         _print_summary(home, summary)
         return 0
+    cause = state.result(raise_on_failure=False)
+    if isinstance(cause, ConfigError):
+        err.print(f"[red]configuration error[/]: {cause}")
+        return 2
     err.print(f"[red]{label} finished with failures[/]: {state.message}")
     return 1
 

@@ -55,7 +55,12 @@ def run_facilities(home: str, facility_ids: list[str], windows: list[tuple[date,
         for label, fut in futures:
             state = fut.state
             if state.is_completed():
-                (out.ingested if label == "ingest" else out.calculated).append(fut.result())
+                result = fut.result()
+                (out.ingested if label == "ingest" else out.calculated).append(result)
+                if label == "ingest" and result.get("file_errors"):
+                    # unreadable files were quarantined; the rest was ingested and calculated
+                    out.failures[f"{fid} ingest"] = "; ".join(result["file_errors"])
+                    logger.error("%s: unreadable files: %s", fid, "; ".join(result["file_errors"]))
                 continue
             why = _reason(state)
             out.failures[f"{fid} {label}"] = why

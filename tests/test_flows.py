@@ -90,3 +90,35 @@ def test_failing_facility_does_not_stop_the_others(prefect_harness, boiler_home)
     con = catalog.memory_connection(home)
     status, reason = con.execute("SELECT status, reason FROM runs").fetchall()[0]
     assert status == "failed" and "BROKEN-1" in reason and "bad.csv" in reason
+
+
+def test_cli_backfill_from_a_csv_export_and_a_yaml(prefect_harness, boiler_home):
+    """Issue #3/#5: a user with one YAML and CSV exports gets `readings` and results with one
+    command; exit 0; a second identical run writes no new version and still exits 0."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = boiler_home
+    args = ["backfill", "--home", str(home.root), "--start", "2024-03-30", "--end", "2024-04-01"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "BOILER-1" in first.output and "79.87" in first.output
+    assert _count(home, "SELECT count(*) FROM readings") == 4 * (24 + 23 + 24) * 60
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0 and "with new results: 0" in second.output
+
+
+def test_cli_exit_codes_for_usage_and_config_errors(prefect_harness, boiler_home):
+    """DESIGN §8: 2 for usage or configuration errors, with a message naming the problem."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = boiler_home
+    bad_date = CliRunner().invoke(app, ["backfill", "--home", str(home.root), "--start", "2024-13-01",
+                                        "--end", "2024-04-01"])
+    assert bad_date.exit_code == 2 and "start='2024-13-01' is not an ISO date" in bad_date.output
+    (home.facilities / "BAD.yaml").write_text("facility_id: BAD\nname: x\n")
+    check = CliRunner().invoke(app, ["check-config", "--home", str(home.root)])
+    assert check.exit_code == 2 and "BAD.yaml: type: required field is missing" in check.output

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from thermaliq.home import Home
+from thermaliq.testhooks import crash_point
 
 # Columns of each relation: (name, DuckDB type), in contract order (DESIGN §6), then extras.
 RELATIONS: dict[str, list[tuple[str, str]]] = {
@@ -157,6 +158,7 @@ def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bo
             con.execute("BEGIN")
             create_views(con, home.lake, present)
             con.execute("CREATE OR REPLACE TABLE thermaliq_catalog AS SELECT ? AS signature", [signature])
+            crash_point("catalog.refresh")
             con.execute("COMMIT")
         finally:
             con.close()

@@ -16,6 +16,7 @@ import pandas as pd
 
 from thermaliq import lake, periods, quality
 from thermaliq.config import Facility
+from thermaliq.errors import DataError
 from thermaliq.home import Home
 
 
@@ -31,6 +32,7 @@ class IngestSummary:
     rejected: int = 0
     days: list[date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)   # files that could not be read at all
 
 
 def source_files(home: Home, facility: Facility) -> list[Path]:
@@ -58,24 +60,28 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     now = now or pd.Timestamp.now(tz="UTC")
     summary = IngestSummary(facility.facility_id)
     ledger = lake.read_ledger(home.lake, facility.facility_id)
-    known = {r.source: (r.size, r.sha256) for r in ledger.itertuples(index=False)}
+    known = {r.source: r for r in ledger.itertuples(index=False)}
     new_rows = []
     for path in source_files(home, facility):
         rel = _relative(home, path)
         size = path.stat().st_size
-        if not force and rel in known and known[rel][0] == size:
-            digest = lake.file_sha256(path)
-            if known[rel][1] == digest:
-                summary.sources_skipped += 1
-                continue
-        else:
-            digest = lake.file_sha256(path)
-        result = readers.read_readings_file(path, tz=facility.timezone, format=facility.source.format,
-                                            source=rel)
+        digest = lake.file_sha256(path)
+        before = known.get(rel)
+        unchanged = before is not None and before.size == size and before.sha256 == digest
+        if unchanged and not force:
+            summary.sources_skipped += 1
+            continue
+        try:
+            result = readers.read_readings_file(path, tz=facility.timezone,
+                                                format=facility.source.format, source=rel)
+        except DataError as exc:   # the whole file is unusable: keep why, go on with the others
+            summary.file_errors.append(str(exc))
+            result = _whole_file_reject(rel, exc)
         stored, rejected = store_raw(home, facility, result, now, summary)
         summary.sources_read += 1
-        new_rows.append({"source": rel, "size": size, "sha256": digest, "rows": stored,
-                         "rejected": rejected, "ingested_at": now})
+        new_rows.append({"source": rel, "size": size, "sha256": digest, "rows": len(result.readings),
+                         "rejected": len(result.rejects),
+                         "ingested_at": before.ingested_at if unchanged else now})
     if new_rows:
         update = pd.DataFrame(new_rows)
         update["ingested_at"] = pd.to_datetime(update["ingested_at"], utc=True).astype("datetime64[us, UTC]")
@@ -83,6 +89,15 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
         merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
         lake.write_ledger(home.lake, facility.facility_id, merged)
     return summary
+
+
+def _whole_file_reject(source: str, exc: DataError):
+    """A read result that holds no readings and one reject (row 0) saying why the file failed."""
+    from thermaliq import readers
+
+    rejects = pd.DataFrame({"source": [source], "row": [0], "reason": [exc.message],
+                            "raw": [None]})
+    return readers.ReadResult(readers.empty_readings(), rejects, [f"{source}: {exc.message}"])
 
 
 def ingest_historian(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp, *,

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from thermaliq.errors import ThermaliqError
+from thermaliq.testhooks import crash_point
 
 DATASETS = ("readings", "quarantine", "ingested", "stream_energies", "calculations",
             "data_quality", "alerts", "runs")
@@ -56,6 +57,7 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        crash_point("lake.write")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -81,7 +83,10 @@ def utc_ns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def remove_stale_temporaries(lake: Path) -> int:
-    """Delete temporary files left by a crashed writer; return how many were removed."""
+    """Delete temporary files left by a crashed writer below ``lake``; return how many were removed.
+
+    Only call it where no live writer can be at work (e.g. a facility's folders under its lock).
+    """
     removed = 0
     for tmp in lake.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
@@ -219,6 +224,49 @@ def write_result(lake: Path, dataset: str, facility_id: str, month: str, df: pd.
     """Add one result file (never overwrites another run's file)."""
     path = result_dir(lake, dataset, facility_id, month) / f"{version_key}.parquet"
     return write_parquet_atomic(df, path)
+
+
+RESULT_DATASETS = ("calculations", "stream_energies", "data_quality", "alerts")
+
+
+def _pending_dir(lake: Path, facility_id: str) -> Path:
+    return lake / "_pending" / f"facility_id={facility_id}"
+
+
+@contextmanager
+def pending_results(lake: Path, facility_id: str, version_key: str):
+    """Mark the result files named ``version_key`` as in progress while they are written.
+
+    A write of results spans several files (calculations, stream energies, data quality, alerts,
+    possibly several months). The marker exists from before the first file until after the last;
+    a writer that dies in between leaves it behind, and :func:`rollback_pending` removes that
+    write's files before the next write, so a rerun starts from the state before the crash.
+    The caller holds the facility lock.
+    """
+    marker = _pending_dir(lake, facility_id) / version_key
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    yield
+    marker.unlink()   # not in ``finally``: after an exception the partial write is rolled back
+
+
+def rollback_pending(lake: Path, facility_id: str) -> int:
+    """Remove result files of interrupted writes (and stale temporaries); return files removed.
+
+    The caller holds the facility lock, so no live writer of this facility can be affected.
+    """
+    removed = 0
+    for marker in sorted(_pending_dir(lake, facility_id).glob("*")):
+        for dataset in RESULT_DATASETS:
+            for path in (lake / dataset / f"facility_id={facility_id}").glob(f"month=*/{marker.name}.parquet"):
+                path.unlink()
+                removed += 1
+        marker.unlink()
+    for dataset in DATASETS:
+        folder = lake / dataset / f"facility_id={facility_id}"
+        if folder.exists():
+            removed += remove_stale_temporaries(folder)
+    return removed
 
 
 def read_results(lake: Path, dataset: str, facility_id: str, months: list[str]) -> pd.DataFrame:

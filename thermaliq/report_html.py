@@ -19,6 +19,8 @@ from pathlib import Path
 import plotly
 import plotly.io as pio
 
+from thermaliq.testhooks import crash_point
+
 PLOTLY_JS = "plotly.min.js"
 _PLOTLY_CONFIG = '{"displaylogo": false, "responsive": true}'
 
@@ -128,6 +130,7 @@ def write_atomic(path: Path, text: str) -> Path:
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")
+        crash_point("report.write")
         os.replace(tmp, path)
     finally:
         if tmp.exists():

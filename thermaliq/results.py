@@ -5,6 +5,12 @@ changes nothing) or when a recalculation with a reason asks for a new version. E
 files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
 marks the newest write current. Month rows are recomputed from the current interval rows of the
 whole month after every change inside it.
+
+Crash safety: the files of one write are bracketed by a pending marker
+(:func:`thermaliq.lake.pending_results`); the next write of the facility first removes the files
+of a write that died half-way (:func:`thermaliq.lake.rollback_pending`), and an unchanged window
+still brings its months up to date, so a rerun after ``kill -9`` ends with the results of an
+uninterrupted run (tests/test_crash_safety.py).
 """
 from __future__ import annotations
 
@@ -64,25 +70,31 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
     months = periods.months_touching(result.first, result.last)
     content = _window_hash(result, facility)
     with lake.facility_lock(home.lake, facility.facility_id):
+        lake.rollback_pending(home.lake, facility.facility_id)   # files of a crashed earlier write
         stored = lake.read_results(home.lake, "calculations", facility.facility_id, months)
         current = lake.current_rows(stored, ["granularity", "period_start"]) if not stored.empty else stored
         if not new_version and _unchanged(current, result, content):
-            return StoreSummary(facility.facility_id, changed=False)
+            # a run that died after the window's write may not have updated its months yet
+            recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
+                                                               reason=reason, now=now)]
+            return StoreSummary(facility.facility_id, changed=bool(recomputed),
+                                months_recomputed=recomputed)
         seq = time.time_ns()
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           result.days.assign(granularity="day")], ignore_index=True)
         calc = _finish_calc(calc, facility, stored, run_id, reason, now, seq, content)
         day_start = _day_start_lookup(result.days)
-        _write_by_month(home, facility, "calculations", calc, seq)
-        _write_by_month(home, facility, "stream_energies",
-                        _versioned_energies(result.stream_energies, home, facility, months, seq), seq)
-        dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
-        dq["day_start"] = dq["period_start"]
-        _write_by_month(home, facility, "data_quality", dq, seq)
-        al = result.alerts.assign(run_id=run_id, write_seq=seq)
-        al["day_start"] = al["period_start"].map(day_start) if not al.empty else al["period_start"]
-        if not al.empty:
-            _write_by_month(home, facility, "alerts", al, seq)
+        with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
+            _write_by_month(home, facility, "calculations", calc, seq)
+            _write_by_month(home, facility, "stream_energies",
+                            _versioned_energies(result.stream_energies, home, facility, months, seq), seq)
+            dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
+            dq["day_start"] = dq["period_start"]
+            _write_by_month(home, facility, "data_quality", dq, seq)
+            al = result.alerts.assign(run_id=run_id, write_seq=seq)
+            al["day_start"] = al["period_start"].map(day_start) if not al.empty else al["period_start"]
+            if not al.empty:
+                _write_by_month(home, facility, "alerts", al, seq)
         recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
                                                            reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
@@ -204,13 +216,14 @@ def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
     seq = time.time_ns()
     rows = rows.assign(granularity="month")
     rows = _finish_calc(rows, facility, calc, run_id, reason, now, seq, "")
-    lake.write_result(home.lake, "calculations", facility.facility_id, month,
-                      _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
     month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
                                           "month", rows)
-    lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
-                      _stable_types(_versioned_energies(month_energies, home, facility, [month], seq)),
-                      f"{seq:020d}")
+    with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
+        lake.write_result(home.lake, "calculations", facility.facility_id, month,
+                          _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
+        lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
+                          _stable_types(_versioned_energies(month_energies, home, facility, [month], seq)),
+                          f"{seq:020d}")
     return True
 
 

@@ -1,0 +1,281 @@
+"""Benchmark: thermaliq end to end against a bare DuckDB reference, on the same synthetic files.
+
+One command generates (or reuses) a synthetic plant (:mod:`benchmarks.generate`) and runs, each
+in its own subprocess so that each peak RSS is its own:
+
+(a) **reference** — DuckDB alone reads the raw files once and computes the daily average of every
+    tag per facility and local day: the floor for any pipeline that reads the data once;
+(b) **thermaliq** — the real flow end to end (ingest → clean → lake → GX validation → align →
+    energies → results → catalog → reports → metrics) in Prefect's ephemeral mode: the nightly
+    flow for a one-day workload, the backfill flow otherwise.
+
+It prints wall time, readings per second, peak RSS and the ratio (b)/(a), and writes them as
+JSON to ``benchmarks/results/<workload>-<UTC timestamp>.json``. The thermaliq wall time is the
+flow call alone; Prefect's start-up (ephemeral API server, first flow) is timed separately as
+``startup_s`` because it is paid once per process, not per run.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.run plant-year            # 1 × 20 tags × 365 days
+    .venv/bin/python -m benchmarks.run fleet-night           # 100 × 20 tags × 1 day
+    .venv/bin/python -m benchmarks.run --facilities 3 --tags 20 --days 7 --format parquet
+    .venv/bin/python -m benchmarks.run plant-year --profile  # + cProfile of the flow (all threads)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from benchmarks.generate import Size, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+WORKLOADS = {
+    "fleet-night": Size(facilities=100, tags=20, days=1, start=date(2025, 6, 15)),
+    "plant-year": Size(facilities=1, tags=20, days=365, start=date(2025, 1, 1)),
+}
+STATE = ("lake", "thermaliq.duckdb", "thermaliq.duckdb.wal", "gx", "reports", "metrics", ".prefect")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM) [MB]."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- (a) reference
+def reference(home: Path, manifest: dict) -> dict:
+    """Daily average per facility, tag and local day straight from the raw files with DuckDB."""
+    import duckdb
+
+    pattern = str(home / "inbox" / "*" / f"*.{manifest['format']}")
+    if manifest["format"] == "parquet":
+        scan = f"read_parquet('{pattern}', filename = true)"
+        ts = "timestamp"
+    else:
+        scan = (f"read_csv('{pattern}', filename = true, header = true, "
+                "columns = {'timestamp': 'VARCHAR', 'tag': 'VARCHAR', 'value': 'DOUBLE'})")
+        ts = "CAST(timestamp AS TIMESTAMPTZ)"
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""CREATE TEMP TABLE daily AS
+        SELECT split_part(filename, '/', -2) AS facility_id, tag,
+               CAST(timezone('{manifest['timezone']}', {ts}) AS DATE) AS day,
+               avg(value) AS mean, count(*) AS n
+        FROM {scan} GROUP BY ALL""")
+    groups, readings = con.execute("SELECT count(*), sum(n) FROM daily").fetchone()
+    wall = time.perf_counter() - started
+    con.close()
+    return {"wall_s": wall, "readings": int(readings), "groups": int(groups),
+            "readings_per_s": readings / wall, "peak_rss_mb": peak_rss_mb()}
+
+
+# ----------------------------------------------------------------------------- (b) thermaliq
+def reset_state(home: Path) -> None:
+    """Remove everything a previous run wrote (lake, catalog, GX, reports, Prefect database)."""
+    for name in STATE:
+        p = home / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> dict:
+    """Run the nightly (one day) or backfill flow over the manifest's dates; time and check it."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    import flows  # noqa: F401 - quietens Prefect's ephemeral server
+    from prefect import flow
+
+    from flows.backfill import backfill
+    from flows.nightly import nightly
+
+    started = time.perf_counter()
+
+    @flow(name="benchmark-warmup")
+    def warmup() -> int:
+        return 1
+
+    warmup()                               # starts the ephemeral API: paid once per process
+    startup = time.perf_counter() - started
+    profiler = _start_profiler() if profile else None
+    started = time.perf_counter()
+    if manifest["days"] == 1:
+        state = nightly(date=manifest["first"], home=str(home), return_state=True)
+        flow_name = "nightly"
+    else:
+        state = backfill(start=manifest["first"], end=manifest["last"], home=str(home),
+                         return_state=True)
+        flow_name = "backfill"
+    wall = time.perf_counter() - started
+    if profiler is not None:
+        _stop_profiler(profiler, profile)
+    out = {"flow": flow_name, "wall_s": wall, "startup_s": startup,
+           "readings_per_s": manifest["readings"] / wall, "peak_rss_mb": peak_rss_mb(),
+           "completed": state.is_completed(), "message": None if state.is_completed() else state.message}
+    out.update(_check(home))
+    return out
+
+
+def _check(home: Path) -> dict:
+    """What the run stored: readings, days, mean day efficiency, alerts (a sanity check)."""
+    from thermaliq import catalog
+    from thermaliq.home import Home
+
+    con = catalog.memory_connection(Home.resolve(home))
+    stored = con.execute("SELECT count(*) FROM readings").fetchone()[0]
+    days, eff = con.execute("SELECT count(*), avg(efficiency_percent) FROM calculations "
+                            "WHERE is_current AND granularity = 'day'").fetchone()
+    alerts = con.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    return {"readings_stored": int(stored), "days_calculated": int(days), "alerts": int(alerts),
+            "quarantined": int(quarantined), "mean_day_efficiency_percent": eff}
+
+
+def _start_profiler():
+    """cProfile in this thread and in every thread started from now on (Prefect's task threads)."""
+    import cProfile
+    import threading
+
+    profiles = [cProfile.Profile()]
+
+    def per_thread(*_):
+        p = cProfile.Profile()
+        profiles.append(p)
+        p.enable()
+
+    threading.setprofile(per_thread)
+    profiles[0].enable()
+    return profiles
+
+
+def _stop_profiler(profiles, path: Path) -> None:
+    import pstats
+    import threading
+
+    threading.setprofile(None)
+    profiles[0].disable()
+    stats = pstats.Stats(profiles[0])
+    for p in profiles[1:]:
+        stats.add(p)
+    stats.dump_stats(str(path))
+
+
+# ----------------------------------------------------------------------------- driver
+def _child(kind: str, home: Path, profile: Path | None) -> dict:
+    """Run one side in a fresh interpreter and return its JSON (each has its own peak RSS)."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", kind, "--dir", str(home)]
+    if profile:
+        cmd += ["--profile-out", str(profile)]
+    env = {**os.environ, "PREFECT_HOME": str(home / ".prefect"), "THERMALIQ_HOME": str(home)}
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} run failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = time.perf_counter() - started
+    return out
+
+
+def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = RESULTS,
+                 isolate: bool = True, profile: bool = False) -> dict:
+    """Generate (or reuse) ``size`` under ``data_dir``, run reference and thermaliq, write JSON.
+
+    ``isolate=False`` runs both sides in this process (tests); peak RSS is then the process's.
+    """
+    home = Path(data_dir).resolve() / size.key()
+    t0 = time.perf_counter()
+    manifest = generate(home, size)
+    generated_s = time.perf_counter() - t0
+    reset_state(home)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    prof = results_dir / f"{name}-{stamp}.prof" if profile else None
+    if isolate:
+        ref = _child("reference", home, None)
+        tiq = _child("thermaliq", home, prof)
+    else:
+        ref = reference(home, manifest)
+        tiq = thermaliq_run(home, manifest, prof)
+    result = {
+        "workload": name, "created_at": stamp, "size": {**asdict(size), "start": size.start.isoformat()},
+        "readings": manifest["readings"], "data_dir": str(home), "generate_s": generated_s,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "commit": _commit()},
+        "settings": {k: os.environ.get(k) for k in ("THERMALIQ_WINDOW_DAYS", "THERMALIQ_MAX_WORKERS")},
+        "reference": ref, "thermaliq": tiq,
+        "ratio": tiq["wall_s"] / ref["wall_s"],
+    }
+    path = results_dir / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2, default=str))
+    result["json"] = str(path)
+    return result
+
+
+def _commit() -> str | None:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def _print(result: dict) -> None:
+    ref, tiq = result["reference"], result["thermaliq"]
+    print(f"{result['workload']}: {result['readings']:,} readings "
+          f"({result['size']['facilities']} facilities × {result['size']['tags']} tags × "
+          f"{result['size']['days']} days, {result['size']['format']})")
+    print(f"{'':12} {'wall s':>9} {'readings/s':>12} {'peak RSS MB':>12}")
+    for label, r in (("reference", ref), ("thermaliq", tiq)):
+        print(f"{label:12} {r['wall_s']:9.2f} {r['readings_per_s']:12,.0f} {r['peak_rss_mb']:12.0f}")
+    print(f"ratio thermaliq/reference: {result['ratio']:.1f}x   (Prefect start-up {tiq['startup_s']:.1f} s "
+          f"not included; flow {'completed' if tiq['completed'] else 'FAILED: ' + str(tiq['message'])})")
+    print(f"stored {tiq['readings_stored']:,} readings, {tiq['days_calculated']} facility-days, mean day "
+          f"efficiency {tiq['mean_day_efficiency_percent'] or float('nan'):.2f} %, {tiq['alerts']} alerts, "
+          f"{tiq['quarantined']} quarantined")
+    print(f"json: {result['json']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workload", nargs="?", choices=sorted(WORKLOADS), help="a standard workload")
+    ap.add_argument("--facilities", type=int)
+    ap.add_argument("--tags", type=int)
+    ap.add_argument("--days", type=int)
+    ap.add_argument("--start", type=date.fromisoformat)
+    ap.add_argument("--format", choices=["csv", "parquet"])
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/thermaliq-bench"),
+                    help="where generated data sets are kept and reused")
+    ap.add_argument("--profile", action="store_true", help="also write a cProfile of the flow")
+    ap.add_argument("--child", choices=["reference", "thermaliq"], help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        manifest = json.loads((args.dir / "benchmark-manifest.json").read_text())
+        out = reference(args.dir, manifest) if args.child == "reference" else \
+            thermaliq_run(args.dir, manifest, args.profile_out)
+        print(json.dumps(out, default=str))
+        return 0
+    size = WORKLOADS.get(args.workload) or Size(1, 20, 1, date(2025, 1, 1))
+    overrides = {k: getattr(args, k) for k in ("facilities", "tags", "days", "start", "format")
+                 if getattr(args, k) is not None}
+    size = replace(size, **overrides)
+    name = args.workload if args.workload and not overrides else \
+        f"custom-f{size.facilities}-t{size.tags}-d{size.days}-{size.format}"
+    result = run_workload(name, size, args.dir, profile=args.profile)
+    _print(result)
+    return 0 if result["thermaliq"]["completed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
