@@ -254,15 +254,15 @@ def test_backfill_and_recalculate_launched_from_the_cli_run_on_the_worker(deploy
     with server.client() as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
-    by_type: dict[str, list] = {}
-    for a in artifacts:
-        by_type.setdefault(a.type, []).append(a)
-    assert sorted(by_type) == ["link", "markdown", "table"]
-    assert [a.key for a in by_type["table"]] == ["thermaliq-run-summary"]
-    assert "BOILER-1" in str(by_type["table"][0].data)
-    assert "BOILER-1" in by_type["markdown"][0].data
-    links = {a.key: a.data for a in by_type["link"]}
-    assert set(links) == {"thermaliq-report-fleet", "thermaliq-report-boiler-1"}
+    by_key = {a.key: a for a in artifacts}
+    # Prefect 3.9 stores link artifacts with type "markdown" and data "[text](url)"
+    assert sorted(by_key) == ["thermaliq-report-boiler-1", "thermaliq-report-fleet",
+                              "thermaliq-run-report", "thermaliq-run-summary"]
+    assert by_key["thermaliq-run-summary"].type == "table"
+    assert "BOILER-1" in str(by_key["thermaliq-run-summary"].data)
+    assert by_key["thermaliq-run-report"].type == "markdown"
+    assert "| Constant test boiler (BOILER-1) | 79.9 % | HHV |" in by_key["thermaliq-run-report"].data
+    links = {k: a.data for k, a in by_key.items() if k.startswith("thermaliq-report-")}
     for data in links.values():   # "[text](url)" with THERMALIQ_REPORTS_URL of the worker
         match = re.fullmatch(r"\[thermaliq report: [^\]]+\]\((\S+)\)", data)
         assert match, data

@@ -122,3 +122,30 @@ def test_cli_exit_codes_for_usage_and_config_errors(prefect_harness, boiler_home
     (home.facilities / "BAD.yaml").write_text("facility_id: BAD\nname: x\n")
     check = CliRunner().invoke(app, ["check-config", "--home", str(home.root)])
     assert check.exit_code == 2 and "BAD.yaml: type: required field is missing" in check.output
+
+
+def test_nightly_processes_the_given_day(prefect_harness, boiler_home):
+    """The nightly flow with an explicit date (as a retried or late run passes it) calculates
+    exactly that local day and records the run."""
+    from flows.nightly import nightly
+
+    home = boiler_home
+    summary = nightly(date="2024-04-01", home=str(home.root))
+    assert (summary["first"], summary["last"]) == ("2024-04-01", "2024-04-01")
+    con = catalog.memory_connection(home)
+    days = con.execute("SELECT period_start FROM calculations WHERE granularity = 'day'").fetchall()
+    assert [d[0].isoformat() for d in days] == ["2024-03-31T22:00:00+00:00"]   # local midnight, CEST
+    assert con.execute("SELECT status FROM runs WHERE flow = 'nightly'").fetchall() == [("completed",)]
+
+
+def test_yesterday_is_taken_in_each_facility_time_zone():
+    """A run scheduled at 2024-03-10 07:30 UTC processes 2024-03-09 in Chicago (01:30 CST) and
+    2024-03-09 in Tokyo too (16:30 JST on the 10th → yesterday is the 9th)."""
+    import pandas as pd
+
+    from flows.params import yesterday_in
+
+    now = pd.Timestamp("2024-03-10 07:30", tz="UTC")
+    assert yesterday_in("America/Chicago", now) == date(2024, 3, 9)
+    assert yesterday_in("Asia/Tokyo", now) == date(2024, 3, 9)
+    assert yesterday_in("Asia/Tokyo", pd.Timestamp("2024-03-10 16:00", tz="UTC")) == date(2024, 3, 10)
