@@ -47,6 +47,13 @@ WORKLOADS = {
 STATE = ("lake", "thermaliq.duckdb", "thermaliq.duckdb.wal", "gx", "reports", "metrics", ".prefect")
 
 
+def cpu_s() -> float:
+    """CPU time (user + system) of this process so far [s]; less sensitive than wall time to
+    other load on a shared machine (threads add up, so it can exceed wall time)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size (VmHWM) [MB]."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -69,7 +76,7 @@ def reference(home: Path, manifest: dict) -> dict:
                 "columns = {'timestamp': 'VARCHAR', 'tag': 'VARCHAR', 'value': 'DOUBLE'})")
         ts = "CAST(timestamp AS TIMESTAMPTZ)"
     con = duckdb.connect()
-    started = time.perf_counter()
+    cpu0, started = cpu_s(), time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"""CREATE TEMP TABLE daily AS
         SELECT split_part(filename, '/', -2) AS facility_id, tag,
@@ -77,9 +84,9 @@ def reference(home: Path, manifest: dict) -> dict:
                avg(value) AS mean, count(*) AS n
         FROM {scan} GROUP BY ALL""")
     groups, readings = con.execute("SELECT count(*), sum(n) FROM daily").fetchone()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, cpu_s() - cpu0
     con.close()
-    return {"wall_s": wall, "readings": int(readings), "groups": int(groups),
+    return {"wall_s": wall, "cpu_s": cpu, "readings": int(readings), "groups": int(groups),
             "readings_per_s": readings / wall, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -112,7 +119,7 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
     warmup()                               # starts the ephemeral API: paid once per process
     startup = time.perf_counter() - started
     profiler = _start_profiler() if profile else None
-    started = time.perf_counter()
+    cpu0, started = cpu_s(), time.perf_counter()
     if manifest["days"] == 1:
         state = nightly(date=manifest["first"], home=str(home), return_state=True)
         flow_name = "nightly"
@@ -120,10 +127,10 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
         state = backfill(start=manifest["first"], end=manifest["last"], home=str(home),
                          return_state=True)
         flow_name = "backfill"
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, cpu_s() - cpu0
     if profiler is not None:
         _stop_profiler(profiler, profile)
-    out = {"flow": flow_name, "wall_s": wall, "startup_s": startup,
+    out = {"flow": flow_name, "wall_s": wall, "cpu_s": cpu, "startup_s": startup,
            "readings_per_s": manifest["readings"] / wall, "peak_rss_mb": peak_rss_mb(),
            "completed": state.is_completed(), "message": None if state.is_completed() else state.message}
     out.update(_check(home))
@@ -201,6 +208,7 @@ def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = R
     manifest = generate(home, size)
     generated_s = time.perf_counter() - t0
     reset_state(home)
+    load_before = os.getloadavg()    # other work on the machine inflates wall times
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     results_dir.mkdir(parents=True, exist_ok=True)
     prof = results_dir / f"{name}-{stamp}.prof" if profile else None
@@ -214,6 +222,7 @@ def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = R
         "workload": name, "created_at": stamp, "size": {**asdict(size), "start": size.start.isoformat()},
         "readings": manifest["readings"], "data_dir": str(home), "generate_s": generated_s,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average": [round(x, 2) for x in load_before],
                     "platform": platform.platform(), "commit": _commit()},
         "settings": {k: os.environ.get(k) for k in ("THERMALIQ_WINDOW_DAYS", "THERMALIQ_MAX_WORKERS")},
         "reference": ref, "thermaliq": tiq,
@@ -235,14 +244,16 @@ def _print(result: dict) -> None:
     print(f"{result['workload']}: {result['readings']:,} readings "
           f"({result['size']['facilities']} facilities × {result['size']['tags']} tags × "
           f"{result['size']['days']} days, {result['size']['format']})")
-    print(f"{'':12} {'wall s':>9} {'readings/s':>12} {'peak RSS MB':>12}")
+    print(f"{'':12} {'wall s':>9} {'CPU s':>9} {'readings/s':>12} {'peak RSS MB':>12}")
     for label, r in (("reference", ref), ("thermaliq", tiq)):
-        print(f"{label:12} {r['wall_s']:9.2f} {r['readings_per_s']:12,.0f} {r['peak_rss_mb']:12.0f}")
+        print(f"{label:12} {r['wall_s']:9.2f} {r['cpu_s']:9.2f} {r['readings_per_s']:12,.0f} "
+              f"{r['peak_rss_mb']:12.0f}")
     print(f"ratio thermaliq/reference: {result['ratio']:.1f}x   (Prefect start-up {tiq['startup_s']:.1f} s "
           f"not included; flow {'completed' if tiq['completed'] else 'FAILED: ' + str(tiq['message'])})")
     print(f"stored {tiq['readings_stored']:,} readings, {tiq['days_calculated']} facility-days, mean day "
           f"efficiency {tiq['mean_day_efficiency_percent'] or float('nan'):.2f} %, {tiq['alerts']} alerts, "
           f"{tiq['quarantined']} quarantined")
+    print(f"load average at start: {result['machine']['load_average']}")
     print(f"json: {result['json']}")
 
 

@@ -7,7 +7,7 @@ from prefect import flow
 
 from flows.fanout import run_facilities, task_runner
 from flows.finish import finish_run
-from flows.params import parse_date, select_facilities
+from flows.params import parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq import periods
 from thermaliq.home import Home
@@ -41,7 +41,7 @@ def backfill(start: str, end: str, facilities: list[str] | None = None, home: st
     params = {"start": start, "end": end, "facilities": facilities, "home": str(h.root),
               "reingest": reingest}
     with recorded_run(h, "backfill", params) as run:
-        first, last = parse_date(start, "start"), parse_date(end, "end")
+        first, last = parse_range(start, end)
         windows = periods.windows(first, last, window_days())
         selected, problems = select_facilities(h, facilities)
         for p in problems:

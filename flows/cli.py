@@ -33,8 +33,20 @@ FacilitiesOpt = Annotated[Optional[list[str]], typer.Option(
 DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar day).")]
 
 
+def _check_dates(start: str | None, end: str | None, day: str | None) -> None:
+    """Raise ``ConfigError`` for a bad date or end < start before Prefect starts (a typo fails fast)."""
+    from flows.params import parse_date, parse_range
+
+    if start and end:
+        parse_range(start, end)
+    for value, name in ((start, "start"), (end, "end"), (day, "date")):
+        if value:
+            parse_date(value, name)
+
+
 def _run_flow(flow_fn, label: str, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
+    _check_dates(params.get("start"), params.get("end"), params.get("date"))
     with console.status(f"[bold]{label}[/] running (Prefect flow '{flow_fn.name}') ..."):
         state = flow_fn(**params, return_state=True)
     home = Home.resolve(params.get("home"))
@@ -131,8 +143,12 @@ def recalculate(start: DateOpt, end: DateOpt,
 
 
 @app.command()
-def report(home: HomeOpt = None, start: Annotated[Optional[str], typer.Option()] = None,
-           end: Annotated[Optional[str], typer.Option()] = None, facility: FacilitiesOpt = None) -> None:
+def report(home: HomeOpt = None,
+           start: Annotated[Optional[str], typer.Option(
+               help="First local day YYYY-MM-DD; default end - 6 days.")] = None,
+           end: Annotated[Optional[str], typer.Option(
+               help="Last local day YYYY-MM-DD; default yesterday (UTC).")] = None,
+           facility: FacilitiesOpt = None) -> None:
     """Render the HTML reports and metrics from stored results (default: last 7 days)."""
     from flows.report import report as report_flow
 
@@ -180,13 +196,25 @@ def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of d
     raise typer.Exit(code)
 
 
-@app.command("serve-reports")
-def serve_reports(home: HomeOpt = None, port: Annotated[int, typer.Option()] = 8765) -> None:
-    """Serve <home>/reports over HTTP on 127.0.0.1 (links in the Prefect UI point here)."""
+def _report_server(reports: Path, port: int):
+    """The report server bound to 127.0.0.1:``port``; exit 2 with the reason if it cannot start."""
     from thermaliq.serve_reports import serve as serve_dir
 
+    try:
+        return serve_dir(reports, host="127.0.0.1", port=port)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error[/]: {exc}")
+    except OSError as exc:   # port in use or not allowed
+        err.print(f"[red]cannot serve on 127.0.0.1:{port}[/]: {exc.strerror or exc} (choose another --port)")
+    raise typer.Exit(2)
+
+
+@app.command("serve-reports")
+def serve_reports(home: HomeOpt = None,
+                  port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 8765) -> None:
+    """Serve <home>/reports over HTTP on 127.0.0.1 (links in the Prefect UI point here)."""
     h = Home.resolve(home)
-    server = serve_dir(h.reports, host="127.0.0.1", port=port)
+    server = _report_server(h.reports, port)
     console.print(f"serving {h.reports} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
@@ -198,16 +226,33 @@ def serve_reports(home: HomeOpt = None, port: Annotated[int, typer.Option()] = 8
 
 @app.command()
 def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report server port.")] = 8765,
-          timezone: Annotated[str, typer.Option(help="Time zone of the nightly schedule.")] = "UTC") -> None:
-    """Single-machine install: serve the deployments with their schedules, and the reports."""
+          timezone: Annotated[str, typer.Option(
+              envvar="THERMALIQ_SCHEDULE_TZ", help="IANA time zone of the nightly 03:30 schedule.")] = "UTC",
+          ) -> None:
+    """Single-machine install: serve the deployments with their schedules, and the reports.
+
+    Needs a Prefect server (PREFECT_API_URL): Prefect's ephemeral mode runs no scheduler.
+    """
     import threading
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from prefect.settings import get_current_settings
 
     from flows.deployments import serve_all
-    from thermaliq.serve_reports import serve as serve_dir
 
+    if not get_current_settings().api.url:
+        err.print("[red]thermaliq serve needs a Prefect server[/]: without PREFECT_API_URL Prefect runs an "
+                  "ephemeral API with no scheduler and no UI, so the nightly schedule would never fire. "
+                  "Start one ('prefect server start') and set PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise typer.Exit(2)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        err.print(f"[red]--timezone {timezone!r} is not an IANA time zone[/] such as 'Europe/Berlin'")
+        raise typer.Exit(2)
     h = Home.resolve(home)
     h.reports.mkdir(parents=True, exist_ok=True)
-    server = serve_dir(h.reports, host="127.0.0.1", port=port)
+    server = _report_server(h.reports, port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ.setdefault("THERMALIQ_REPORTS_URL", f"http://127.0.0.1:{server.server_address[1]}")
     console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")

@@ -20,6 +20,15 @@ def parse_date(value: str | date, name: str) -> date:
         raise ConfigError(f"{name}={value!r} is not an ISO date", fix="use YYYY-MM-DD") from exc
 
 
+def parse_range(start: str | date, end: str | date) -> tuple[date, date]:
+    """An inclusive range of ISO dates; raises ``ConfigError`` when a date is bad or end < start."""
+    first, last = parse_date(start, "start"), parse_date(end, "end")
+    if last < first:
+        raise ConfigError(f"end={str(end)!r} is before start={str(start)!r}",
+                          fix="give start <= end (both days are included)")
+    return first, last
+
+
 def select_facilities(home: Home, wanted: list[str] | None) -> tuple[dict[str, Facility], list[str]]:
     """Load the home's facilities; return (selected facilities, problems as text).
 
@@ -33,7 +42,10 @@ def select_facilities(home: Home, wanted: list[str] | None) -> tuple[dict[str, F
         broken = {str(e.file or "") for e in errors}
         for fid in missing:
             if not any(b.endswith(f"{fid}.yaml") for b in broken):
-                problems.append(f"facility {fid!r}: no file {home.facility_file(fid)}")
+                try:
+                    problems.append(f"facility {fid!r}: no file {home.facility_file(fid)}")
+                except ConfigError as exc:   # e.g. '../../etc': never turned into a path
+                    problems.append(f"facility {fid!r}: {exc}")
         facilities = {k: v for k, v in facilities.items() if k in wanted}
     return facilities, problems
 

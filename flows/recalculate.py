@@ -6,7 +6,7 @@ from prefect import flow
 from flows.backfill import window_days
 from flows.fanout import run_facilities, task_runner
 from flows.finish import finish_run
-from flows.params import parse_date, select_facilities
+from flows.params import parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq import periods
 from thermaliq.errors import ConfigError
@@ -28,7 +28,7 @@ def recalculate(start: str, end: str, reason: str, facilities: list[str] | None 
         if not reason or not reason.strip():
             raise ConfigError("recalculate needs a reason", field="reason",
                               fix="say why, e.g. --reason 'corrected gas heating value'")
-        first, last = parse_date(start, "start"), parse_date(end, "end")
+        first, last = parse_range(start, end)
         selected, problems = select_facilities(h, facilities)
         for p in problems:
             run.fail(p)

@@ -8,7 +8,7 @@ from prefect import flow
 
 from flows.fanout import task_runner
 from flows.finish import finish_run
-from flows.params import parse_date, select_facilities
+from flows.params import parse_date, parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq.home import Home
 
@@ -23,6 +23,7 @@ def report(start: str | None = None, end: str | None = None, facilities: list[st
         today = pd.Timestamp.now(tz="UTC").date()
         last = parse_date(end, "end") if end else today - timedelta(days=1)
         first = parse_date(start, "start") if start else last - timedelta(days=6)
+        first, last = parse_range(first, last)
         selected, problems = select_facilities(h, facilities)
         for p in problems:
             run.fail(p)

@@ -9,8 +9,8 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.common import facility_of
-from thermaliq import calculate, results
+from tasks.common import facility_of, release_memory
+from thermaliq import calculate, periods, results
 
 _GX_LOCK = threading.Lock()  # one GX validation at a time: its context is not thread-safe
 
@@ -32,6 +32,8 @@ def calculate_facility_window(home: str, facility_id: str, first: date, last: da
         result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)
+    del readings
+    release_memory()          # the window's frames are garbage now: keep RSS at one window
     for issue in result.issues[:20]:
         logger.warning("%s: %s", facility_id, issue)
     days = result.days
@@ -57,7 +59,10 @@ def _f(x) -> float | None:
 def _validate(home, facility, readings: pd.DataFrame, first: date, last: date, run_id: str) -> dict:
     from tasks.gx_validate import validate_readings
 
-    window = readings
+    # Only the window's own rows: the margins loaded for alignment belong to the neighbouring
+    # windows, which validate them; validating them here too made GX cost grow with the margin.
+    start, end = periods.day_window(first, last, facility.timezone)
+    window = readings[(readings["ts"] >= start) & (readings["ts"] < end)]
     with _GX_LOCK:
         return validate_readings(window, facility, home.gx, f"{facility.facility_id}-{first}-{last}-{run_id[:8]}")
 

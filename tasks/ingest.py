@@ -7,7 +7,7 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.common import facility_of, retry_io_only
+from tasks.common import facility_of, release_memory, retry_io_only
 from thermaliq import ingest, periods
 
 
@@ -22,6 +22,7 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
     else:
         start, end = periods.day_window(first, last, facility.timezone)
         summary = ingest.ingest_historian(h, facility, start, end)
+    release_memory()
     for note in summary.notes[:20]:
         logger.info("%s: %s", facility_id, note)
     logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",

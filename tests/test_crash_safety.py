@@ -3,19 +3,26 @@
 The crash is the test hook of :mod:`thermaliq.testhooks` (``os._exit(137)``, which skips every
 ``finally`` and flush like SIGKILL) at a deterministic point: during ingest, half-way through
 a window's result files, inside the catalog transaction and while a report page is written. The
-backfill runs as the real CLI in a subprocess against the session's Prefect test server.
+backfill runs as the real CLI in a subprocess against the session's Prefect test server; the
+rerun and the uninterrupted reference run in-process.
+
+Order of the lake's Parquet writes in a run of this home (one-day windows): 1 run record;
+2-8 readings days and the quarantine file of the four source files; 9 ingest ledger; 10-14 first
+window (calculations, stream energies, data quality, then month calculations and energies);
+15-19 second window; 20-24 third window; 25 run record.
 """
 from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
-from tests.runs import assert_no_duplicates, assert_same_results, run_cli, snapshot
+from tests.runs import assert_no_duplicates, assert_same_results, snapshot, start_cli
 from thermaliq.home import Home
 
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
 
 VALUES = {"FT-101": 750.0, "FT-201": 10_000.0, "PT-201": 1.0, "TT-202": 105.0}
 FIRST, LAST = date(2024, 5, 30), date(2024, 6, 1)       # three days across a month boundary
@@ -32,12 +39,42 @@ def _make_home(root) -> Home:
     return home
 
 
+POINTS = [   # (counts of a run of this home: see the order of writes in the docstring)
+    "lake.write:3",       # ingest: quarantine file of the first source complete, not renamed
+    "lake.write:11",      # first window: its calculations file is in place, stream energies not
+    "lake.write:19",      # second window's month recomputation: month calculations in, energies not
+    "catalog.refresh:1",  # thermaliq.duckdb transaction open, views not committed
+    "report.write:2",     # a report page half-written
+]
+
+
+def _backfill(home: Home, monkeypatch) -> None:
+    from flows.backfill import backfill
+
+    monkeypatch.setenv("THERMALIQ_WINDOW_DAYS", "1")   # one task per day: many partition writes
+    backfill(start=FIRST.isoformat(), end=LAST.isoformat(), home=str(home.root))
+
+
+@pytest.fixture(scope="module")
+def crashed(prefect_harness, tmp_path_factory) -> dict[str, Home]:
+    """One home per crash point, each killed by the CLI run's crash hook (run side by side)."""
+    homes, procs = {}, {}
+    for point in POINTS:
+        homes[point] = _make_home(tmp_path_factory.mktemp("crash") / "home")
+        procs[point] = start_cli(*ARGS, "--home", str(homes[point].root), THERMALIQ_WINDOW_DAYS="1",
+                                 THERMALIQ_CRASH_AT=point)
+    for point, proc in procs.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 137, f"the crash point {point} was not reached: {err[-2000:]}"
+    return homes
+
+
 @pytest.fixture(scope="module")
 def reference(prefect_harness, tmp_path_factory):
-    """An uninterrupted run (windows of one day so that a run writes many partitions)."""
+    """An uninterrupted run (in-process) of the same home."""
     home = _make_home(tmp_path_factory.mktemp("ref") / "home")
-    done = run_cli(*ARGS, "--home", str(home.root), THERMALIQ_WINDOW_DAYS="1")
-    assert done.returncode == 0, done.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:
+        _backfill(home, mp)
     snap = snapshot(home)
     assert len(snap["calculations"].query("granularity == 'day'")) == 3
     assert len(snap["calculations"].query("granularity == 'month'")) == 2
@@ -45,33 +82,24 @@ def reference(prefect_harness, tmp_path_factory):
     return snap
 
 
-@pytest.mark.parametrize("point", [
-    "lake.write:2",       # ingest: the second readings day is complete but not yet renamed
-    "lake.write:7",       # inside the first window's result files (calculations written, rest not)
-    "lake.write:12",      # inside the second window's writes, after a month recomputation
-    "catalog.refresh:1",  # thermaliq.duckdb transaction open, views not committed
-    "report.write:2",     # a report page half-written
-])
-def test_kill_then_rerun_gives_the_uninterrupted_results(reference, tmp_path, point):
-    home = _make_home(tmp_path / "home")
-    crashed = run_cli(*ARGS, "--home", str(home.root), THERMALIQ_WINDOW_DAYS="1",
-                      THERMALIQ_CRASH_AT=point)
-    assert crashed.returncode == 137, f"the crash point {point} was not reached: {crashed.stderr[-2000:]}"
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_then_rerun_gives_the_uninterrupted_results(crashed, reference, point, monkeypatch):
+    home = crashed[point]
     if point.startswith("lake.write"):
         # the crash left real debris: a temporary file that was never renamed into place
         assert list(home.lake.rglob(".*.tmp")), "the crash should have left a temporary file"
+    if point in ("lake.write:11", "lake.write:19"):
+        assert list((home.lake / "_pending").rglob("*")), "a result write should be half done"
 
-    again = run_cli(*ARGS, "--home", str(home.root), THERMALIQ_WINDOW_DAYS="1")
-    assert again.returncode == 0, again.stderr[-3000:]
+    _backfill(home, monkeypatch)    # the rerun
     snap = snapshot(home)
     assert_same_results(snap, reference)
     assert_no_duplicates(snap)
-    assert not list((home.lake / "_pending").rglob("*0")), "an interrupted write was not rolled back"
+    pending = [p for p in (home.lake / "_pending").rglob("*") if p.is_file()]
+    assert not pending, "an interrupted write was not rolled back"
     assert not list((home.lake / "readings").rglob(".*.tmp"))
     assert (home.reports / "index.html").exists()
-    # the catalog users open is complete again
-    import duckdb
-    con = duckdb.connect(str(home.catalog), read_only=True)
+    con = duckdb.connect(str(home.catalog), read_only=True)   # the catalog users open is whole
     try:
         n = con.execute("SELECT count(*) FROM calculations WHERE is_current AND granularity = 'day'").fetchone()[0]
     finally:

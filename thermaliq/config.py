@@ -428,7 +428,8 @@ def load_facility(path: str | Path) -> Facility:
         raise ConfigErrors([ConfigError(f"cannot read: {exc}", file=name)]) from exc
     except yaml.YAMLError as exc:
         raise ConfigErrors([ConfigError(f"not valid YAML: {exc}", file=name,
-                                        fix="plain YAML only: no anchors, aliases or !tags")]) from exc
+                                        fix="correct the YAML at the line shown; plain YAML only: "
+                                            "no anchors, aliases or !tags")]) from exc
     facility = parse_facility(data, file=name)
     if path.stem != facility.facility_id:
         raise ConfigErrors([ConfigError(

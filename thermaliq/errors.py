@@ -68,4 +68,12 @@ class DataError(ValueError, ThermaliqError):
 
 
 class HistorianError(ConnectionError, ThermaliqError):
-    """The historian could not deliver readings (after retries, or the circuit is open)."""
+    """The historian could not deliver readings (after retries, or the circuit is open).
+
+    ``permanent`` is True when trying again cannot help (401/403/404 and other 4xx, an open
+    circuit): task retries (``tasks.common.retry_io_only``) skip such errors.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent

@@ -102,7 +102,8 @@ def _page(session, endpoint: str, body: dict, headers: dict, timeouts, url: str,
     if code != 200:
         text = resp.text[:200].replace(token, "***") if token else resp.text[:200]
         hint = _HINTS.get(code, "request rejected")
-        raise HistorianError(f"historian {url}: HTTP {code} {hint} (not retried); answer: {text!r}")
+        raise HistorianError(f"historian {url}: HTTP {code} {hint} (not retried); answer: {text!r}",
+                             permanent=True)
     try:
         data = resp.json()
     except ValueError:

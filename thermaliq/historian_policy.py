@@ -119,7 +119,8 @@ class CircuitBreaker:
         if self.state == "open":
             if self._clock() - self._opened_at < self.cooldown_s:
                 raise HistorianError(f"circuit open for historian {self.url}: {self.failures} "
-                                     "consecutive failed calls; not calling it again in this run")
+                                     "consecutive failed calls; not calling it again in this run",
+                                     permanent=True)
             self.state = "half_open"
             self._publish()
 

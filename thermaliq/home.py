@@ -64,4 +64,10 @@ class Home:
         return candidate
 
     def facility_file(self, facility_id: str) -> Path:
+        """``facilities/<id>.yaml``; an id that is not 1..64 of [A-Za-z0-9_-] (``../../etc``) is refused."""
+        from thermaliq.config import FACILITY_ID_RE
+
+        if not FACILITY_ID_RE.match(str(facility_id)):
+            raise ConfigError(f"{facility_id!r} is not a valid facility_id", field="facility_id",
+                              fix="use 1..64 of the characters A-Z a-z 0-9 _ -")
         return self.facilities / f"{facility_id}.yaml"

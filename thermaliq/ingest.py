@@ -125,7 +125,8 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
     raw = lake.utc_ns(result.readings)
     summary.readings_read += len(raw)
     summary.notes.extend(result.notes)
-    rejects = [_with_time(result.rejects, now)]
+    raw, implausible = quality.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
+    rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
     stored = 0
     with lake.facility_lock(home.lake, facility.facility_id):
         if not raw.empty:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -146,7 +147,22 @@ def normalise_readings(df: pd.DataFrame) -> pd.DataFrame:
         "source": df["source"].astype("string").astype(object),
         "row": df["row"].astype("int64"),
     })
-    return out.sort_values(["tag", "ts", "source", "row"], kind="mergesort").reset_index(drop=True)
+    return out.iloc[_sort_order(out)].reset_index(drop=True)
+
+
+def _sort_order(df: pd.DataFrame) -> np.ndarray:
+    """Stable order by tag, ts, source, row (missing text last), as ``sort_values`` would give,
+    on integer codes: sorting the object columns directly cost more than writing the file."""
+    keys = []
+    for col in ("row", "source", "ts", "tag"):          # np.lexsort: last key is the primary one
+        if col in ("tag", "source"):
+            codes, uniques = pd.factorize(df[col], sort=True, use_na_sentinel=True)
+            keys.append(np.where(codes < 0, len(uniques), codes))
+        elif col == "ts":
+            keys.append(np.where(df[col].isna().to_numpy(), np.iinfo(np.int64).max, df[col].array.asi8))
+        else:
+            keys.append(df[col].to_numpy())
+    return np.lexsort(keys)
 
 
 def write_readings_day(lake: Path, facility_id: str, day: date, df: pd.DataFrame) -> Path:
@@ -170,8 +186,9 @@ def write_quarantine(lake: Path, facility_id: str, rejects: pd.DataFrame) -> Pat
     for col in cols:
         if col not in df:
             df[col] = None
-    df = df[cols].drop_duplicates(subset=["source", "row", "reason"])
-    df = df.sort_values(["source", "row", "reason"], kind="mergesort").reset_index(drop=True)
+    # a wide file's row holds many readings: the tag is part of a reject's identity
+    df = df[cols].drop_duplicates(subset=["source", "row", "reason", "tag"])
+    df = df.sort_values(["source", "row", "reason", "tag"], kind="mergesort").reset_index(drop=True)
     df["row"] = df["row"].astype("int64")
     df["ts"] = pd.to_datetime(df["ts"], utc=True).astype("datetime64[us, UTC]")
     df["ingested_at"] = pd.to_datetime(df["ingested_at"], utc=True).astype("datetime64[us, UTC]")

@@ -8,7 +8,8 @@ reason, so that nothing is lost silently (DESIGN §4). Steps, in this order, eac
 2. ``unit`` present and different from the configured unit -> converted with
    :func:`thermaliq.units.convert`; an unknown or incompatible unit -> reject naming both units;
 3. non-finite value (NaN from a non-numeric cell, +-inf) -> reject;
-4. outside the configured ``range`` -> reject ``out of range [lo, hi] <unit>``;
+4. outside the configured ``range`` -> reject ``out of range [lo, hi] <unit>``; without a range,
+   ``|value| > PHYSICAL_LIMIT`` (1e15 in the tag's unit) -> reject ``implausible magnitude``;
 5. exact duplicates (same tag, instant and value) -> one kept, the others dropped and counted
    (not quarantined: they are the same reading);
 6. conflicting duplicates (same tag and instant, different values) -> one kept by the rule below,
@@ -18,6 +19,9 @@ Conflict rule (deterministic, independent of row order): prefer the reading whos
 good (``good``, ``192`` or OPC ``0xC0``; case-insensitive), then one without a quality flag, then
 any other flag; among equals keep the one with the smallest ``(source, row)``, i.e. the first
 occurrence in the first source by name. The same ordering picks the survivor of exact duplicates.
+
+Implausible reading times (before 2000 or more than a day after the ingest) are split off by
+:func:`implausible_times`, which the ingest applies before cleaning (it knows the ingest time).
 
 Time alignment, outliers, frozen meters, counters and gaps are the subject of ``thermaliq.align``.
 """
@@ -37,6 +41,12 @@ REJECT_COLUMNS = ("source", "row", "reason", "raw", "tag", "ts")
 COUNT_COLUMNS = ("duplicates", "conflicts", "non_numeric", "out_of_range", "unit_errors",
                  "unknown_tag")
 GOOD_QUALITY = ("good", "192", "0xc0")
+#: Magnitude limit of a tag without a configured ``range`` [tag unit]: no plant meter reads 1e15
+#: of anything, while a 1e308 (finite!) would swamp every average it enters.
+PHYSICAL_LIMIT = 1e15
+#: Plausible reading times: from 2000-01-01 to the ingest time plus one day (clock skew).
+EARLIEST_TS = pd.Timestamp("2000-01-01", tz="UTC")
+FUTURE_SLACK = pd.Timedelta(days=1)
 MAX_RAW_CHARS = 500
 
 
@@ -210,8 +220,8 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     """
     specs = facility.tag_specs()
     tag_units = np.array([s.unit for s in specs.values()], dtype=object)
-    lo_of = np.array([s.range[0] if s.range else -np.inf for s in specs.values()] + [np.nan])
-    hi_of = np.array([s.range[1] if s.range else np.inf for s in specs.values()] + [np.nan])
+    lo_of = np.array([s.range[0] if s.range else -PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
+    hi_of = np.array([s.range[1] if s.range else PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
     df = _check_columns(raw)
     code = pd.Index(list(specs), dtype=object).get_indexer(df["tag"].astype(object)).astype("int64")
 
@@ -230,7 +240,7 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
                                         index=df.index[masks["unit_errors"]]),
                "non_numeric": "non-numeric or non-finite value",
                "out_of_range": pd.Series(
-                   ["out of range [" + f"{a:g}, {b:g}] " + u for a, b, u in
+                   [_range_reason(a, b, u) for a, b, u in
                     zip(lo[rng_pos], hi[rng_pos], tag_units[code[rng_pos]])],
                    index=df.index[rng_pos], dtype=object)}
     rejects = {k: _rejects(df[m], reasons[k]) for k, m in masks.items()}
@@ -247,6 +257,31 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     rej = (pd.concat(parts, ignore_index=True) if parts
            else _rejects(df.iloc[:0], pd.Series([], dtype=object)))
     return CleanResult(readings, rej[list(REJECT_COLUMNS)], _counts_frame(counts, specs))
+
+
+def _range_reason(lo: float, hi: float, unit: str) -> str:
+    if lo == -PHYSICAL_LIMIT and hi == PHYSICAL_LIMIT:
+        return (f"implausible magnitude: |value| > {PHYSICAL_LIMIT:g} {unit} (no range configured; "
+                "set the tag's range)")
+    return f"out of range [{lo:g}, {hi:g}] {unit}"
+
+
+def implausible_times(raw: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off readings stamped before :data:`EARLIEST_TS` or after ``now`` + :data:`FUTURE_SLACK`.
+
+    Such times are clock faults (a 1970 epoch from an unset clock, a year-2099 typo); they would
+    create day partitions and calculation periods nobody asked for. Returns (kept, rejects with
+    reason ``timestamp out of plausible range``).
+    """
+    ts = raw["ts"]
+    latest = pd.Timestamp(now).tz_convert("UTC") + FUTURE_SLACK
+    bad = ((ts < EARLIEST_TS) | (ts > latest)).to_numpy()
+    if not bad.any():
+        return raw, _rejects(raw.iloc[:0], pd.Series([], dtype=object))[list(REJECT_COLUMNS)]
+    df = _check_columns(raw[bad])
+    reason = (f"timestamp out of plausible range ({EARLIEST_TS:%Y-%m-%d} .. ingest time + "
+              f"{FUTURE_SLACK.days} day, {latest:%Y-%m-%dT%H:%MZ})")
+    return raw[~bad].reset_index(drop=True), _rejects(df, reason)[list(REJECT_COLUMNS)]
 
 
 def _counts_frame(counts: dict[str, pd.Series], specs) -> pd.DataFrame:

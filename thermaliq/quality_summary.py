@@ -77,6 +77,24 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _event_stats(events: pd.DataFrame, index: pd.DatetimeIndex, day_codes: np.ndarray
+                 ) -> tuple[dict, dict, dict]:
+    """Per (tag, local day): event counts per kind, frozen time summed [ns], longest offline
+    time [ns]; one grouping for the whole window instead of one filter per tag and day."""
+    if not len(events):
+        return {}, {}, {}
+    g = pd.DataFrame({"tag": events["tag"].to_numpy(dtype=object),
+                      "day": day_codes[_position(index, events["start"].array.asi8)],
+                      "kind": events["kind"].to_numpy(dtype=object),
+                      "ns": (events["end"].array.asi8 - events["start"].array.asi8)})
+    counts: dict = {}
+    for (tag, day, kind), n in g.groupby(["tag", "day", "kind"]).size().items():
+        counts.setdefault((tag, day), {})[kind] = int(n)
+    frozen = g[g["kind"] == "frozen"].groupby(["tag", "day"])["ns"].sum().to_dict()
+    offline = g[g["kind"] == "offline"].groupby(["tag", "day"])["ns"].max().to_dict()
+    return counts, frozen, offline
+
+
 def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
                 excluded: dict[str, np.ndarray], rejected_counts: pd.Series | None
                 ) -> pd.DataFrame:
@@ -112,6 +130,7 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
     period_start = index[starts]
     period_end = index[np.r_[starts[1:], len(index)] - 1] + step
     n_days = len(starts)
+    ev_counts, ev_frozen, ev_offline = _event_stats(events, index, day_codes)
     rows = []
     for tag in codes.columns:
         c = codes[tag].to_numpy()
@@ -123,16 +142,10 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
         rejected = np.bincount(day_codes[_position(index, ex)], minlength=n_days)
         if rejected_counts is not None and tag in rejected_counts.index:
             rejected[0] += int(rejected_counts[tag])
-        ev = events[events["tag"] == tag]
-        ev_day = day_codes[_position(index, ev["start"].array.asi8)] if len(ev) \
-            else np.empty(0, int)
         for d in range(n_days):
-            e = ev[ev_day == d]
-            kinds = e["kind"].value_counts()
-            frozen = e[e["kind"] == "frozen"]
-            frozen_ns = int((frozen["end"] - frozen["start"]).sum().value) if len(frozen) else 0
-            offline = e[e["kind"] == "offline"]
-            offline_ns = int((offline["end"] - offline["start"]).max().value) if len(offline) else 0
+            kinds = ev_counts.get((tag, d), {})
+            frozen_ns = int(ev_frozen.get((tag, d), 0))
+            offline_ns = int(ev_offline.get((tag, d), 0))
             missing = expected[d] - valid[d] - estimated[d]
             issues = _issues([
                 (_n(missing, "interval") + " missing", missing),

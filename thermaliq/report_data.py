@@ -248,7 +248,11 @@ def repair_totals(dq: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     counts = ["expected_points", "valid_points", "interpolated_points", "rejected_points"]
     out = dq.groupby(by)[counts].sum()
     text = dq["issues"].fillna("").astype(str)
-    listed = dq[text != ""].groupby(by)["issues"].agg(lambda s: "; ".join(sorted(set(s.astype(str)))))
+    # distinct issues per group, sorted, joined: one sort of the unique pairs instead of a Python
+    # set-and-sort per group (that lambda was most of a year's report rendering)
+    pairs = pd.DataFrame({**{k: dq[k] for k in by}, "issues": text})[text != ""].drop_duplicates()
+    pairs = pairs.sort_values([*by, "issues"], kind="stable")
+    listed = pairs.groupby(by)["issues"].agg("; ".join)
     out["issues"] = listed.reindex(out.index).fillna("")
     expected = out["expected_points"].where(out["expected_points"] > 0)
     out["completeness"] = (out["valid_points"] / expected).clip(0, 1)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from thermaliq import balance, energy, lake, periods
@@ -121,16 +122,25 @@ def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, r
     if stored.empty:
         calc["version"] = 1
     else:
-        last = stored.groupby(["granularity", "period_start"])["version"].max()
-        prev = pd.MultiIndex.from_frame(calc[["granularity", "period_start"]]).map(
-            lambda key: last.get(key, 0))
-        calc["version"] = pd.Series(prev, index=calc.index).astype("int64") + 1
+        calc["version"] = _previous_versions(stored, calc, ["granularity", "period_start"]) + 1
     calc["calculated_at"] = now
     calc["run_id"] = run_id
     calc["reason"] = reason
     calc["write_seq"] = seq
     calc["content_hash"] = content
     return calc
+
+
+def _previous_versions(stored: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Highest stored version per row of ``rows`` (matched on ``keys``; 0 when none), vectorised."""
+    def key_frame(df: pd.DataFrame) -> pd.DataFrame:
+        out = df[keys].copy()
+        out["period_start"] = pd.to_datetime(out["period_start"], utc=True).astype("datetime64[ns, UTC]")
+        return out
+
+    last = key_frame(stored).assign(version=stored["version"].to_numpy()).groupby(keys)["version"].max()
+    prev = last.reindex(pd.MultiIndex.from_frame(key_frame(rows)))
+    return prev.fillna(0).to_numpy(dtype="int64")
 
 
 def _versioned_energies(se: pd.DataFrame, home: Home, facility: Facility, months: list[str],
@@ -140,9 +150,7 @@ def _versioned_energies(se: pd.DataFrame, home: Home, facility: Facility, months
     if stored.empty:
         out["version"] = 1
     else:
-        last = stored.groupby(["granularity", "period_start", "stream_id"])["version"].max()
-        keys = pd.MultiIndex.from_frame(out[["granularity", "period_start", "stream_id"]])
-        out["version"] = pd.Series(keys.map(lambda k: last.get(k, 0)), index=out.index).astype("int64") + 1
+        out["version"] = _previous_versions(stored, out, ["granularity", "period_start", "stream_id"]) + 1
     out["write_seq"] = seq
     return out
 
