@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.common import facility_of, release_memory, retry_io_only
 from thermaliq import ingest, periods
+from thermaliq.errors import ConfigError
 
 
 @task(name="ingest", task_run_name="ingest-{facility_id}-{first}-{last}", retries=2,
@@ -21,7 +22,7 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
         summary = ingest.ingest_files(h, facility, force=force)
     else:
         start, end = periods.day_window(first, last, facility.timezone)
-        summary = ingest.ingest_historian(h, facility, start, end)
+        summary = ingest.ingest_historian(h, facility, start, end, token=_block_token(facility))
     release_memory()
     for note in summary.notes[:20]:
         logger.info("%s: %s", facility_id, note)
@@ -31,3 +32,18 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
     out = asdict(summary)
     out["days"] = [d.isoformat() for d in summary.days]
     return out
+
+
+def _block_token(facility) -> str | None:
+    """The token of the Prefect Secret block named by ``source.token_block`` (None without one)."""
+    name = facility.source.token_block
+    if not name:
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(name).get()
+    except ValueError as exc:   # no such block: say which, never echo a value
+        raise ConfigError(f"Prefect Secret block {name!r} cannot be loaded ({type(exc).__name__})",
+                          field="source.token_block",
+                          fix=f"create it: Secret(value=...).save({name!r}) or in the Prefect UI") from None

@@ -19,7 +19,8 @@ def simulator_data(seed: int = 7) -> pd.DataFrame:
     start = pd.Timestamp(DAY).tz_localize(TZ) - pd.Timedelta(hours=1)
     ts = pd.date_range(start, periods=26 * 60, freq="1min").tz_convert("UTC")
     rng = np.random.default_rng(seed)
-    frames = [pd.DataFrame({"tag": tag, "ts": ts, "value": value * (1 + 0.001 * rng.standard_normal(len(ts)))})
+    frames = [pd.DataFrame({"tag": tag, "ts": ts,
+                            "value": value * (1 + 0.001 * rng.standard_normal(len(ts)))})
               for tag, value in TAGS.items()]
     return pd.concat(frames, ignore_index=True)
 

@@ -79,7 +79,8 @@ def test_two_backfills_and_a_nightly_at_once_with_a_reader(prefect_harness, home
     catalog.refresh_catalog(home)
     con = duckdb.connect(str(home.catalog), read_only=True)
     try:
-        n = con.execute("SELECT count(*) FROM calculations WHERE is_current AND granularity = 'day'").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM calculations "
+                        "WHERE is_current AND granularity = 'day'").fetchone()[0]
         runs = con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0]
     finally:
         con.close()

@@ -101,7 +101,8 @@ def test_kill_then_rerun_gives_the_uninterrupted_results(crashed, reference, poi
     assert (home.reports / "index.html").exists()
     con = duckdb.connect(str(home.catalog), read_only=True)   # the catalog users open is whole
     try:
-        n = con.execute("SELECT count(*) FROM calculations WHERE is_current AND granularity = 'day'").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM calculations "
+                        "WHERE is_current AND granularity = 'day'").fetchone()[0]
     finally:
         con.close()
     assert n == 3

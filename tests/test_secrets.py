@@ -37,6 +37,38 @@ def _api_text(flow_run_id) -> str:
     return "\n".join([log.message for log in logs] + [repr(a.data) + str(a.description) for a in artifacts])
 
 
+def _write_block_facility(home, url: str) -> None:
+    """HIST-BLOCK takes its token from the Prefect Secret block 'hist-token' (source.token_block)."""
+    from prefect.blocks.system import Secret
+
+    from tests.helpers import constant_boiler_config, write_facility
+
+    Secret(value=RIGHT).save("hist-token", overwrite=True)
+    config = constant_boiler_config("HIST-BLOCK", "Europe/Berlin")
+    config["source"] = {"kind": "historian", "url": url, "token_block": "hist-token", "timeout_s": 5}
+    write_facility(home.root, config)
+
+
+@pytest.mark.parametrize("source, text", [
+    ({"token_env": "A", "token_block": "b"}, "either token_env or token_block"),
+    ({"token_block": RIGHT}, "NAME of a Prefect Secret block"),
+    ({"token_env": RIGHT}, "NAME of an environment variable"),
+])
+def test_config_refuses_a_token_in_place_of_its_name(tmp_path, source, text):
+    """A token pasted into the YAML is refused, and the error does not repeat it."""
+    from tests.helpers import constant_boiler_config, write_facility
+    from thermaliq.config import load_facility
+    from thermaliq.errors import ConfigError, ConfigErrors
+
+    config = constant_boiler_config("F1")
+    config["source"] = {"kind": "historian", "url": "http://127.0.0.1:9", **source}
+    path = write_facility(tmp_path, config)
+    with pytest.raises((ConfigError, ConfigErrors)) as err:
+        load_facility(path)
+    assert text in str(err.value)
+    assert RIGHT not in str(err.value) and RIGHT not in repr(err.value)
+
+
 def test_token_appears_in_no_output(prefect_harness, home, monkeypatch, caplog):
     from flows.backfill import backfill
 
@@ -49,6 +81,7 @@ def test_token_appears_in_no_output(prefect_harness, home, monkeypatch, caplog):
     with HistorianSimulator(simulator_data(), token=RIGHT, page_size=2000) as sim:
         write_historian_facility(home, sim.url, "HIST_TOKEN_OK", "HIST-OK")
         write_historian_facility(home, sim.url, "HIST_TOKEN_DENIED", "HIST-DENIED")
+        _write_block_facility(home, sim.url)
         state = backfill(start=DAY.isoformat(), end=DAY.isoformat(), home=str(home.root),
                          return_state=True)
         unauthorized = sim.counters["unauthorized"]
@@ -65,9 +98,12 @@ def test_token_appears_in_no_output(prefect_harness, home, monkeypatch, caplog):
 
     con = catalog.memory_connection(home)
     ok_readings = con.execute("SELECT count(*) FROM readings WHERE facility_id = 'HIST-OK'").fetchone()[0]
+    block_readings = con.execute(
+        "SELECT count(*) FROM readings WHERE facility_id = 'HIST-BLOCK'").fetchone()[0]
     run_reason = con.execute("SELECT string_agg(reason, ' ') FROM runs").fetchone()[0]
     con.close()
     assert ok_readings == 4 * 24 * 60                          # the right token worked
+    assert block_readings == 4 * 24 * 60                       # ... also from a Secret block
     assert "HTTP 401" in run_reason
 
     outputs = {

@@ -164,6 +164,7 @@ class Source(_Strict):
     format: Literal["long", "wide"] | None = None
     url: str | None = None
     token_env: str | None = None
+    token_block: str | None = None     # name of a Prefect Secret block (loaded by tasks/ingest.py)
     timeout_s: float = Field(30.0, gt=0)
     batch_tags: int = Field(50, ge=1, le=10000)
 
@@ -183,6 +184,12 @@ class Source(_Strict):
             if self.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.token_env):
                 raise ValueError("token_env must be the NAME of an environment variable, "
                                  "not the token itself")
+            if self.token_block is not None:
+                if self.token_env is not None:
+                    raise ValueError("give either token_env or token_block, not both")
+                if not re.match(r"^[a-z0-9][a-z0-9-]*$", self.token_block):
+                    raise ValueError("token_block must be the NAME of a Prefect Secret block "
+                                     "(lower-case letters, digits, '-'), not the token itself")
         return self
 
 

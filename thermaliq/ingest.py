@@ -85,9 +85,11 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     if new_rows:
         update = pd.DataFrame(new_rows)
         update["ingested_at"] = pd.to_datetime(update["ingested_at"], utc=True).astype("datetime64[us, UTC]")
-        kept = ledger[~ledger["source"].isin(update["source"])]
-        merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
-        lake.write_ledger(home.lake, facility.facility_id, merged)
+        with lake.facility_lock(home.lake, facility.facility_id):
+            ledger = lake.read_ledger(home.lake, facility.facility_id)  # another run may have written it
+            kept = ledger[~ledger["source"].isin(update["source"])]
+            merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
+            lake.write_ledger(home.lake, facility.facility_id, merged)
     return summary
 
 
@@ -101,13 +103,19 @@ def _whole_file_reject(source: str, exc: DataError):
 
 
 def ingest_historian(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp, *,
-                     now: pd.Timestamp | None = None, **fetch_options) -> IngestSummary:
-    """Fetch ``[start, end)`` from the facility's historian into the lake."""
+                     now: pd.Timestamp | None = None, token: str | None = None,
+                     **fetch_options) -> IngestSummary:
+    """Fetch ``[start, end)`` from the facility's historian into the lake.
+
+    ``token`` is the bearer token when the caller resolved it (a Prefect Secret block named by
+    ``source.token_block``); otherwise it comes from the variable named by ``source.token_env``.
+    """
     from thermaliq import historian
 
     now = now or pd.Timestamp.now(tz="UTC")
     src = facility.source
-    token = historian.token_from_env(src.token_env) if src.token_env else None
+    if token is None and src.token_env:
+        token = historian.token_from_env(src.token_env)
     result = historian.fetch_readings(src.url, facility.facility_id, list(facility.tag_specs()),
                                       start, end, token=token, timeout_s=src.timeout_s,
                                       batch_tags=src.batch_tags, **fetch_options)

@@ -10,6 +10,8 @@ Layout under ``<home>/lake`` (internal; users read it through the DuckDB relatio
     data_quality/facility_id=F/month=YYYY-MM/<ver>.parquet     per tag and day quality, one file per write
     alerts/facility_id=F/month=YYYY-MM/<ver>.parquet           alerts, one file per write
     runs/<run_id>.parquet                                      one row per flow run
+    _pending/facility_id=F/<ver>                               marker of a result write in progress
+    _locks/F.lock                                              the facility's write lock
 
 Every write goes to a hidden temporary file in the target directory and is renamed into place, so
 a crash never leaves a half-written partition. Result files are never rewritten: a recalculation
@@ -275,7 +277,8 @@ def rollback_pending(lake: Path, facility_id: str) -> int:
     removed = 0
     for marker in sorted(_pending_dir(lake, facility_id).glob("*")):
         for dataset in RESULT_DATASETS:
-            for path in (lake / dataset / f"facility_id={facility_id}").glob(f"month=*/{marker.name}.parquet"):
+            folder = lake / dataset / f"facility_id={facility_id}"
+            for path in folder.glob(f"month=*/{marker.name}.parquet"):
                 path.unlink()
                 removed += 1
         marker.unlink()
