@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -33,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from thermaliq.atomic import atomic_path
 from thermaliq.errors import ThermaliqError
-from thermaliq.testhooks import crash_point
 
 DATASETS = ("readings", "quarantine", "ingested", "stream_energies", "calculations",
             "data_quality", "alerts", "runs")
@@ -52,19 +51,10 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
     The output is deterministic for the same frame (no timestamps in the file), so writing the same
     data twice gives byte-identical files.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata(None)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
+    with atomic_path(path, "lake.write") as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        crash_point("lake.write")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 from filelock import FileLock
+
+from thermaliq.atomic import write_text_atomic
 
 #: name -> (type, help). Counters carry their ``_total`` suffix here and in the file.
 METRICS: dict[str, tuple[str, str]] = {
@@ -224,16 +225,6 @@ def read_state(path: str | os.PathLike) -> list[Sample]:
                          "counters again from zero") from exc
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_metrics(path: str | os.PathLike, samples: Iterable[Sample], *, merge_existing: bool = True) -> Path:
     """Write the metrics file, merged with the stored state unless ``merge_existing`` is false.
 
@@ -257,8 +248,8 @@ def write_metrics(path: str | os.PathLike, samples: Iterable[Sample], *, merge_e
         merged = merge(read_state(path) if merge_existing else [], samples)
         state = {"version": 1, "series": [{"name": s.name, "value": s.value, "labels": dict(s.labels)}
                                           for s in merged]}
-        _write_atomic(_state_path(path), json.dumps(state, allow_nan=True, sort_keys=True))
-        _write_atomic(path, render(merged))
+        write_text_atomic(_state_path(path), json.dumps(state, allow_nan=True, sort_keys=True))
+        write_text_atomic(path, render(merged))
     return path
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import shutil
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 import plotly
 import plotly.io as pio
 
-from thermaliq.testhooks import crash_point
+from thermaliq.atomic import atomic_path, write_text_atomic
+
 
 PLOTLY_JS = "plotly.min.js"
 _PLOTLY_CONFIG = '{"displaylogo": false, "responsive": true}'
@@ -63,10 +62,8 @@ def ensure_plotly_js(reports_dir: Path) -> Path:
     source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
     target = reports_dir / PLOTLY_JS
     if not target.exists() or target.stat().st_size != source.stat().st_size:
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        tmp = reports_dir / f".{PLOTLY_JS}.{uuid.uuid4().hex}.tmp"
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
     return target
 
 
@@ -126,13 +123,4 @@ def link(href: str, text: str) -> str:
 
 def write_atomic(path: Path, text: str) -> Path:
     """Write text through a temporary file in the same directory and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        crash_point("report.write")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_text_atomic(path, text, "report.write")
