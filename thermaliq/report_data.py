@@ -8,14 +8,15 @@ take it and never touch the database.
 """
 from __future__ import annotations
 
+
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import NamedTuple
 
 import duckdb
 import pandas as pd
 
+from thermaliq import benchmarks
 from thermaliq.errors import DataError
 
 CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "basis",
@@ -259,27 +260,14 @@ def repair_totals(dq: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
-class Band(NamedTuple):
-    """A benchmark range as shown in the reports [%] (copied from ``benchmarks.compare``)."""
+def benchmark_band(facility_type: str, efficiency_percent: float, basis: str):
+    """``(BenchmarkPlacement | None, note | None)``: the facility type's published range.
 
-    minimum: float
-    typical: float
-    best: float
-    basis: str
-    source: str
-    position: str
-
-
-def benchmark_band(facility_type: str, efficiency_percent: float, basis: str) -> tuple[Band | None, str | None]:
-    """``(Band | None, note | None)``; the benchmarks module is optional for the reports."""
-    try:
-        from thermaliq import benchmarks
-    except ImportError:
-        return None, "benchmarks are not available in this installation"
+    Without an efficiency only the range is wanted: its ``position`` is then ``–``.
+    """
     known = math.isfinite(efficiency_percent)
-    try:  # without an efficiency only the range is wanted; 0 % just fills the argument
+    try:  # without an efficiency 0 % just fills the argument
         p = benchmarks.compare(facility_type, efficiency_percent if known else 0.0, basis)
     except (KeyError, ValueError) as exc:
         return None, f"no benchmark for {facility_type} ({basis}): {exc}"
-    return Band(float(p.minimum), float(p.typical), float(p.best), str(p.basis), str(p.source),
-                str(p.position) if known else "–"), None
+    return (p if known else replace(p, position="–")), None
