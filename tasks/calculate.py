@@ -6,13 +6,14 @@ import time
 from datetime import date
 
 import pandas as pd
+from filelock import FileLock
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.common import facility_of, release_memory
 from thermaliq import calculate, periods, results
 
-_GX_LOCK = threading.Lock()  # one GX validation at a time: its context is not thread-safe
+_GX_LOCK = threading.Lock()  # one GX validation at a time in this process (and see _validate)
 
 
 @task(name="calculate", task_run_name="calculate-{facility_id}-{first}-{last}", cache_policy=NO_CACHE)
@@ -63,7 +64,10 @@ def _validate(home, facility, readings: pd.DataFrame, first: date, last: date, r
     # windows, which validate them; validating them here too made GX cost grow with the margin.
     start, end = periods.day_window(first, last, facility.timezone)
     window = readings[(readings["ts"] >= start) & (readings["ts"] < end)]
-    with _GX_LOCK:
+    home.gx.mkdir(parents=True, exist_ok=True)
+    # One validation at a time per home: the GX file context under <home>/gx is shared by every
+    # process (a nightly run next to a backfill) and is not safe for concurrent writers.
+    with _GX_LOCK, FileLock(str(home.gx / ".thermaliq-gx.lock")):
         return validate_readings(window, facility, home.gx, f"{facility.facility_id}-{first}-{last}-{run_id[:8]}")
 
 
