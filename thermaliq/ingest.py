@@ -143,10 +143,7 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
                 existing = lake.read_readings_days(home.lake, facility.facility_id, [day])
                 merged = part if existing.empty else pd.concat([existing, part], ignore_index=True)
                 clean = quality.clean_readings(merged, facility)
-                day_rejects = clean.rejects
-                if not day_rejects.empty:
-                    day_rejects = _attach_tag_ts(day_rejects, merged)
-                    rejects.append(_with_time(day_rejects, now))
+                rejects.append(_with_time(clean.rejects, now))   # carry tag and ts already
                 before = len(existing)
                 if not _same_readings(existing, clean.readings):
                     lake.write_readings_day(home.lake, facility.facility_id, day, clean.readings)
@@ -167,15 +164,6 @@ def _with_time(rejects: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     out = rejects.copy()
     out["ingested_at"] = now
     return out
-
-
-def _attach_tag_ts(rejects: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
-    """Add tag and timestamp of each rejected row, looked up by (source, row)."""
-    if "tag" in rejects and "ts" in rejects:
-        return rejects
-    keys = merged[["source", "row", "tag", "ts"]].drop_duplicates(subset=["source", "row"])
-    return rejects.drop(columns=[c for c in ("tag", "ts") if c in rejects]).merge(
-        keys, on=["source", "row"], how="left")
 
 
 def _same_readings(existing: pd.DataFrame, clean: pd.DataFrame) -> bool:

@@ -1,7 +1,7 @@
 """Store calculated windows as versioned results and keep month results in step.
 
-Month rows cover the days calculated so far (month to date). A window's rows are written only when they differ from the current version (so an identical rerun
-changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
+Month rows cover the days calculated so far (month to date). A window's rows are written only
+when they differ from the current version (so an identical rerun changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
 files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
 marks the newest write current. Month rows are recomputed from the current interval rows of the
 whole month after every change inside it.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -84,7 +83,6 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           result.days.assign(granularity="day")], ignore_index=True)
         calc = _finish_calc(calc, facility, stored, run_id, reason, now, seq, content)
-        day_start = _day_start_lookup(result.days)
         with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
             _write_by_month(home, facility, "calculations", calc, seq)
             _write_by_month(home, facility, "stream_energies",
@@ -93,7 +91,7 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             dq["day_start"] = dq["period_start"]
             _write_by_month(home, facility, "data_quality", dq, seq)
             al = result.alerts.assign(run_id=run_id, write_seq=seq)
-            al["day_start"] = al["period_start"].map(day_start) if not al.empty else al["period_start"]
+            al["day_start"] = al["period_start"]      # alerts belong to one local day
             if not al.empty:
                 _write_by_month(home, facility, "alerts", al, seq)
         recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
@@ -109,10 +107,6 @@ def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> boo
     starts = pd.to_datetime(current["period_start"], utc=True)
     days = current[(current["granularity"] == "day") & starts.isin(wanted)]
     return len(days) == len(result.days) and bool((days["content_hash"] == content).all())
-
-
-def _day_start_lookup(days: pd.DataFrame) -> dict:
-    return dict(zip(days["period_start"], days["period_start"], strict=True))
 
 
 def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, run_id: str,
@@ -239,7 +233,3 @@ def _same(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return (a != a and b != b) or abs(a - b) <= 1e-9 * max(1.0, abs(a))
     return a == b
-
-
-def months_of_window(first: date, last: date) -> list[str]:
-    return periods.months_touching(first, last)
