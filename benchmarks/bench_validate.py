@@ -13,15 +13,22 @@ range, an outlier, a 10-minute and a 3-hour hole per tag, a counter reset per co
 
 and prints seconds and seconds per million readings, plus the process's peak resident memory.
 
+``--gx-cost`` instead measures what Great Expectations costs per facility-window and per flow
+run: ``validate_readings`` on clean 1-day and 31-day frames of ``--tags`` tags at 1 minute (the
+median of ``--reps`` warm runs, after one run that stores the suite), the tag profile alone, and
+``build_data_docs`` once 100 validation results are stored (then with nothing new).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_validate.py                 # 1 million readings, 20 tags
     .venv/bin/python benchmarks/bench_validate.py --rows 10500000 --no-gx   # a year of 20 tags
+    .venv/bin/python benchmarks/bench_validate.py --gx-cost --reps 7
 """
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -117,14 +124,74 @@ def day_bounds(readings: pd.DataFrame):
     return first.tz_convert("UTC"), last.tz_convert("UTC")
 
 
+def clean_frame(fac, days: int, seed: int = 5) -> pd.DataFrame:
+    """Clean 1-minute readings of every tag of ``fac`` over ``days`` local days (no faults)."""
+    rng = np.random.default_rng(seed)
+    n = days * 1440
+    ts = pd.date_range(pd.Timestamp("2024-03-04", tz=TZ).tz_convert("UTC"), periods=n, freq="1min")
+    frames = []
+    for tag, spec in fac.tag_specs().items():
+        if spec.kind == "counter":
+            v = 1000 + np.cumsum(rng.uniform(8, 12, n))
+        elif spec.unit == "degC":
+            v = 90 + rng.normal(0, 0.2, n)
+        else:
+            v = 0.4 * spec.range[1] + rng.normal(0, 1, n)
+        frames.append(pd.DataFrame({"tag": tag, "ts": ts, "value": v}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def gx_cost(fac, reps: int, gx_dir: Path) -> None:
+    """Median wall and CPU seconds of GX per facility-window, and of Data Docs per flow run."""
+    from tasks import gx_validate
+
+    def median_of(fn, n):
+        wall, cpu = [], []
+        for i in range(n):
+            w, c = time.perf_counter(), time.process_time()
+            fn(i)
+            wall.append(time.perf_counter() - w)
+            cpu.append(time.process_time() - c)
+        return statistics.median(wall), statistics.median(cpu)
+
+    timed("GX import + context", lambda: gx_validate.gx_context(gx_dir), 1)
+    for days in (1, 31):
+        frame = clean_frame(fac, days)
+        first = gx_validate.validate_readings(frame, fac, gx_dir, f"BENCH-first-{days}d")
+        assert first["success"], first
+        w, c = median_of(lambda i: gx_validate.validate_readings(
+            frame, fac, gx_dir, f"BENCH-{days}d-{i}"), reps)
+        print(f"validate_readings {days:2d} day(s), {len(frame):7d} readings: "
+              f"median {w:.3f} s wall, {c:.3f} s CPU ({reps} runs)")
+        if hasattr(gx_validate, "profile"):
+            w, c = median_of(lambda i: gx_validate.profile(frame, fac), reps)
+            print(f"  of which the tag profile (numpy): {w:.3f} s wall, {c:.3f} s CPU")
+    if hasattr(gx_validate, "build_data_docs"):
+        frame = clean_frame(fac, 1)
+        stored = len(list((gx_dir / "uncommitted" / "validations").rglob("*.json")))
+        for i in range(max(0, 100 - stored)):
+            gx_validate.validate_readings(frame, fac, gx_dir, f"FILL{i % 10}-2024-03-04-2024-03-04-{i:08d}")
+        stored = len(list((gx_dir / "uncommitted" / "validations").rglob("*.json")))
+        timed(f"build_data_docs, {stored} results, none rendered", lambda: gx_validate.build_data_docs(gx_dir), 1)
+        gx_validate.validate_readings(frame, fac, gx_dir, "BENCH-2024-03-05-2024-03-05-newone01")
+        timed(f"build_data_docs, {stored + 1} results, 1 new", lambda: gx_validate.build_data_docs(gx_dir), 1)
+        timed("build_data_docs, nothing new", lambda: gx_validate.build_data_docs(gx_dir), 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--tags", type=int, default=20)
     ap.add_argument("--no-gx", action="store_true", help="skip the Great Expectations part")
     ap.add_argument("--gx-dir", type=Path, default=None)
+    ap.add_argument("--gx-cost", action="store_true",
+                    help="measure GX per facility-window (1 and 31 days) and Data Docs per run")
+    ap.add_argument("--reps", type=int, default=5, help="warm runs per --gx-cost median")
     args = ap.parse_args(argv)
     fac = facility(args.tags)
+    if args.gx_cost:
+        gx_cost(fac, args.reps, args.gx_dir or Path(tempfile.mkdtemp(prefix="thermaliq_bench_")) / "gx")
+        return
     raw = generate(fac, args.rows)
     n = len(raw)
     print(f"{n} raw readings, {len(fac.tag_specs())} tags, 1-minute data")

@@ -48,10 +48,16 @@ STATE = ("lake", "thermaliq.duckdb", "thermaliq.duckdb.wal", "gx", "reports", "m
 
 
 def cpu_s() -> float:
-    """CPU time (user + system) of this process so far [s]; less sensitive than wall time to
-    other load on a shared machine (threads add up, so it can exceed wall time)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU time (user + system) of this process and its ended child processes (the worker
+    processes, once shut down) so far [s]; less sensitive than wall time to other load on a
+    shared machine (threads and processes add up, so it can exceed wall time)."""
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def worker_peak_rss_mb() -> float:
+    """Largest peak RSS of an ended child process (a worker) [MB]; 0 without children."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def peak_rss_mb() -> float:
@@ -109,6 +115,7 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
 
     from flows.backfill import backfill
     from flows.nightly import nightly
+    from tasks import workers
 
     started = time.perf_counter()
 
@@ -127,11 +134,13 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
         state = backfill(start=manifest["first"], end=manifest["last"], home=str(home),
                          return_state=True)
         flow_name = "backfill"
+    workers.shutdown()                     # reap the worker processes: their CPU and RSS count
     wall, cpu = time.perf_counter() - started, cpu_s() - cpu0
     if profiler is not None:
         _stop_profiler(profiler, profile)
     out = {"flow": flow_name, "wall_s": wall, "cpu_s": cpu, "startup_s": startup,
            "readings_per_s": manifest["readings"] / wall, "peak_rss_mb": peak_rss_mb(),
+           "worker_peak_rss_mb": worker_peak_rss_mb(), "processes": workers.processes(),
            "completed": state.is_completed(), "message": None if state.is_completed() else state.message}
     out.update(_check(home))
     return out
@@ -253,6 +262,9 @@ def _print(result: dict) -> None:
     print(f"stored {tiq['readings_stored']:,} readings, {tiq['days_calculated']} facility-days, mean day "
           f"efficiency {tiq['mean_day_efficiency_percent'] or float('nan'):.2f} %, {tiq['alerts']} alerts, "
           f"{tiq['quarantined']} quarantined")
+    if tiq.get("processes", 1) > 1:
+        print(f"{tiq['processes']} worker processes: largest peak RSS {tiq['worker_peak_rss_mb']:.0f} MB "
+              "(thermaliq's peak RSS above is the flow process)")
     print(f"load average at start: {result['machine']['load_average']}")
     print(f"json: {result['json']}")
 

@@ -1,9 +1,6 @@
 """Helpers shared by the tasks: loading a facility, retry conditions."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
 from thermaliq.config import Facility, load_facility
 from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianError
 from thermaliq.home import Home
@@ -28,23 +25,3 @@ def retry_io_only(task, task_run, state) -> bool:
     except Exception:  # noqa: BLE001 - anything else is not known to be transient
         return False
     return False
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the OS (glibc ``malloc_trim``); a no-op without glibc.
-
-    Called at the end of the ingest and calculation tasks: task threads each keep a malloc arena,
-    and without a trim the memory of every finished window stays resident, so a long backfill's
-    RSS grew with the number of threads that had run a window. (No ``gc.collect()``: the
-    window's frames are freed by reference counting, and a full collection cost ~0.2 s per task.)
-    """
-    if _TRIM is not None:
-        _TRIM(0)
-
-
-def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
-
-
-_TRIM = _malloc_trim()

@@ -1,14 +1,14 @@
 """Ingest task: one facility (and, for historians, one window) into the lake."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.common import facility_of, release_memory, retry_io_only
-from thermaliq import ingest, periods
+from tasks import workers
+from tasks.common import facility_of, retry_io_only
+from thermaliq import ingest, jobs, periods
 from thermaliq.errors import ConfigError
 
 
@@ -18,19 +18,18 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""
     logger = get_run_logger()
     h, facility = facility_of(home, facility_id)
-    if facility.source.kind == "files":
-        summary = ingest.ingest_files(h, facility, force=force)
-    else:
+    if facility.source.kind == "files":       # parsing and cleaning: in a worker process
+        out = workers.run(jobs.ingest_files, home, facility_id, force=force)
+    else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)
         summary = ingest.ingest_historian(h, facility, start, end, token=_block_token(facility))
-    release_memory()
-    for note in summary.notes[:20]:
+        jobs.release_memory()
+        out = jobs.summary_dict(summary)
+    for note in out["notes"][:20]:
         logger.info("%s: %s", facility_id, note)
     logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
-                facility_id, summary.sources_read, summary.sources_skipped, summary.readings_read,
-                summary.readings_stored, summary.rejected)
-    out = asdict(summary)
-    out["days"] = [d.isoformat() for d in summary.days]
+                facility_id, out["sources_read"], out["sources_skipped"], out["readings_read"],
+                out["readings_stored"], out["rejected"])
     return out
 
 

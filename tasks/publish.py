@@ -132,29 +132,37 @@ def emit_alert_events(alerts: pd.DataFrame) -> int:
 
 
 def publish_flow_run(home, con, facilities: dict, first: date, last: date, run_id: str,
-                     flow_name: str) -> dict:
+                     flow_name: str, *, periods: dict | None = None) -> dict:
     """Artifacts and alert events of a flow run over local days ``first`` .. ``last``.
 
-    Reads each facility's period summary and alerts from the relations (DESIGN §6) through
-    :func:`thermaliq.report_data.load_facility_period`; only alerts written by ``run_id`` become
-    events, so a rerun does not announce old alerts again. Returns ``{"artifacts": n, "events": n}``.
+    Each facility's period summary and alerts come from ``periods`` (facility id to the
+    ``ReportData`` of ``first`` .. ``last`` that ``report.render_reports(..., periods=...)`` fills)
+    or else from the relations (DESIGN §6) through :func:`thermaliq.report_data.load_windows`, one
+    query per relation for all facilities. Only alerts written by ``run_id`` become events, so a
+    rerun does not announce old alerts again. Returns ``{"artifacts": n, "events": n}``.
     """
     from thermaliq.periods import local_midnight
-    from thermaliq.report_data import load_facility_period, period_summary
+    from thermaliq.report_data import load_windows, period_summary, window
 
+    ids = sorted(facilities)
+    loaded = {fid: periods[fid] for fid in ids if periods and fid in periods}
+    missing = [fid for fid in ids if fid not in loaded]
+    if missing:
+        loaded.update(load_windows(con, [window(fid, local_midnight(first, facilities[fid].timezone),
+                                                local_midnight(last + timedelta(days=1), facilities[fid].timezone),
+                                                tz=facilities[fid].timezone, trailing_days=0) for fid in missing],
+                                   relations=("calculations", "alerts")))
     rows, links, alerts = [], {}, []
-    for fid in sorted(facilities):
-        f = facilities[fid]
-        data = load_facility_period(con, fid, local_midnight(first, f.timezone),
-                                    local_midnight(last + timedelta(days=1), f.timezone), tz=f.timezone)
-        rows.append(summary_row(fid, f.name, period_summary(data), len(data.alerts)))
+    for fid in ids:
+        data = loaded[fid]
+        rows.append(summary_row(fid, facilities[fid].name, period_summary(data), len(data.alerts)))
         alerts.append(data.alerts[data.alerts["run_id"] == run_id])  # new alerts of this run only
         if (home.reports / fid / "index.html").exists():
             links[fid] = report_url(home.reports, f"{fid}/index.html")
     if (home.reports / "index.html").exists():
         links = {"fleet": report_url(home.reports, "index.html"), **links}
     title = f"thermaliq {flow_name} run {run_id}: {first} to {last}"
-    ids = publish_run_artifacts(rows, links, title)
+    artifacts = publish_run_artifacts(rows, links, title)
     frames = [a for a in alerts if len(a)]
     events = emit_alert_events(pd.concat(frames, ignore_index=True)) if frames else 0
-    return {"artifacts": len(ids), "events": events}
+    return {"artifacts": len(artifacts), "events": events}

@@ -7,6 +7,7 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks import gx_docs
 from tasks.publish import publish_flow_run
 from thermaliq import catalog, metrics, report
 from thermaliq.config import load_facility
@@ -26,17 +27,33 @@ def publish_reports(home: str, facility_ids: list[str], first: date, last: date,
         logger.warning("%s", exc)
     con = catalog.memory_connection(h)
     stats: dict[str, dict] = {}
+    periods: dict = {}
     started = time.perf_counter()
     try:
-        paths = report.render_reports(con, h.reports, facilities, first, last, stats=stats) if facilities else []
+        paths = report.render_reports(con, h.reports, facilities, first, last, stats=stats,
+                                      periods=periods) if facilities else []
     finally:
         report_seconds = time.perf_counter() - started
         metrics.write_run_metrics(h, con, facilities, calculated=calculated, sankey_stats=stats,
                                   report_seconds=report_seconds, flow=flow_name,
                                   succeeded_at=time.time() if succeeded else None)
     index = h.reports / "index.html"
-    publish_flow_run(h, con, facilities, first, last, run_id, flow_name)
+    publish_flow_run(h, con, facilities, first, last, run_id, flow_name, periods=periods)
     logger.info("%d report pages written; index %s", len(paths), index)
-    return {"index": str(index) if index.exists() else None, "pages": len(paths)}
+    data_docs = _data_docs(h, logger)
+    return {"index": str(index) if index.exists() else None, "pages": len(paths),
+            "data_docs": data_docs}
+
+
+def _data_docs(h: Home, logger) -> str | None:
+    """Once per flow run: prune old GX validation results, then render the new ones' Data Docs."""
+    removed = gx_docs.prune_validation_results(h.gx)
+    data_docs = gx_docs.build_data_docs(h.gx)
+    if removed:
+        logger.info("%d old validation result(s) pruned (kept the latest %d per facility)",
+                    removed, gx_docs.KEEP_PER_FACILITY)
+    if data_docs:
+        logger.info("Data Docs: %s", data_docs)
+    return data_docs
 
 

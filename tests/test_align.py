@@ -314,3 +314,38 @@ def test_load_swing_is_not_an_outlier():
     swing[310] += 1.5
     mask, _ = outliers.hampel_mask(swing, 6.0, 0.025)
     assert np.flatnonzero(mask).tolist() == [310]
+
+
+def test_centred_median_hand_case():
+    """Centred 3-sample medians worked by hand: the ends see two samples (mean of the two),
+    a missing value is skipped, fewer than ``min_periods`` values give NaN."""
+    from thermaliq import outliers
+
+    x = np.array([1.0, 9.0, 2.0, 8.0, np.nan, 4.0])
+    # windows: [1,9] [1,9,2] [9,2,8] [2,8] [8,4] [4]
+    expected = [5.0, 2.0, 8.0, 5.0, 6.0, np.nan]
+    np.testing.assert_array_equal(outliers.centred_median(x, 3, 2), expected)
+    np.testing.assert_array_equal(outliers.centred_median(x, 3, 2, at=np.array([2, 5])),
+                                  [8.0, np.nan])
+
+
+@pytest.mark.parametrize("noise", [0.01, 1.0])
+def test_hampel_mask_equals_its_definition(noise):
+    """The Hampel rule evaluated only where a sample departs by more than threshold x floor
+    gives the same mask as the definition evaluated everywhere (pandas rolling medians, as in
+    the module Notes), for a quiet tag (few candidates) and a noisy one (most samples)."""
+    from thermaliq import outliers
+
+    rng = np.random.default_rng(11)
+    v = 50.0 + np.cumsum(rng.normal(0, 0.05, 2000)) + rng.normal(0, noise, 2000)
+    v[[100, 700, 701, 1999]] += [9.0, -7.0, 6.5, 8.0]
+    s = pd.Series(v)
+    med = s.rolling(5, center=True, min_periods=3).median()
+    dev = (s - med).abs()
+    mad = dev.rolling(61, center=True, min_periods=31).median().to_numpy()
+    floor = 0.05
+    expected = dev.to_numpy() > 6.0 * np.maximum(1.4826 * mad, floor)
+    mask, reference = outliers.hampel_mask(v, 6.0, floor)
+    np.testing.assert_array_equal(mask, expected)
+    np.testing.assert_array_equal(reference, med.to_numpy())
+    assert mask[[100, 700, 1999]].all()

@@ -130,3 +130,22 @@ def test_yaml_aliases_and_python_tags_are_refused(tmp_path):
     text = "\n".join(str(e) for e in errors)
     assert "FAC-001.yaml" in text and "aliases" in text
     assert "FAC-002.yaml" in text and "not valid YAML" in text
+
+
+def test_an_edited_file_is_loaded_again_an_unchanged_one_is_not_parsed_twice(tmp_path):
+    """Tasks load their facility each time; the cache must never serve an edited file."""
+    import os
+
+    path = tmp_path / "FAC-001.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    first = load_facility(path)
+    assert load_facility(path) is first                    # unchanged: the same validated object
+    edited = copy.deepcopy(BASE)
+    edited["name"] = "Riverside"                           # same file, new content
+    path.write_text(yaml.safe_dump(edited))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # even within one mtime tick
+    assert load_facility(path).name == "Riverside"
+    path.write_text("a: &x [1]\nb: *x\n")                  # and a broken edit is reported
+    with pytest.raises(ConfigErrors, match="aliases"):
+        load_facility(path)

@@ -61,8 +61,9 @@ def crashed(prefect_harness, tmp_path_factory) -> dict[str, Home]:
     homes, procs = {}, {}
     for point in POINTS:
         homes[point] = _make_home(tmp_path_factory.mktemp("crash") / "home")
+        # one process: the crash point counts every write of the run (worker processes: below)
         procs[point] = start_cli(*ARGS, "--home", str(homes[point].root), THERMALIQ_WINDOW_DAYS="1",
-                                 THERMALIQ_CRASH_AT=point)
+                                 THERMALIQ_CRASH_AT=point, THERMALIQ_PROCESSES="1")
     for point, proc in procs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 137, f"the crash point {point} was not reached: {err[-2000:]}"
@@ -137,3 +138,20 @@ def test_rollback_removes_the_files_of_an_interrupted_write(tmp_path):
     assert lake.rollback_pending(tmp_path, "F") == 3
     assert kept.exists() and not any(p.exists() for p in partial)
     assert not marker.exists() and not stale.exists()
+
+
+def test_a_killed_worker_process_fails_its_task_and_a_rerun_completes(prefect_harness, reference,
+                                                                      tmp_path, monkeypatch):
+    """With worker processes (THERMALIQ_PROCESSES=2) the ingest job's worker is killed at its
+    third write (the flow process itself writes only the two run records): the flow ends
+    Failed naming the dead worker, nothing half-written is visible, and a rerun completes."""
+    home = _make_home(tmp_path / "home")
+    proc = start_cli(*ARGS, "--home", str(home.root), THERMALIQ_WINDOW_DAYS="1",
+                     THERMALIQ_CRASH_AT="lake.write:3", THERMALIQ_PROCESSES="2")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-2000:]
+    assert "WorkerDied" in out + err and "ingest_files" in out + err
+    _backfill(home, monkeypatch)    # the rerun
+    snap = snapshot(home)
+    assert_same_results(snap, reference)
+    assert_no_duplicates(snap)

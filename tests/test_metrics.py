@@ -212,3 +212,31 @@ def test_run_samples_from_relations(tmp_path):
     assert value(p, "thermaliq_outliers_detected", "thermaliq_outliers_detected_total", facility_id="FAC-R1") == 3
     name = "thermaliq_calculation_duration_seconds"
     assert value(p, name, f"{name}_count", facility_id="FAC-R1") == 1
+
+
+def test_run_samples_of_two_facilities_are_read_together_and_kept_apart():
+    """The batched queries (one per question for all facilities) must not mix facilities: FAC-R2
+    (another seed) gets its own latest day, completeness and counters; only its window counts."""
+    from thermaliq.metrics import run_samples
+
+    fx = _report_fixture()
+    one, two = fx.make_relations(), fx.make_relations("FAC-R2", seed=11)
+    con = fx.connect({k: pd.concat([one[k], two[k]], ignore_index=True) for k in one})
+    calculated = [{"facility_id": "FAC-R2", "first": "2026-11-30", "last": "2026-11-30", "changed": True}]
+    samples = run_samples(con, {"FAC-R1": fx.make_facility(), "FAC-R2": fx.make_facility("FAC-R2", "Two")},
+                          calculated=calculated)
+    got = {(s.name, s.labels.get("facility_id")): s.value for s in samples if "tag" not in s.labels}
+    for fid, rel in (("FAC-R1", one), ("FAC-R2", two)):
+        days = rel["calculations"].query("granularity == 'day' and is_current").sort_values("period_start")
+        assert got[("thermaliq_efficiency", fid)] == pytest.approx(days.efficiency_percent.iloc[-1], rel=1e-12)
+        dq = rel["data_quality"]
+        last = dq[dq.period_start == days.period_start.iloc[-1]]
+        assert got[("thermaliq_calculation_data_completeness", fid)] == pytest.approx(
+            last.valid_points.sum() / last.expected_points.sum(), rel=1e-12)
+    # Only FAC-R2 had a changed window (Nov 30): its counters are that day's rows, FAC-R1 has none.
+    assert ("thermaliq_missing_data_points_total", "FAC-R1") not in got
+    assert got[("thermaliq_missing_data_points_total", "FAC-R2")] == \
+        (last.expected_points - last.valid_points).clip(lower=0).sum()
+    assert got[("thermaliq_readings_interpolated_total", "FAC-R2")] == last.interpolated_points.sum()
+    tags = {(s.labels["facility_id"], s.labels["tag"]) for s in samples if "tag" in s.labels}
+    assert tags == {(f, t) for f in ("FAC-R1", "FAC-R2") for t in fx.TAGS}

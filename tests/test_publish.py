@@ -144,3 +144,30 @@ def test_artifacts_in_prefect(prefect_harness):
     # Prefect stores a link artifact as markdown "[text](url)".
     assert by_key["thermaliq-report-fac-1"].data == (
         "[thermaliq report: FAC-1](http://127.0.0.1:8765/FAC-1/index.html)")
+
+
+def test_publish_flow_run_takes_the_reports_period_data(monkeypatch, tmp_path):
+    """With ``periods`` from render_reports the artifacts need no query (con=None) and carry the
+    same rows as when they read the relations themselves."""
+    import prefect.artifacts
+    import prefect.events
+
+    from thermaliq.report import render_reports
+
+    tables = []
+    monkeypatch.setattr(prefect.artifacts, "create_table_artifact", lambda **kw: tables.append(kw["table"]) or 1)
+    monkeypatch.setattr(prefect.artifacts, "create_markdown_artifact", lambda **kw: 2)
+    monkeypatch.setattr(prefect.artifacts, "create_link_artifact", lambda **kw: 3)
+    monkeypatch.setattr(prefect.events, "emit_event", lambda **kw: object())
+    con = fixture.connect(fixture.make_relations())
+    facilities = {"FAC-R1": fixture.make_facility()}
+    home = SimpleNamespace(reports=tmp_path / "reports")
+    periods: dict = {}
+    render_reports(con, home.reports, facilities, date(2026, 11, 17), date(2026, 11, 18), periods=periods)
+    assert set(periods) == {"FAC-R1"}
+    shared = publish.publish_flow_run(home, None, facilities, date(2026, 11, 17), date(2026, 11, 18),
+                                      "run-20261118", "nightly", periods=periods)
+    read = publish.publish_flow_run(home, con, facilities, date(2026, 11, 17), date(2026, 11, 18),
+                                    "run-20261118", "nightly")
+    assert shared == read == {"artifacts": 4, "events": 2}
+    assert tables[0] == tables[1] and tables[0][0]["alerts"] == 2

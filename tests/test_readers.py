@@ -282,3 +282,56 @@ def test_read_readings_files_iterates(tmp_path):
     out = list(read_readings_files([DATA / "long_offset.csv", DATA / "wide_naive.csv"], CHI))
     assert [p.name for p, _ in out] == ["long_offset.csv", "wide_naive.csv"]
     assert [len(r.readings) for _, r in out] == [4, 6]
+
+
+def test_instants_with_z_and_plain_numbers_take_the_fast_parse_with_the_sql_values(tmp_path,
+                                                                                   monkeypatch):
+    """A batch of ``YYYY-MM-DDTHH:MM:SSZ`` instants and numbers pyarrow parses is read without
+    DuckDB (readers_parse.parse_long_fast); spellings hand-worked: '1.' = 1, '.5' = 0.5,
+    '+2' = 2, '1E+05' = 100 000, '007.25' = 7.25, '-0' = -0.0. One padded value (' 3', which
+    pyarrow refuses and DuckDB trims) sends the whole batch through SQL: same values."""
+    from thermaliq import readers_parse
+
+    rows = ["1.", ".5", "+2", "1E+05", "007.25", "-0"]
+    text = "timestamp,tag,value\n" + "".join(
+        f"2024-01-15T06:0{i}:00Z,A,{v}\n" for i, v in enumerate(rows))
+    fast, slow = tmp_path / "fast.csv", tmp_path / "slow.csv"
+    fast.write_text(text)
+    slow.write_text(text + "2024-01-15T06:09:00Z,A, 3\n")
+    calls = []
+    real = readers_parse.parse_long_fast
+
+    def spy(batch, lower):
+        calls.append(real(batch, lower) is not None)
+        return real(batch, lower)
+
+    monkeypatch.setattr("thermaliq.readers.parse_long_fast", spy)
+    a = read_readings_file(fast, tz=CHI, source="f.csv")
+    b = read_readings_file(slow, tz=CHI, source="f.csv")
+    assert calls == [True, False]
+    expected = [1.0, 0.5, 2.0, 100_000.0, 7.25, -0.0]
+    assert a.readings["value"].tolist() == expected
+    assert np.signbit(a.readings["value"].to_numpy()[-1])
+    assert b.readings["value"].tolist() == expected + [3.0]
+    assert a.readings["ts"].tolist() == [utc(f"2024-01-15 06:0{i}") for i in range(6)]
+    pd.testing.assert_frame_equal(a.readings, b.readings.iloc[:6])
+    assert a.rejects.empty and b.rejects.empty
+
+
+@pytest.mark.parametrize("stamp, reason", [
+    ("2024-02-30T06:00:00Z", "unparseable timestamp"),      # no 30 February (not 1 March)
+    ("2023-02-29T06:00:00Z", "unparseable timestamp"),      # 2023 is no leap year
+    ("2024-12-31T23:59:60Z", "unparseable timestamp"),      # leap seconds are not read
+    ("1600-01-01T06:00:00Z", "timestamp out of range"),     # before 1678 (datetime64[ns])
+    ("2024-01-15T06:00:00+00:00", None),                    # offset form: the SQL path, kept
+])
+def test_z_stamps_the_fast_parse_cannot_vouch_for_go_through_sql(tmp_path, stamp, reason):
+    p = tmp_path / "odd.csv"
+    p.write_text(f"timestamp,tag,value\n2024-01-15T05:00:00Z,A,1\n{stamp},A,2\n")
+    r = read_readings_file(p, tz=CHI)
+    if reason is None:
+        assert r.readings["ts"].tolist() == [utc("2024-01-15 05:00"), utc("2024-01-15 06:00")]
+        assert r.rejects.empty
+    else:
+        assert r.readings["value"].tolist() == [1.0]
+        assert list(zip(r.rejects["row"], r.rejects["reason"])) == [(2, reason)]

@@ -357,3 +357,76 @@ def test_fleet_index_keeps_facilities_of_earlier_runs(tmp_path, relations):
                    date(2026, 11, 6), date(2026, 11, 6))
     index = (tmp_path / "index.html").read_text()
     assert "unreadable" in index and 'href="FAC-R1/index.html"' not in index
+
+
+def test_repair_totals_hand_worked():
+    """Sums per tag (and tag and day): counts add up, a missing count adds nothing, issues are the
+    distinct texts sorted and joined, completeness = valid / expected (none expected: unknown)."""
+    from thermaliq.report_data import repair_totals
+
+    dq = pd.DataFrame({"tag": ["B", "A", "B", "A", "B"], "day": ["d2", "d1", "d1", "d1", "d2"],
+                       "expected_points": [96, 96, 96, 0, 0], "valid_points": [90, 100, 48, 0, 0],
+                       "interpolated_points": [2, 0, 1, 0, None], "rejected_points": [1, 0, 0, 0, 3],
+                       "issues": ["frozen 2h", "", "3 outliers", None, "frozen 2h"]})
+    per_tag = repair_totals(dq, ["tag"])
+    assert list(per_tag.index) == ["A", "B"]
+    a, b = per_tag.loc["A"], per_tag.loc["B"]
+    assert (a.expected_points, a.valid_points, a.interpolated_points, a.rejected_points) == (96, 100, 0, 0)
+    assert a.completeness == 1.0 and a.issues == ""  # 100/96 clipped to 1
+    assert (b.expected_points, b.valid_points, b.interpolated_points, b.rejected_points) == (192, 138, 3, 4)
+    assert b.completeness == pytest.approx(138 / 192, rel=1e-15)
+    assert b.issues == "3 outliers; frozen 2h"
+    per_day = repair_totals(dq, ["tag", "day"])
+    assert list(per_day.index) == [("A", "d1"), ("B", "d1"), ("B", "d2")]
+    assert per_day.loc[("B", "d2"), "valid_points"] == 90 and per_day.loc[("B", "d2"), "issues"] == "frozen 2h"
+    assert math.isnan(repair_totals(dq[dq.expected_points == 0], ["tag"]).loc["A", "completeness"])
+
+
+def test_load_windows_reads_many_facilities_like_one(relations):
+    """One query per relation for two facilities gives each what its own load gives; interval rows
+    inside a day row are left out, those of a day without a day row stay for the Sankey fallback."""
+    from thermaliq.report_data import load_windows, window
+
+    other = make_relations("FAC-R2", seed=11)
+    both = {k: pd.concat([relations[k], other[k]], ignore_index=True) for k in relations}
+    d1, d2 = _day_bounds(date(2026, 11, 18)), _day_bounds(date(2026, 11, 19))
+    quarter = [(d1[0] + pd.Timedelta(minutes=15 * k), d1[0] + pd.Timedelta(minutes=15 * (k + 1))) for k in range(2)]
+    extra = [{"facility_id": "FAC-R2", "granularity": "interval", "period_start": s, "period_end": e,
+              "stream_id": sid, "role": role, "carrier": carrier, "energy_kwh": kwh, "is_current": True}
+             for s, e in quarter for sid, role, carrier, kwh in (("gas", "input", "natural_gas", 100.0),
+                                                                   ("steam", "output", "steam", 80.0))]
+    se = both["stream_energies"]
+    # FAC-R2 on Nov 19: no day row, two quarter hours only; on Nov 18 two quarter hours under the day row
+    late = [{**r, "period_start": s + (d2[0] - d1[0]), "period_end": e + (d2[0] - d1[0])}
+            for r, (s, e) in zip(extra, [q for q in quarter for _ in range(2)])]
+    se = se[~((se.facility_id == "FAC-R2") & (se.period_start == d2[0]))]
+    both["stream_energies"] = pd.concat([se, pd.DataFrame(extra + late)], ignore_index=True)
+    con = connect(both)
+    got = load_windows(con, [window("FAC-R1", date(2026, 11, 18), date(2026, 11, 20), tz=TZ),
+                             window("FAC-R2", date(2026, 11, 18), date(2026, 11, 20), tz=TZ)])
+    alone = load_facility_period(con, "FAC-R1", date(2026, 11, 18), date(2026, 11, 20), tz=TZ)
+    for name in ("calculations", "stream_energies", "data_quality", "alerts", "readings_summary", "runs"):
+        pd.testing.assert_frame_equal(getattr(got["FAC-R1"], name), getattr(alone, name), check_dtype=False)
+    r2 = got["FAC-R2"]
+    assert set(r2.calculations["facility_id"]) == {"FAC-R2"} and list(r2.runs["run_id"]) != []
+    intervals = r2.stream_energies[r2.stream_energies.granularity == "interval"]
+    assert set(intervals["period_start"]) == {s + (d2[0] - d1[0]) for s, _ in quarter}  # Nov 19 only
+    se19, how = period_stream_energies(r2.period(*d2))
+    assert how == "summed from 2 interval rows"
+    assert se19.set_index("stream_id")["energy_kwh"].to_dict() == {"gas": 200.0, "steam": 160.0}
+
+
+def test_latest_page_shares_the_last_day_and_sankey_follows_configuration(tmp_path, relations):
+    """index.html shows the last day: the same figures as that day's page except the Sankey title;
+    Sankey streams come in the order of the facility's configuration, whatever the stored order."""
+    rel = dict(relations, stream_energies=relations["stream_energies"].iloc[::-1].reset_index(drop=True))
+    render_reports(connect(rel), tmp_path, {"FAC-R1": make_facility()}, date(2026, 11, 18), date(2026, 11, 18))
+    day = _figures((tmp_path / "FAC-R1/2026-11-18.html").read_text())
+    latest_html = (tmp_path / "FAC-R1/index.html").read_text()
+    latest = _figures(latest_html)
+    assert "latest day 2026-11-18" in latest_html and "All reports of this facility" in latest_html
+    for key in ("fig-trend", "fig-balance", "fig-quality"):
+        assert latest[key] == day[key]
+    assert latest["fig-sankey"]["data"] == day["fig-sankey"]["data"]
+    labels = [lbl.split("<br>")[0] for lbl in day["fig-sankey"]["data"][0]["node"]["label"]]
+    assert labels == ["Plant", "gas", "power_in", "steam", "flue", "shell", "Unaccounted"]

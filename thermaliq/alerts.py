@@ -80,6 +80,8 @@ def _offline_alerts(facility: Facility, days: pd.DataFrame, events: pd.DataFrame
     if events is None or events.empty:
         return []
     offline = events[events["kind"] == "offline"]
+    if offline.empty:
+        return []
     out = []
     limit_h = pd.Timedelta(facility.thresholds.offline_after) / pd.Timedelta("1h")
     for row in days.itertuples(index=False):

@@ -144,7 +144,7 @@ def _integral_at(ts: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
     by w[i] (0 or 1). Times in seconds; returns [density x s] at each edge.
     """
     dt = np.diff(ts)
-    cum = np.r_[0.0, np.cumsum(0.5 * (a + b) * dt * w)]
+    cum = np.concatenate(([0.0], np.cumsum(0.5 * (a + b) * dt * w)))
     k = np.searchsorted(ts, edges, side="right") - 1
     kk = np.clip(k, 0, len(dt) - 1)
     tau = np.clip(edges - ts[kk], 0.0, dt[kk])
@@ -286,14 +286,15 @@ def _tag_arrays(readings: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarra
         raise ValueError(f"readings column 'ts' must be tz-aware (UTC), got {ts.dtype}")
     t_all = ts.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
     v_all = readings["value"].to_numpy(dtype="float64")
-    codes = pd.Categorical(readings["tag"].astype(str))
-    order = np.lexsort((t_all, codes.codes))
-    t_all, v_all, c = t_all[order], v_all[order], codes.codes[order]
-    bounds = np.searchsorted(c, np.arange(len(codes.categories) + 1))
+    tags = readings["tag"]
+    codes, names = pd.factorize(tags if pd.api.types.is_string_dtype(tags) else tags.astype(str))
+    order = np.lexsort((t_all, codes))
+    t_all, v_all, c = t_all[order], v_all[order], codes[order]
+    bounds = np.searchsorted(c, np.arange(len(names) + 1))
     out = {}
-    for i, tag in enumerate(codes.categories):
+    for i, tag in enumerate(names):
         t, v = t_all[bounds[i]:bounds[i + 1]], v_all[bounds[i]:bounds[i + 1]]
-        first = np.r_[True, np.diff(t) > 0]
+        first = np.concatenate(([True], np.diff(t) > 0))
         keep = first & np.isfinite(v)
         out[tag] = (t[keep], v[keep])
     return out

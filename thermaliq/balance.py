@@ -53,21 +53,37 @@ def _ratio(num, den):
         return np.where(den > 0, num / den * 100.0, np.nan)
 
 
+def _row_sum(values: np.ndarray) -> np.ndarray:
+    """Sum across the columns of a 2-d array, left to right, NaN propagating [unit of values]
+    (the order ``DataFrame.sum(axis=1, skipna=False)`` adds in, so sums stay bit-identical)."""
+    out = values[:, 0].copy()
+    for j in range(1, values.shape[1]):
+        out += values[:, j]
+    return out
+
+
 def _parts(facility: Facility, e: pd.DataFrame, x: pd.DataFrame, ok: pd.Series) -> pd.DataFrame:
     """Per-interval sums by role (0 where the interval is not valid) and exergy-unknown flags."""
     roles = {s.id: s.role for s in facility.streams}
-    cols = {r: [c for c in e.columns if roles.get(c) == r] for r in ("input", "output", "loss")}
+    where = {r: [i for i, c in enumerate(e.columns) if roles.get(c) == r]
+             for r in ("input", "output", "loss")}
+    e_values = e.to_numpy(dtype="float64")
+    x_values = x.to_numpy(dtype="float64")
+    ok_values = ok.to_numpy(dtype=bool)
 
-    def total(frame, role):
-        return frame[cols[role]].sum(axis=1, skipna=False) if cols[role] else \
-            pd.Series(0.0, index=frame.index)
-    parts = pd.DataFrame({"inp": total(e, "input"), "useful": total(e, "output"),
-                          "losses": total(e, "loss"), "x_in": total(x, "input"),
-                          "x_out": total(x, "output")}, index=e.index)
-    parts["x_unknown"] = (parts["x_in"].isna() | parts["x_out"].isna()) & ok
-    parts = parts.where(ok, 0.0).fillna({"x_in": 0.0, "x_out": 0.0})
-    parts["ok"] = ok.astype("int64")
-    return parts
+    def total(values: np.ndarray, role: str) -> np.ndarray:
+        return _row_sum(values[:, where[role]]) if where[role] else np.zeros(len(values))
+
+    x_in, x_out = total(x_values, "input"), total(x_values, "output")
+    x_unknown = (np.isnan(x_in) | np.isnan(x_out)) & ok_values
+    parts = {"inp": total(e_values, "input"), "useful": total(e_values, "output"),
+             "losses": total(e_values, "loss"), "x_in": x_in, "x_out": x_out}
+    parts = {k: np.where(ok_values, v, 0.0) for k, v in parts.items()}
+    for k in ("x_in", "x_out"):
+        parts[k] = np.nan_to_num(parts[k], nan=0.0, posinf=np.inf, neginf=-np.inf)
+    parts["x_unknown"] = x_unknown
+    parts["ok"] = ok_values.astype("int64")
+    return pd.DataFrame(parts, index=e.index)
 
 
 def _frame(facility: Facility, sums: pd.DataFrame, starts, ends, intervals) -> pd.DataFrame:
@@ -133,8 +149,9 @@ def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Serie
         return pd.DataFrame(columns=COLUMNS)
     tz = facility.tz
     starts = _local_start(e.index, tz, granularity)
-    sums = parts.groupby(pd.DatetimeIndex(starts, name="period_start")).sum()
-    period_starts = pd.DatetimeIndex(sums.index).tz_convert(tz)
+    codes, uniques = pd.factorize(starts, sort=True)
+    sums = parts.reset_index(drop=True).groupby(codes).sum()
+    period_starts = pd.DatetimeIndex(uniques[sums.index]).tz_convert(tz)
     ends = pd.DatetimeIndex([_next_start(st, tz, granularity) for st in period_starts])
     intervals = ((ends - period_starts) / step).astype("int64")
     return _frame(facility, sums, period_starts, ends, intervals)

@@ -12,8 +12,11 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from thermaliq import align, alerts, balance, energy, lake, periods
+from thermaliq import align, alerts, balance, energy, lake, periods, result_rows
 from thermaliq.config import Facility
 from thermaliq.home import Home
 
@@ -47,15 +50,45 @@ def history_margin(facility: Facility) -> pd.Timedelta:
     return max(margin, pd.Timedelta("7D")) if th.estimate_long_gaps else margin
 
 
-def load_window_readings(home: Home, facility: Facility, first: date, last: date) -> pd.DataFrame:
-    """Stored readings of the window plus the margins before and after it."""
+#: The columns of the stored readings that alignment and validation use.
+WINDOW_COLUMNS = ("tag", "ts", "value")
+
+
+def load_window_readings(home: Home, facility: Facility, first: date, last: date, *,
+                         margins: bool = True) -> pd.DataFrame:
+    """Stored readings of the window plus (``margins``) the margins before and after it.
+
+    Only ``tag``, ``ts`` (``datetime64[ns, UTC]``) and ``value`` [configured unit] are read:
+    alignment and validation need nothing else, and the text columns (source, unit) cost most
+    of a partition's read. Without margins: the window's own readings (what is validated).
+    """
     start, end = periods.day_window(first, last, facility.timezone)
-    margin = history_margin(facility)
-    lo, hi = start - margin, end + pd.Timedelta(facility.thresholds.max_interpolation_gap) + facility.interval_td
+    if not margins:
+        return read_readings_between(home, facility, start, end)
+    lo = start - history_margin(facility)
+    hi = end + pd.Timedelta(facility.thresholds.max_interpolation_gap) + facility.interval_td
+    return read_readings_between(home, facility, lo, hi)
+
+
+def read_readings_between(home: Home, facility: Facility, lo: pd.Timestamp,
+                          hi: pd.Timestamp) -> pd.DataFrame:
+    """Stored ``tag, ts, value`` readings with ``lo <= ts < hi`` (UTC instants)."""
     days = periods.days_in(periods.local_dates(pd.Series([lo]), facility.timezone).iloc[0],
                            periods.local_dates(pd.Series([hi]), facility.timezone).iloc[0])
-    readings = lake.read_readings_days(home.lake, facility.facility_id, days)
-    return readings[(readings["ts"] >= lo) & (readings["ts"] < hi)].reset_index(drop=True)
+    ts_type = pa.timestamp("ns", tz="UTC")
+    tables = []
+    for day in days:
+        path = lake.readings_partition(home.lake, facility.facility_id, day)
+        if path.exists():
+            table = pq.read_table(path, columns=list(WINDOW_COLUMNS))
+            tables.append(table.set_column(table.schema.get_field_index("ts"), "ts",
+                                           table["ts"].cast(ts_type)))
+    if not tables:
+        return lake.utc_ns(lake.empty_readings()[list(WINDOW_COLUMNS)])
+    table = pa.concat_tables(tables, promote_options="permissive")
+    inside = pc.and_(pc.greater_equal(table["ts"], pa.scalar(lo.value, ts_type)),
+                     pc.less(table["ts"], pa.scalar(hi.value, ts_type)))
+    return table.filter(inside).to_pandas()
 
 
 def rejected_counts(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -147,35 +180,41 @@ def period_status(rows: pd.DataFrame, facility: Facility) -> pd.Series:
 
 def long_stream_energies(facility: Facility, energies, granularity: str,
                          periods_frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-stream energies as rows (period, stream) with role and carrier."""
+    """Per-stream energies as rows (period, stream) with role and carrier, period by period
+    and within a period in the order of the columns [kWh]."""
     meta = {s.id: (s.role, s.carrier or ("estimate" if s.estimate else None)) for s in facility.streams}
-    e = energies.energy_kwh.copy()
+    e = energies.energy_kwh
     x = energies.exergy_kwh.reindex_like(e)
-    e.index.name = x.index.name = "period_start"
-    long = e.stack(future_stack=True).rename("energy_kwh").to_frame()
-    long["exergy_kwh"] = x.stack(future_stack=True)
-    long = long.reset_index().rename(columns={"level_1": "stream_id"})
-    if "stream_id" not in long:
-        long = long.rename(columns={long.columns[1]: "stream_id"})
-    ends = periods_frame.set_index("period_start")["period_end"]
-    long["period_end"] = long["period_start"].map(ends)
-    long["granularity"] = granularity
-    long["role"] = long["stream_id"].map(lambda s: meta[s][0])
-    long["carrier"] = long["stream_id"].map(lambda s: meta[s][1])
-    long["facility_id"] = facility.facility_id
-    return long[["facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
-                 "carrier", "energy_kwh", "exergy_kwh"]]
+    n_periods, n_streams = e.shape
+    ends = periods_frame.set_index("period_start")["period_end"].reindex(e.index)
+    streams = list(e.columns)
+    return pd.DataFrame({
+        "facility_id": pd.Series(facility.facility_id, index=range(n_periods * n_streams), dtype="str"),
+        "granularity": pd.Series(granularity, index=range(n_periods * n_streams), dtype="str"),
+        "period_start": e.index.repeat(n_streams),
+        "period_end": pd.DatetimeIndex(ends).repeat(n_streams),
+        "stream_id": pd.array(np.tile(np.array(streams, dtype=object), n_periods), dtype="str"),
+        "role": pd.array(np.tile(np.array([meta[c][0] for c in streams], dtype=object), n_periods),
+                         dtype="str"),
+        "carrier": pd.array(np.tile(np.array([meta[c][1] for c in streams], dtype=object), n_periods),
+                            dtype="str"),
+        "energy_kwh": e.to_numpy(dtype="float64").ravel(),
+        "exergy_kwh": x.to_numpy(dtype="float64").ravel(),
+    })
 
 
 def load_trailing_days(home: Home, facility: Facility, first: date) -> pd.DataFrame:
-    """Current day rows of the 7 days before ``first`` (for the anomaly alert)."""
+    """Current day rows of the 7 days before ``first`` (for the anomaly alert): ``period_start``
+    (UTC), ``efficiency_percent``, ``status`` and the keys."""
     lo = first - timedelta(days=7)
     months = periods.months_touching(lo, first)
-    stored = lake.read_results(home.lake, "calculations", facility.facility_id, months)
+    columns = ["granularity", "period_start", "version", "efficiency_percent", "status"]
+    stored = result_rows.concat([result_rows.read_month(home, "calculations", facility.facility_id,
+                                                        m, columns) for m in months])
     if stored.empty:
         return stored
     stored = stored[stored["granularity"] == "day"]
-    stored = lake.current_rows(stored, ["granularity", "period_start"])
+    stored = result_rows.current_rows(stored, ["granularity", "period_start"])
     start, _ = periods.day_window(lo, first, facility.timezone)
     first_start, _ = periods.day_window(first, first, facility.timezone)
     return stored[(stored["period_start"] >= start) & (stored["period_start"] < first_start)]

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 
 class ThermaliqError(Exception):
-    """Base class of every error thermaliq raises on purpose."""
+    """Base class of every error thermaliq raises on purpose.
+
+    Pickles with its fields (file, field, fix, source, row, errors, ...): jobs run in worker
+    processes (``tasks/workers.py``) and their errors must reach the task unchanged.
+    """
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls, args: tuple, state: dict):
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(ValueError, ThermaliqError):

@@ -3,18 +3,20 @@
 One call handles one facility. Raw rows are cleaned (units, unknown tags, range, duplicates) and
 merged per local day with what the lake already holds, so re-reading a file changes nothing and an
 overlapping file adds only what is new. Every rejected row goes to quarantine with its reason.
-Files already ingested with the same content (size and SHA-256) are skipped.
+Files already ingested with the same content (size and SHA-256) are skipped; a file whose size
+and modification time equal the ledger's is taken as unchanged without hashing it again.
 """
 from __future__ import annotations
 
 import glob as globlib
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from thermaliq import lake, periods, quality
+from thermaliq import ingest_fast, lake, periods, quality
 from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.home import Home
@@ -37,60 +39,175 @@ class IngestSummary:
 
 def source_files(home: Home, facility: Facility) -> list[Path]:
     """The files matching the facility's ``source.path`` glob (inside the home only)."""
+    return [path for path, _ in _sources(home, facility)]
+
+
+def _sources(home: Home, facility: Facility) -> list[tuple[Path, str]]:
+    """The source files with their paths relative to the home (each path resolved once)."""
     pattern = home.inside(facility.source.path)
-    files = sorted(Path(p) for p in globlib.glob(str(pattern), recursive=True))
-    return [p for p in files if p.is_file() and home.root in p.resolve().parents]
-
-
-def _relative(home: Home, path: Path) -> str:
-    return str(path.resolve().relative_to(home.root))
+    out = []
+    for path in sorted(Path(p) for p in globlib.glob(str(pattern), recursive=True)):
+        real = path.resolve()
+        if path.is_file() and home.root in real.parents:
+            out.append((path, str(real.relative_to(home.root))))
+    return out
 
 
 def ingest_files(home: Home, facility: Facility, *, force: bool = False,
-                 now: pd.Timestamp | None = None) -> IngestSummary:
+                 now: pd.Timestamp | None = None, batch_rows: int | None = None) -> IngestSummary:
     """Read new or changed files of a ``files`` source into the lake.
+
+    Each file is streamed in chunks of ``batch_rows`` records; every chunk is cleaned and merged
+    into its local-day partitions before the next is read, so memory stays bounded by one chunk
+    plus one partition whatever the file size. The ledger records the files (size, SHA-256) only
+    after all their chunks are stored: a run killed in the middle of a file reads it again, and
+    the merges, being idempotent, give the lake of one uninterrupted run.
 
     Parameters
     ----------
     force : bool
         Re-read files even when the ledger says they were ingested with the same content.
+
+    Notes
+    -----
+    The ledger records each file's size, SHA-256 and modification time (``mtime_ns``; -1 when
+    unknown: ledgers written before, or a file modified within 2 s of its hashing). A file
+    whose size and ``mtime_ns`` match is skipped without hashing it; any other is hashed and
+    skipped if size and SHA-256 match. A file rewritten with the same size *and* the same
+    modification time is therefore not seen as changed: use ``force`` after such a copy.
+    batch_rows : int, optional
+        Records per chunk [rows]; default ``THERMALIQ_INGEST_BATCH_ROWS``, else 1 000 000.
     """
     from thermaliq import readers  # file parsing is only needed here
 
     now = now or pd.Timestamp.now(tz="UTC")
+    batch_rows = batch_rows or readers.batch_rows_setting()
     summary = IngestSummary(facility.facility_id)
     ledger = lake.read_ledger(home.lake, facility.facility_id)
     known = {r.source: r for r in ledger.itertuples(index=False)}
-    new_rows = []
-    for path in source_files(home, facility):
-        rel = _relative(home, path)
-        size = path.stat().st_size
-        digest = lake.file_sha256(path)
+    new_rows, confirmed = [], {}
+    for path, rel in _sources(home, facility):
+        size, mtime = _size_and_mtime(path)
         before = known.get(rel)
+        if not force and before is not None and before.size == size and before.mtime_ns == mtime >= 0:
+            summary.sources_skipped += 1    # as hashed before, by size and modification time
+            continue
+        digest = lake.file_sha256(path)
         unchanged = before is not None and before.size == size and before.sha256 == digest
         if unchanged and not force:
             summary.sources_skipped += 1
+            confirmed[rel] = mtime          # recorded if the ledger is written anyway
             continue
-        try:
-            result = readers.read_readings_file(path, tz=facility.timezone,
-                                                format=facility.source.format, source=rel)
-        except DataError as exc:   # the whole file is unusable: keep why, go on with the others
-            summary.file_errors.append(str(exc))
-            result = _whole_file_reject(rel, exc)
-        stored, rejected = store_raw(home, facility, result, now, summary)
+        rows, rejected = _ingest_file(home, facility, path, rel, now, summary, batch_rows)
         summary.sources_read += 1
-        new_rows.append({"source": rel, "size": size, "sha256": digest, "rows": len(result.readings),
-                         "rejected": len(result.rejects),
-                         "ingested_at": before.ingested_at if unchanged else now})
+        new_rows.append({"source": rel, "size": size, "sha256": digest, "rows": rows,
+                         "rejected": rejected, "ingested_at": before.ingested_at if unchanged else now,
+                         "mtime_ns": mtime})
     if new_rows:
         update = pd.DataFrame(new_rows)
         update["ingested_at"] = pd.to_datetime(update["ingested_at"], utc=True).astype("datetime64[us, UTC]")
         with lake.facility_lock(home.lake, facility.facility_id):
             ledger = lake.read_ledger(home.lake, facility.facility_id)  # another run may have written it
-            kept = ledger[~ledger["source"].isin(update["source"])]
+            kept = ledger[~ledger["source"].isin(update["source"])].copy()
+            kept["mtime_ns"] = [confirmed.get(s, m) for s, m in zip(kept["source"], kept["mtime_ns"])]
             merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
             lake.write_ledger(home.lake, facility.facility_id, merged)
     return summary
+
+
+#: A file modified less than this before it is hashed may change again within the same mtime
+#: tick (file systems with 1-2 s resolution): its mtime is not recorded, so it is hashed again.
+RACY_MTIME_NS = 2_000_000_000
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    """Size [bytes] and modification time [ns since epoch] of a file; the time is -1 (never
+    trusted) when the file was modified within :data:`RACY_MTIME_NS` of now."""
+    st = path.stat()
+    mtime = st.st_mtime_ns if st.st_mtime_ns < time.time_ns() - RACY_MTIME_NS else -1
+    return st.st_size, mtime
+
+
+def _ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Timestamp,
+                 summary: IngestSummary, batch_rows: int) -> tuple[int, int]:
+    """Stream one file into the lake chunk by chunk; return (raw readings, reader rejects) [rows].
+
+    A file that cannot be read at all is quarantined as a whole (one reject, row 0, with the
+    reason) and listed in ``summary.file_errors``; the other files go on. A file that breaks off
+    after its first chunk (a corrupt gzip tail) keeps the chunks stored before and is
+    quarantined as a whole in the same way.
+    """
+    from thermaliq import readers
+
+    quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows)
+    rows = rejected = 0
+    notes: list[str] = []
+    try:
+        stream = readers.ReadingsStream(path, tz=facility.timezone, format=facility.source.format,
+                                        source=rel, batch_rows=batch_rows)
+        for chunk in stream:
+            rows += len(chunk)
+            rejected += len(chunk.rejects)
+            _store_chunk(home, facility, chunk, now, summary, quarantine)
+        notes = stream.notes
+    except DataError as exc:   # the whole file is unusable: keep why, go on with the others
+        summary.file_errors.append(str(exc))
+        failed = _whole_file_reject(rel, exc)
+        quarantine.add(_with_time(failed.rejects, now))
+        notes = failed.notes if not rows else [f"{rel}: {exc.message} (after {rows} readings "
+                                                  "stored from the rows before)"]
+        rejected += 1
+    summary.notes.extend(notes)
+    quarantine.flush()
+    return rows, rejected
+
+
+class _Quarantine:
+    """Rejects of one file, written to the quarantine when ``flush_rows`` of them are buffered
+    and at the end of the file (few rejects: one quarantine file per source file, as before)."""
+
+    def __init__(self, home: Home, facility: Facility, now: pd.Timestamp, summary: IngestSummary,
+                 flush_rows: int):
+        self.home, self.facility, self.now, self.summary = home, facility, now, summary
+        self.flush_rows, self.parts, self.rows = flush_rows, [], 0
+
+    def add(self, rejects: pd.DataFrame) -> None:
+        if not rejects.empty:
+            self.parts.append(rejects)
+            self.rows += len(rejects)
+        if self.rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        rejects = pd.concat(self.parts, ignore_index=True)
+        with lake.facility_lock(self.home.lake, self.facility.facility_id):
+            lake.write_quarantine(self.home.lake, self.facility.facility_id, rejects)
+        self.summary.rejected += len(rejects)
+        self.parts, self.rows = [], 0
+
+
+def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summary: IngestSummary,
+                 quarantine: _Quarantine) -> None:
+    """Clean one chunk of raw readings and merge it into its local days; buffer its rejects.
+
+    A chunk that cleaning would leave as it is, of days the lake does not hold yet, is written
+    straight from its Arrow form (:func:`thermaliq.ingest_fast.store_new_days`, same files).
+    """
+    if result.table is not None and ingest_fast.store_new_days(home.lake, facility, result.table,
+                                                               now, summary):
+        summary.readings_read += len(result)
+        quarantine.add(_with_time(result.rejects, now))
+        return
+    raw = lake.utc_ns(result.readings)
+    summary.readings_read += len(raw)
+    raw, implausible = quality.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
+    rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
+    with lake.facility_lock(home.lake, facility.facility_id):
+        rejects += _merge_days(home, facility, raw, now, summary)
+    for r in rejects:
+        quarantine.add(r)
 
 
 def _whole_file_reject(source: str, exc: DataError):
@@ -135,27 +252,41 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
     summary.notes.extend(result.notes)
     raw, implausible = quality.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
     rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
-    stored = 0
+    stored_before = summary.readings_stored
     with lake.facility_lock(home.lake, facility.facility_id):
-        if not raw.empty:
-            local_day = periods.local_dates(raw["ts"], facility.timezone)
-            for day, part in raw.groupby(local_day, sort=True):
-                existing = lake.read_readings_days(home.lake, facility.facility_id, [day])
-                merged = part if existing.empty else pd.concat([existing, part], ignore_index=True)
-                clean = quality.clean_readings(merged, facility)
-                rejects.append(_with_time(clean.rejects, now))   # carry tag and ts already
-                before = len(existing)
-                if not _same_readings(existing, clean.readings):
-                    lake.write_readings_day(home.lake, facility.facility_id, day, clean.readings)
-                    if day not in summary.days:
-                        summary.days.append(day)
-                stored += max(len(clean.readings) - before, 0)
+        rejects += _merge_days(home, facility, raw, now, summary)
         all_rejects = pd.concat([r for r in rejects if not r.empty], ignore_index=True) \
             if any(not r.empty for r in rejects) else pd.DataFrame()
         lake.write_quarantine(home.lake, facility.facility_id, all_rejects)
-    summary.readings_stored += stored
     summary.rejected += len(all_rejects)
-    return stored, len(all_rejects)
+    return summary.readings_stored - stored_before, len(all_rejects)
+
+
+def _merge_days(home: Home, facility: Facility, raw: pd.DataFrame, now: pd.Timestamp,
+                summary: IngestSummary) -> list[pd.DataFrame]:
+    """Merge raw readings into their local-day partitions (caller holds the facility lock).
+
+    Each day's stored readings and the new ones are cleaned together, so duplicates and conflicts
+    with what the lake holds are resolved by the one rule; a day whose result equals what is
+    stored is not rewritten. Returns the cleaning rejects (with ``ingested_at``).
+    """
+    rejects = []
+    if raw.empty:
+        return rejects
+    local_day = periods.local_dates(raw["ts"], facility.timezone)
+    for day, part in raw.groupby(local_day, sort=True):
+        stored = lake.read_readings_table(home.lake, facility.facility_id, day)
+        existing = lake.utc_ns(stored.to_pandas()) if stored is not None else None
+        merged = part if existing is None else pd.concat([existing, part], ignore_index=True)
+        clean = quality.clean_readings(merged, facility)
+        rejects.append(_with_time(clean.rejects, now))   # carry tag and ts already
+        table = lake.readings_table(clean.readings)
+        if (table.num_rows if stored is None else not table.equals(stored)):
+            lake.write_readings_day(home.lake, facility.facility_id, day, table)
+            if day not in summary.days:
+                summary.days.append(day)
+        summary.readings_stored += max(len(clean.readings) - (0 if stored is None else len(stored)), 0)
+    return rejects
 
 
 def _with_time(rejects: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
@@ -164,13 +295,3 @@ def _with_time(rejects: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     out = rejects.copy()
     out["ingested_at"] = now
     return out
-
-
-def _same_readings(existing: pd.DataFrame, clean: pd.DataFrame) -> bool:
-    if len(existing) != len(clean):
-        return False
-    if existing.empty:
-        return True
-    a = lake.normalise_readings(existing)
-    b = lake.normalise_readings(clean)
-    return a.equals(b)

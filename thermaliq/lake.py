@@ -4,7 +4,7 @@ Layout under ``<home>/lake`` (internal; users read it through the DuckDB relatio
 
     readings/facility_id=F/date=YYYY-MM-DD/part-0.parquet      validated readings of one local day
     quarantine/facility_id=F/<key>.parquet                     rejected rows of one ingest batch
-    ingested/facility_id=F/ledger.parquet                      files already ingested (size, mtime, hash)
+    ingested/facility_id=F/ledger.parquet                      files already ingested (size, hash, mtime)
     stream_energies/facility_id=F/month=YYYY-MM/<ver>.parquet  per-stream energies, one file per write
     calculations/facility_id=F/month=YYYY-MM/<ver>.parquet     period results, one file per write
     data_quality/facility_id=F/month=YYYY-MM/<ver>.parquet     per tag and day quality, one file per write
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
@@ -157,9 +158,46 @@ def _sort_order(df: pd.DataFrame) -> np.ndarray:
     return np.lexsort(keys)
 
 
-def write_readings_day(lake: Path, facility_id: str, day: date, df: pd.DataFrame) -> Path:
-    """Replace one local day's readings partition with ``df`` (already merged and cleaned)."""
-    return write_parquet_atomic(normalise_readings(df), readings_partition(lake, facility_id, day))
+def readings_table(df: pd.DataFrame) -> pa.Table:
+    """The stored Arrow form of readings, built without pandas object columns.
+
+    Equal, column for column and in row order, to ``pa.Table.from_pandas(normalise_readings(df))``
+    (a text column with no value at all is of Arrow type ``null``, as ``from_pandas`` gives it),
+    so files written from it are byte-identical to the ones written before; it costs a fraction.
+    """
+    cols = {}
+    for col in ("tag", "unit", "quality", "source"):
+        if col in df:
+            arr = pa.array(df[col].to_numpy(dtype=object), from_pandas=True, type=pa.string())
+        else:
+            arr = pa.nulls(len(df), pa.string())
+        cols[col] = arr if arr.null_count < len(arr) else pa.nulls(len(arr))
+    ts = pd.to_datetime(df["ts"], utc=True).astype("datetime64[us, UTC]")
+    cols["ts"] = pa.array(ts.array.asi8, type=pa.int64()).view(pa.timestamp("us", tz="UTC"))
+    cols["value"] = pa.array(df["value"].to_numpy(dtype="float64"), from_pandas=True)
+    cols["row"] = pa.array(df["row"].to_numpy(dtype="int64"))
+    if ts.isna().any():   # keep NaT as null (never in cleaned readings, but keep the contract)
+        cols["ts"] = pa.array(ts, type=pa.timestamp("us", tz="UTC"))
+    table = pa.table({c: cols[c] for c in READINGS_COLUMNS})
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end")
+                                              for c in ("tag", "ts", "source", "row")])
+    return table.take(order)
+
+
+def read_readings_table(lake: Path, facility_id: str, day: date) -> pa.Table | None:
+    """One local day's stored readings as written (Arrow), None when the day has none."""
+    path = readings_partition(lake, facility_id, day)
+    return pq.read_table(path) if path.exists() else None
+
+
+def write_readings_day(lake: Path, facility_id: str, day: date, df: pd.DataFrame | pa.Table) -> Path:
+    """Replace one local day's readings partition with ``df`` (already merged and cleaned);
+    an Arrow table is taken as :func:`readings_table` made it."""
+    table = df if isinstance(df, pa.Table) else readings_table(df)
+    path = readings_partition(lake, facility_id, day)
+    with atomic_path(path, "lake.write") as tmp:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+    return path
 
 
 # --- quarantine and ingest ledger ---------------------------------------------------------------
@@ -200,13 +238,19 @@ def ledger_path(lake: Path, facility_id: str) -> Path:
 
 
 def read_ledger(lake: Path, facility_id: str) -> pd.DataFrame:
+    """Files already ingested: ``source, size, sha256, rows, rejected, ingested_at, mtime_ns``
+    (``mtime_ns`` [ns since epoch] is -1 where unknown, e.g. in ledgers written before it)."""
     path = ledger_path(lake, facility_id)
     if not path.exists():
         return pd.DataFrame({"source": pd.Series(dtype=object), "size": pd.Series(dtype="int64"),
                              "sha256": pd.Series(dtype=object), "rows": pd.Series(dtype="int64"),
                              "rejected": pd.Series(dtype="int64"),
-                             "ingested_at": pd.Series(dtype="datetime64[us, UTC]")})
-    return read_parquet(path)
+                             "ingested_at": pd.Series(dtype="datetime64[us, UTC]"),
+                             "mtime_ns": pd.Series(dtype="int64")})
+    ledger = read_parquet(path)
+    if "mtime_ns" not in ledger:
+        ledger["mtime_ns"] = np.int64(-1)
+    return ledger
 
 
 def write_ledger(lake: Path, facility_id: str, ledger: pd.DataFrame) -> Path:

@@ -259,38 +259,74 @@ def write_metrics(path: str | os.PathLike, samples: Iterable[Sample], *, merge_e
 _OUTLIERS_RE = re.compile(r"(\d+) outliers?\b")  # the count thermaliq.quality_summary writes in issues
 
 
-def _facility_samples(con, fid: str, windows: list[dict]) -> list[Sample]:
-    """Latest-day gauges, tag last-reading times and this run's quality counters of one facility."""
-    days = con.execute(
-        "SELECT period_start, efficiency_percent, balance_error_percent, data_quality_score "
-        "FROM calculations WHERE facility_id = ? AND granularity = 'day' AND is_current "
-        "ORDER BY period_start DESC LIMIT 7", [fid]).df()
-    out = results_samples(fid, days)
-    if days.empty:
+def _in(ids: list[str]) -> str:
+    """``IN (?, ?, ...)`` for the facility ids (constants, so DuckDB prunes facility partitions)."""
+    return "IN (" + ", ".join("?" for _ in ids) + ")"
+
+
+def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict[str, list[Sample]]:
+    """Per facility: latest-day gauges, tag last-reading times and this run's quality counters.
+
+    Three queries for all facilities together, not four per facility: each query scans its
+    relation's view once, whatever the number of facilities.
+    """
+    out: dict[str, list[Sample]] = {fid: [] for fid in fids}
+    if not fids:
         return out
-    latest = days["period_start"].max()
-    since = (pd.Timestamp(latest) - pd.Timedelta(days=7)).to_pydatetime()
-    tq = con.execute("SELECT sum(valid_points), sum(expected_points) FROM data_quality "
-                     "WHERE facility_id = ? AND period_start = ?", [fid, latest.to_pydatetime()]).fetchone()
-    if tq and tq[1]:
-        out.append(gauge("thermaliq_calculation_data_completeness", tq[0] / tq[1], facility_id=fid))
-    for tag, epoch in con.execute("SELECT tag, epoch(max(ts)) FROM readings WHERE facility_id = ? "
-                                  "AND ts >= ? GROUP BY tag", [fid, since]).fetchall():
-        out.append(gauge("thermaliq_meter_last_reading_timestamp", epoch, facility_id=fid, tag=tag))
-    missing = interpolated = outliers = 0
-    for w in windows:
-        rows = con.execute(
-            "SELECT expected_points - valid_points, interpolated_points, issues FROM data_quality "
-            "WHERE facility_id = ? AND period_start >= ? AND period_start < ?",
-            [fid, pd.Timestamp(w["first_utc"]).to_pydatetime(), pd.Timestamp(w["end_utc"]).to_pydatetime()]
-        ).fetchall()
-        missing += sum(max(int(r[0] or 0), 0) for r in rows)
-        interpolated += sum(int(r[1] or 0) for r in rows)
-        outliers += sum(int(m) for r in rows for m in _OUTLIERS_RE.findall(str(r[2] or "")))
-    if windows:
-        out += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
-                counter("thermaliq_readings_interpolated_total", interpolated, facility_id=fid),
-                counter("thermaliq_outliers_detected_total", outliers, facility_id=fid)]
+    days = con.execute(
+        "SELECT facility_id, period_start, efficiency_percent, balance_error_percent, data_quality_score "
+        f"FROM calculations WHERE facility_id {_in(fids)} AND granularity = 'day' AND is_current "
+        "QUALIFY row_number() OVER (PARTITION BY facility_id ORDER BY period_start DESC) <= 7 "
+        "ORDER BY facility_id, period_start DESC", fids).df()
+    latest: dict[str, pd.Timestamp] = {}
+    for fid, d in days.groupby("facility_id", sort=False):
+        d = d.drop(columns="facility_id").reset_index(drop=True)
+        out[fid] = results_samples(fid, d)
+        latest[fid] = pd.Timestamp(d["period_start"].max())
+    if not latest:
+        return out
+    have = sorted(latest)
+    since = [(latest[f] - pd.Timedelta(days=7)).to_pydatetime() for f in have]
+    for fid, tag, epoch in con.execute(
+            "SELECT t.facility_id, t.tag, epoch(max(t.ts)) FROM readings AS t JOIN (SELECT "
+            "unnest(?::VARCHAR[]) AS b_fid, unnest(?::TIMESTAMPTZ[]) AS b_since) AS b "
+            f"ON t.facility_id = b.b_fid AND t.ts >= b.b_since WHERE t.facility_id {_in(have)} "
+            "GROUP BY t.facility_id, t.tag ORDER BY t.facility_id, t.tag", [have, since] + have).fetchall():
+        out[fid].append(gauge("thermaliq_meter_last_reading_timestamp", epoch, facility_id=fid, tag=tag))
+    # one read of data_quality for both questions: the latest day's rows and the changed windows'
+    spans = {f: [(pd.Timestamp(w["first_utc"]), pd.Timestamp(w["end_utc"])) for w in windows.get(f, [])]
+             for f in have}
+    lo = {f: min([latest[f]] + [w[0] for w in spans[f]]) for f in have}
+    hi = {f: max([latest[f] + pd.Timedelta(microseconds=1)] + [w[1] for w in spans[f]]) for f in have}
+    rows: dict[str, list] = {f: [] for f in have}
+    for row in con.execute(
+            "SELECT t.facility_id, t.period_start, t.valid_points, t.expected_points, t.interpolated_points, "
+            "t.issues FROM data_quality AS t JOIN (SELECT unnest(?::VARCHAR[]) AS b_fid, "
+            "unnest(?::TIMESTAMPTZ[]) AS b_lo, unnest(?::TIMESTAMPTZ[]) AS b_hi) AS b "
+            "ON t.facility_id = b.b_fid AND t.period_start >= b.b_lo AND t.period_start < b.b_hi "
+            f"WHERE t.facility_id {_in(have)}",
+            [have, [lo[f].to_pydatetime() for f in have], [hi[f].to_pydatetime() for f in have]] + have).fetchall():
+        rows[row[0]].append((pd.Timestamp(row[1]),) + tuple(row[2:]))
+    for fid in have:
+        day = [r for r in rows[fid] if r[0] == latest[fid]]
+        valid = sum(r[1] for r in day if r[1] is not None)
+        expected = sum(r[2] for r in day if r[2] is not None)
+        if expected:
+            out[fid].append(gauge("thermaliq_calculation_data_completeness", valid / expected, facility_id=fid))
+    totals = {}
+    for fid in (f for f in have if spans[f]):
+        acc = totals[fid] = [0, 0, 0]
+        for first, end in spans[fid]:  # a row in two windows counts twice, as before
+            for start, valid, expected, interpolated, issues in rows[fid]:
+                if first <= start < end:
+                    missing = None if expected is None or valid is None else expected - valid
+                    acc[0] += max(int(missing or 0), 0)
+                    acc[1] += int(interpolated or 0)
+                    acc[2] += sum(int(m) for m in _OUTLIERS_RE.findall(str(issues or "")))
+    for fid, (missing, interpolated, outliers) in totals.items():
+        out[fid] += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
+                     counter("thermaliq_readings_interpolated_total", interpolated, facility_id=fid),
+                     counter("thermaliq_outliers_detected_total", outliers, facility_id=fid)]
     return out
 
 
@@ -342,9 +378,10 @@ def run_samples(con, facilities: Mapping, *, calculated: list[dict] = (), sankey
         Flow name and unix time [s] of a successful end, for ``..._last_successful_run_...``.
     """
     windows = _windows(list(calculated), facilities)
+    per_facility = _fleet_samples(con, sorted(facilities), windows)
     out: list[Sample] = []
     for fid in sorted(facilities):
-        out += _facility_samples(con, fid, windows.get(fid, []))
+        out += per_facility[fid]
         durations = [c["duration_s"] for c in calculated if c.get("facility_id") == fid and "duration_s" in c]
         if durations:
             out += histogram("thermaliq_calculation_duration_seconds", durations, facility_id=fid)

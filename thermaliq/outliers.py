@@ -64,7 +64,7 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
     floor : float
         Smallest robust standard deviation used [tag unit].
     window : int
-        Centred window length [samples]; a series shorter than half of it is not screened.
+        Centred window length, odd [samples]; a series shorter than half of it is not screened.
 
     Returns
     -------
@@ -84,13 +84,76 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
     >>> int(hampel_mask(np.r_[np.zeros(40), 50.0, np.zeros(40)], 6.0, 0.1)[0].sum())
     1
     """
-    s = pd.Series(values, dtype="float64")
-    med = s.rolling(REFERENCE_WINDOW, center=True, min_periods=REFERENCE_WINDOW // 2 + 1).median()
-    dev = (s - med).abs()
-    mad = dev.rolling(window, center=True, min_periods=window // 2 + 1).median()
-    scale = np.maximum(MAD_TO_SIGMA * mad.to_numpy(), floor)
-    mask = (dev.to_numpy() > threshold * scale)
-    return np.nan_to_num(mask, nan=0).astype(bool), med.to_numpy()
+    x = np.asarray(values, dtype="float64")
+    med = centred_median(x, REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1)
+    dev = np.abs(x - med)
+    # scale >= floor, so a sample within threshold x floor of its reference is never an outlier:
+    # the 61-sample median of the departures is needed only where a sample departs further
+    # (a few % of the samples), which spares a rolling median over every sample.
+    with np.errstate(invalid="ignore"):
+        todo = np.flatnonzero(dev > (threshold * floor if threshold >= 0 else -np.inf))
+    if len(todo) * 8 > len(x):      # a noisy tag: one rolling median over all is cheaper
+        mad = pd.Series(dev).rolling(window, center=True, min_periods=window // 2 + 1) \
+            .median().to_numpy()[todo]
+    else:
+        mad = centred_median(dev, window, window // 2 + 1, at=todo)
+    scale = np.maximum(MAD_TO_SIGMA * mad, floor)
+    mask = np.zeros(len(x), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        mask[todo] = dev[todo] > threshold * scale
+    return mask, med
+
+
+def centred_median(values: np.ndarray, window: int, min_periods: int,
+                   at: np.ndarray | None = None) -> np.ndarray:
+    """Median of a centred window of ``window`` samples, missing values skipped.
+
+    Equals ``pandas.Series(values).rolling(window, center=True, min_periods=min_periods)
+    .median()`` (an even count of values gives the mean of the middle two), evaluated at the
+    positions ``at`` only (default: every sample).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Samples in time order [any unit]; NaN counts as missing.
+    window : int
+        Odd window length [samples].
+    min_periods : int
+        Fewest non-missing values for a median; fewer give NaN [samples].
+    at : numpy.ndarray of int, optional
+        Positions to evaluate [sample index].
+
+    Returns
+    -------
+    numpy.ndarray
+        The medians at ``at`` (or every sample) [unit of ``values``].
+
+    Examples
+    --------
+    >>> centred_median(np.array([1.0, 9.0, 2.0, 8.0]), 3, 2)
+    array([5., 2., 8., 5.])
+    """
+    if window % 2 != 1:
+        raise ValueError(f"window must be odd, got {window}")
+    x = np.asarray(values, dtype="float64")
+    everywhere = at is None
+    at = np.arange(len(x)) if everywhere else np.asarray(at, dtype="int64")
+    out = np.full(len(at), np.nan)
+    if len(at) == 0:
+        return out
+    half = window // 2
+    padded = np.concatenate((np.full(half, np.nan), x, np.full(half, np.nan)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    rows = np.sort(windows if everywhere else windows[at], axis=1)
+    full = ~np.isnan(rows[:, -1])                       # NaN sorts last: a full window
+    out[full] = rows[full, half]
+    part = np.flatnonzero(~full)
+    count = np.count_nonzero(~np.isnan(rows[part]), axis=1)
+    ok = count >= max(min_periods, 1)
+    r, c = part[ok], count[ok]
+    lo, hi = rows[r, (c - 1) // 2], rows[r, c // 2]
+    out[r] = np.where(c % 2 == 1, lo, (lo + hi) / 2)
+    return out
 
 
 def zscore_mask(values: np.ndarray, threshold: float, floor: float,
@@ -169,11 +232,11 @@ def frozen_runs(ts_ns: np.ndarray, values: np.ndarray, frozen_after_ns: int,
     n = len(values)
     if n == 0 or frozen_after_ns <= 0:
         return np.zeros(n, dtype=bool), np.empty((0, 2), dtype=int)
-    change = np.r_[True, values[1:] != values[:-1]]
+    change = np.concatenate(([True], values[1:] != values[:-1]))
     first = np.flatnonzero(change)
     if len(first) == 1:   # constant throughout: nothing to compare with (see Notes)
         return np.zeros(n, dtype=bool), np.empty((0, 2), dtype=int)
-    last = np.r_[first[1:] - 1, n - 1]
+    last = np.append(first[1:] - 1, n - 1)
     frozen = (ts_ns[last] - ts_ns[first]) > frozen_after_ns
     frozen &= ~np.isin(values[first], np.asarray(ignore_values, dtype="float64"))
     run_id = np.cumsum(change) - 1

@@ -104,7 +104,7 @@ def _check_columns(raw: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("tag", "ts", "value") if c not in raw.columns]
     if missing:
         raise DataError(f"raw readings lack column(s) {missing}; expected {list(RAW_COLUMNS)}")
-    df = raw.copy()
+    df = raw.copy(deep=False)   # copy-on-write: the caller's frame is never changed
     for col, default in (("unit", None), ("quality", None), ("source", ""), ("row", -1)):
         if col not in df.columns:
             df[col] = default
@@ -172,6 +172,8 @@ def _resolve_duplicates(df: pd.DataFrame, code: np.ndarray
     df, code, ts = df.iloc[order], code[order], ts[order]
     same_next = (code[1:] == code[:-1]) & (ts[1:] == ts[:-1])
     shared = (np.r_[same_next, False] | np.r_[False, same_next]) if len(df) else np.zeros(0, bool)
+    if not shared.any():        # the usual case: nothing to resolve
+        return df, df["tag"].iloc[:0], _rejects(df.iloc[:0], pd.Series([], dtype=object))
     keep = ~shared
     pos = np.flatnonzero(shared)
     multi = df.iloc[pos].assign(_pos=pos, _code=code[pos])
@@ -219,11 +221,9 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     A reading in kg/h of a tag configured in t/h is converted: 2000 kg/h -> 2.0 t/h.
     """
     specs = facility.tag_specs()
-    tag_units = np.array([s.unit for s in specs.values()], dtype=object)
-    lo_of = np.array([s.range[0] if s.range else -PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
-    hi_of = np.array([s.range[1] if s.range else PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
+    tag_units, lo_of, hi_of = tag_limits(specs)
     df = _check_columns(raw)
-    code = pd.Index(list(specs), dtype=object).get_indexer(df["tag"].astype(object)).astype("int64")
+    code = pd.Index(list(specs), dtype=object).get_indexer(df["tag"]).astype("int64")
 
     known = code >= 0
     values, unit_bad, unit_reason = _convert_units(df, code, tag_units)
@@ -243,7 +243,8 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
                    [_range_reason(a, b, u) for a, b, u in
                     zip(lo[rng_pos], hi[rng_pos], tag_units[code[rng_pos]])],
                    index=df.index[rng_pos], dtype=object)}
-    rejects = {k: _rejects(df[m], reasons[k]) for k, m in masks.items()}
+    none = _rejects(df.iloc[:0], pd.Series([], dtype=object))
+    rejects = {k: _rejects(df[m], reasons[k]) if m.any() else none for k, m in masks.items()}
 
     ok = known & ~unit_bad & finite & in_range
     df = df[ok].assign(value=values[ok], unit=tag_units[code[ok]])
@@ -257,6 +258,18 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     rej = (pd.concat(parts, ignore_index=True) if parts
            else _rejects(df.iloc[:0], pd.Series([], dtype=object)))
     return CleanResult(readings, rej[list(REJECT_COLUMNS)], _counts_frame(counts, specs))
+
+
+def tag_limits(specs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Configured unit, lowest and highest accepted value of each tag, in the order of ``specs``.
+
+    The limit arrays have one more entry, NaN, so that the code -1 of an unknown tag picks a
+    limit no value satisfies. A tag without a ``range`` gets +-:data:`PHYSICAL_LIMIT` [tag unit].
+    """
+    tag_units = np.array([s.unit for s in specs.values()], dtype=object)
+    lo_of = np.array([s.range[0] if s.range else -PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
+    hi_of = np.array([s.range[1] if s.range else PHYSICAL_LIMIT for s in specs.values()] + [np.nan])
+    return tag_units, lo_of, hi_of
 
 
 def _range_reason(lo: float, hi: float, unit: str) -> str:

@@ -83,15 +83,20 @@ def _event_stats(events: pd.DataFrame, index: pd.DatetimeIndex, day_codes: np.nd
     time [ns]; one grouping for the whole window instead of one filter per tag and day."""
     if not len(events):
         return {}, {}, {}
-    g = pd.DataFrame({"tag": events["tag"].to_numpy(dtype=object),
-                      "day": day_codes[_position(index, events["start"].array.asi8)],
-                      "kind": events["kind"].to_numpy(dtype=object),
-                      "ns": (events["end"].array.asi8 - events["start"].array.asi8)})
+    days = day_codes[_position(index, events["start"].array.asi8)].tolist()
+    spans_ns = (events["end"].array.asi8 - events["start"].array.asi8).tolist()
     counts: dict = {}
-    for (tag, day, kind), n in g.groupby(["tag", "day", "kind"]).size().items():
-        counts.setdefault((tag, day), {})[kind] = int(n)
-    frozen = g[g["kind"] == "frozen"].groupby(["tag", "day"])["ns"].sum().to_dict()
-    offline = g[g["kind"] == "offline"].groupby(["tag", "day"])["ns"].max().to_dict()
+    frozen: dict = {}
+    offline: dict = {}
+    for tag, day, kind, ns in zip(events["tag"].to_numpy(dtype=object), days,
+                                  events["kind"].to_numpy(dtype=object), spans_ns):
+        key = (tag, day)
+        per_kind = counts.setdefault(key, {})
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        if kind == "frozen":
+            frozen[key] = frozen.get(key, 0) + ns
+        elif kind == "offline":
+            offline[key] = max(offline.get(key, ns), ns)
     return counts, frozen, offline
 
 
@@ -131,12 +136,13 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
     period_end = index[np.r_[starts[1:], len(index)] - 1] + step
     n_days = len(starts)
     ev_counts, ev_frozen, ev_offline = _event_stats(events, index, day_codes)
+    all_codes = codes.to_numpy()          # intervals x tags: one reduction per day for all tags
+    valid_all = np.add.reduceat((all_codes >= 2).astype(int), starts, axis=0)
+    interp_all = np.add.reduceat((all_codes == 2).astype(int), starts, axis=0)
+    estimated_all = np.add.reduceat((all_codes == 1).astype(int), starts, axis=0)
     rows = []
-    for tag in codes.columns:
-        c = codes[tag].to_numpy()
-        valid = np.add.reduceat((c >= 2).astype(int), starts)
-        interp = np.add.reduceat((c == 2).astype(int), starts)
-        estimated = np.add.reduceat((c == 1).astype(int), starts)
+    for j, tag in enumerate(codes.columns):
+        valid, interp, estimated = valid_all[:, j], interp_all[:, j], estimated_all[:, j]
         ex = excluded.get(tag, np.empty(0, "int64"))
         ex = ex[(ex >= index.asi8[0]) & (ex < index.asi8[-1] + step.value)]
         rejected = np.bincount(day_codes[_position(index, ex)], minlength=n_days)

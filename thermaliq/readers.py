@@ -3,9 +3,13 @@
 ``read_readings_file`` parses CSV (``.csv``, ``.csv.gz``, ``.txt``) and Parquet (``.parquet``,
 ``.pq``) files in long (``timestamp, tag, value`` + optional ``unit``, ``quality``) or wide
 (``timestamp`` + one column per tag) format. Files are streamed in record batches through
-pyarrow and every batch is parsed and checked by DuckDB (``TRY_CAST``), so memory is bounded by
-the size of the result, not by intermediate Python objects, and bad rows become rejects with
-their raw text instead of exceptions.
+pyarrow and every batch is parsed and checked by DuckDB (``TRY_CAST``, SQL in
+:mod:`thermaliq.readers_parse`), so memory is bounded by the size of the result, not by
+intermediate Python objects, and bad rows become rejects with their raw text instead of
+exceptions. A long batch with nothing to reject in its simplest form (``...Z`` instants, plain
+numbers) is parsed by pyarrow instead, with the same result (``readers_parse.parse_long_fast``).
+Chunks hand their readings over in Arrow form (``ReadResult.table``); the pandas frame is built
+only when asked for.
 
 Rules (the README's readings section should repeat them for users):
 
@@ -31,36 +35,54 @@ Rules (the README's readings section should repeat them for users):
 """
 from __future__ import annotations
 
-import threading
+import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from thermaliq.errors import DataError
-from thermaliq.readers_io import RESERVED_COLUMNS, RecordBatches
-from thermaliq.readers_time import localize_wall
+from thermaliq.readers_io import RecordBatches
+from thermaliq.readers_parse import (_ROW, _WIDE_CELLS_SQL, _WIDE_ROWS_SQL, RAW_MAX_CHARS,  # noqa: F401
+                                     _check_unique, _connection, _detect_format, _fix_rows,
+                                     _long_sql, _melt, _rename, parse_long_fast)
+from thermaliq.readers_time import WallClock
 
 READING_COLUMNS = ["tag", "ts", "value", "unit", "quality", "source", "row"]
 REJECT_COLUMNS = ["source", "row", "reason", "raw"]
-RAW_MAX_CHARS = 500
-_ROW = "__thermaliq_row"
-# An ISO 8601 time of day followed by Z or a numeric offset (date-only strings are naive).
-_OFFSET_RE = r"[T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)$"
 
 
-@dataclass
 class ReadResult:
-    """Readings, rejects and notes of one read (shapes in docs/ARCHITECTURE.md)."""
+    """Readings, rejects and notes of one read (shapes in docs/ARCHITECTURE.md).
 
-    readings: pd.DataFrame
-    rejects: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
+    A reader may hand over the readings as an Arrow ``table`` instead (columns ``tag, ts``
+    (``timestamp[ns, UTC]``), ``value, unit, quality, source, row``); ``readings`` is then built
+    from it on first use, so a consumer working on Arrow never pays for the pandas frame.
+    """
+
+    def __init__(self, readings: pd.DataFrame | None, rejects: pd.DataFrame,
+                 notes: list[str] | None = None, *, table: pa.Table | None = None):
+        if readings is None and table is None:
+            raise ValueError("ReadResult needs readings or table")
+        self._readings, self.table = readings, table
+        self.rejects, self.notes = rejects, [] if notes is None else notes
+
+    @property
+    def readings(self) -> pd.DataFrame:
+        if self._readings is None:
+            self._readings = _frame_of(self.table)
+        return self._readings
+
+    @readings.setter
+    def readings(self, frame: pd.DataFrame) -> None:
+        self._readings, self.table = frame, None
+
+    def __len__(self) -> int:
+        """Number of readings [rows]."""
+        return len(self._readings) if self._readings is not None else self.table.num_rows
 
 
 def empty_readings() -> pd.DataFrame:
@@ -76,120 +98,137 @@ def empty_readings() -> pd.DataFrame:
 
 def empty_rejects() -> pd.DataFrame:
     """An empty rejects frame (``source, row, reason, raw``)."""
-    return pd.DataFrame({"source": pd.Series([], dtype="str"), "row": pd.Series([], dtype="int64"),
-                         "reason": pd.Series([], dtype="str"), "raw": pd.Series([], dtype="str")})
+    return _EMPTY_REJECTS.copy()   # a copy of a template: building the frame costs ~2 ms
 
 
-# ----------------------------------------------------------------------------- parsing SQL
-_TS_SQL = f"""
-    CASE WHEN regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMPTZ) END AS inst,
-    CASE WHEN NOT regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMP) END AS wall"""
-_TS_REASON = """
-    CASE WHEN t IS NULL THEN 'missing timestamp'
-         WHEN inst IS NULL AND wall IS NULL THEN 'unparseable timestamp'
-         WHEN coalesce(inst::TIMESTAMP, wall)
-              NOT BETWEEN TIMESTAMP '1678-01-01' AND TIMESTAMP '2261-12-31' THEN 'timestamp out of range'
-    END"""
-_VALUE_REASON = """
-    CASE WHEN tag IS NULL OR trim(tag) = '' THEN 'missing tag'
-         WHEN vr IS NULL THEN 'missing value'
-         WHEN v IS NULL THEN 'non-numeric value'
-         WHEN NOT isfinite(v) THEN 'non-finite value' END"""
+_EMPTY_REJECTS = pd.DataFrame({"source": pd.Series([], dtype="str"),
+                               "row": pd.Series([], dtype="int64"),
+                               "reason": pd.Series([], dtype="str"),
+                               "raw": pd.Series([], dtype="str")})
 
 
-def _long_sql(has_unit: bool, has_quality: bool) -> str:
-    unit = "nullif(trim(unit), '')" if has_unit else "NULL::VARCHAR"
-    qual = "nullif(trim(quality), '')" if has_quality else "NULL::VARCHAR"
-    return f"""
-    WITH a AS (SELECT {_ROW} AS row, nullif(trim("timestamp"), '') AS t, tag, nullif(trim(value), '') AS vr,
-                      {unit} AS unit, {qual} AS quality FROM batch),
-    b AS (SELECT *, TRY_CAST(vr AS DOUBLE) AS v, {_TS_SQL} FROM a),
-    c AS (SELECT *, coalesce({_TS_REASON}, {_VALUE_REASON}) AS reason FROM b)
-    SELECT row, tag, inst, wall, v AS value, unit, quality, reason,
-           CASE WHEN reason IS NOT NULL THEN left(concat_ws(',', coalesce(t, ''), coalesce(tag, ''),
-                                                            coalesce(vr, '')), {RAW_MAX_CHARS}) END AS raw
-    FROM c"""
+#: Rows per chunk of :class:`ReadingsStream` unless given [rows]; ``THERMALIQ_INGEST_BATCH_ROWS``.
+DEFAULT_BATCH_ROWS = 1_000_000
 
 
-_WIDE_ROWS_SQL = f"""
-    CREATE OR REPLACE TEMP TABLE rows_ AS
-    WITH a AS (SELECT {_ROW} AS row, nullif(trim("timestamp"), '') AS t FROM stamps),
-    b AS (SELECT *, {_TS_SQL} FROM a)
-    SELECT row, t, inst, wall, {_TS_REASON} AS reason FROM b"""
-_WIDE_CELLS_SQL = f"""
-    WITH b AS (SELECT c.{_ROW} AS row, n.tag, nullif(trim(c.vr), '') AS vr, r.inst, r.wall, r.t
-               FROM cells c JOIN rows_ r ON r.row = c.{_ROW} JOIN tagnames n ON n.tagi = c.tagi
-               WHERE r.reason IS NULL),
-    c AS (SELECT *, TRY_CAST(vr AS DOUBLE) AS v FROM b WHERE vr IS NOT NULL)
-    SELECT row, tag, inst, wall, v AS value, NULL::VARCHAR AS unit, NULL::VARCHAR AS quality,
-           {_VALUE_REASON} AS reason,
-           CASE WHEN {_VALUE_REASON} IS NOT NULL THEN left(concat_ws(',', t, tag, vr), {RAW_MAX_CHARS})
-           END AS raw
-    FROM c"""
+def batch_rows_setting() -> int:
+    """Rows per ingest chunk: ``THERMALIQ_INGEST_BATCH_ROWS`` or :data:`DEFAULT_BATCH_ROWS` [rows]."""
+    text = os.environ.get("THERMALIQ_INGEST_BATCH_ROWS", "")
+    if not text:
+        return DEFAULT_BATCH_ROWS
+    try:
+        rows = int(text)
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise ValueError(f"THERMALIQ_INGEST_BATCH_ROWS must be a positive integer, not {text!r}")
+    return rows
 
 
-def _melt(batch: pa.RecordBatch, tag_idx: list[int]) -> pa.Table:
-    """Wide batch -> non-empty cells ``(row, tagi, vr)``, tagi indexing ``tag_idx``."""
-    rows = batch.column(batch.num_columns - 1).to_numpy()
-    vals = pa.chunked_array([batch.column(i) for i in tag_idx], type=pa.string()).combine_chunks()
-    cells = pa.table({_ROW: np.tile(rows, len(tag_idx)),
-                      "tagi": np.repeat(np.arange(len(tag_idx), dtype=np.int32), batch.num_rows),
-                      "vr": vals})
-    return cells.filter(pc.is_valid(vals))
+class ReadingsStream:
+    """One readings file read in chunks of ``batch_rows`` records, with the rules of
+    :func:`read_readings_file`.
 
+    Opening reads the header and raises ``DataError`` for a file that cannot be read at all.
+    Iterating yields one :class:`ReadResult` per chunk (its ``notes`` empty), in row order; a
+    ``DataError`` while iterating means the file broke off (e.g. a corrupt gzip tail) after the
+    chunks already yielded. Row numbers are absolute file records in every chunk, malformed CSV
+    records included; a chunk's rejects also carry the malformed records up to its last row. The
+    DST rule carries its state from chunk to chunk (:class:`thermaliq.readers_time.WallClock`).
+    After the iteration, :attr:`notes` holds the file's notes, as ``read_readings_file`` gives.
 
-# ----------------------------------------------------------------------------- main reader
-def _detect_format(names: list[str], format: str | None, source: str) -> str:
-    lower = [n.strip().lower() for n in names]
-    if "timestamp" not in lower:
-        raise DataError(f"no 'timestamp' column (columns found: {names[:10]!r}"
-                        f"{' ...' if len(names) > 10 else ''}); wrong delimiter or header?",
-                        source=source)
-    is_long = "tag" in lower and "value" in lower
-    if format is None:
-        return "long" if is_long else "wide"
-    if format == "long" and not is_long:
-        raise DataError("format 'long' needs columns timestamp, tag and value "
-                        f"(columns found: {names[:10]!r})", source=source)
-    if format not in ("long", "wide"):
-        raise ValueError(f"format must be 'long', 'wide' or None, not {format!r}")
-    return format
+    Parameters
+    ----------
+    path, tz, format, source
+        As for :func:`read_readings_file`.
+    batch_rows : int or None
+        Records per chunk [rows] (the last one may be shorter); None: the whole file in one chunk.
+    """
 
+    def __init__(self, path: str | Path, *, tz: str, format: str | None = None,
+                 source: str | None = None, batch_rows: int | None = None):
+        self.source = str(path) if source is None else source
+        path = Path(path)
+        if not path.is_file():
+            raise DataError("file not found", source=self.source)
+        if batch_rows is not None and batch_rows < 1:
+            raise ValueError(f"batch_rows must be a positive number of rows, not {batch_rows!r}")
+        self._batches = RecordBatches(path, self.source)
+        names = self._batches.names
+        self.format = _detect_format(names, format, self.source)
+        _check_unique(names, self.format, self.source)
+        self._lower = [n.strip().lower() for n in names]
+        self._tag_idx = [i for i, (n, lo) in enumerate(zip(names, self._lower))
+                         if lo != "timestamp" and n != ""]
+        self._tagnames = pa.table({"tagi": np.arange(len(self._tag_idx), dtype=np.int32),
+                                   "tag": [names[i] for i in self._tag_idx]})
+        self._limit = batch_rows or np.iinfo(np.int64).max
+        self._clock = WallClock(tz)
+        self._count = 0           # records parsed so far, malformed CSV records not counted
+        self._emitted = 0         # malformed records already handed out as rejects
+        self.notes: list[str] = []
 
-def _check_unique(names: list[str], fmt: str, source: str) -> None:
-    lower = [n.strip().lower() for n in names]
-    reserved = RESERVED_COLUMNS if fmt == "long" else {"timestamp"}
-    twice = sorted({n for n in lower if n in reserved and lower.count(n) > 1})
-    if twice:
-        raise DataError(f"column(s) {twice} appear more than once in the header", source=source)
+    def __iter__(self) -> Iterator[ReadResult]:
+        goods, bads, in_chunk = [], [], 0
+        for raw_batch in self._batches:
+            offset = 0
+            while offset < raw_batch.num_rows:
+                take = min(raw_batch.num_rows - offset, self._limit - in_chunk)
+                self._parse(raw_batch.slice(offset, take), goods, bads)
+                offset += take
+                in_chunk += take
+                if in_chunk >= self._limit:
+                    yield self._chunk(goods, bads, final=False)
+                    goods, bads, in_chunk = [], [], 0
+        if in_chunk or self._emitted < len(self._batches.skipped):
+            yield self._chunk(goods, bads, final=True)
+        self.notes = self._batches.notes + ([] if self._count else
+                                            [f"{self.source}: header only, no data rows"])
+        if self.format == "wide" and not self._tag_idx:
+            self.notes.append(f"{self.source}: wide file without tag columns")
+        self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
 
+    def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
+        """Parse one slice of records with DuckDB into good rows and rejects (Arrow tables)."""
+        con = _connection()
+        batch = _rename(raw_batch, self.format, self._count)  # noqa: F841  (DuckDB reads it by name)
+        self._count += raw_batch.num_rows
+        if self.format == "long":
+            fast = parse_long_fast(batch, self._lower)
+            if fast is not None:      # the common clean batch: no reject possible
+                goods.append(fast)
+                return
+            out = con.sql(_long_sql("unit" in self._lower, "quality" in self._lower)).to_arrow_table()
+        else:
+            ts_i = self._lower.index("timestamp")
+            stamps = pa.table({"timestamp": batch.column(ts_i), _ROW: batch.column(_ROW)})  # noqa: F841
+            tagnames = self._tagnames  # noqa: F841  (DuckDB reads it by name)
+            try:
+                con.execute(_WIDE_ROWS_SQL)
+                bads.append(con.sql(f"SELECT row, reason, left(coalesce(t, ''), {RAW_MAX_CHARS}) "
+                                    "AS raw FROM rows_ WHERE reason IS NOT NULL").to_arrow_table())
+                out = None
+                if self._tag_idx:
+                    cells = _melt(batch, self._tag_idx)  # noqa: F841  (DuckDB reads it by name)
+                    out = con.sql(_WIDE_CELLS_SQL).to_arrow_table()
+            finally:
+                con.execute("DROP TABLE IF EXISTS rows_")
+        if out is not None:
+            ok = pc.is_null(out["reason"])
+            goods.append(out.filter(ok).drop_columns(["reason", "raw"]))
+            bads.append(out.filter(pc.invert(ok)).select(["row", "reason", "raw"]))
 
-def _rename(batch: pa.RecordBatch, fmt: str, start: int) -> pa.RecordBatch:
-    names = [n.strip().lower() if (n.strip().lower() in RESERVED_COLUMNS and
-                                   (fmt == "long" or n.strip().lower() == "timestamp")) else n
-             for n in batch.schema.names]
-    rows = pa.array(np.arange(start + 1, start + 1 + batch.num_rows, dtype=np.int64))
-    return pa.record_batch(list(batch.columns) + [rows], names=names + [_ROW])
-
-
-def _fix_rows(provisional: np.ndarray, skipped: np.ndarray) -> np.ndarray:
-    """Record numbers once malformed records (``skipped``, sorted) are counted in."""
-    if not len(skipped):
-        return provisional
-    good_before = skipped - np.arange(len(skipped)) - 1
-    return provisional + np.searchsorted(good_before, provisional - 1, side="right")
-
-
-_LOCAL = threading.local()
-
-
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB connection (opening one costs ~40 ms, once per file before)."""
-    con = getattr(_LOCAL, "con", None)
-    if con is None:
-        con = _LOCAL.con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-    return con
+    def _chunk(self, goods: list, bads: list, final: bool) -> ReadResult:
+        """Readings and rejects of the records parsed since the last chunk."""
+        skipped = sorted(self._batches.skipped)
+        skip_rows = np.array([s[0] for s in skipped], dtype=np.int64)
+        table = _readings_table(goods, skip_rows, self.source, self._clock)
+        # malformed records up to this chunk's last record (all of them at the end)
+        last = int(_fix_rows(np.array([self._count], dtype=np.int64), skip_rows)[0])
+        fresh = [s for s in skipped[self._emitted:] if final or s[0] < last]
+        self._emitted += len(fresh)
+        return ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [],
+                          table=table)
 
 
 def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
@@ -218,69 +257,44 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
     DataError
         The file as a whole cannot be read (see the module docstring); names the file.
 
+    Notes
+    -----
+    The whole file becomes one frame; :class:`ReadingsStream` reads it in bounded chunks.
+
     Examples
     --------
     >>> r = read_readings_file("tests/data/readings/long_offset.csv", tz="UTC")  # doctest: +SKIP
     >>> r.readings[["tag", "ts", "value"]].iloc[0].tolist()  # doctest: +SKIP
     ['FT-101', Timestamp('2024-01-15 06:00:00+0000', tz='UTC'), 1520.5]
     """
-    source = str(path) if source is None else source
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", source=source)
-    batches = RecordBatches(path, source)
-    fmt = _detect_format(batches.names, format, source)
-    _check_unique(batches.names, fmt, source)
-    lower = [n.strip().lower() for n in batches.names]
-    tag_idx = [i for i, (n, lo) in enumerate(zip(batches.names, lower))
-               if lo != "timestamp" and n != ""]
-    ts_i = lower.index("timestamp")
-    tagnames = pa.table({"tagi": np.arange(len(tag_idx), dtype=np.int32),  # noqa: F841
-                         "tag": [batches.names[i] for i in tag_idx]})
-    con = _connection()
-    try:
-        goods, bads, count = [], [], 0
-        for raw_batch in batches:
-            batch = _rename(raw_batch, fmt, count)  # noqa: F841  (DuckDB reads it by name)
-            count += raw_batch.num_rows
-            if fmt == "long":
-                out = con.sql(_long_sql("unit" in lower, "quality" in lower)).to_arrow_table()
-            else:
-                stamps = pa.table({"timestamp": batch.column(ts_i), _ROW: batch.column(_ROW)})  # noqa: F841
-                con.execute(_WIDE_ROWS_SQL)
-                bads.append(con.sql(f"SELECT row, reason, left(coalesce(t, ''), {RAW_MAX_CHARS}) "
-                                    "AS raw FROM rows_ WHERE reason IS NOT NULL").to_arrow_table())
-                out = None
-                if tag_idx:
-                    cells = _melt(batch, tag_idx)  # noqa: F841  (DuckDB reads it by name)
-                    out = con.sql(_WIDE_CELLS_SQL).to_arrow_table()
-            if out is not None:
-                ok = pc.is_null(out["reason"])
-                goods.append(out.filter(ok).drop_columns(["reason", "raw"]))
-                bads.append(out.filter(pc.invert(ok)).select(["row", "reason", "raw"]))
-    finally:
-        con.execute("DROP TABLE IF EXISTS rows_")
-    notes = batches.notes + ([] if count else [f"{source}: header only, no data rows"])
-    if fmt == "wide" and not tag_idx:
-        notes.append(f"{source}: wide file without tag columns")
-    return _assemble(goods, bads, batches, source, tz, notes)
+    stream = ReadingsStream(path, tz=tz, format=format, source=source)
+    parts = list(stream)
+    if len(parts) == 1:
+        return ReadResult(parts[0].readings, parts[0].rejects, stream.notes)
+    readings = [p.readings for p in parts if len(p.readings)]
+    rejects = [p.rejects for p in parts if len(p.rejects)]
+    return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_readings(),
+                      _sorted_rejects(pd.concat(rejects, ignore_index=True)) if rejects
+                      else empty_rejects(), stream.notes)
 
 
-def _assemble(goods, bads, batches: RecordBatches, source: str, tz: str, notes: list[str]) -> ReadResult:
-    skipped = sorted(batches.skipped)
-    skip_rows = np.array([s[0] for s in skipped], dtype=np.int64)
-    readings = _readings_frame(goods, skip_rows, source, tz, notes)
+def _sorted_rejects(r: pd.DataFrame) -> pd.DataFrame:
+    return r.sort_values("row", kind="stable", ignore_index=True)
+
+
+def _rejects_frame(bads: list, skip_rows: np.ndarray, skipped: list, source: str) -> pd.DataFrame:
+    """Rejects (``source, row, reason, raw``) of parsed rows and malformed records, by row."""
     rej = [_to_pandas_rejects(t, skip_rows) for t in bads if t.num_rows]
     if skipped:
-        rej.append(pd.DataFrame({"row": skip_rows, "reason": [s[1] for s in skipped],
+        rej.append(pd.DataFrame({"row": np.array([s[0] for s in skipped], dtype=np.int64),
+                                 "reason": [s[1] for s in skipped],
                                  "raw": [str(s[2])[:RAW_MAX_CHARS] for s in skipped]}))
-    rejects = empty_rejects()
-    if rej:
-        r = pd.concat(rej, ignore_index=True).sort_values("row", kind="stable", ignore_index=True)
-        rejects = pd.DataFrame({"source": pd.Series(source, index=r.index, dtype="str"),
-                                "row": r["row"].astype("int64"), "reason": r["reason"].astype("str"),
-                                "raw": r["raw"].astype("str")})
-    return ReadResult(readings, rejects, notes)
+    if not rej:
+        return empty_rejects()
+    r = _sorted_rejects(pd.concat(rej, ignore_index=True))
+    return pd.DataFrame({"source": pd.Series(source, index=r.index, dtype="str"),
+                         "row": r["row"].astype("int64"), "reason": r["reason"].astype("str"),
+                         "raw": r["raw"].astype("str")})
 
 
 def _to_pandas_rejects(t: pa.Table, skip_rows: np.ndarray) -> pd.DataFrame:
@@ -289,32 +303,58 @@ def _to_pandas_rejects(t: pa.Table, skip_rows: np.ndarray) -> pd.DataFrame:
     return df
 
 
-def _readings_frame(goods, skip_rows, source, tz, notes) -> pd.DataFrame:
+def _readings_table(goods: list, skip_rows: np.ndarray, source: str, clock: WallClock) -> pa.Table:
+    """The chunk's good rows as the Arrow form of raw readings (see :class:`ReadResult`), record
+    numbers counting malformed records and naive wall-clock times localised by ``clock``."""
     goods = [g for g in goods if g.num_rows]
     if not goods:
-        return empty_readings()
+        return _arrow_of(empty_readings())
     t = pa.concat_tables(goods)
     del goods
     row = _fix_rows(t["row"].to_numpy(), skip_rows)
-    tag = pd.Series(t["tag"].to_pandas(), dtype="str")
-    ts = pd.Series(t["inst"].to_pandas(), dtype="datetime64[ns, UTC]").dt.tz_localize(None).to_numpy().copy()
-    wall = t["wall"]
-    t = t.drop_columns(["inst", "wall", "row", "tag"])
-    naive = pc.is_valid(wall).to_numpy(zero_copy_only=False)
+    inst = t["inst"].cast(pa.int64())
+    ts = pc.fill_null(inst, 0).to_numpy(zero_copy_only=False) * 1000   # [ns]; naive rows below
+    if inst.null_count:
+        ts[pc.is_null(inst).to_numpy(zero_copy_only=False)] = np.iinfo(np.int64).min   # NaT
+    naive = pc.is_valid(t["wall"]).to_numpy(zero_copy_only=False)
     if naive.any():
-        w = pd.Series(wall.filter(pa.array(naive)).to_pandas(), dtype="datetime64[ns]")
         idx = np.flatnonzero(naive)
+        w = pd.Series(t["wall"].filter(pa.array(naive)).to_pandas(), dtype="datetime64[ns]")
         w.index = idx
-        inst, dst_notes = localize_wall(w, pd.Series(tag.to_numpy()[idx], index=idx),
-                                        pd.Series(row[idx], index=idx), tz)
-        ts[idx] = inst.dt.tz_localize(None).to_numpy()
-        notes.extend(f"{source}: {n}" for n in dst_notes)
-    return pd.DataFrame({"tag": tag, "ts": pd.DatetimeIndex(ts).tz_localize("UTC"),
+        tags = t["tag"].take(pa.array(idx)).to_pandas()
+        inst = clock.localize(w, pd.Series(tags.to_numpy(), index=idx), pd.Series(row[idx], index=idx))
+        ts[idx] = inst.dt.tz_localize(None).to_numpy().astype("int64")
+    n = t.num_rows
+    return pa.table({"tag": t["tag"].combine_chunks().cast(pa.string()),
+                     "ts": pa.array(ts, pa.int64()).view(pa.timestamp("ns", tz="UTC")),
+                     "value": t["value"].combine_chunks().cast(pa.float64()),
+                     "unit": t["unit"].combine_chunks().cast(pa.string()),
+                     "quality": t["quality"].combine_chunks().cast(pa.string()),
+                     "source": pa.repeat(pa.scalar(source, pa.string()), n),
+                     "row": pa.array(row.astype("int64"))})
+
+
+def _arrow_of(frame: pd.DataFrame) -> pa.Table:
+    """Arrow form of an (empty) raw-readings frame."""
+    return pa.table({"tag": pa.array(frame["tag"], pa.string()),
+                     "ts": pa.array(frame["ts"].array.asi8, pa.int64()).view(pa.timestamp("ns", tz="UTC")),
+                     "value": pa.array(frame["value"], pa.float64()),
+                     "unit": pa.array(frame["unit"], pa.string()),
+                     "quality": pa.array(frame["quality"], pa.string()),
+                     "source": pa.array(frame["source"], pa.string()),
+                     "row": pa.array(frame["row"], pa.int64())})
+
+
+def _frame_of(t: pa.Table) -> pd.DataFrame:
+    """The raw-readings frame (pandas, dtypes of :func:`empty_readings`) of the Arrow form."""
+    ts = t["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.DataFrame({"tag": pd.Series(t["tag"].to_pandas(), dtype="str"),
+                         "ts": pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC"),
                          "value": t["value"].to_numpy(zero_copy_only=False).astype("float64"),
                          "unit": pd.Series(t["unit"].to_pandas(), dtype="str"),
                          "quality": pd.Series(t["quality"].to_pandas(), dtype="str"),
-                         "source": pd.Series(pa.repeat(source, len(row)).to_pandas(), dtype="str"),
-                         "row": row.astype("int64")})
+                         "source": pd.Series(t["source"].to_pandas(), dtype="str"),
+                         "row": t["row"].to_numpy(zero_copy_only=False).astype("int64")})
 
 
 def read_readings_files(paths: Iterable[str | Path], tz: str, format: str | None = None,
@@ -334,5 +374,5 @@ def read_readings_files(paths: Iterable[str | Path], tz: str, format: str | None
         yield Path(p), read_readings_file(p, tz=tz, format=format)
 
 
-__all__ = ["ReadResult", "read_readings_file", "read_readings_files", "empty_readings",
+__all__ = ["ReadResult", "ReadingsStream", "read_readings_file", "batch_rows_setting", "read_readings_files", "empty_readings",
            "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ _DELIMITERS = [",", ";", "\t", "|"]
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _BLOCK_BYTES = 16 << 20
+_FIRST_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
 RESERVED_COLUMNS = {"timestamp", "tag", "value", "unit", "quality"}  # matched case-insensitively
 
 
@@ -54,9 +56,9 @@ def _sniff_header(path: Path, source: str) -> tuple[str, list[str], str]:
     except UnicodeDecodeError:
         encoding = "cp1252"
     text = head.decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
-    if not text.strip():
+    if not text or text.isspace():   # = not text.strip(), without copying 1 MiB
         raise DataError("empty file (no header line)", source=source)
-    first = text.splitlines()[0]
+    first = _FIRST_LINE.match(text).group()   # = text.splitlines()[0], without splitting 1 MiB
     best = max(_DELIMITERS, key=lambda d: len(next(csv.reader([first], delimiter=d))))
     names = next(csv.reader([first], delimiter=best))
     return best, [n.strip() if n.strip().lower() in RESERVED_COLUMNS else n for n in names], encoding

@@ -71,47 +71,95 @@ def localize_wall(wall: pd.Series, tag: pd.Series, row: pd.Series, tz: str,
     >>> [str(x) for x in s]
     ['2024-11-03 06:30:00+00:00', '2024-11-03 07:30:00+00:00']
     """
-    zone = ZoneInfo(tz)
-    wall = wall.astype("datetime64[ns]")
-    local = pd.DatetimeIndex(wall).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    out = pd.Series(local.tz_convert("UTC"), index=wall.index)
-    unresolved = out.isna().to_numpy() & wall.notna().to_numpy()
-    if not unresolved.any():
-        return out, []
-    sub = pd.DataFrame({"wall": wall[unresolved], "tag": tag[unresolved], "row": row[unresolved]})
-    kinds = {w: _exists(w, zone) for w in sub["wall"].unique()}
-    is_amb = sub["wall"].map(kinds).astype(bool)
-    notes = []
-    gap = sub[~is_amb]
-    if len(gap):
-        inst = {w: _instant(w, zone, 0) for w in gap["wall"].unique()}
-        out.loc[gap.index] = gap["wall"].map(inst).astype("datetime64[ns, UTC]")
-        notes.append(
-            f"{len(gap)} reading(s) of {gap['tag'].nunique()} tag(s) at nonexistent local times "
-            f"(spring-forward gap in {tz}, e.g. {min(gap['wall'])}) were read with the UTC offset "
-            "in force before the change (02:30 standard time = 03:30 daylight time)")
-    amb = sub[is_amb].sort_values(["tag", "row"], kind="stable")
-    if len(amb):
-        nth = amb.groupby(["tag", "wall"], sort=False).cumcount()
-        per = amb.groupby(["tag", "wall"], sort=False)["row"].transform("size")
+    clock = WallClock(tz)
+    out = clock.localize(wall, tag, row)
+    return out, clock.notes()
+
+
+class WallClock:
+    """The DST rule of :func:`localize_wall` applied to a file read in consecutive chunks.
+
+    The state carried from chunk to chunk is what the rule needs: how often each (tag, ambiguous
+    wall time) was seen so far (so the first occurrence *in the file* is daylight time even when
+    the repeat falls in a later chunk), and the counts behind the notes. Chunks must come in row
+    order (every row of a chunk after every row of the chunks before it).
+
+    Parameters
+    ----------
+    tz : str
+        IANA time zone name of the wall-clock times, e.g. ``America/Chicago``.
+    """
+
+    def __init__(self, tz: str):
+        self.tz, self.zone = tz, ZoneInfo(tz)
+        self._gap_n, self._gap_tags, self._gap_min = 0, set(), None
+        self._seen: dict[tuple[str, pd.Timestamp], int] = {}   # (tag, ambiguous wall) -> count
+        self._amb_n, self._amb_tags, self._amb_min, self._fold0 = 0, set(), None, 0
+
+    def localize(self, wall: pd.Series, tag: pd.Series, row: pd.Series) -> pd.Series:
+        """UTC instants of one chunk's wall-clock times (same index as ``wall``) [UTC]."""
+        wall = wall.astype("datetime64[ns]")
+        local = pd.DatetimeIndex(wall).tz_localize(self.tz, ambiguous="NaT", nonexistent="NaT")
+        out = pd.Series(local.tz_convert("UTC"), index=wall.index)
+        unresolved = out.isna().to_numpy() & wall.notna().to_numpy()
+        if not unresolved.any():
+            return out
+        sub = pd.DataFrame({"wall": wall[unresolved], "tag": tag[unresolved], "row": row[unresolved]})
+        kinds = {w: _exists(w, self.zone) for w in sub["wall"].unique()}
+        is_amb = sub["wall"].map(kinds).astype(bool)
+        gap = sub[~is_amb]
+        if len(gap):
+            inst = {w: _instant(w, self.zone, 0) for w in gap["wall"].unique()}
+            out.loc[gap.index] = gap["wall"].map(inst).astype("datetime64[ns, UTC]")
+            self._gap_n += len(gap)
+            self._gap_tags.update(gap["tag"])
+            self._gap_min = _earliest(self._gap_min, min(gap["wall"]))
+        amb = sub[is_amb].sort_values(["tag", "row"], kind="stable")
+        if len(amb):
+            out.loc[amb.index] = self._ambiguous(amb)
+        return out
+
+    def _ambiguous(self, amb: pd.DataFrame) -> pd.Series:
+        """Instants of ambiguous wall times (sorted by tag and row), counting earlier chunks."""
+        nth = amb.groupby(["tag", "wall"], sort=False).cumcount().to_numpy()
+        keys = list(zip(amb["tag"], amb["wall"]))
+        nth = nth + [self._seen.get(k, 0) for k in keys]
+        for k in keys:
+            self._seen[k] = self._seen.get(k, 0) + 1
         fold = (nth > 0).astype(int)
-        table = {(w, f): _instant(w, zone, f) for w in amb["wall"].unique() for f in (0, 1)}
-        keys = list(zip(amb["wall"], fold))
-        out.loc[amb.index] = pd.Series([table[k] for k in keys], index=amb.index,
-                                       dtype="datetime64[ns, UTC]")
-        single = int((per == 1).sum())
-        extra = int((nth > 1).sum())
-        note = (f"{len(amb)} reading(s) of {amb['tag'].nunique()} tag(s) at ambiguous local times "
-                f"(fall-back hour in {tz}, e.g. {min(amb['wall'])}): per tag and wall time the "
-                f"first occurrence in row order was taken as daylight time "
-                f"({int((fold == 0).sum())}) and later ones as standard time "
-                f"({int((fold == 1).sum())})")
-        if single:
-            note += f"; {single} occurred only once and were taken as daylight time"
-        if extra:
-            note += f"; {extra} occurred more than twice (left as duplicates of standard time)"
-        notes.append(note)
-    return out, notes
+        table = {(w, f): _instant(w, self.zone, f) for w in amb["wall"].unique() for f in (0, 1)}
+        self._amb_n += len(amb)
+        self._amb_tags.update(amb["tag"])
+        self._amb_min = _earliest(self._amb_min, min(amb["wall"]))
+        self._fold0 += int((fold == 0).sum())
+        return pd.Series([table[(w, f)] for w, f in zip(amb["wall"], fold)], index=amb.index,
+                         dtype="datetime64[ns, UTC]")
+
+    def notes(self) -> list[str]:
+        """One sentence per kind of repair made so far, with counts; empty when none was needed."""
+        notes = []
+        if self._gap_n:
+            notes.append(
+                f"{self._gap_n} reading(s) of {len(self._gap_tags)} tag(s) at nonexistent local "
+                f"times (spring-forward gap in {self.tz}, e.g. {self._gap_min}) were read with the "
+                "UTC offset in force before the change (02:30 standard time = 03:30 daylight time)")
+        if self._amb_n:
+            single = sum(1 for c in self._seen.values() if c == 1)
+            extra = sum(c - 2 for c in self._seen.values() if c > 2)
+            note = (f"{self._amb_n} reading(s) of {len(self._amb_tags)} tag(s) at ambiguous local "
+                    f"times (fall-back hour in {self.tz}, e.g. {self._amb_min}): per tag and wall "
+                    "time the first occurrence in row order was taken as daylight time "
+                    f"({self._fold0}) and later ones as standard time ({self._amb_n - self._fold0})")
+            if single:
+                note += f"; {single} occurred only once and were taken as daylight time"
+            if extra:
+                note += f"; {extra} occurred more than twice (left as duplicates of standard time)"
+            notes.append(note)
+        return notes
 
 
-__all__ = ["localize_wall"]
+def _earliest(a: pd.Timestamp | None, b: pd.Timestamp) -> pd.Timestamp:
+    return b if a is None or b < a else a
+
+
+__all__ = ["WallClock", "localize_wall"]

@@ -1,6 +1,7 @@
 """Efficiency and data-quality reports: per facility (day, month, latest) and a fleet index.
 
-:func:`render_reports` reads each facility's data once from the DuckDB relations (DESIGN §6) and
+:func:`render_reports` reads the facilities' data once from the DuckDB relations (DESIGN §6), one
+query per relation for many facilities together (:func:`~thermaliq.report_data.load_windows`), and
 writes ``<reports>/index.html`` (fleet), ``<reports>/<facility_id>/<YYYY-MM-DD>.html`` (day),
 ``<reports>/<facility_id>/<YYYY-MM>.html`` (month) and ``<reports>/<facility_id>/index.html``
 (the latest day, with a list of every report of the facility). Plotly's JavaScript is written
@@ -14,19 +15,25 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from thermaliq import report_figures as figs
 from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
-from thermaliq.report_data import (ReportData, benchmark_band, daily_results, load_facility_period,
-                                   period_stream_energies, period_summary, repair_totals,
-                                   summary_value)
+from thermaliq.report_data import (ReportData, Window, benchmark_band, daily_results, load_windows,
+                                   overlaps, period_stream_energies, period_summary, summary_value,
+                                   window, within)
 from thermaliq.report_fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report_html import (ensure_plotly_js, esc, figure_html, fmt_pct, link, notes_html, page,
                                    section, table_html, write_atomic)
+from thermaliq.report_quality import completeness, local_label, totals_by_key
 from thermaliq.sankey import fmt_kwh, sankey_data
+
+#: Facility-days read together (one query per relation for many facilities; each query scans its
+#: relation's view once, whatever the number of facilities): bounds memory on big fleets and ranges.
+LOAD_FACILITY_DAYS = 20_000
 
 HELP = (
     "<details><summary>How to read this report</summary><ul class=\"help\">"
@@ -74,8 +81,9 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> s
     return f'<div class="kpis">{cells}</div>{extra}'
 
 
-def _sankey_section(data: ReportData, basis: str, title: str, stats: dict) -> str:
-    energies, how = period_stream_energies(data)
+def _sankey_section(data: ReportData, facility: Facility, basis: str, title: str, stats: dict) -> str:
+    # streams in configuration order: the stored row order of a month's streams is arbitrary
+    energies, how = period_stream_energies(data, [s.id for s in facility.streams])
     began = time.perf_counter()
     try:
         sd = sankey_data(energies)
@@ -118,14 +126,14 @@ def _quality_section(data: ReportData, facility: Facility) -> str:
         return section("Data quality", '<p class="empty">No data-quality records in the window.</p>')
     heat = figure_html(figs.quality_heatmap(dq, tz=facility.timezone,
                                             minimum=facility.thresholds.data_quality_min), "fig-quality")
-    per = dq[(dq["period_start"] < data.end) & (dq["period_end"] > data.start)]
-    totals = repair_totals(per, ["tag"])
-    last = data.readings_summary.set_index("tag")["last_ts"] if len(data.readings_summary) else {}
-    rows = [{"tag": tag, "expected": int(r.expected_points), "valid": int(r.valid_points),
-             "interpolated": int(r.interpolated_points), "rejected": int(r.rejected_points),
-             "completeness": fmt_pct(r.completeness * 100),
-             "last": _last_reading(last.get(tag) if len(last) else None, data.end, facility.timezone),
-             "issues": r.issues} for tag, r in totals.iterrows()]
+    per = dq.take(np.flatnonzero(overlaps(dq, data.start, data.end)))
+    rs = data.readings_summary
+    last = dict(zip(rs["tag"].tolist(), rs["last_ts"].tolist())) if len(rs) else {}
+    rows = [{"tag": tag, "expected": int(e), "valid": int(v), "interpolated": int(i), "rejected": int(r),
+             "completeness": fmt_pct(completeness(e, v) * 100),
+             "last": _last_reading(last.get(tag), data.end, facility.timezone),
+             "issues": "; ".join(sorted(issues))}
+            for (tag,), (e, v, i, r, issues) in totals_by_key([per["tag"].tolist()], per).items()]
     table = table_html(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
                               ("interpolated", "interpolated"), ("rejected", "rejected"),
                               ("completeness", "completeness"), ("last", "last reading (local)"),
@@ -145,7 +153,7 @@ def _last_reading(ts, end: pd.Timestamp, tz: str) -> str:
 def _local_text(ts, tz: str) -> str:
     if ts is None or pd.isna(ts):
         return "–"
-    return pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+    return local_label(ts, tz)
 
 
 def _alerts_section(data: ReportData, tz: str) -> str:
@@ -165,7 +173,7 @@ def _alerts_section(data: ReportData, tz: str) -> str:
 
 def _footer(data: ReportData, generated: datetime) -> str:
     c = data.calculations
-    mine = set(c.loc[(c["period_start"] >= data.start) & (c["period_end"] <= data.end), "run_id"].dropna())
+    mine = set(c["run_id"].take(np.flatnonzero(within(c, data.start, data.end))).dropna()) if len(c) else set()
     runs = data.runs[data.runs["run_id"].isin(mine)].tail(5)
     text = f"Generated {generated:%Y-%m-%d %H:%M} UTC by thermaliq."
     if len(runs):
@@ -177,24 +185,32 @@ def _footer(data: ReportData, generated: datetime) -> str:
 
 
 def facility_page(data: ReportData, facility: Facility, label: str, *, nav: str,
-                  stats: dict | None = None, extra: str = "") -> str:
-    """The HTML of one facility report for ``data``'s period (``label`` names it, e.g. a date)."""
+                  stats: dict | None = None, extra: str = "", memo: dict | None = None) -> str:
+    """The HTML of one facility report for ``data``'s period (``label`` names it, e.g. a date).
+
+    ``memo``: a dict shared by pages of the same data and period (the last day's page and the
+    latest page): the sections that do not name the page are built once. The Sankey is built for
+    each page (its title names the page, and its statistics count per page).
+    """
     stats = {} if stats is None else stats
-    summary = period_summary(data)
-    basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
-    placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
-    if bench_note:
-        data.notes.append(bench_note)
-    body = (_kpis(summary, facility, len(data.alerts), placement)
-            + _sankey_section(data, basis, f"{facility.name} {label}", stats)
-            + _trend_sections(data, facility, basis, placement)
-            + _quality_section(data, facility) + _alerts_section(data, facility.timezone)
-            + extra + section("Help", HELP))
+    memo = {} if memo is None else memo
+    if "basis" not in memo:
+        summary = period_summary(data)
+        basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
+        placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
+        if bench_note:
+            data.notes.append(bench_note)
+        memo.update(basis=basis, kpis=_kpis(summary, facility, len(data.alerts), placement),
+                    rest=(_trend_sections(data, facility, basis, placement) + _quality_section(data, facility)
+                          + _alerts_section(data, facility.timezone)),
+                    footer=_footer(data, datetime.now(timezone.utc)))
+    basis = memo["basis"]
+    body = (memo["kpis"] + _sankey_section(data, facility, basis, f"{facility.name} {label}", stats)
+            + memo["rest"] + extra + section("Help", HELP))
     title = f"{facility.name} ({facility.facility_id}) — {label}"
     subtitle = (f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; "
                 "energies in kWh")
-    return page(title, subtitle, body, plotly_src="../plotly.min.js", nav=nav,
-                footer=_footer(data, datetime.now(timezone.utc)))
+    return page(title, subtitle, body, plotly_src="../plotly.min.js", nav=nav, footer=memo["footer"])
 
 
 def _nav(day: date | None, month: str, reports: set[str]) -> str:
@@ -209,24 +225,32 @@ def _nav(day: date | None, month: str, reports: set[str]) -> str:
     return "".join(parts)
 
 
-def _render_facility(con, reports_dir: Path, facility: Facility, start: date, end: date,
+def _facility_window(facility: Facility, start: date, end: date, trailing_days: int) -> Window:
+    """What a facility's pages of ``start`` .. ``end`` need: the months touching them, trailing window."""
+    tz = facility.timezone
+    months = months_touching(start, end)
+    first = min(start, month_bounds(months[0])[0])
+    last = month_bounds(months[-1])[1]
+    return window(facility.facility_id, local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
+                  tz=tz, trailing_days=trailing_days + (last - start).days + 1)
+
+
+def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, start: date, end: date,
                      trailing_days: int, stats: dict) -> tuple[list[Path], dict]:
     """Write a facility's day, month and index pages; return (paths, fleet-index row)."""
     tz, fid = facility.timezone, facility.facility_id
     months = months_touching(start, end)
-    first = min(start, month_bounds(months[0])[0])
-    last = month_bounds(months[-1])[1]
-    loaded = load_facility_period(con, fid, local_midnight(first, tz),
-                                  local_midnight(last + timedelta(days=1), tz),
-                                  tz=tz, trailing_days=trailing_days + (last - start).days + 1)
     out_dir = reports_dir / fid
     existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()
     names = existing | {f"{d:%Y-%m-%d}.html" for d in days_in(start, end)} | {f"{m}.html" for m in months}
     paths = []
+    latest: dict = {}  # the last day's sections, shared with the latest page
     for d in days_in(start, end):
         data = loaded.period(local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), trailing_days)
-        html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats)
+        html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats,
+                             memo=latest if d == end else None)
         paths.append(write_atomic(out_dir / f"{d:%Y-%m-%d}.html", html))
+    last_day = data
     for m in months:
         m_first, m_last = month_bounds(m)
         data = loaded.period(local_midnight(m_first, tz), local_midnight(m_last + timedelta(days=1), tz),
@@ -235,17 +259,17 @@ def _render_facility(con, reports_dir: Path, facility: Facility, start: date, en
         paths.append(write_atomic(out_dir / f"{m}.html", html))
     listing = "".join(f"<li>{link(n, n.removesuffix('.html'))}</li>" for n in sorted(names, reverse=True)
                       if n != "index.html")
-    data = loaded.period(local_midnight(end, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
-    html = facility_page(data, facility, f"latest day {end:%Y-%m-%d}", nav=_nav(end, month_key(end), names),
-                         extra=section("All reports of this facility", f"<ul>{listing}</ul>"))
+    html = facility_page(last_day, facility, f"latest day {end:%Y-%m-%d}", nav=_nav(end, month_key(end), names),
+                         extra=section("All reports of this facility", f"<ul>{listing}</ul>"), memo=latest)
     paths.append(write_atomic(out_dir / "index.html", html))
     whole = loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
-    return paths, fleet_row(whole, facility, start, end)
+    return paths, whole
 
 
 def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facilities: dict[str, Facility],
                    start: date, end: date, *, trailing_days: int = 30,
-                   stats: dict[str, dict] | None = None) -> list[Path]:
+                   stats: dict[str, dict] | None = None,
+                   periods: dict[str, ReportData] | None = None) -> list[Path]:
     """Write the fleet index and every facility's day, month and latest reports.
 
     Parameters
@@ -262,6 +286,9 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
         Look-back of the trend, balance and quality figures [days].
     stats : dict, optional
         Filled per facility id with ``sankey_seconds`` [s] and ``sankey_errors`` (for metrics).
+    periods : dict, optional
+        Filled per facility id with its :class:`ReportData` of ``start`` .. ``end`` (the fleet row's
+        data), for :func:`tasks.publish.publish_flow_run` to use instead of reading it again.
 
     Returns
     -------
@@ -279,19 +306,32 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
     reports_dir = Path(home_reports_dir)
     ensure_plotly_js(reports_dir)
     paths, rows, failures = [], {}, []
-    for fid in sorted(facilities):
-        facility = facilities[fid]
-        fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
+    ids = sorted(facilities)
+    span = (month_bounds(month_key(end))[1] - min(start, month_bounds(month_key(start))[0])).days + 1 + trailing_days
+    size = max(1, LOAD_FACILITY_DAYS // span)
+    for chunk in (ids[i:i + size] for i in range(0, len(ids), size)):
         try:
-            written, rows[fid] = _render_facility(con, reports_dir, facility, start, end, trailing_days, fstats)
+            loaded, error = load_windows(con, [_facility_window(facilities[fid], start, end, trailing_days)
+                                               for fid in chunk]), None
         except DataError as exc:
-            failures.append(f"{fid}: {exc}")
-            rows[fid] = failed_row(facility, start, end, str(exc))
-            continue
-        finally:
+            loaded, error = {}, exc
+        for fid in chunk:
+            fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
             if stats is not None:
                 stats[fid] = fstats
-        paths.extend(written)
+            try:
+                if error is not None:
+                    raise error
+                written, whole = _render_facility(loaded.pop(fid), reports_dir, facilities[fid], start, end,
+                                                  trailing_days, fstats)
+            except DataError as exc:
+                failures.append(f"{fid}: {exc}")
+                rows[fid] = failed_row(facilities[fid], start, end, str(exc))
+                continue
+            rows[fid] = fleet_row(whole, facilities[fid], start, end)
+            if periods is not None:
+                periods[fid] = whole
+            paths.extend(written)
     merged, note = merge_fleet_rows(reports_dir, rows)
     paths.append(write_atomic(reports_dir / "index.html", fleet_page(merged, note)))
     if failures:

@@ -9,12 +9,14 @@ is HTML-escaped: Plotly renders a subset of HTML in labels, so an unescaped ``<a
 """
 from __future__ import annotations
 
+import functools
 import math
+from datetime import date
 
 import pandas as pd
 
-from thermaliq.report_data import repair_totals
 from thermaliq.report_html import esc
+from thermaliq.report_quality import completeness, local_label, local_text, totals_by_key
 from thermaliq.sankey import SankeyData, fmt_kwh
 
 #: A small template instead of Plotly's default one, which adds ~10 kB of JSON to every figure.
@@ -42,8 +44,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def _local(ts: pd.Series | pd.Timestamp, tz: str):
     """UTC instant(s) as local ``YYYY-MM-DD HH:MM`` text for a Plotly date axis."""
     if isinstance(ts, pd.Timestamp):
-        return ts.tz_convert(tz).strftime("%Y-%m-%d %H:%M")
-    return pd.to_datetime(ts, utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M").tolist()
+        return local_label(ts, tz)
+    return local_text(ts, tz)
 
 
 def _vals(s: pd.Series) -> list:
@@ -159,27 +161,41 @@ def balance_figure(days: pd.DataFrame, *, tz: str, basis: str, tolerance_percent
 
 def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
     """Tag × local-day completeness [0..1] with repair counts in the hover text."""
-    df = dq.assign(day=pd.to_datetime(dq["period_start"], utc=True).dt.tz_convert(tz).dt.strftime("%Y-%m-%d"))
-    agg = repair_totals(df, ["tag", "day"])
-    agg["hover"] = [f"valid {int(v)}/{int(e)}, interpolated {int(i)}, rejected {int(r)}"
-                    + (f"<br>{esc(t)}" if t else "")
-                    for e, v, i, r, t in zip(agg["expected_points"], agg["valid_points"],
-                                             agg["interpolated_points"], agg["rejected_points"], agg["issues"])]
-    z = agg["completeness"].unstack("day").sort_index()
-    hover = agg["hover"].unstack("day").reindex(index=z.index, columns=z.columns).fillna("no record")
-    zs = [_vals(r) for _, r in z.iterrows()]
-    text = [["" if v is None else f"{v * 100:.0f}" for v in row] for row in zs]
-    trace = {"type": "heatmap", "z": zs, "x": [f"{pd.Timestamp(d):%b %d}" for d in z.columns],
-             "y": [esc(t) for t in z.index], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
+    days = local_text(dq["period_start"], tz, "%Y-%m-%d")
+    sums = totals_by_key([dq["tag"].tolist(), days], dq)
+    tags = sorted({tag for tag, _ in sums})
+    columns = sorted({day for _, day in sums})
+    col = {day: j for j, day in enumerate(columns)}
+    zs = [[None] * len(columns) for _ in tags]
+    hover = [["no record"] * len(columns) for _ in tags]
+    text = [[""] * len(columns) for _ in tags]
+    row = -1
+    for (tag, day), (e, v, i, r, issues) in sums.items():  # sorted by tag, then day
+        if row < 0 or tags[row] != tag:
+            row += 1
+        j = col[day]
+        zs[row][j], hover[row][j], text[row][j] = _cell(e, v, i, r, "; ".join(sorted(issues)))
+    trace = {"type": "heatmap", "z": zs, "x": [f"{date.fromisoformat(d):%b %d}" for d in columns],
+             "y": [esc(t) for t in tags], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
              "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
              "textfont": {"size": 9}, "colorbar": {"title": {"text": "completeness"}, "tickformat": ".0%"},
-             "customdata": hover.to_numpy().tolist(),
+             "customdata": hover,
              "hovertemplate": "%{y} %{x}<br>%{customdata}<extra></extra>"}
     return {"data": [trace], "layout": _layout(
         f"Data completeness per tag and local day [% of expected points] (minimum {minimum:.0%})",
-        max(280, 130 + 24 * len(z.index)),
+        max(280, 130 + 24 * len(tags)),
         xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
         yaxis={"autorange": "reversed"})}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cell(expected: float, valid: float, interpolated: float, rejected: float, issues: str) -> tuple:
+    """``(z, hover, text)`` of one heatmap cell; the same cell recurs on a month of pages."""
+    c = completeness(expected, valid)
+    z = None if math.isnan(c) else c
+    hover = (f"valid {int(valid)}/{int(expected)}, interpolated {int(interpolated)}, rejected {int(rejected)}"
+             + (f"<br>{esc(issues)}" if issues else ""))
+    return z, hover, "" if z is None else f"{z * 100:.0f}"
 
 
 def _quality_scale(minimum: float) -> list:

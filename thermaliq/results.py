@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from thermaliq import balance, energy, lake, periods
+from thermaliq import balance, energy, lake, periods, result_rows
 from thermaliq.calculate import (WindowResult, long_stream_energies, period_status,
                                   summed_over_periods)
 from thermaliq.config import Facility
@@ -44,10 +44,47 @@ class StoreSummary:
 def _content_hash(*frames: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     for frame in frames:
-        digest.update(pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False)
-                      .to_numpy().tobytes())
+        digest.update(_row_hashes(frame).tobytes())
         digest.update(b"|")
     return digest.hexdigest()[:32]
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """``pandas.util.hash_pandas_object(frame, index=False)`` as uint64 values, column by column.
+
+    The stored ``content_hash`` of earlier runs was made with pandas' function, so the result
+    must stay bit for bit the same; only columns of Timestamp objects take a faster path.
+    """
+    if frame.shape[1] == 0:
+        return pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    # CPython's tuple hash over the column hashes, as pandas.core.util.hashing.combine_hash_arrays
+    n_cols = frame.shape[1]
+    mult = np.uint64(1000003)
+    out = np.full(len(frame), 0x345678, dtype=np.uint64)
+    for i, (_, column) in enumerate(frame.items()):
+        out ^= _column_hashes(column)
+        out *= mult
+        mult += np.uint64(82520 + 2 * (n_cols - i))
+    out += np.uint64(97531)
+    return out
+
+
+def _column_hashes(column: pd.Series) -> np.ndarray:
+    """``pandas.util.hash_array`` of one column.
+
+    pandas hashes an object column through its distinct values, told apart by ``==`` (so
+    Timestamps of one instant in two time zones count as one, represented by the first);
+    for Timestamps that is done here on their instants instead of on the objects.
+    """
+    values = column.array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
+    if not (column.dtype == object and len(values) and all(type(v) is pd.Timestamp for v in values)):
+        return pd.util.hash_array(values)
+    instants_ns = np.fromiter((v.value for v in values), dtype="int64", count=len(values))
+    codes, _ = pd.factorize(instants_ns)
+    _, first = np.unique(codes, return_index=True)
+    return pd.util.hash_array(values[first])[codes]
 
 
 def _window_hash(result: WindowResult, facility: Facility) -> str:
@@ -58,35 +95,39 @@ def _window_hash(result: WindowResult, facility: Facility) -> str:
                          pd.DataFrame({"config": [facility.model_dump_json()]}))
 
 
-def _month_of(ts: pd.Series, facility: Facility) -> pd.Series:
-    return pd.to_datetime(ts, utc=True).dt.tz_convert(facility.timezone).dt.strftime("%Y-%m")
-
-
 def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
                  reason: str | None = None, new_version: bool = False,
                  now: pd.Timestamp | None = None) -> StoreSummary:
-    """Write a window's results unless they equal the current ones (see module docstring)."""
+    """Write a window's results unless they equal the current ones (see module docstring).
+
+    The stored rows of the window's months are read once: they give the current rows, the
+    versions and, with the rows written here added, the month rows.
+    """
     now = now or pd.Timestamp.now(tz="UTC")
     months = periods.months_touching(result.first, result.last)
     content = _window_hash(result, facility)
     with lake.facility_lock(home.lake, facility.facility_id):
         lake.rollback_pending(home.lake, facility.facility_id)   # files of a crashed earlier write
-        stored = lake.read_results(home.lake, "calculations", facility.facility_id, months)
-        current = lake.current_rows(stored, ["granularity", "period_start"]) if not stored.empty else stored
+        stored = {m: result_rows.StoredMonth.read(home, facility.facility_id, m) for m in months}
+        stored_calc = result_rows.concat([stored[m].calc for m in months])
+        current = result_rows.current_rows(stored_calc, ["granularity", "period_start"])
         if not new_version and _unchanged(current, result, content):
             # a run that died after the window's write may not have updated its months yet
-            recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
-                                                               reason=reason, now=now)]
+            recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
+                                                               run_id=run_id, reason=reason, now=now)]
             return StoreSummary(facility.facility_id, changed=bool(recomputed),
                                 months_recomputed=recomputed)
         seq = time.time_ns()
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           result.days.assign(granularity="day")], ignore_index=True)
-        calc = _finish_calc(calc, facility, stored, run_id, reason, now, seq, content)
+        calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
+        energies = _versioned_energies(result.stream_energies,
+                                       result_rows.concat([stored[m].energies for m in months]), seq)
         with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
-            _write_by_month(home, facility, "calculations", calc, seq)
-            _write_by_month(home, facility, "stream_energies",
-                            _versioned_energies(result.stream_energies, home, facility, months, seq), seq)
+            for month, part in _write_by_month(home, facility, "calculations", calc, seq):
+                stored[month].add_calc(part)
+            for month, part in _write_by_month(home, facility, "stream_energies", energies, seq):
+                stored[month].add_energies(part)
             dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
             dq["day_start"] = dq["period_start"]
             _write_by_month(home, facility, "data_quality", dq, seq)
@@ -94,8 +135,8 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             al["day_start"] = al["period_start"]      # alerts belong to one local day
             if not al.empty:
                 _write_by_month(home, facility, "alerts", al, seq)
-        recomputed = [m for m in months if recompute_month(home, facility, m, run_id=run_id,
-                                                           reason=reason, now=now)]
+        recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
+                                                           run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
                         months_recomputed=recomputed)
 
@@ -116,7 +157,8 @@ def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, r
     if stored.empty:
         calc["version"] = 1
     else:
-        calc["version"] = _previous_versions(stored, calc, ["granularity", "period_start"]) + 1
+        calc["version"] = result_rows.previous_versions(stored, calc,
+                                                        ["granularity", "period_start"]) + 1
     calc["calculated_at"] = now
     calc["run_id"] = run_id
     calc["reason"] = reason
@@ -125,37 +167,35 @@ def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, r
     return calc
 
 
-def _previous_versions(stored: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Highest stored version per row of ``rows`` (matched on ``keys``; 0 when none), vectorised."""
-    def key_frame(df: pd.DataFrame) -> pd.DataFrame:
-        out = df[keys].copy()
-        out["period_start"] = pd.to_datetime(out["period_start"], utc=True).astype("datetime64[ns, UTC]")
-        return out
-
-    last = key_frame(stored).assign(version=stored["version"].to_numpy()).groupby(keys)["version"].max()
-    prev = last.reindex(pd.MultiIndex.from_frame(key_frame(rows)))
-    return prev.fillna(0).to_numpy(dtype="int64")
-
-
-def _versioned_energies(se: pd.DataFrame, home: Home, facility: Facility, months: list[str],
-                        seq: int) -> pd.DataFrame:
-    stored = lake.read_results(home.lake, "stream_energies", facility.facility_id, months)
+def _versioned_energies(se: pd.DataFrame, stored: pd.DataFrame, seq: int) -> pd.DataFrame:
+    """Stream energy rows with their version (one more than the highest stored one)."""
     out = se.copy()
-    if stored.empty:
-        out["version"] = 1
-    else:
-        out["version"] = _previous_versions(stored, out, ["granularity", "period_start", "stream_id"]) + 1
+    keys = ["granularity", "period_start", "stream_id"]
+    out["version"] = result_rows.previous_versions(stored, out, keys) + 1
     out["write_seq"] = seq
     return out
 
 
-def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFrame, seq: int) -> None:
+def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFrame,
+                    seq: int) -> list[tuple[str, pd.DataFrame]]:
+    """Write ``df`` as one file per local month of ``period_start``; return (month, rows written)."""
     if df.empty:
-        return
-    month = _month_of(df["period_start"], facility)
-    for key, part in df.groupby(month, sort=True):
-        lake.write_result(home.lake, dataset, facility.facility_id, key,
-                          _stable_types(part.reset_index(drop=True)), f"{seq:020d}")
+        return []
+    instants_ns = result_rows.utc_ns(df["period_start"])
+    first, last = pd.to_datetime([instants_ns.min(), instants_ns.max()], utc=True).tz_convert(facility.tz)
+    keys = periods.months_touching(first.date(), last.date())
+    bounds = np.array([periods.local_midnight(periods.month_bounds(k)[0], facility.tz).value
+                       for k in keys], dtype="int64")
+    which = np.searchsorted(bounds, instants_ns, side="right") - 1
+    written = []
+    for i, key in enumerate(keys):
+        rows = np.flatnonzero(which == i)
+        if len(rows) == 0:
+            continue
+        part = _stable_types(df.iloc[rows].reset_index(drop=True))
+        lake.write_result(home.lake, dataset, facility.facility_id, key, part, f"{seq:020d}")
+        written.append((key, part))
+    return written
 
 
 TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
@@ -171,28 +211,32 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if col in TIME_COLUMNS or isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
+            if out[col].dtype == object or isinstance(out[col].dtype, pd.DatetimeTZDtype):
+                instants_ns = result_rows.utc_ns(out[col]).view("datetime64[ns]")
+                out[col] = pd.Series(pd.DatetimeIndex(instants_ns, tz="UTC"), index=out.index) \
+                    .astype("datetime64[us, UTC]")
+            else:
+                out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
         elif col in TEXT_COLUMNS or out[col].dtype == object:
             out[col] = out[col].astype("string")
     return out
 
 
-def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
-                    reason: str | None, now: pd.Timestamp) -> bool:
+def recompute_month(home: Home, facility: Facility, month: str, stored: result_rows.StoredMonth, *,
+                    run_id: str, reason: str | None, now: pd.Timestamp) -> bool:
     """Recompute a month row from the current interval rows; write it if it changed.
 
-    The caller holds the facility lock. Returns True when a new month version was written.
+    ``stored`` holds every stored version of the month's rows (as
+    :class:`thermaliq.result_rows.StoredMonth` reads them, with the rows written since added). The caller holds the facility lock. Returns True
+    when a new month version was written.
     """
-    calc = lake.read_results(home.lake, "calculations", facility.facility_id, [month])
-    se = lake.read_results(home.lake, "stream_energies", facility.facility_id, [month])
+    calc, se = stored.calc, stored.energies
     if calc.empty:
         return False
-    current = lake.current_rows(calc, ["granularity", "period_start"])
-    current = current.assign(period_start=pd.to_datetime(current["period_start"], utc=True))
+    current = result_rows.current_rows(calc, ["granularity", "period_start"])
     intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
-    se = se[se["granularity"] == "interval"].assign(
-        period_start=lambda f: pd.to_datetime(f["period_start"], utc=True))
-    se = lake.current_rows(se, ["granularity", "period_start", "stream_id"])
+    se = se[se["granularity"] == "interval"]
+    se = result_rows.current_rows(se, ["granularity", "period_start", "stream_id"])
     energy_kwh = se.pivot(index="period_start", columns="stream_id", values="energy_kwh")
     exergy_kwh = se.pivot(index="period_start", columns="stream_id", values="exergy_kwh")
     energy_kwh = energy_kwh.reindex(intervals.index)
@@ -224,7 +268,7 @@ def recompute_month(home: Home, facility: Facility, month: str, *, run_id: str,
         lake.write_result(home.lake, "calculations", facility.facility_id, month,
                           _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
         lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
-                          _stable_types(_versioned_energies(month_energies, home, facility, [month], seq)),
+                          _stable_types(_versioned_energies(month_energies, stored.energies, seq)),
                           f"{seq:020d}")
     return True
 
