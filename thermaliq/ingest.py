@@ -37,11 +37,6 @@ class IngestSummary:
     file_errors: list[str] = field(default_factory=list)   # files that could not be read at all
 
 
-def source_files(home: Home, facility: Facility) -> list[Path]:
-    """The files matching the facility's ``source.path`` glob (inside the home only)."""
-    return [path for path, _ in _sources(home, facility)]
-
-
 def _sources(home: Home, facility: Facility) -> list[tuple[Path, str]]:
     """The source files with their paths relative to the home (each path resolved once)."""
     pattern = home.inside(facility.source.path)

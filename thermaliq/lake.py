@@ -129,42 +129,10 @@ def empty_readings() -> pd.DataFrame:
                          for c, t in READINGS_COLUMNS.items()})
 
 
-def normalise_readings(df: pd.DataFrame) -> pd.DataFrame:
-    """Stored form of readings: fixed column order and types, sorted by tag, ts, source, row."""
-    out = pd.DataFrame({
-        "tag": df["tag"].astype("string").astype(object),
-        "ts": pd.to_datetime(df["ts"], utc=True).astype("datetime64[us, UTC]"),
-        "value": df["value"].astype("float64"),
-        "unit": df["unit"].astype("string").astype(object) if "unit" in df else None,
-        "quality": df["quality"].astype("string").astype(object) if "quality" in df else None,
-        "source": df["source"].astype("string").astype(object),
-        "row": df["row"].astype("int64"),
-    })
-    return out.iloc[_sort_order(out)].reset_index(drop=True)
-
-
-def _sort_order(df: pd.DataFrame) -> np.ndarray:
-    """Stable order by tag, ts, source, row (missing text last), as ``sort_values`` would give,
-    on integer codes: sorting the object columns directly cost more than writing the file."""
-    keys = []
-    for col in ("row", "source", "ts", "tag"):          # np.lexsort: last key is the primary one
-        if col in ("tag", "source"):
-            codes, uniques = pd.factorize(df[col], sort=True, use_na_sentinel=True)
-            keys.append(np.where(codes < 0, len(uniques), codes))
-        elif col == "ts":
-            keys.append(np.where(df[col].isna().to_numpy(), np.iinfo(np.int64).max, df[col].array.asi8))
-        else:
-            keys.append(df[col].to_numpy())
-    return np.lexsort(keys)
-
-
 def readings_table(df: pd.DataFrame) -> pa.Table:
-    """The stored Arrow form of readings, built without pandas object columns.
-
-    Equal, column for column and in row order, to ``pa.Table.from_pandas(normalise_readings(df))``
-    (a text column with no value at all is of Arrow type ``null``, as ``from_pandas`` gives it),
-    so files written from it are byte-identical to the ones written before; it costs a fraction.
-    """
+    """The stored Arrow form of readings: columns ``READINGS_COLUMNS`` in that order, ``ts`` in
+    microseconds UTC, sorted by tag, ts, source, row (missing values last); a text column with no
+    value at all is of Arrow type ``null``. Built without pandas object columns."""
     cols = {}
     for col in ("tag", "unit", "quality", "source"):
         if col in df:
