@@ -11,7 +11,10 @@ tag's configured range, ~0.1 % non-numeric values. Then, in this process:
 * ``--mode days``: the backfill case of issue #7 instead: ``--days`` daily long CSV files of
   one facility from :mod:`benchmarks.generate` (20 tags x 1440 minutes, UTC ``Z`` instants),
   ingested one call per file (each call finds one new file), printing the median CPU time per
-  day-file, then all of them again into an empty lake in one call (CPU per file).
+  day-file, then all of them again into an empty lake in one call (CPU per file); with
+  ``--processes N`` (N > 1) also a third time, split over N worker processes
+  (:mod:`thermaliq.ingest_parallel`, as the ingest task does), printing wall and CPU time of
+  this process plus the workers', and whether the lake equals the one-call serial lake.
 
 It prints wall-clock rows/s, CPU time (less sensitive to other load on the machine) and the
 process's peak resident memory (``resource.getrusage``; the file is generated in a child process
@@ -23,6 +26,7 @@ Usage::
     .venv/bin/python benchmarks/bench_ingest.py            # 10 million rows, ingest
     .venv/bin/python benchmarks/bench_ingest.py --mode read
     .venv/bin/python benchmarks/bench_ingest.py --mode days --days 60
+    .venv/bin/python benchmarks/bench_ingest.py --mode days --days 365 --processes 2
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import yaml
@@ -113,7 +118,7 @@ def _ingest(path: Path, workdir: Path) -> tuple[int, int, list[str]]:
     return summary.readings_read, summary.rejected, summary.notes
 
 
-def bench_days(days: int, workdir: Path) -> None:
+def bench_days(days: int, workdir: Path, processes: int = 1) -> None:
     """Median CPU per day-file over ``days`` generated daily files, and the one-call backfill."""
     from thermaliq import ingest
     from thermaliq.config import load_facility
@@ -139,14 +144,62 @@ def bench_days(days: int, workdir: Path) -> None:
         ingest.ingest_files(home, facility)
         cpu.append(time.process_time() - t0)
     shutil.rmtree(home.lake)
-    t0 = time.process_time()
-    summary = ingest.ingest_files(home, facility)
-    total = time.process_time() - t0
+    now = pd.Timestamp.now(tz="UTC")
+    t0, w0 = time.process_time(), time.perf_counter()
+    summary = ingest.ingest_files(home, facility, now=now)
+    total, wall = time.process_time() - t0, time.perf_counter() - w0
     print(f"mode=days files={len(files)} readings={summary.readings_read} "
           f"rejected={summary.rejected}: one call per new file: median CPU "
           f"{np.median(cpu[1:]) * 1e3:.1f} ms per day-file (first {cpu[0] * 1e3:.0f} ms, "
           f"includes hashing the files already in the ledger); all files in one call: CPU "
-          f"{total:.2f} s = {total / len(files) * 1e3:.1f} ms per day-file")
+          f"{total:.2f} s = {total / len(files) * 1e3:.1f} ms per day-file, wall {wall:.2f} s")
+    if processes > 1:
+        _bench_days_split(home, facility, processes, now, len(files))
+
+
+def _warm_worker(seconds: float) -> int:
+    """Job: import the ingest's modules, pause (so that every worker gets one such job) and
+    return this worker's process id."""
+    import thermaliq.ingest_parallel  # noqa: F401
+    import thermaliq.jobs  # noqa: F401
+    import thermaliq.readers  # noqa: F401
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU time [s] of a live process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _bench_days_split(home, facility, processes: int, now, files: int) -> None:
+    """The one-call backfill again, split over ``processes`` workers (started beforehand)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks import workers
+    from thermaliq import ingest_parallel
+
+    serial = {str(p.relative_to(home.lake)): p.read_bytes()
+              for p in sorted((home.lake / "readings").rglob("*.parquet"))}
+    shutil.rmtree(home.lake)
+    os.environ[workers.ENV] = str(processes)
+    with ThreadPoolExecutor(processes) as threads:   # start the workers, imports done
+        pids = set(threads.map(lambda _: workers.run(_warm_worker, 1.0), range(processes)))
+    before = {pid: _process_cpu_s(pid) for pid in pids}
+    t0, w0 = time.process_time(), time.perf_counter()
+    out = ingest_parallel.ingest_files(str(home.root), facility.facility_id, run=workers.run,
+                                       processes=processes, now=now)
+    wall, here = time.perf_counter() - w0, time.process_time() - t0
+    there = sum(_process_cpu_s(pid) - before[pid] for pid in pids)
+    workers.shutdown()
+    split = {str(p.relative_to(home.lake)): p.read_bytes()
+             for p in sorted((home.lake / "readings").rglob("*.parquet"))}
+    print(f"split over {processes} worker processes ({len(pids)} used): wall {wall:.2f} s, CPU "
+          f"{here:.2f} s here + {there:.2f} s in workers = {(here + there) / files * 1e3:.1f} ms "
+          f"per day-file; {out['readings_stored']} readings stored; readings partitions "
+          f"{'byte-identical to' if split == serial else 'DIFFERENT from'} the serial call's")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,11 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     ap.add_argument("--mode", choices=["ingest", "read", "days"], default="ingest")
     ap.add_argument("--days", type=int, default=60, help="daily files of --mode days")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="--mode days: also ingest all files split over this many workers")
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.mode == "days":
         with tempfile.TemporaryDirectory(dir=args.dir, prefix="thermaliq_bench_days_") as work:
-            bench_days(args.days, Path(work))
+            bench_days(args.days, Path(work), args.processes)
         return
     path = args.dir / f"thermaliq_bench_plant_{args.rows}.csv"
     if args.generate_only:

@@ -1,10 +1,15 @@
-"""Fan-out shared by the flows: ingest every facility, then window after window validate all
-facilities at once and calculate each.
+"""Fan-out shared by the flows: ingest every facility, then compute, validate and store window
+after window.
 
-Facilities run in parallel on a bounded thread pool; the windows of one facility run in order
-(each writes its months); a window is validated by one Great Expectations run for all facilities
-(GX costs ~0.2 s a run, whatever the rows), queued behind the previous window's calculations. A
-failing facility never stops the others.
+Facilities run in parallel on a bounded thread pool, their CPU work in worker processes
+(``tasks/workers.py``). A window's calculation tasks (one per facility) compute it and profile its
+readings; one validation task runs Great Expectations on the profiles of all its facilities, and
+of the next windows already computed (GX costs ~0.3 s a run, whatever the rows); one store task
+then stores every facility's window with
+its alerts and GX outcome. Storing goes in window order (the anomaly alert reads the stored days
+before a window), computing does not: the next windows are computed while one is validated and
+stored. A failing facility never stops the others, and a failed window never stops the later
+windows of its facility.
 """
 from __future__ import annotations
 
@@ -21,13 +26,22 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from tasks import gx_validate
 from tasks.calculate import calculate_facility_window
 from tasks.ingest import ingest_facility
+from tasks.store import store_window_results
 from tasks.validate import validate_window
+from thermaliq import window_stash
 from thermaliq.home import Home
+from thermaliq.window_profile import window_label
+
+#: Windows computed ahead of the one being validated and stored: enough to keep every worker
+#: process busy and to validate two or three windows in one GX run; each waits on disk (~4 MB per
+#: 31-day facility window).
+LOOKAHEAD_WINDOWS = 3
 
 
 def task_runner() -> ThreadPoolTaskRunner:
-    """A bounded thread pool (``THERMALIQ_MAX_WORKERS``, default 4)."""
-    return ThreadPoolTaskRunner(max_workers=int(os.environ.get("THERMALIQ_MAX_WORKERS", "4")))
+    """A bounded thread pool (``THERMALIQ_MAX_WORKERS``, default 8: the calculations computed
+    ahead, a validation and a store task run at once; the CPU work is in the worker processes)."""
+    return ThreadPoolTaskRunner(max_workers=int(os.environ.get("THERMALIQ_MAX_WORKERS", "8")))
 
 
 @dataclass
@@ -40,42 +54,112 @@ class FanoutResult:
 def run_facilities(home: str, facility_ids: list[str], windows: list[tuple[date, date]], run_id: str,
                    *, ingest: bool = True, reason: str | None = None, new_version: bool = False,
                    force_ingest: bool = False) -> FanoutResult:
-    """Ingest every facility (optional), then per window: one validation task for all facilities
-    (one Great Expectations run), then a calculation task per facility, in window order."""
+    """Ingest every facility (optional), then per window: a calculation task per facility, one
+    validation task for all of them (one Great Expectations run) and one store task, stores in
+    window order."""
     out = FanoutResult()
+    h = Home.resolve(home)
+    window_stash.discard_stale(h)
     warm = _warm_up_gx(home)       # GX's import and context, while the ingest jobs run
     ready = _ingest_all(home, facility_ids, windows, force_ingest, out) if ingest else list(facility_ids)
     warm.join()
-    chains: dict[str, list] = {fid: [] for fid in ready}
-    previous: dict[str, object] = {}
-    validation = validate_window.submit(home, ready, *windows[0], run_id) if ready and windows else None
-    for i, (first, last) in enumerate(windows):
-        if validation is None:
+    try:
+        if ready:
+            _windows(home, ready, windows, run_id, reason, new_version, out)
+    finally:
+        window_stash.discard_run(h, run_id)      # windows computed but not stored (failures)
+    return out
+
+
+def _windows(home: str, ids: list[str], windows, run_id: str, reason, new_version, out: FanoutResult) -> None:
+    computing: list[dict] = []           # per window submitted: facility id -> calculation future
+    computed: dict[int, dict] = {}       # window index -> facility id -> calculation result
+    checked: dict[int, dict | None] = {}  # window index -> facility id -> GX outcome (None: failed)
+
+    def compute_ahead(upto: int) -> None:
+        for k in range(len(computing), min(upto + 1, len(windows))):
+            computing.append({fid: calculate_facility_window.submit(home, fid, *windows[k], run_id)
+                              for fid in ids})
+
+    stored = None                        # (label, future) of the previous window's store task
+    for k, (first, last) in enumerate(windows):
+        compute_ahead(k + LOOKAHEAD_WINDOWS)
+        if k not in checked:
+            _validate(home, _ready_from(k, computing), windows, computing, computed, checked, run_id, out)
+        if stored is not None:
+            _collect(stored, out)        # the previous window is stored before this one starts
+            stored = None
+        if checked.get(k) and computed.get(k):
+            stored = (f"{first}..{last}",
+                      store_window_results.submit(home, computed.pop(k), checked.pop(k), first, last, run_id,
+                                                  reason=reason, new_version=new_version))
+    if stored is not None:
+        _collect(stored, out)
+
+
+def _ready_from(k: int, computing: list[dict]) -> list[int]:
+    """Window ``k`` and the windows right after it whose calculations have all ended already."""
+    batch = [k]
+    for j in range(k + 1, len(computing)):
+        if not all(_done(f) for f in computing[j].values()):
             break
-        wait([validation])
-        if validation.state.is_completed():
-            gx = validation.result()
-            for fid in ready:
-                fut = calculate_facility_window.submit(
-                    home, fid, first, last, run_id, gx[fid], reason=reason, new_version=new_version,
-                    wait_for=[previous[fid]] if fid in previous else None)
-                chains[fid].append((f"{first}..{last}", fut))
-                previous[fid] = fut
-        else:
-            why = _reason(validation.state)
-            for fid in ready:
-                _fail(out, f"{fid} {first}..{last}", f"validation failed: {why}")
-        # the next window's validation queues behind this window's calculations
-        validation = validate_window.submit(home, ready, *windows[i + 1], run_id) \
-            if i + 1 < len(windows) else None
-    wait([f for futs in chains.values() for _, f in futs])
-    for fid, futures in chains.items():
-        for label, fut in futures:
+        batch.append(j)
+    return batch
+
+
+def _done(future) -> bool:
+    wrapped = getattr(future, "wrapped_future", None)     # thread pool futures; else: not known
+    return wrapped is not None and wrapped.done()
+
+
+def _validate(home: str, batch: list[int], windows, computing: list[dict], computed: dict, checked: dict,
+              run_id: str, out: FanoutResult) -> None:
+    """Wait for the calculations of the windows of ``batch`` and validate them in one GX run."""
+    profiles = {}
+    for j in batch:
+        label = _label(windows[j])
+        futures, computing[j] = computing[j], {}
+        wait(list(futures.values()))
+        computed[j] = {}
+        for fid, fut in futures.items():
             if fut.state.is_completed():
-                out.calculated.append(fut.result())
+                computed[j][fid] = fut.result()
             else:
                 _fail(out, f"{fid} {label}", _reason(fut.state))
-    return out
+        profiles[label] = {fid: c.pop("profile") for fid, c in computed[j].items()}
+        checked[j] = None
+    if not any(profiles.values()):
+        return
+    validation = validate_window.submit(home, {lb: p for lb, p in profiles.items() if p},
+                                        windows[batch[0]][0], windows[batch[-1]][1], run_id)
+    wait([validation])
+    if not validation.state.is_completed():
+        why = _reason(validation.state)
+        for j in batch:
+            for fid in computed[j]:
+                _fail(out, f"{fid} {_label(windows[j])}", f"validation failed: {why}")
+        return
+    result = validation.result()
+    for j in batch:
+        checked[j] = result.get(_label(windows[j]))
+
+
+def _label(window) -> str:
+    return window_label(*window)
+
+
+def _collect(stored, out: FanoutResult) -> None:
+    """Wait for a window's store task; record each facility's summary or failure."""
+    label, fut = stored
+    wait([fut])
+    if not fut.state.is_completed():
+        _fail(out, f"store {label}", _reason(fut.state))
+        return
+    for fid, summary in fut.result().items():
+        if "error" in summary:
+            _fail(out, f"{fid} {label}", summary["error"])
+        else:
+            out.calculated.append(summary)
 
 
 def _warm_up_gx(home: str) -> threading.Thread:

@@ -1,4 +1,10 @@
-"""Calculation task: calculate one facility over one window of local days, with its GX outcome."""
+"""Calculation task: compute one facility over one window of local days (in a worker process).
+
+The result waits on disk (``thermaliq.window_stash``) for the window's store task
+(:mod:`tasks.store`), which adds the alerts and the Great Expectations outcome in window order;
+so the windows of a facility are computed side by side. The task also returns the window's tag
+profile, built from the same read of the readings, for the window's validation task.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -8,25 +14,15 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import workers
 from thermaliq import jobs
-from thermaliq.errors import DataError
 
 
 @task(name="calculate", task_run_name="calculate-{facility_id}-{first}-{last}", cache_policy=NO_CACHE)
-def calculate_facility_window(home: str, facility_id: str, first: date, last: date, run_id: str,
-                              gx: dict, reason: str | None = None, new_version: bool = False) -> dict:
-    """Calculate and store one facility window with its Great Expectations outcome; return a
-    summary.
-
-    ``gx`` is this facility's entry of the window's validation task (:mod:`tasks.validate`: one
-    GX run for every facility of the window); an ``error`` entry fails this window with it.
-    """
+def calculate_facility_window(home: str, facility_id: str, first: date, last: date, run_id: str) -> dict:
+    """Compute one facility window; return ``stash`` (its file), ``profile`` (for GX) and
+    ``compute_s`` (see :func:`thermaliq.jobs.compute_window`)."""
     logger = get_run_logger()
-    if "error" in gx:
-        raise DataError(f"not validated: {gx['error']}", source=f"{facility_id} {first}..{last}")
-    out = workers.run(jobs.calculate_and_store, home, facility_id, first, last, run_id, gx,
-                      reason=reason, new_version=new_version)
+    out = workers.run_in_order(first.isoformat(), jobs.compute_window, home, facility_id, first, last, run_id)
     for issue in out.pop("issues"):
         logger.warning("%s: %s", facility_id, issue)
-    logger.info("%s %s..%s: %d days in %.2f s, %s", facility_id, first, last, len(out["days"]),
-                out["duration_s"], "stored a new version" if out["changed"] else "unchanged, nothing written")
+    logger.info("%s %s..%s computed in %.2f s", facility_id, first, last, out["compute_s"])
     return out

@@ -31,14 +31,11 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from thermaliq import units
 from thermaliq.config import Facility
-from thermaliq.errors import UnitError
-from thermaliq.tag_profile import tag_profile
+from thermaliq.window_profile import facility_profile as profile
+from thermaliq.window_profile import load_json
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 READINGS_SUITE_FILE = "thermaliq_readings.json"
-LIMITS_FILE = "thermaliq_physical_limits.json"
 SUITE_NAME = "thermaliq_readings"        # also the validation definition's and checkpoint's name
 DATASOURCE = "thermaliq"
 ASSET = "tag_profiles"
@@ -46,7 +43,8 @@ BATCH_DEFINITION = "whole_dataframe"
 LOCK_FILE = ".thermaliq-gx.lock"
 # SUMMARY, plus the tag of each failing profile row (a profile has one row per tag: the
 # partial lists are complete up to 10 000 tags)
-RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": ["facility_id", "tag"],
+RESULT_FORMAT = {"result_format": "SUMMARY",
+                 "unexpected_index_column_names": ["facility_id", "window", "tag"],
                  "partial_unexpected_count": 100_000}
 FLEET = "fleet"          # the "facility" of a run name that validates several facilities at once
 _RUN_NAME = re.compile(r"^(?P<facility>.+)-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}-[0-9a-zA-Z]+$")
@@ -55,15 +53,6 @@ _CONTEXTS: dict[Path, object] = {}
 _CHECKPOINTS: dict[Path, tuple[str, object]] = {}
 _CONTEXT_LOCK = threading.Lock()
 _HOME_LOCKS: dict[Path, threading.Lock] = {}
-
-
-def load_json(name: str) -> dict:
-    """One file of ``expectations/`` as a dict."""
-    path = EXPECTATIONS_DIR / name
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the expectations file: {exc}") from exc
 
 
 def run_name(facility_id: str, first, last, run_id: str) -> str:
@@ -86,46 +75,6 @@ def gx_lock(gx_dir: Path):
     root.mkdir(parents=True, exist_ok=True)
     with lock, FileLock(str(root / LOCK_FILE)):
         yield
-
-
-def physical_limits(facility: Facility) -> dict[str, tuple[float | None, float | None]]:
-    """Physical limits of every configured tag in the tag's unit (``None``: open bound).
-
-    Tags whose unit has no known kind, or a kind without limits, have none.
-    """
-    table = {row["kind"]: row for row in load_json(LIMITS_FILE)["limits"]}
-    out = {}
-    for tag, spec in facility.tag_specs().items():
-        try:
-            row = table.get(units.kind_of(spec.unit))
-        except UnitError:
-            row = None
-        if row is not None:
-            out[tag] = (_convert(row["min"], row["si_unit"], spec.unit),
-                        _convert(row["max"], row["si_unit"], spec.unit))
-    return out
-
-
-def _convert(value, si_unit: str, unit: str) -> float | None:
-    return None if value is None else float(units.convert(float(value), si_unit, unit))
-
-
-def profile(readings: pd.DataFrame, facility: Facility) -> pd.DataFrame:
-    """The rows GX validates for one facility window: its tag profile (``thermaliq.tag_profile``)
-    plus ``facility_id``, ``facility_tag`` (``<facility_id>/<tag>``, the key checked against the
-    configured tags) and ``window_readings`` (the window's readings of every tag, on every row)."""
-    frame = tag_profile(readings, facility, physical_limits(facility))
-    fid = facility.facility_id
-    frame.insert(0, "facility_id", fid)
-    frame.insert(2, "facility_tag", [None if pd.isna(t) else f"{fid}/{t}" for t in frame["tag"]])
-    frame["window_readings"] = int(frame["n_readings"].sum())
-    return frame
-
-
-def suite_parameters(facilities: list[Facility]) -> dict:
-    """Values of the ``$PARAMETER`` kwargs of ``thermaliq_readings.json`` for the facilities
-    validated together: ``configured_tags`` = every ``<facility_id>/<tag>`` configured."""
-    return {"configured_tags": sorted(f"{f.facility_id}/{t}" for f in facilities for t in f.tag_specs())}
 
 
 def gx_context(gx_dir: Path):
@@ -277,21 +226,21 @@ def validate_readings(readings: pd.DataFrame, facility: Facility, gx_dir: Path,
         :func:`build_data_docs` brings up to date once per flow run).
     """
     frame = profile(readings, facility)
-    return validate_profiles([(facility, frame)], gx_dir, run_name)[facility.facility_id]
+    return validate_profiles([(facility, frame)], gx_dir, run_name)[(facility.facility_id, "")]
 
 
 def validate_profiles(profiles: list[tuple[Facility, pd.DataFrame]], gx_dir: Path,
-                      run_name: str) -> dict[str, dict]:
+                      run_name: str) -> dict[tuple[str, str], dict]:
     """Validate the profiles (:func:`profile`) of several facility windows in ONE GX run.
 
-    GX's cost is per expectation and run, not per row (about 0.2 s a run), so a fleet's night
-    is one run instead of one per facility. Each facility's outcome is its own: an expectation
-    fails for a facility only on that facility's rows.
+    GX's cost is per expectation and run, not per row (about 0.3 s a run), so a fleet's night,
+    or several windows of a backfill, is one run instead of one per facility window. Each facility
+    window's outcome is its own: an expectation fails for it only on its own rows.
 
     Returns
     -------
     dict
-        Per facility id, what :func:`validate_readings` returns.
+        Per ``(facility_id, window)`` of the profiles, what :func:`validate_readings` returns.
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -304,23 +253,30 @@ def validate_profiles(profiles: list[tuple[Facility, pd.DataFrame]], gx_dir: Pat
         checkpoint = _checkpoint(context, root)
         try:
             outcome = checkpoint.run(batch_parameters={"dataframe": frame},
-                                     expectation_parameters=suite_parameters([f for f, _ in profiles]),
                                      run_id=RunIdentifier(run_name=run_name))
         finally:
             _release_batches(context)
     docs = str(site_dir(root) / "index.html")
-    indexed = {f.facility_id: p.set_index("tag", drop=False) for f, p in profiles}
-    out = {fid: {"success": True, "results": [], "data_docs_path": docs} for fid in indexed}
+    indexed = {_key(p): p.set_index("tag", drop=False) for _, p in profiles}
+    if len(indexed) != len(profiles):
+        raise ValueError("two profiles of the same facility window in one validation")
+    out = {key: {"success": True, "results": [], "data_docs_path": docs} for key in indexed}
     for v in outcome.run_results.values():
         for r in v.results:
-            for fid, rows in _result_rows(r, indexed).items():
-                out[fid]["results"].extend(rows)
-                out[fid]["success"] &= all(row["success"] for row in rows)
+            for key, rows in _result_rows(r, indexed).items():
+                out[key]["results"].extend(rows)
+                out[key]["success"] &= all(row["success"] for row in rows)
     return out
 
 
-def _result_rows(result, profiles_by_tag: dict[str, pd.DataFrame]) -> dict[str, list[dict]]:
-    """Rows of one expectation's result per facility: one if it passed for the facility (no
+def _key(profile: pd.DataFrame) -> tuple[str, str]:
+    """``(facility_id, window)`` of a profile (the same on each of its rows)."""
+    return (str(profile["facility_id"].iloc[0]), str(profile["window"].iloc[0])) if len(profile) \
+        else ("", "")
+
+
+def _result_rows(result, profiles_by_tag: dict[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], list[dict]]:
+    """Rows of one expectation's result per facility window: one if it passed for it (no
     offending row of its own), else one per offending tag with its exact count of readings
     (``meta.count_column``), or one window-level row without a tag."""
     cfg = result.expectation_config
@@ -334,29 +290,30 @@ def _result_rows(result, profiles_by_tag: dict[str, pd.DataFrame]) -> dict[str, 
     base = {"expectation": cfg.type, "column": column, "tag": None, "check": meta.get("check"),
             "success": True, "unexpected_count": 0, "unexpected_percent": 0.0,
             "observed_value": res.get("observed_value"), "exception": exception}
-    if exception is not None:       # GX could not evaluate it: a failure of every facility
-        return {fid: [{**base, "success": False}] for fid in profiles_by_tag}
+    if exception is not None:       # GX could not evaluate it: a failure of every facility window
+        return {key: [{**base, "success": False}] for key in profiles_by_tag}
     if result.success:
-        return {fid: [dict(base)] for fid in profiles_by_tag}
-    offending = [(row["facility_id"], row["tag"]) for row in res.get("partial_unexpected_index_list") or []]
+        return {key: [dict(base)] for key in profiles_by_tag}
+    offending = [((row["facility_id"], row["window"]), row["tag"])
+                 for row in res.get("partial_unexpected_index_list") or []]
     if len(offending) != int(res.get("unexpected_count") or 0):
         raise ValueError(f"{cfg.type} on {column}: Great Expectations returned "
                          f"{len(offending)} of {res.get('unexpected_count')} offending rows")
-    out: dict[str, list[dict]] = {fid: [] for fid in profiles_by_tag}
-    for fid, tag in offending:
-        profile_by_tag = profiles_by_tag[fid]
+    out: dict[tuple[str, str], list[dict]] = {key: [] for key in profiles_by_tag}
+    for key, tag in offending:
+        profile_by_tag = profiles_by_tag[key]
         if not meta.get("count_column"):                 # a window-level check
-            if not out[fid]:
-                out[fid].append({**base, "success": False})
+            if not out[key]:
+                out[key].append({**base, "success": False})
             continue
         row = profile_by_tag.loc[[tag]] if tag is not None and not pd.isna(tag) else \
             profile_by_tag[profile_by_tag["tag"].isna()]
         count = int(row[meta["count_column"]].iloc[0])
         of = int(row[meta.get("of_column", "n_readings")].iloc[0])
-        out[fid].append({**base, "success": False, "tag": None if pd.isna(tag) else tag,
+        out[key].append({**base, "success": False, "tag": None if pd.isna(tag) else tag,
                          "unexpected_count": count,
                          "unexpected_percent": 100.0 * count / of if of else 0.0})
-    return {fid: rows or [dict(base)] for fid, rows in out.items()}
+    return {key: rows or [dict(base)] for key, rows in out.items()}
 
 
 def site_dir(root: Path) -> Path:

@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import workers
 from tasks.common import facility_of, retry_io_only
-from thermaliq import ingest, jobs, periods
+from thermaliq import ingest, ingest_parallel, jobs, periods
 from thermaliq.errors import ConfigError
 
 
@@ -18,8 +18,9 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""
     logger = get_run_logger()
     h, facility = facility_of(home, facility_id)
-    if facility.source.kind == "files":       # parsing and cleaning: in a worker process
-        out = workers.run(jobs.ingest_files, home, facility_id, force=force)
+    if facility.source.kind == "files":       # parsing and cleaning: in worker processes
+        out = ingest_parallel.ingest_files(home, facility_id, run=workers.run,
+                                           processes=workers.processes(), force=force)
     else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)
         summary = ingest.ingest_historian(h, facility, start, end, token=_block_token(facility))

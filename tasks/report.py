@@ -7,7 +7,7 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import gx_docs
+from tasks import gx_docs, workers
 from tasks.publish import publish_flow_run
 from thermaliq import catalog, metrics, report
 from thermaliq.config import load_facility
@@ -31,7 +31,7 @@ def publish_reports(home: str, facility_ids: list[str], first: date, last: date,
     started = time.perf_counter()
     try:
         paths = report.render_reports(con, h.reports, facilities, first, last, stats=stats,
-                                      periods=periods) if facilities else []
+                                      periods=periods, run=workers.run) if facilities else []
     finally:
         report_seconds = time.perf_counter() - started
         metrics.write_run_metrics(h, con, facilities, calculated=calculated, sankey_stats=stats,

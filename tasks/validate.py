@@ -1,51 +1,49 @@
-"""Validation task: Great Expectations on one window of local days for several facilities at once.
+"""Validation task: Great Expectations on windows of local days for several facilities at once.
 
-GX costs about 0.2 s a run whatever the number of rows, so the flows validate each window once for
-all its facilities (a fleet's night is one run) and hand every facility its own outcome for the
-calculation task. A facility whose readings cannot be read gets an ``error`` instead; the others
-are validated.
+GX costs about 0.3 s a run whatever the number of rows, so the flows validate each window once for
+all its facilities (a fleet's night is one run), and a backfill validates together the windows
+whose calculations are done (two or three 31-day windows a run), handing every facility window its
+own outcome for the store task. The tag profiles come from the calculation tasks, which build them
+from the readings they read anyway (``thermaliq.window_profile``).
 """
 from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import gx_validate
 from tasks.common import facility_of
-from thermaliq import calculate
-from thermaliq.errors import ThermaliqError
 from thermaliq.home import Home
 from thermaliq.jobs import release_memory
 
 
 @task(name="validate", task_run_name="validate-{first}-{last}", cache_policy=NO_CACHE)
-def validate_window(home: str, facility_ids: list[str], first: date, last: date, run_id: str) -> dict:
-    """Validate local days ``first`` .. ``last`` of the facilities in one GX run.
+def validate_window(home: str, profiles: dict[str, dict[str, pd.DataFrame]], first: date, last: date,
+                    run_id: str) -> dict[str, dict[str, dict]]:
+    """Validate window profiles (window label, ``<first>..<last>``, to facility id to its
+    profile) of local days ``first`` .. ``last`` in one GX run.
 
     Returns
     -------
     dict
-        Per facility id what :func:`tasks.gx_validate.validate_readings` returns, or
-        ``{"error": "<type>: <message>"}`` when the facility's configuration or readings could not
-        be read (its calculation task then fails with that reason).
+        Per window label and facility id what :func:`tasks.gx_validate.validate_readings` returns.
     """
     logger = get_run_logger()
-    profiles, out = [], {}
-    for fid in facility_ids:
-        try:
-            h, facility = facility_of(home, fid)
-            readings = calculate.load_window_readings(h, facility, first, last, margins=False)
-            profiles.append((facility, gx_validate.profile(readings, facility)))
-        except (ThermaliqError, OSError) as exc:     # this facility's problem, not the others'
-            out[fid] = {"error": f"{type(exc).__name__}: {exc}"}
-            logger.error("%s: cannot validate %s..%s: %s", fid, first, last, out[fid]["error"])
-    owner = facility_ids[0] if len(facility_ids) == 1 else gx_validate.FLEET
+    pairs = [(facility_of(home, fid)[1], profile)
+             for label in sorted(profiles) for fid, profile in sorted(profiles[label].items())]
+    ids = sorted({f.facility_id for f, _ in pairs})
+    owner = ids[0] if len(ids) == 1 else gx_validate.FLEET
     name = gx_validate.run_name(owner, first, last, run_id)
-    out.update(gx_validate.validate_profiles(profiles, Home.resolve(home).gx, name))
+    outcome = gx_validate.validate_profiles(pairs, Home.resolve(home).gx, name)
     release_memory()
-    failed = sorted(fid for fid, r in out.items() if not r.get("success", False))
-    logger.info("validated %d facilities %s..%s in one run (%s): %s", len(profiles), first, last, name,
-                f"expectations failed for {', '.join(failed)}" if failed else "all passed")
+    out: dict[str, dict[str, dict]] = {label: {} for label in profiles}
+    for (fid, label), result in outcome.items():
+        out[label][fid] = result
+    failed = sorted(f"{fid} {label}" for label, r in out.items() for fid, g in r.items()
+                    if not g.get("success", False))
+    logger.info("validated %d facility windows %s..%s in one run (%s): %s", len(pairs), first, last,
+                name, f"expectations failed for {', '.join(failed)}" if failed else "all passed")
     return out

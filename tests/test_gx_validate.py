@@ -15,9 +15,10 @@ import pytest
 from tasks import gx_validate
 from thermaliq.jobs import merge_gx_issues
 from tasks.gx_docs import build_data_docs, prune_validation_results
-from tasks.gx_validate import (facility_of_run_name, physical_limits, profile, run_name,
-                               validate_profiles, validate_readings)
+from tasks.gx_validate import (facility_of_run_name, profile, run_name, validate_profiles,
+                               validate_readings)
 from thermaliq.config import parse_facility
+from thermaliq.window_profile import physical_limits
 from thermaliq.tag_profile import tag_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +180,7 @@ def test_faulty_day_reports_offending_readings_per_tag(runs):
     assert above["unexpected_count"] == 2
     assert above["unexpected_percent"] == pytest.approx(100 * 2 / 1441)   # of FT-101's readings
     assert failed[(BETWEEN, "n_duplicate_ts", "FT-101")]["unexpected_count"] == 2
-    assert failed[("expect_column_values_to_be_in_set", "facility_tag", "XX-1")]["unexpected_count"] == 2
+    assert failed[("expect_column_values_to_be_in_set", "tag_configured", "XX-1")]["unexpected_count"] == 2
     steps = failed[(BETWEEN, "negative_step_fraction", "JQ-301")]
     assert steps["unexpected_count"] == 29
     assert steps["unexpected_percent"] == pytest.approx(100 * 29 / 1439)
@@ -209,7 +210,8 @@ def test_several_facilities_in_one_run_keep_their_own_outcomes(runs, tmp_path):
                              (_facility("GX2"), profile(_day(), _facility("GX2"))),
                              (_facility("GX3"), profile(empty, _facility("GX3")))],
                             tmp_path / "gx", run_name("fleet", "2024-06-04", "2024-06-04", "dddddddd4"))
-    assert sorted(out) == ["GX1", "GX2", "GX3"]
+    assert sorted(out) == [("GX1", ""), ("GX2", ""), ("GX3", "")]
+    out = {fid: r for (fid, _), r in out.items()}
     alone = _failed(runs["faulty"])
     together = _failed(out["GX1"])
     assert together.keys() == alone.keys()
@@ -218,6 +220,20 @@ def test_several_facilities_in_one_run_keep_their_own_outcomes(runs, tmp_path):
     assert out["GX1"]["success"] is False and out["GX2"]["success"] is True
     assert out["GX2"]["results"] and not _failed(out["GX2"])
     assert list(_failed(out["GX3"])) == [("expect_column_values_to_be_between", "window_readings", None)]
+
+
+def test_several_windows_of_a_facility_in_one_run_keep_their_own_outcomes(runs, tmp_path):
+    """Windows of a backfill validated in one run: the faulty window's failures (the same
+    offending counts as when validated alone) stay its own; the clean window passes."""
+    fac = _facility()
+    faulty, clean = "2024-06-04..2024-06-04", "2024-06-05..2024-06-05"
+    out = validate_profiles([(fac, profile(_faulty_day(), fac, faulty)), (fac, profile(_day(), fac, clean))],
+                            tmp_path / "gx", run_name("GX1", "2024-06-04", "2024-06-05", "eeeeeeee5"))
+    assert sorted(out) == [("GX1", faulty), ("GX1", clean)]
+    assert {k: r["unexpected_count"] for k, r in _failed(out[("GX1", faulty)]).items()} == \
+        {k: r["unexpected_count"] for k, r in _failed(runs["faulty"]).items()}
+    assert out[("GX1", faulty)]["success"] is False
+    assert out[("GX1", clean)]["success"] is True and not _failed(out[("GX1", clean)])
 
 
 def test_suite_stored_once_and_reused_across_processes(runs):

@@ -221,6 +221,62 @@ def test_render_reports_writes_layout_and_offline_plotly(tmp_path, con):
     assert 'href="2026-11-27.html"' in latest
 
 
+def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
+    """A month of day pages, half of them rendered by the worker job (``render_day_pages``, run
+    here in-process through the same ``run`` hook the report task gives ``tasks.workers.run``):
+    every file is byte-identical to a serial render, footer minute aside, and the Sankey
+    statistics count every page."""
+    facility = make_facility()
+    calls = []
+
+    def run(job, *args):
+        calls.append((job.__name__, len(args[2])))
+        return job(*args)
+
+    first, last = date(2026, 11, 1), date(2026, 11, 30)
+    trees, counts = {}, {}
+    for label, hook in (("serial", None), ("split", run)):
+        stats: dict = {}
+        render_reports(con, tmp_path / label, {"FAC-R1": facility}, first, last, stats=stats, run=hook)
+        trees[label] = {p.relative_to(tmp_path / label).as_posix():
+                        re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", p.read_text())
+                        for p in (tmp_path / label).rglob("*.html")}
+        counts[label] = stats["FAC-R1"]["sankey_errors"], len(trees[label])
+    assert calls == [("render_day_pages", 15)]          # half of the 30 day pages
+    assert trees["split"] == trees["serial"]
+    assert len(trees["serial"]) == 30 + 1 + 1 + 1       # days, the month, latest, fleet index
+    assert counts["split"] == counts["serial"]
+
+
+def test_facilities_rendered_elsewhere_are_the_same_pages(tmp_path):
+    """A fleet of 8 facilities (``OFFLOAD_MIN_FACILITIES``), half rendered by the worker job
+    (``render_facilities``, in-process through the ``run`` hook): the same files, the same fleet
+    index, and the ReportData of every facility for the run's artifacts."""
+    ids = [f"FAC-F{i}" for i in range(8)]
+    frames = [make_relations(fid, days=3, seed=i) for i, fid in enumerate(ids)]
+    fleet = connect({name: pd.concat([f[name] for f in frames], ignore_index=True) for name in frames[0]})
+    facilities = {fid: make_facility(fid, f"Plant {fid}") for fid in ids}
+    calls = []
+
+    def run(job, *args):
+        calls.append((job.__name__, tuple(args[2])))
+        return job(*args)
+
+    trees, periods = {}, {}
+    for label, hook in (("serial", None), ("split", run)):
+        periods[label] = {}
+        render_reports(fleet, tmp_path / label, facilities, date(2026, 11, 2), date(2026, 11, 2),
+                       periods=periods[label], run=hook)
+        trees[label] = {p.relative_to(tmp_path / label).as_posix():
+                        re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", p.read_text())
+                        for p in (tmp_path / label).rglob("*.html")}
+    assert calls == [("render_facilities", tuple(ids[:4]))]
+    assert trees["split"] == trees["serial"] and len(trees["serial"]) == 8 * 3 + 1
+    assert sorted(periods["split"]) == ids
+    for fid in ids:
+        pd.testing.assert_frame_equal(periods["split"][fid].calculations, periods["serial"][fid].calculations)
+
+
 def _figures(page_html: str) -> dict[str, dict]:
     """The figure JSON embedded in a page, by div id."""
     out = {}

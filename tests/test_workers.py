@@ -66,3 +66,32 @@ def test_one_process_runs_jobs_in_the_calling_thread(monkeypatch):
     monkeypatch.setenv(workers.ENV, "0")
     with pytest.raises(ValueError, match="THERMALIQ_PROCESSES"):
         workers.processes()
+
+
+def test_waiting_jobs_start_urgent_first_then_in_order_then_in_arrival():
+    """With every process busy, the waiting jobs get the next free process: a store (urgent)
+    first, then by order (a plain job has the empty order), then as they came: the
+    calculation of the earlier window before the later one although it came later."""
+    import threading
+    import time
+
+    slots = workers._Slots()
+    started: list[str] = []
+    busy = slots.taken(1, (1, ""))
+    busy.__enter__()                                   # the one process is busy
+
+    def wait_for_slot(name: str, rank: tuple) -> None:
+        with slots.taken(1, rank):
+            started.append(name)
+
+    waiting = [("plain", (1, "")), ("window 2025-02-01", (1, "2025-02-01")),
+               ("window 2025-01-01", (1, "2025-01-01")), ("store", (0, ""))]
+    threads = []
+    for name, rank in waiting:
+        threads.append(threading.Thread(target=wait_for_slot, args=(name, rank)))
+        threads[-1].start()
+        time.sleep(0.05)                               # arrival order is the list's order
+    busy.__exit__(None, None, None)
+    for t in threads:
+        t.join(timeout=10)
+    assert started == ["store", "plain", "window 2025-01-01", "window 2025-02-01"]

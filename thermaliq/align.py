@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from thermaliq import outliers
 from thermaliq.config import Facility, TagSpec
@@ -136,20 +138,27 @@ def _increments(v: np.ndarray, spec: TagSpec, ts: np.ndarray) -> tuple[np.ndarra
     return inc, events
 
 
-def _integral_at(ts: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
-                 edges: np.ndarray) -> np.ndarray:
-    """Integral from the first sample to each edge of a piecewise-linear density.
+class _Edges:
+    """Where interval edges ``edges`` fall among one tag's samples ``ts`` (times in seconds),
+    shared by the integrals of that tag."""
 
-    Segment i runs from ts[i] to ts[i+1] with density going linearly from a[i] to b[i], weighted
-    by w[i] (0 or 1). Times in seconds; returns [density x s] at each edge.
-    """
-    dt = np.diff(ts)
-    cum = np.concatenate(([0.0], np.cumsum(0.5 * (a + b) * dt * w)))
-    k = np.searchsorted(ts, edges, side="right") - 1
-    kk = np.clip(k, 0, len(dt) - 1)
-    tau = np.clip(edges - ts[kk], 0.0, dt[kk])
-    part = (a[kk] * tau + 0.5 * (b[kk] - a[kk]) * tau ** 2 / dt[kk]) * w[kk]
-    return np.where(k < 0, 0.0, np.where(k >= len(dt), cum[-1], cum[kk] + part))
+    def __init__(self, ts: np.ndarray, edges: np.ndarray):
+        self.dt = np.diff(ts)
+        self.k = np.searchsorted(ts, edges, side="right") - 1
+        self.kk = np.clip(self.k, 0, len(self.dt) - 1)
+        self.dt_k = self.dt[self.kk]
+        self.tau = np.clip(edges - ts[self.kk], 0.0, self.dt_k)
+
+    def integral(self, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Integral from the first sample to each edge of a piecewise-linear density.
+
+        Segment i runs from ts[i] to ts[i+1] with density going linearly from a[i] to b[i],
+        weighted by w[i] (0 or 1); returns [density x s] at each edge.
+        """
+        kk, tau = self.kk, self.tau
+        cum = np.concatenate(([0.0], np.cumsum(0.5 * (a + b) * self.dt * w)))
+        part = (a[kk] * tau + 0.5 * (b[kk] - a[kk]) * tau ** 2 / self.dt_k) * w[kk]
+        return np.where(self.k < 0, 0.0, np.where(self.k >= len(self.dt), cum[-1], cum[kk] + part))
 
 
 def _exclusions(t: np.ndarray, v: np.ndarray, spec: TagSpec, facility: Facility
@@ -231,17 +240,20 @@ def _align_tag(t: np.ndarray, v: np.ndarray, spec: TagSpec, facility: Facility,
         bridged = ~measured & (dt_ns - step_ns <= max_gap)
         ts = (tk - edges[0]) / 1e9
         es = (edges - edges[0]) / 1e9
+        at = _Edges(ts, es)
         ones = np.ones(len(dt_ns))
-        cov_m = np.diff(_integral_at(ts, ones, ones, measured.astype(float), es))
-        cov_b = np.diff(_integral_at(ts, ones, ones, bridged.astype(float), es))
+        cov_m = np.diff(at.integral(ones, ones, measured.astype(float)))
+        # no bridged segment: exact zeros (every term of the integral is multiplied by 0)
+        cov_b = np.diff(at.integral(ones, ones, bridged.astype(float))) if bridged.any() \
+            else np.zeros(len(es) - 1)
         ok = (measured | bridged).astype(float)
         if spec.kind == "counter":
             inc, resets = _increments(vk, spec, tk)
             events += resets
-            rate = inc / np.diff(ts)
-            integral = np.diff(_integral_at(ts, rate, rate, ok, es))
+            rate = inc / at.dt
+            integral = np.diff(at.integral(rate, rate, ok))
         else:
-            integral = np.diff(_integral_at(ts, vk[:-1], vk[1:], ok, es))
+            integral = np.diff(at.integral(vk[:-1], vk[1:], ok))
         length = np.diff(es)
         covered = cov_m + cov_b
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -277,6 +289,26 @@ def _estimate(values: np.ndarray, status: np.ndarray, index: pd.DatetimeIndex, t
     return values, status
 
 
+def _tag_runs(tags: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """First row and code of each run of equal consecutive tags, and the tags of the codes as
+    ``pandas.factorize(tags)`` numbers them (missing -1). Stored days are sorted by tag, so
+    Arrow text is compared row to row and only the runs' first tags are hashed."""
+    if len(tags) and hasattr(tags.array, "__arrow_array__") and isinstance(tags.dtype, pd.StringDtype):
+        text = pa.chunked_array(tags.array.__arrow_array__())
+        differs = pc.fill_null(pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)), True)
+        heads = np.flatnonzero(np.r_[True, differs.to_numpy()])
+        head_codes, names = pd.factorize(tags.iloc[heads])
+        return heads, head_codes, names
+    codes, names = pd.factorize(tags)
+    return *_tag_runs_of_codes(codes), names
+
+
+def _tag_runs_of_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First row and code of each run of equal consecutive codes."""
+    heads = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
+    return heads, codes[heads]
+
+
 def _tag_arrays(readings: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per tag: (instants [ns], values) sorted by time, one sample per instant."""
     if readings.empty:
@@ -284,19 +316,33 @@ def _tag_arrays(readings: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarra
     ts = readings["ts"]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise ValueError(f"readings column 'ts' must be tz-aware (UTC), got {ts.dtype}")
-    t_all = ts.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
+    t_all = ts.array.as_unit("ns").asi8     # instants: the same in any zone
     v_all = readings["value"].to_numpy(dtype="float64")
     tags = readings["tag"]
-    codes, names = pd.factorize(tags if pd.api.types.is_string_dtype(tags) else tags.astype(str))
-    order = np.lexsort((t_all, codes))
-    t_all, v_all, c = t_all[order], v_all[order], codes[order]
-    bounds = np.searchsorted(c, np.arange(len(names) + 1))
+    tags = tags if pd.api.types.is_string_dtype(tags) else tags.astype(str)
+    heads, head_codes, names = _tag_runs(tags)
+    stops = np.r_[heads[1:], len(tags)]
+    if len(heads) * 64 > len(tags):     # rows not grouped by tag: group them (stable)
+        codes = np.repeat(head_codes, stops - heads)
+        order = np.argsort(codes, kind="stable")
+        t_all, v_all = t_all[order], v_all[order]
+        heads, head_codes = _tag_runs_of_codes(codes[order])
+        stops = np.r_[heads[1:], len(tags)]
+    runs = np.argsort(head_codes, kind="stable")
+    bounds = np.searchsorted(head_codes[runs], np.arange(len(names) + 1))
     out = {}
     for i, tag in enumerate(names):
-        t, v = t_all[bounds[i]:bounds[i + 1]], v_all[bounds[i]:bounds[i + 1]]
-        first = np.concatenate(([True], np.diff(t) > 0))
-        keep = first & np.isfinite(v)
-        out[tag] = (t[keep], v[keep])
+        # the tag's rows in their order: its runs one after the other
+        mine = runs[bounds[i]:bounds[i + 1]]
+        t = np.concatenate([t_all[heads[r]:stops[r]] for r in mine])
+        v = np.concatenate([v_all[heads[r]:stops[r]] for r in mine])
+        step = np.diff(t)
+        if (step < 0).any():      # not in time order (stored days are): sort, stable
+            by_time = np.argsort(t, kind="stable")
+            t, v = t[by_time], v[by_time]
+            step = np.diff(t)
+        keep = np.concatenate(([True], step > 0)) & np.isfinite(v)
+        out[tag] = (t, v) if keep.all() else (t[keep], v[keep])
     return out
 
 

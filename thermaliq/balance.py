@@ -39,11 +39,11 @@ def _local_start(ts: pd.DatetimeIndex, tz, granularity: str) -> pd.DatetimeIndex
                               nonexistent="shift_forward")
 
 
-def _next_start(start: pd.Timestamp, tz, granularity: str) -> pd.Timestamp:
-    naive = start.tz_localize(None)
+def _next_starts(starts: pd.DatetimeIndex, tz, granularity: str) -> pd.DatetimeIndex:
+    """Local-midnight start of the day or month after each of ``starts`` (local midnights)."""
+    naive = starts.tz_localize(None)
     nxt = naive + (pd.Timedelta(days=1) if granularity == "day" else pd.offsets.MonthBegin(1))
-    return pd.DatetimeIndex([nxt]).tz_localize(tz, ambiguous=np.array([True]),
-                                               nonexistent="shift_forward")[0]
+    return nxt.tz_localize(tz, ambiguous=np.ones(len(nxt), dtype=bool), nonexistent="shift_forward")
 
 
 def _ratio(num, den):
@@ -152,6 +152,6 @@ def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Serie
     codes, uniques = pd.factorize(starts, sort=True)
     sums = parts.reset_index(drop=True).groupby(codes).sum()
     period_starts = pd.DatetimeIndex(uniques[sums.index]).tz_convert(tz)
-    ends = pd.DatetimeIndex([_next_start(st, tz, granularity) for st in period_starts])
+    ends = _next_starts(period_starts, tz, granularity)
     intervals = ((ends - period_starts) / step).astype("int64")
     return _frame(facility, sums, period_starts, ends, intervals)

@@ -72,7 +72,11 @@ def load_window_readings(home: Home, facility: Facility, first: date, last: date
 
 def read_readings_between(home: Home, facility: Facility, lo: pd.Timestamp,
                           hi: pd.Timestamp) -> pd.DataFrame:
-    """Stored ``tag, ts, value`` readings with ``lo <= ts < hi`` (UTC instants)."""
+    """Stored ``tag, ts, value`` readings with ``lo <= ts < hi`` (UTC instants).
+
+    Each day's file is read in this thread (a window is one job of a worker process), ``tag``
+    as dictionary codes (a day file holds a few distinct tags) that become text once at the end.
+    """
     days = periods.days_in(periods.local_dates(pd.Series([lo]), facility.timezone).iloc[0],
                            periods.local_dates(pd.Series([hi]), facility.timezone).iloc[0])
     ts_type = pa.timestamp("ns", tz="UTC")
@@ -80,7 +84,8 @@ def read_readings_between(home: Home, facility: Facility, lo: pd.Timestamp,
     for day in days:
         path = lake.readings_partition(home.lake, facility.facility_id, day)
         if path.exists():
-            table = pq.read_table(path, columns=list(WINDOW_COLUMNS))
+            table = pq.ParquetFile(path, read_dictionary=["tag"]).read(
+                columns=list(WINDOW_COLUMNS), use_threads=False)
             tables.append(table.set_column(table.schema.get_field_index("ts"), "ts",
                                            table["ts"].cast(ts_type)))
     if not tables:
@@ -88,7 +93,9 @@ def read_readings_between(home: Home, facility: Facility, lo: pd.Timestamp,
     table = pa.concat_tables(tables, promote_options="permissive")
     inside = pc.and_(pc.greater_equal(table["ts"], pa.scalar(lo.value, ts_type)),
                      pc.less(table["ts"], pa.scalar(hi.value, ts_type)))
-    return table.filter(inside).to_pandas()
+    table = table.filter(inside)
+    tag = table.schema.get_field_index("tag")
+    return table.set_column(tag, "tag", table["tag"].cast(pa.string())).to_pandas(use_threads=False)
 
 
 def rejected_counts(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -112,7 +119,17 @@ def calculate_window(home: Home, facility: Facility, first: date, last: date, *,
                      readings: pd.DataFrame | None = None,
                      trailing_days: pd.DataFrame | None = None) -> WindowResult:
     """Compute interval and day results, stream energies, quality and alerts for local days
-    ``first`` .. ``last`` (inclusive)."""
+    ``first`` .. ``last`` (inclusive): :func:`compute_window`, then :func:`add_alerts`."""
+    result = compute_window(home, facility, first, last, readings=readings)
+    return add_alerts(home, facility, result, trailing_days=trailing_days)
+
+
+def compute_window(home: Home, facility: Facility, first: date, last: date, *,
+                   readings: pd.DataFrame | None = None) -> WindowResult:
+    """Everything of a window that depends on its own readings only: interval and day results
+    with statuses, stream energies, data quality and events. ``alerts`` is left empty: the
+    anomaly alert needs the stored days before the window (:func:`add_alerts`), so windows of one
+    facility can be computed in any order and only :func:`add_alerts` and storing go in order."""
     start, end = periods.day_window(first, last, facility.timezone)
     if readings is None:
         readings = load_window_readings(home, facility, first, last)
@@ -123,16 +140,24 @@ def calculate_window(home: Home, facility: Facility, first: date, last: date, *,
     days = balance.period_results(facility, energies, aligned.valid, "day")
     intervals["status"] = interval_status(intervals)
     days["status"] = period_status(days, facility)
-    if trailing_days is None:
-        trailing_days = load_trailing_days(home, facility, first)
-    trailing = trailing_mean(days, trailing_days)
-    day_alerts = alerts.day_alerts(facility, days, trailing, aligned.events)
     stream_rows = pd.concat([
         long_stream_energies(facility, energies, "interval", intervals),
         long_stream_energies(facility, summed_over_periods(energies, aligned.valid, days), "day", days),
     ], ignore_index=True)
     return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
-                        aligned.tag_quality, day_alerts, aligned.events, list(energies.issues))
+                        aligned.tag_quality, pd.DataFrame(columns=alerts.ALERT_COLUMNS), aligned.events,
+                        list(energies.issues))
+
+
+def add_alerts(home: Home, facility: Facility, result: WindowResult, *,
+               trailing_days: pd.DataFrame | None = None) -> WindowResult:
+    """Set ``result.alerts`` from its days, its events and the 7 stored days before it (the
+    anomaly alert's trailing mean; read from the lake unless ``trailing_days`` is given)."""
+    if trailing_days is None:
+        trailing_days = load_trailing_days(home, facility, result.first)
+    trailing = trailing_mean(result.days, trailing_days)
+    result.alerts = alerts.day_alerts(facility, result.days, trailing, result.events)
+    return result
 
 
 def summed_over_periods(energies, valid: pd.Series, periods_frame: pd.DataFrame):
@@ -181,23 +206,35 @@ def period_status(rows: pd.DataFrame, facility: Facility) -> pd.Series:
 def long_stream_energies(facility: Facility, energies, granularity: str,
                          periods_frame: pd.DataFrame) -> pd.DataFrame:
     """Per-stream energies as rows (period, stream) with role and carrier, period by period
-    and within a period in the order of the columns [kWh]."""
+    and within a period in the order of the columns [kWh].
+
+    ``period_start`` and ``period_end`` are UTC instants (``datetime64[ns, UTC]``) whatever the
+    zone of ``periods_frame``, so rows of several granularities concatenate without turning
+    into columns of Timestamp objects."""
     meta = {s.id: (s.role, s.carrier or ("estimate" if s.estimate else None)) for s in facility.streams}
     e = energies.energy_kwh
     x = energies.exergy_kwh.reindex_like(e)
     n_periods, n_streams = e.shape
-    ends = periods_frame.set_index("period_start")["period_end"].reindex(e.index)
+    # the period_end of each period start of ``e`` (NaT where ``periods_frame`` has none)
+    at = pd.DatetimeIndex(periods_frame["period_start"]).get_indexer(e.index)
+    frame_ends_ns = pd.to_datetime(periods_frame["period_end"], utc=True).dt.as_unit("ns").array.asi8
+    ends_ns = np.full(len(at), np.iinfo("int64").min)      # NaT
+    ends_ns[at >= 0] = frame_ends_ns[at[at >= 0]]
     streams = list(e.columns)
+    each_row = np.zeros(n_periods * n_streams, dtype="int64")
+    each_stream = np.tile(np.arange(n_streams), n_periods)
+
+    def text(values: list, which: np.ndarray):
+        return pd.array(values, dtype="str").take(which)
+
     return pd.DataFrame({
-        "facility_id": pd.Series(facility.facility_id, index=range(n_periods * n_streams), dtype="str"),
-        "granularity": pd.Series(granularity, index=range(n_periods * n_streams), dtype="str"),
-        "period_start": e.index.repeat(n_streams),
-        "period_end": pd.DatetimeIndex(ends).repeat(n_streams),
-        "stream_id": pd.array(np.tile(np.array(streams, dtype=object), n_periods), dtype="str"),
-        "role": pd.array(np.tile(np.array([meta[c][0] for c in streams], dtype=object), n_periods),
-                         dtype="str"),
-        "carrier": pd.array(np.tile(np.array([meta[c][1] for c in streams], dtype=object), n_periods),
-                            dtype="str"),
+        "facility_id": text([facility.facility_id], each_row),
+        "granularity": text([granularity], each_row),
+        "period_start": pd.to_datetime(e.index, utc=True).as_unit("ns").repeat(n_streams),
+        "period_end": pd.DatetimeIndex(ends_ns, tz="UTC").repeat(n_streams),
+        "stream_id": text(streams, each_stream),
+        "role": text([meta[c][0] for c in streams], each_stream),
+        "carrier": text([meta[c][1] for c in streams], each_stream),
         "energy_kwh": e.to_numpy(dtype="float64").ravel(),
         "exergy_kwh": x.to_numpy(dtype="float64").ravel(),
     })

@@ -5,6 +5,8 @@ merged per local day with what the lake already holds, so re-reading a file chan
 overlapping file adds only what is new. Every rejected row goes to quarantine with its reason.
 Files already ingested with the same content (size and SHA-256) are skipped; a file whose size
 and modification time equal the ledger's is taken as unchanged without hashing it again.
+Files are read in name order; :mod:`thermaliq.ingest_parallel` reads a facility's many new files
+side by side in worker processes and merges them in that order, with the same lake.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     ----------
     force : bool
         Re-read files even when the ledger says they were ingested with the same content.
+    batch_rows : int, optional
+        Records per chunk [rows]; default ``THERMALIQ_INGEST_BATCH_ROWS``, else 1 000 000.
 
     Notes
     -----
@@ -70,44 +74,83 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     whose size and ``mtime_ns`` match is skipped without hashing it; any other is hashed and
     skipped if size and SHA-256 match. A file rewritten with the same size *and* the same
     modification time is therefore not seen as changed: use ``force`` after such a copy.
-    batch_rows : int, optional
-        Records per chunk [rows]; default ``THERMALIQ_INGEST_BATCH_ROWS``, else 1 000 000.
+    :func:`thermaliq.ingest_parallel.ingest_files` reads many files in several worker
+    processes at once and leaves the same lake.
     """
+    summary = IngestSummary(facility.facility_id)
+    files = files_to_check(home, facility, force, summary)
+    return ingest_checked(home, facility, files, summary, force=force, now=now,
+                          batch_rows=batch_rows)
+
+
+def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestSummary, *,
+                   force: bool = False, now: pd.Timestamp | None = None,
+                   batch_rows: int | None = None) -> IngestSummary:
+    """The part of :func:`ingest_files` after :func:`files_to_check`: hash ``files``, read the
+    new or changed ones one after the other, record them in the ledger; returns ``summary``."""
     from thermaliq import readers  # file parsing is only needed here
 
     now = now or pd.Timestamp.now(tz="UTC")
     batch_rows = batch_rows or readers.batch_rows_setting()
-    summary = IngestSummary(facility.facility_id)
-    ledger = lake.read_ledger(home.lake, facility.facility_id)
-    known = {r.source: r for r in ledger.itertuples(index=False)}
     new_rows, confirmed = [], {}
-    for path, rel in _sources(home, facility):
-        size, mtime = _size_and_mtime(path)
-        before = known.get(rel)
-        if not force and before is not None and before.size == size and before.mtime_ns == mtime >= 0:
-            summary.sources_skipped += 1    # as hashed before, by size and modification time
-            continue
+    for path, rel, size, mtime, before in files:
         digest = lake.file_sha256(path)
         unchanged = before is not None and before.size == size and before.sha256 == digest
         if unchanged and not force:
             summary.sources_skipped += 1
             confirmed[rel] = mtime          # recorded if the ledger is written anyway
             continue
-        rows, rejected = _ingest_file(home, facility, path, rel, now, summary, batch_rows)
+        rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows)
         summary.sources_read += 1
-        new_rows.append({"source": rel, "size": size, "sha256": digest, "rows": rows,
-                         "rejected": rejected, "ingested_at": before.ingested_at if unchanged else now,
-                         "mtime_ns": mtime})
-    if new_rows:
-        update = pd.DataFrame(new_rows)
-        update["ingested_at"] = pd.to_datetime(update["ingested_at"], utc=True).astype("datetime64[us, UTC]")
-        with lake.facility_lock(home.lake, facility.facility_id):
-            ledger = lake.read_ledger(home.lake, facility.facility_id)  # another run may have written it
-            kept = ledger[~ledger["source"].isin(update["source"])].copy()
-            kept["mtime_ns"] = [confirmed.get(s, m) for s, m in zip(kept["source"], kept["mtime_ns"])]
-            merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
-            lake.write_ledger(home.lake, facility.facility_id, merged)
+        new_rows.append(ledger_row(rel, size, mtime, digest, rows, rejected,
+                                   before.ingested_at if unchanged else now))
+    write_ledger_update(home, facility.facility_id, new_rows, confirmed)
     return summary
+
+
+def files_to_check(home: Home, facility: Facility, force: bool, summary: IngestSummary
+                   ) -> list[tuple[Path, str, int, int, object]]:
+    """The source files that must be hashed (and read unless their content is unchanged).
+
+    Returns ``(path, path relative to the home, size [bytes], mtime [ns] or -1, ledger row or
+    None)`` in name order; a file whose size and modification time equal the ledger's is left
+    out and counted in ``summary.sources_skipped`` (unless ``force``).
+    """
+    ledger = lake.read_ledger(home.lake, facility.facility_id)
+    known = {r.source: r for r in ledger.itertuples(index=False)}
+    out = []
+    for path, rel in _sources(home, facility):
+        size, mtime = _size_and_mtime(path)
+        before = known.get(rel)
+        if not force and before is not None and before.size == size and before.mtime_ns == mtime >= 0:
+            summary.sources_skipped += 1    # as hashed before, by size and modification time
+            continue
+        out.append((path, rel, size, mtime, before))
+    return out
+
+
+def ledger_row(rel: str, size: int, mtime: int, digest: str, rows: int, rejected: int,
+               ingested_at: pd.Timestamp) -> dict:
+    """The ledger's record of one file read: size [bytes], SHA-256, readings and rejects [rows]."""
+    return {"source": rel, "size": size, "sha256": digest, "rows": rows, "rejected": rejected,
+            "ingested_at": ingested_at, "mtime_ns": mtime}
+
+
+def write_ledger_update(home: Home, facility_id: str, new_rows: list[dict],
+                        confirmed: dict[str, int]) -> None:
+    """Record the files read (``new_rows``, from :func:`ledger_row`) in the ledger, replacing
+    their earlier rows, and the modification times of files found unchanged by their hash
+    (``confirmed``: source -> mtime [ns]); nothing is written when no file was read."""
+    if not new_rows:
+        return
+    update = pd.DataFrame(new_rows)
+    update["ingested_at"] = pd.to_datetime(update["ingested_at"], utc=True).astype("datetime64[us, UTC]")
+    with lake.facility_lock(home.lake, facility_id):
+        ledger = lake.read_ledger(home.lake, facility_id)  # another run may have written it
+        kept = ledger[~ledger["source"].isin(update["source"])].copy()
+        kept["mtime_ns"] = [confirmed.get(s, m) for s, m in zip(kept["source"], kept["mtime_ns"])]
+        merged = update if kept.empty else pd.concat([kept, update], ignore_index=True)
+        lake.write_ledger(home.lake, facility_id, merged)
 
 
 #: A file modified less than this before it is hashed may change again within the same mtime
@@ -123,9 +166,13 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
     return st.st_size, mtime
 
 
-def _ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Timestamp,
-                 summary: IngestSummary, batch_rows: int) -> tuple[int, int]:
+def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Timestamp,
+                summary: IngestSummary, batch_rows: int, touched: set | None = None,
+                ) -> tuple[int, int]:
     """Stream one file into the lake chunk by chunk; return (raw readings, reader rejects) [rows].
+
+    ``touched``, when given, receives every local day whose partition the file's readings were
+    checked or merged against (:mod:`thermaliq.ingest_parallel` relies on it).
 
     A file that cannot be read at all is quarantined as a whole (one reject, row 0, with the
     reason) and listed in ``summary.file_errors``; the other files go on. A file that breaks off
@@ -143,7 +190,7 @@ def _ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.T
         for chunk in stream:
             rows += len(chunk)
             rejected += len(chunk.rejects)
-            _store_chunk(home, facility, chunk, now, summary, quarantine)
+            _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
         notes = stream.notes
     except DataError as exc:   # the whole file is unusable: keep why, go on with the others
         summary.file_errors.append(str(exc))
@@ -184,14 +231,14 @@ class _Quarantine:
 
 
 def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summary: IngestSummary,
-                 quarantine: _Quarantine) -> None:
+                 quarantine: _Quarantine, touched: set | None = None) -> None:
     """Clean one chunk of raw readings and merge it into its local days; buffer its rejects.
 
     A chunk that cleaning would leave as it is, of days the lake does not hold yet, is written
     straight from its Arrow form (:func:`thermaliq.ingest_fast.store_new_days`, same files).
     """
     if result.table is not None and ingest_fast.store_new_days(home.lake, facility, result.table,
-                                                               now, summary):
+                                                               now, summary, touched):
         summary.readings_read += len(result)
         quarantine.add(_with_time(result.rejects, now))
         return
@@ -200,7 +247,7 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
     raw, implausible = quality.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
     rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
     with lake.facility_lock(home.lake, facility.facility_id):
-        rejects += _merge_days(home, facility, raw, now, summary)
+        rejects += _merge_days(home, facility, raw, now, summary, touched)
     for r in rejects:
         quarantine.add(r)
 
@@ -258,7 +305,7 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
 
 
 def _merge_days(home: Home, facility: Facility, raw: pd.DataFrame, now: pd.Timestamp,
-                summary: IngestSummary) -> list[pd.DataFrame]:
+                summary: IngestSummary, touched: set | None = None) -> list[pd.DataFrame]:
     """Merge raw readings into their local-day partitions (caller holds the facility lock).
 
     Each day's stored readings and the new ones are cleaned together, so duplicates and conflicts
@@ -270,6 +317,8 @@ def _merge_days(home: Home, facility: Facility, raw: pd.DataFrame, now: pd.Times
         return rejects
     local_day = periods.local_dates(raw["ts"], facility.timezone)
     for day, part in raw.groupby(local_day, sort=True):
+        if touched is not None:
+            touched.add(day)
         stored = lake.read_readings_table(home.lake, facility.facility_id, day)
         existing = lake.utc_ns(stored.to_pandas()) if stored is not None else None
         merged = part if existing is None else pd.concat([existing, part], ignore_index=True)

@@ -26,12 +26,13 @@ _EPOCH = date(1970, 1, 1)
 
 
 def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timestamp,
-                   summary) -> bool:
+                   summary, touched: set | None = None) -> bool:
     """Write the readings of ``table`` (the Arrow form of :class:`thermaliq.readers.ReadResult`)
     as new local-day partitions when cleaning would change nothing; return whether it did.
 
     On ``False`` nothing was written and the caller takes the general path. The facility lock
-    is held from the check that the days are new to the last write.
+    is held from the check that the days are new to the last write. ``touched``, when given,
+    receives the local days looked up in the lake.
     """
     n = table.num_rows
     if n == 0 or table["unit"].null_count != n:      # units to check or convert: general path
@@ -49,9 +50,11 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
     units = list(units)
     days, day_of_row = _local_days(ts, facility.timezone)
     rank = np.argsort(np.argsort(np.array(tag_names, dtype=object)))  # code -> position by name
-    order = np.lexsort((ts, rank[code]))             # the stored order: tag, then ts
+    order = _tag_time_order(rank[code], ts)          # the stored order: tag, then ts
     if _repeats(code[order], ts[order]):             # duplicates or conflicts: general path
         return False
+    if touched is not None:
+        touched.update(days)
     with lake.facility_lock(lake_dir, facility.facility_id):
         if any(lake.readings_partition(lake_dir, facility.facility_id, d).exists() for d in days):
             return False                             # a merge with stored readings: general path
@@ -63,6 +66,18 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
                 summary.days.append(day)
             summary.readings_stored += len(rows)
     return True
+
+
+def _tag_time_order(key: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((ts, key))``: rows by ``key`` (tag positions, small integers), then by
+    instant ``ts``, ties in row order. Files written in time order already hold each tag's rows
+    in time order; then a stable sort by ``key`` alone (a radix sort) gives the same order."""
+    if len(key) and key.max() < np.iinfo(np.int16).max:
+        order = np.argsort(key.astype(np.int16), kind="stable")
+        k, t = key[order], ts[order]
+        if not ((k[1:] == k[:-1]) & (t[1:] < t[:-1])).any():
+            return order
+    return np.lexsort((ts, key))
 
 
 def _repeats(code: np.ndarray, ts: np.ndarray) -> bool:
@@ -109,13 +124,14 @@ def _partition(table: pa.Table, rows: np.ndarray, ts: np.ndarray, code: np.ndarr
     chunk's one file: cheaper than gathering strings row by row.
     """
     n, take = len(rows), pa.array(code[rows])
-    sources = table["source"].unique()
+    source = table["source"]        # one file's chunk: one source (cheaper to check than unique)
+    one_source = source.null_count == 0 and pc.all(pc.equal(source, source[0])).as_py()
     cols = {"tag": pc.take(pa.array(tag_names, pa.string()), take),
             "unit": pc.take(pa.array(tag_units, pa.string()), take),
             "quality": (pa.nulls(n) if table["quality"].null_count == table.num_rows
                         else table["quality"].take(pa.array(rows)).combine_chunks()),
-            "source": (pa.repeat(sources[0], n) if len(sources) == 1
-                       else table["source"].take(pa.array(rows)).combine_chunks())}
+            "source": (pa.repeat(source[0], n) if one_source
+                       else source.take(pa.array(rows)).combine_chunks())}
     cols = {k: a if a.null_count < len(a) else pa.nulls(len(a)) for k, a in cols.items()}
     cols["ts"] = pa.array(ts[rows] // 1000, pa.int64()).view(pa.timestamp("us", tz="UTC"))
     cols["value"] = table["value"].take(pa.array(rows)).combine_chunks()

@@ -14,37 +14,67 @@ from datetime import date
 
 import pandas as pd
 
-from thermaliq import calculate, ingest, results
+from thermaliq import calculate, ingest, periods, results, window_stash
 from thermaliq.config import load_facility
 from thermaliq.home import Home
+from thermaliq.window_profile import facility_profile, window_label
 
 
-def calculate_and_store(home: str, facility_id: str, first: date, last: date, run_id: str,
-                        gx: dict, reason: str | None = None, new_version: bool = False) -> dict:
-    """Calculate one facility over local days ``first`` .. ``last`` (inclusive), add the Great
-    Expectations outcome ``gx`` to its data quality, and store it as a new version when it differs.
+def compute_window(home: str, facility_id: str, first: date, last: date, run_id: str) -> dict:
+    """Compute one facility over local days ``first`` .. ``last`` (inclusive) and leave the
+    result for :func:`store_window` (``thermaliq.window_stash``); profile the window's readings
+    for Great Expectations from the same read.
 
     Returns
     -------
     dict
-        ``facility_id, first, last, changed, duration_s, days`` (per day: period_start,
-        efficiency_percent, data_quality_score, status, balance_error_percent, basis), ``alerts``
-        (kind, severity, message), ``gx_success``, ``data_docs`` and ``issues`` (calculation
-        warnings, at most 20).
+        ``facility_id, first, last``, ``stash`` (the computed window's file), ``profile`` (the
+        window's tag profile, ``thermaliq.window_profile.facility_profile``), ``compute_s`` and
+        ``issues`` (calculation warnings, at most 20).
     """
     started = time.perf_counter()
     h = Home.resolve(home)
     facility = load_facility(h.facility_file(facility_id))
     readings = calculate.load_window_readings(h, facility, first, last)
-    result = calculate.calculate_window(h, facility, first, last, readings=readings)
-    del readings
+    start, end = periods.day_window(first, last, facility.timezone)
+    ts = readings["ts"]
+    profile = facility_profile(readings[(ts >= start) & (ts < end)], facility, window_label(first, last))
+    result = calculate.compute_window(h, facility, first, last, readings=readings)
+    del readings, ts
+    path = window_stash.put(h, run_id, result)
+    issues = list(result.issues[:20])
+    del result
+    release_memory()          # the window's frames are garbage now: keep RSS at one window
+    return {"facility_id": facility_id, "first": first.isoformat(), "last": last.isoformat(),
+            "stash": str(path), "profile": profile, "compute_s": time.perf_counter() - started,
+            "issues": issues}
+
+
+def store_window(home: str, facility_id: str, computed: dict, run_id: str, gx: dict,
+                 reason: str | None = None, new_version: bool = False) -> dict:
+    """Store a window computed by :func:`compute_window`: add its alerts (from the stored days
+    before it, so the windows of a facility are stored in order) and the Great Expectations
+    outcome ``gx`` to its data quality, and store it as a new version when it differs.
+
+    Returns
+    -------
+    dict
+        ``facility_id, first, last, changed, duration_s`` (compute and store), ``days`` (per day:
+        period_start, efficiency_percent, data_quality_score, status, balance_error_percent,
+        basis), ``alerts`` (kind, severity, message), ``gx_success`` and ``data_docs``.
+    """
+    started = time.perf_counter()
+    h = Home.resolve(home)
+    facility = load_facility(h.facility_file(facility_id))
+    result = calculate.add_alerts(h, facility, window_stash.take(computed["stash"]))
     result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)
-    release_memory()          # the window's frames are garbage now: keep RSS at one window
+    release_memory()
     return {
-        "facility_id": facility_id, "first": first.isoformat(), "last": last.isoformat(),
-        "changed": stored.changed, "duration_s": time.perf_counter() - started,
+        "facility_id": facility_id, "first": computed["first"], "last": computed["last"],
+        "changed": stored.changed,
+        "duration_s": computed.get("compute_s", 0.0) + time.perf_counter() - started,
         "days": [{"period_start": r.period_start.isoformat(), "efficiency_percent": _f(r.efficiency_percent),
                   "data_quality_score": _f(r.data_quality_score), "status": r.status,
                   "balance_error_percent": _f(r.balance_error_percent), "basis": r.basis}
@@ -52,14 +82,19 @@ def calculate_and_store(home: str, facility_id: str, first: date, last: date, ru
         "alerts": result.alerts[["kind", "severity", "message"]].to_dict("records"),
         "gx_success": bool(gx.get("success")),
         "data_docs": gx.get("data_docs_path"),
-        "issues": list(result.issues[:20]),
     }
 
 
-def ingest_files(home: str, facility_id: str, force: bool = False) -> dict:
-    """Bring a file-sourced facility's new files into the lake; the summary as a dict."""
+def ingest_files(home: str, facility_id: str, force: bool = False,
+                 now: pd.Timestamp | None = None) -> dict:
+    """Bring a file-sourced facility's new files into the lake; the summary as a dict.
+
+    One job reads them one after the other; ``thermaliq.ingest_parallel.ingest_files`` splits a
+    facility's many files over several jobs (and calls this for few files).
+    """
     h = Home.resolve(home)
-    summary = ingest.ingest_files(h, load_facility(h.facility_file(facility_id)), force=force)
+    summary = ingest.ingest_files(h, load_facility(h.facility_file(facility_id)), force=force,
+                                  now=now)
     release_memory()
     return summary_dict(summary)
 

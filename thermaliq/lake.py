@@ -12,6 +12,8 @@ Layout under ``<home>/lake`` (internal; users read it through the DuckDB relatio
     runs/<run_id>.parquet                                      one row per flow run
     _pending/facility_id=F/<ver>                               marker of a result write in progress
     _locks/F.lock                                              the facility's write lock
+    _scratch/ingest-F-<id>/                                    files read ahead by an ingest (moved in, then removed)
+    _scratch/windows/<run>/                                    windows computed, waiting for their store job
 
 Every write goes to a hidden temporary file in the target directory and is renamed into place, so
 a crash never leaves a half-written partition. Result files are never rewritten: a recalculation
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -35,6 +38,7 @@ from filelock import FileLock, Timeout
 
 from thermaliq.atomic import atomic_path
 from thermaliq.errors import ThermaliqError
+from thermaliq.testhooks import crash_point
 
 DATASETS = ("readings", "quarantine", "ingested", "stream_energies", "calculations",
             "data_quality", "alerts", "runs")
@@ -55,8 +59,16 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata(None)
     with atomic_path(path, "lake.write") as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        write_table(table, tmp)
     return path
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a lake file: zstd, dictionary encoding for text columns only (tags, units, ids
+    repeat; numbers and instants rarely do, and trying a dictionary on them cost a third of the
+    write and made the file bigger)."""
+    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    pq.write_table(table, path, compression="zstd", use_dictionary=text)
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -164,7 +176,26 @@ def write_readings_day(lake: Path, facility_id: str, day: date, df: pd.DataFrame
     table = df if isinstance(df, pa.Table) else readings_table(df)
     path = readings_partition(lake, facility_id, day)
     with atomic_path(path, "lake.write") as tmp:
-        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+        write_table(table.replace_schema_metadata(None), tmp)
+    return path
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a scratch folder (``lake/_scratch/…``) and everything in it; one already gone is
+    fine, any other error is raised."""
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        pass
+
+
+def move_into_place(prepared: Path, path: Path) -> Path:
+    """Put a complete file written and flushed elsewhere on the same file system (a scratch
+    lake of :mod:`thermaliq.ingest_parallel`) at ``path`` by one rename, as the last step of
+    :func:`thermaliq.atomic.atomic_path` does (same crash point, ``lake.write``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    crash_point("lake.write")
+    os.replace(prepared, path)
     return path
 
 

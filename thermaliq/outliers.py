@@ -85,7 +85,7 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
     1
     """
     x = np.asarray(values, dtype="float64")
-    med = centred_median(x, REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1)
+    med = _reference_median(x)
     dev = np.abs(x - med)
     # scale >= floor, so a sample within threshold x floor of its reference is never an outlier:
     # the 61-sample median of the departures is needed only where a sample departs further
@@ -102,6 +102,36 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
     with np.errstate(invalid="ignore"):
         mask[todo] = dev[todo] > threshold * scale
     return mask, med
+
+
+def _reference_median(x: np.ndarray) -> np.ndarray:
+    """``centred_median(x, REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1)`` of a 5-sample window.
+
+    Full windows take a min/max network instead of a sort (the median is one of the samples, so
+    the values are the same); the two samples at each end, and series with missing values or
+    negative zeros (whose sign a sort and the network may keep differently), go the general way.
+
+    Notes
+    -----
+    median(a, b, c, d, e) = median(e, max(min(a, b), min(c, d)), min(max(a, b), max(c, d))),
+    median(x, y, z) = max(min(x, y), min(max(x, y), z)); checked on every ordering of five
+    values with ties (tests/test_outliers.py).
+    """
+    n = len(x)
+    if REFERENCE_WINDOW != 5 or n < 5 or np.isnan(x).any() or np.signbit(x[x == 0]).any():
+        return centred_median(x, REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1)
+    a, b, c, d, e = (x[i:n - 4 + i] for i in range(5))
+    out = np.empty(n)
+    out[2:n - 2] = _median3(c, np.maximum(np.minimum(a, b), np.minimum(d, e)),
+                            np.minimum(np.maximum(a, b), np.maximum(d, e)))
+    # a window at either end sees only the first or last 5 samples
+    out[:2] = centred_median(x[:5], REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1, at=[0, 1])
+    out[-2:] = centred_median(x[-5:], REFERENCE_WINDOW, REFERENCE_WINDOW // 2 + 1, at=[3, 4])
+    return out
+
+
+def _median3(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    return np.maximum(np.minimum(x, y), np.minimum(np.maximum(x, y), z))
 
 
 def centred_median(values: np.ndarray, window: int, min_periods: int,
@@ -238,6 +268,8 @@ def frozen_runs(ts_ns: np.ndarray, values: np.ndarray, frozen_after_ns: int,
         return np.zeros(n, dtype=bool), np.empty((0, 2), dtype=int)
     last = np.append(first[1:] - 1, n - 1)
     frozen = (ts_ns[last] - ts_ns[first]) > frozen_after_ns
+    if not frozen.any():
+        return np.zeros(n, dtype=bool), np.empty((0, 2), dtype=int)
     frozen &= ~np.isin(values[first], np.asarray(ignore_values, dtype="float64"))
     run_id = np.cumsum(change) - 1
     mask = frozen[run_id] & ~change

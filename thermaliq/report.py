@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,13 +23,12 @@ from thermaliq import report_figures as figs
 from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
-from thermaliq.report_data import (ReportData, Window, benchmark_band, daily_results, load_windows,
-                                   overlaps, period_stream_energies, period_summary, summary_value,
-                                   window, within)
+from thermaliq.report_data import ReportData, Window, benchmark_band, load_windows, summary_value, window
 from thermaliq.report_fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report_html import (ensure_plotly_js, esc, figure_html, fmt_pct, link, notes_html, page,
                                    section, table_html, write_atomic)
-from thermaliq.report_quality import completeness, local_label, totals_by_key
+from thermaliq.report_quality import completeness, local_label
+from thermaliq.report_view import FacilityView, PageView
 from thermaliq.sankey import fmt_kwh, sankey_data
 
 #: Facility-days read together (one query per relation for many facilities; each query scans its
@@ -81,9 +81,9 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> s
     return f'<div class="kpis">{cells}</div>{extra}'
 
 
-def _sankey_section(data: ReportData, facility: Facility, basis: str, title: str, stats: dict) -> str:
+def _sankey_section(view: PageView, facility: Facility, basis: str, title: str, stats: dict) -> str:
     # streams in configuration order: the stored row order of a month's streams is arbitrary
-    energies, how = period_stream_energies(data, [s.id for s in facility.streams])
+    energies, how = view.stream_energies_of_period([s.id for s in facility.streams])
     began = time.perf_counter()
     try:
         sd = sankey_data(energies)
@@ -99,15 +99,15 @@ def _sankey_section(data: ReportData, facility: Facility, basis: str, title: str
     return section(f"Energy flows [kWh], {basis} basis", body + notes_html(notes), section_id="flows")
 
 
-def _trend_sections(data: ReportData, facility: Facility, basis: str, placement) -> str:
-    days = daily_results(data)
-    tz, period = facility.timezone, (data.start, data.end)
-    if days.empty:
+def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -> str:
+    days = view.days()
+    tz, period = facility.timezone, (view.start, view.end)
+    if days is None:
         empty = '<p class="empty">No day calculations in the trailing window.</p>'
         return section("Efficiency trend", empty) + section("Energy balance", empty)
     trend = figure_html(figs.trend_figure(days, tz=tz, basis=basis, period=period, band=placement),
                         "fig-trend")
-    if days["balance_error_percent"].notna().any():
+    if pd.notna(days["balance_error_percent"]).any():
         balance = figure_html(figs.balance_figure(
             days, tz=tz, basis=basis, tolerance_percent=facility.thresholds.balance_tolerance_percent,
             period=period), "fig-balance")
@@ -120,20 +120,17 @@ def _trend_sections(data: ReportData, facility: Facility, basis: str, placement)
             + section(f"Energy balance [% of input], {basis} basis", balance, section_id="balance"))
 
 
-def _quality_section(data: ReportData, facility: Facility) -> str:
-    dq = data.data_quality
-    if dq.empty:
+def _quality_section(view: PageView, facility: Facility) -> str:
+    if not len(view.data_quality):
         return section("Data quality", '<p class="empty">No data-quality records in the window.</p>')
-    heat = figure_html(figs.quality_heatmap(dq, tz=facility.timezone,
+    heat = figure_html(figs.quality_heatmap(view.repair_totals_by_day(), tz=facility.timezone,
                                             minimum=facility.thresholds.data_quality_min), "fig-quality")
-    per = dq.take(np.flatnonzero(overlaps(dq, data.start, data.end)))
-    rs = data.readings_summary
-    last = dict(zip(rs["tag"].tolist(), rs["last_ts"].tolist())) if len(rs) else {}
+    last = view.facility.last_reading
     rows = [{"tag": tag, "expected": int(e), "valid": int(v), "interpolated": int(i), "rejected": int(r),
              "completeness": fmt_pct(completeness(e, v) * 100),
-             "last": _last_reading(last.get(tag), data.end, facility.timezone),
+             "last": _last_reading(last.get(tag), view.end, facility.timezone),
              "issues": "; ".join(sorted(issues))}
-            for (tag,), (e, v, i, r, issues) in totals_by_key([per["tag"].tolist()], per).items()]
+            for (tag,), (e, v, i, r, issues) in view.repair_totals_by_tag().items()]
     table = table_html(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
                               ("interpolated", "interpolated"), ("rejected", "rejected"),
                               ("completeness", "completeness"), ("last", "last reading (local)"),
@@ -156,10 +153,10 @@ def _local_text(ts, tz: str) -> str:
     return local_label(ts, tz)
 
 
-def _alerts_section(data: ReportData, tz: str) -> str:
-    a = data.alerts.sort_values(["period_start", "severity"]) if len(data.alerts) else data.alerts
-    if a.empty:
+def _alerts_section(view: PageView, tz: str) -> str:
+    if not len(view.alerts):
         return section("Alerts (0)", '<p class="empty">No alerts in this period.</p>', section_id="alerts")
+    a = view.alerts_frame().sort_values(["period_start", "severity"])
     rows = [{"when": _local_text(r.period_start, tz),
              "severity": f'<span class="sev-{esc(r.severity)}">{esc(r.severity)}</span>',
              "kind": r.kind, "value": f"{r.value:.2f}" if pd.notna(r.value) else "–",
@@ -171,41 +168,39 @@ def _alerts_section(data: ReportData, tz: str) -> str:
     return section(f"Alerts ({len(a)})", table, section_id="alerts")
 
 
-def _footer(data: ReportData, generated: datetime) -> str:
-    c = data.calculations
-    mine = set(c["run_id"].take(np.flatnonzero(within(c, data.start, data.end))).dropna()) if len(c) else set()
-    runs = data.runs[data.runs["run_id"].isin(mine)].tail(5)
+def _footer(view: PageView, generated: datetime) -> str:
+    runs, mine = view.runs()
     text = f"Generated {generated:%Y-%m-%d %H:%M} UTC by thermaliq."
-    if len(runs):
-        text += " Calculated by run(s): " + "; ".join(
-            f"{r.run_id} ({r.flow}, {r.status}" + (f", finished {r.finished_at:%Y-%m-%d %H:%M} UTC)"
-                                                  if pd.notna(r.finished_at) else ")")
-            for r in runs.itertuples()) + (f" and {len(mine) - len(runs)} more." if len(mine) > len(runs) else ".")
-    return esc(text) + notes_html(data.notes)
+    if runs:
+        text += " Calculated by run(s): " + "; ".join(runs) + (
+            f" and {mine - len(runs)} more." if mine > len(runs) else ".")
+    return esc(text) + notes_html(view.notes)
 
 
-def facility_page(data: ReportData, facility: Facility, label: str, *, nav: str,
+def facility_page(data: ReportData | PageView, facility: Facility, label: str, *, nav: str,
                   stats: dict | None = None, extra: str = "", memo: dict | None = None) -> str:
     """The HTML of one facility report for ``data``'s period (``label`` names it, e.g. a date).
 
-    ``memo``: a dict shared by pages of the same data and period (the last day's page and the
-    latest page): the sections that do not name the page are built once. The Sankey is built for
-    each page (its title names the page, and its statistics count per page).
+    ``data`` is one page's :class:`ReportData`, or a :class:`~thermaliq.report_view.PageView` of a
+    facility's data (many pages). ``memo``: a dict shared by pages of the same data and period (the
+    last day's page and the latest page): the sections that do not name the page are built once.
+    The Sankey is built for each page (its title names the page, and its statistics count per page).
     """
+    view = data if isinstance(data, PageView) else FacilityView(data, facility.timezone).whole()
     stats = {} if stats is None else stats
     memo = {} if memo is None else memo
     if "basis" not in memo:
-        summary = period_summary(data)
+        summary = view.summary()
         basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
         placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
         if bench_note:
-            data.notes.append(bench_note)
-        memo.update(basis=basis, kpis=_kpis(summary, facility, len(data.alerts), placement),
-                    rest=(_trend_sections(data, facility, basis, placement) + _quality_section(data, facility)
-                          + _alerts_section(data, facility.timezone)),
-                    footer=_footer(data, datetime.now(timezone.utc)))
+            view.notes.append(bench_note)
+        memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement),
+                    rest=(_trend_sections(view, facility, basis, placement) + _quality_section(view, facility)
+                          + _alerts_section(view, facility.timezone)),
+                    footer=_footer(view, datetime.now(timezone.utc)))
     basis = memo["basis"]
-    body = (memo["kpis"] + _sankey_section(data, facility, basis, f"{facility.name} {label}", stats)
+    body = (memo["kpis"] + _sankey_section(view, facility, basis, f"{facility.name} {label}", stats)
             + memo["rest"] + extra + section("Help", HELP))
     title = f"{facility.name} ({facility.facility_id}) — {label}"
     subtitle = (f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; "
@@ -236,25 +231,34 @@ def _facility_window(facility: Facility, start: date, end: date, trailing_days: 
 
 
 def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, start: date, end: date,
-                     trailing_days: int, stats: dict) -> tuple[list[Path], dict]:
-    """Write a facility's day, month and index pages; return (paths, fleet-index row)."""
+                     trailing_days: int, stats: dict, run=None) -> tuple[list[Path], dict]:
+    """Write a facility's day, month and index pages; return (paths, fleet-index row).
+
+    With ``run`` (``run(job, *args)`` runs a job in a worker process) and a long range, the first
+    half of the day pages is rendered by :func:`render_day_pages` in a worker while this process
+    renders the rest (the data crosses as one small pickle, ~1 MB for a year)."""
     tz, fid = facility.timezone, facility.facility_id
     months = months_touching(start, end)
     out_dir = reports_dir / fid
     existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()
     names = existing | {f"{d:%Y-%m-%d}.html" for d in days_in(start, end)} | {f"{m}.html" for m in months}
-    paths = []
-    latest: dict = {}  # the last day's sections, shared with the latest page
-    for d in days_in(start, end):
-        data = loaded.period(local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), trailing_days)
-        html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats,
-                             memo=latest if d == end else None)
-        paths.append(write_atomic(out_dir / f"{d:%Y-%m-%d}.html", html))
-    last_day = data
+    days = days_in(start, end)
+    offload = days[:len(days) // 2] if run is not None and len(days) >= OFFLOAD_MIN_DAYS else []
+    with ThreadPoolExecutor(1, thread_name_prefix="report-pages") as helper:
+        elsewhere = helper.submit(run, render_day_pages, loaded, facility, offload, names, str(reports_dir),
+                                  trailing_days) if offload else None
+        view = FacilityView(loaded, tz)
+        paths, latest = _day_pages(view, facility, days[len(offload):], names, out_dir, trailing_days, stats, end)
+        if elsewhere is not None:
+            their_paths, their_stats = elsewhere.result()
+            paths = [Path(p) for p in their_paths] + paths
+            stats["sankey_seconds"] = stats.get("sankey_seconds", 0.0) + their_stats.get("sankey_seconds", 0.0)
+            stats["sankey_errors"] = stats.get("sankey_errors", 0) + their_stats.get("sankey_errors", 0)
+    last_day = view.period(local_midnight(end, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
     for m in months:
         m_first, m_last = month_bounds(m)
-        data = loaded.period(local_midnight(m_first, tz), local_midnight(m_last + timedelta(days=1), tz),
-                             max(trailing_days, m_last.day))
+        data = view.period(local_midnight(m_first, tz), local_midnight(m_last + timedelta(days=1), tz),
+                           max(trailing_days, m_last.day))
         html = facility_page(data, facility, f"month {m}", nav=_nav(None, m, names), stats=stats)
         paths.append(write_atomic(out_dir / f"{m}.html", html))
     listing = "".join(f"<li>{link(n, n.removesuffix('.html'))}</li>" for n in sorted(names, reverse=True)
@@ -266,10 +270,81 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
     return paths, whole
 
 
+#: Day pages of one facility from which half are rendered in a worker process (when the task
+#: gives one): below, shipping the data costs more than it saves.
+OFFLOAD_MIN_DAYS = 28
+
+
+def render_day_pages(loaded: ReportData, facility: Facility, days: list[date], names: set[str],
+                     reports_dir: str, trailing_days: int) -> tuple[list[str], dict]:
+    """Job: write the day pages of ``days`` of one facility from its loaded data; return the
+    paths written and the Sankey statistics (``sankey_seconds``, ``sankey_errors``)."""
+    stats = {"sankey_seconds": 0.0, "sankey_errors": 0}
+    view = FacilityView(loaded, facility.timezone)
+    paths, _ = _day_pages(view, facility, days, names, Path(reports_dir) / facility.facility_id,
+                          trailing_days, stats, None)
+    return [str(p) for p in paths], stats
+
+
+def _day_pages(view: FacilityView, facility: Facility, days: list[date], names: set[str], out_dir: Path,
+               trailing_days: int, stats: dict, end: date | None) -> tuple[list[Path], dict]:
+    """Write the day pages of ``days``; return them and the memo of the page of ``end`` (shared
+    with the latest page)."""
+    tz = facility.timezone
+    paths, latest = [], {}
+    for d in days:
+        data = view.period(local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), trailing_days)
+        html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats,
+                             memo=latest if d == end else None)
+        paths.append(write_atomic(out_dir / f"{d:%Y-%m-%d}.html", html))
+    return paths, latest
+
+
+#: Facilities read together of which half are rendered in a worker process (when the task gives
+#: one): a fleet's night is mostly many small pages.
+OFFLOAD_MIN_FACILITIES = 8
+
+
+def _render_chunk(loaded: dict[str, ReportData], facilities: dict[str, Facility], chunk: list[str],
+                  reports_dir: Path, start: date, end: date, trailing_days: int, run) -> dict[str, tuple]:
+    """Render the facilities of ``chunk`` (their data loaded), half of them in a worker process
+    when there are many and ``run`` is given; per id what :func:`render_facilities` returns."""
+    theirs = chunk[:len(chunk) // 2] if run is not None and len(chunk) >= OFFLOAD_MIN_FACILITIES else []
+    with ThreadPoolExecutor(1, thread_name_prefix="report-facilities") as helper:
+        elsewhere = helper.submit(run, render_facilities, {fid: loaded.pop(fid) for fid in theirs},
+                                  {fid: facilities[fid] for fid in theirs}, theirs, str(reports_dir), start, end,
+                                  trailing_days) if theirs else None
+        out = render_facilities(loaded, facilities, chunk[len(theirs):], str(reports_dir), start, end,
+                                trailing_days, run)
+        if elsewhere is not None:
+            out.update(elsewhere.result())
+    return out
+
+
+def render_facilities(loaded: dict[str, ReportData], facilities: dict[str, Facility], ids: list[str],
+                      reports_dir: str, start: date, end: date, trailing_days: int,
+                      run=None) -> dict[str, tuple]:
+    """Job (and this process's share): write the pages of each facility of ``ids`` from its loaded
+    data. Per id: ``(paths, whole, stats, problem)``: the pages written, the facility's
+    :class:`ReportData` of ``start`` .. ``end``, its Sankey statistics, and the text of the
+    :class:`DataError` that stopped it (``None`` when it was written)."""
+    out = {}
+    for fid in ids:
+        fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
+        try:
+            written, whole = _render_facility(loaded.pop(fid), Path(reports_dir), facilities[fid], start, end,
+                                              trailing_days, fstats, run)
+        except DataError as exc:
+            out[fid] = ([], None, fstats, str(exc))
+            continue
+        out[fid] = (written, whole, fstats, None)
+    return out
+
+
 def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facilities: dict[str, Facility],
                    start: date, end: date, *, trailing_days: int = 30,
                    stats: dict[str, dict] | None = None,
-                   periods: dict[str, ReportData] | None = None) -> list[Path]:
+                   periods: dict[str, ReportData] | None = None, run=None) -> list[Path]:
     """Write the fleet index and every facility's day, month and latest reports.
 
     Parameters
@@ -289,6 +364,9 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
     periods : dict, optional
         Filled per facility id with its :class:`ReportData` of ``start`` .. ``end`` (the fleet row's
         data), for :func:`tasks.publish.publish_flow_run` to use instead of reading it again.
+    run : callable, optional
+        ``run(job, *args)`` runs a job in a worker process (``tasks.workers.run``): half of a
+        long range's day pages are then rendered there (:func:`render_day_pages`).
 
     Returns
     -------
@@ -315,18 +393,17 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
                                                for fid in chunk]), None
         except DataError as exc:
             loaded, error = {}, exc
+        if error is not None:
+            outcomes = {fid: ([], None, {"sankey_seconds": 0.0, "sankey_errors": 0}, str(error)) for fid in chunk}
+        else:
+            outcomes = _render_chunk(loaded, facilities, chunk, reports_dir, start, end, trailing_days, run)
         for fid in chunk:
-            fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
+            written, whole, fstats, problem = outcomes[fid]
             if stats is not None:
                 stats[fid] = fstats
-            try:
-                if error is not None:
-                    raise error
-                written, whole = _render_facility(loaded.pop(fid), reports_dir, facilities[fid], start, end,
-                                                  trailing_days, fstats)
-            except DataError as exc:
-                failures.append(f"{fid}: {exc}")
-                rows[fid] = failed_row(facilities[fid], start, end, str(exc))
+            if problem is not None:
+                failures.append(f"{fid}: {problem}")
+                rows[fid] = failed_row(facilities[fid], start, end, problem)
                 continue
             rows[fid] = fleet_row(whole, facilities[fid], start, end)
             if periods is not None:

@@ -174,6 +174,37 @@ def _split(df: pd.DataFrame, ids: list[str], key: str = "facility_id") -> dict[s
     return {fid: groups.get(fid, df.iloc[0:0].reset_index(drop=True)) for fid in ids}
 
 
+#: Above this many distinct windows the reading summary joins a table of bounds instead of
+#: naming each window's bounds as constants in its filter.
+_CONSTANT_WINDOWS = 8
+
+
+def _readings_summary_sql(windows: list[Window]) -> tuple[str, list]:
+    """SQL and parameters of the per-tag reading summary of each facility's trailing window.
+
+    Facilities that share a window (a fleet in one time zone) are filtered together. With a few
+    distinct windows their bounds are constants of the filter, which DuckDB applies while it scans
+    (about half the time of a join with a table of bounds on a plant-year); with many, the join.
+    """
+    head = "SELECT t.facility_id, t.tag, min(t.ts) AS first_ts, max(t.ts) AS last_ts, count(*) AS points "
+    tail = " GROUP BY t.facility_id, t.tag ORDER BY t.facility_id, t.tag"
+    ids = [w.facility_id for w in windows]
+    marks = ", ".join("?" for _ in ids)  # constants: DuckDB prunes the facility partitions
+    groups: dict[tuple, list[str]] = {}
+    for w in windows:
+        groups.setdefault((w.window_start, w.end), []).append(w.facility_id)
+    if len(groups) > _CONSTANT_WINDOWS:
+        bounds = [ids, [w.window_start.to_pydatetime() for w in windows], [w.end.to_pydatetime() for w in windows]]
+        return (head + f"FROM readings AS t JOIN {_BOUNDS} ON t.facility_id = b.b_fid AND t.ts < b.b_hi "
+                f"AND t.ts >= b.b_lo WHERE t.facility_id IN ({marks})" + tail, bounds + ids)
+    terms, params = [], list(ids)
+    for (lo, hi), members in groups.items():
+        terms.append(f"(t.facility_id IN ({', '.join('?' for _ in members)}) AND t.ts >= ? AND t.ts < ?)")
+        params += members + [lo.to_pydatetime(), hi.to_pydatetime()]
+    where = f"WHERE t.facility_id IN ({marks}) AND (" + " OR ".join(terms) + ")"
+    return head + "FROM readings AS t " + where + tail, params
+
+
 def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
                  relations: tuple[str, ...] = ("calculations", "stream_energies", "data_quality", "alerts",
                                                "readings", "runs")) -> dict[str, ReportData]:
@@ -230,12 +261,8 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
     alerts = overlap("alerts", ALERT_COLUMNS, per)
     readings = {fid: _empty(READING_SUMMARY_COLUMNS) for fid in ids}
     if "readings" in relations and ids:
-        marks = ", ".join("?" for _ in ids)  # constants: DuckDB prunes the facility partitions
-        sql = (f"SELECT t.facility_id, t.tag, min(t.ts) AS first_ts, max(t.ts) AS last_ts, count(*) AS points "
-               f"FROM readings AS t JOIN {_BOUNDS} ON t.facility_id = b.b_fid AND t.ts < b.b_hi "
-               f"AND t.ts >= b.b_lo WHERE t.facility_id IN ({marks}) GROUP BY t.facility_id, t.tag "
-               f"ORDER BY t.facility_id, t.tag")
-        found = _fetch(con, "readings", ("facility_id",) + READING_SUMMARY_COLUMNS, sql, win + ids, notes)
+        sql, params = _readings_summary_sql(windows)
+        found = _fetch(con, "readings", ("facility_id",) + READING_SUMMARY_COLUMNS, sql, params, notes)
         readings = {fid: df[list(READING_SUMMARY_COLUMNS)] for fid, df in _split(found, ids).items()}
     run_ids = sorted({r for df in calcs.values() if len(df) for r in df["run_id"].dropna().unique().tolist()})
     runs = _empty(RUN_COLUMNS)

@@ -1,4 +1,4 @@
-"""Plotly figures of a facility report, built from :class:`~thermaliq.report_data.ReportData` frames.
+"""Plotly figures of a facility report, built from the columns of a page's data.
 
 Figures are plain dicts in Plotly's JSON schema (``{"data": [...], "layout": {...}}``), handed to
 :func:`thermaliq.report_html.figure_html`; building ``plotly.graph_objects`` would validate every
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from thermaliq.report_html import esc
-from thermaliq.report_quality import completeness, local_label, local_text, totals_by_key
+from thermaliq.report_quality import completeness, local_label, local_text_ns
 from thermaliq.sankey import SankeyData, fmt_kwh
 
 #: A small template instead of Plotly's default one, which adds ~10 kB of JSON to every figure.
@@ -41,16 +43,17 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _local(ts: pd.Series | pd.Timestamp, tz: str):
-    """UTC instant(s) as local ``YYYY-MM-DD HH:MM`` text for a Plotly date axis."""
+def _local(ts: np.ndarray | pd.Timestamp, tz: str):
+    """UTC instant(s) as local ``YYYY-MM-DD HH:MM`` text for a Plotly date axis; an array holds
+    int64 UTC nanoseconds."""
     if isinstance(ts, pd.Timestamp):
         return local_label(ts, tz)
-    return local_text(ts, tz)
+    return local_text_ns(ts, tz)
 
 
-def _vals(s: pd.Series) -> list:
+def _vals(s: np.ndarray) -> list:
     """Floats with NaN as ``None`` (JSON null: a gap in the trace)."""
-    return [None if v is None or not math.isfinite(v) else float(v) for v in s.astype(float).tolist()]
+    return [None if v is None or not math.isfinite(v) else float(v) for v in np.asarray(s, dtype=float).tolist()]
 
 
 def _layout(title: str, height: int, **extra) -> dict:
@@ -108,11 +111,13 @@ def sankey_figure(sd: SankeyData, basis: str, title: str) -> dict:
         f"{esc(title)} — energy flows [kWh], {esc(basis)} basis", 140 + 60 * max(3, *side))}
 
 
-def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Timestamp, pd.Timestamp],
-                 band: object | None = None) -> dict:
+def trend_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str,
+                 period: tuple[pd.Timestamp, pd.Timestamp], band: object | None = None) -> dict:
     """Daily efficiency [%] over the trailing window, the 7-day mean and the benchmark band.
 
-    ``band`` has ``minimum``, ``typical``, ``best`` [%], ``basis`` and ``source`` (or is None).
+    ``days`` holds the columns of ``report_periods.daily_results`` as arrays, ``period_start`` as
+    int64 UTC nanoseconds. ``band`` has ``minimum``, ``typical``, ``best`` [%], ``basis`` and
+    ``source`` (or is None).
     """
     x = _local(days["period_start"], tz)
     rect, note = _period_marks(period, tz)
@@ -123,7 +128,7 @@ def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Ti
                        "line": {"color": BAND_COLOR, "width": 10}, "name": esc(
                            f"benchmark range {band.minimum:g}–{band.best:g} %, typical {band.typical:g} % "
                            f"({band.basis})")})
-    quality = days["data_quality_score"].astype(float).tolist()
+    quality = np.asarray(days["data_quality_score"], dtype=float).tolist()
     traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_percent"]),
                    "mode": "lines+markers", "name": f"daily efficiency ({esc(basis)})",
                    "line": {"color": "#1f2933", "width": 1.5}, "marker": {"size": 7, "color": "#1f2933"},
@@ -140,9 +145,10 @@ def trend_figure(days: pd.DataFrame, *, tz: str, basis: str, period: tuple[pd.Ti
         xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
 
 
-def balance_figure(days: pd.DataFrame, *, tz: str, basis: str, tolerance_percent: float,
+def balance_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str, tolerance_percent: float,
                    period: tuple[pd.Timestamp, pd.Timestamp]) -> dict:
-    """Daily energy-balance error [% of input] with the ±tolerance band."""
+    """Daily energy-balance error [% of input] with the ±tolerance band (``days`` as for
+    :func:`trend_figure`)."""
     err = _vals(days["balance_error_percent"])
     colors = [OK_COLOR if e is None or abs(e) <= tolerance_percent else BAD_COLOR for e in err]
     rect, note = _period_marks(period, tz)
@@ -159,10 +165,12 @@ def balance_figure(days: pd.DataFrame, *, tz: str, basis: str, tolerance_percent
         xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
 
 
-def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
-    """Tag × local-day completeness [0..1] with repair counts in the hover text."""
-    days = local_text(dq["period_start"], tz, "%Y-%m-%d")
-    sums = totals_by_key([dq["tag"].tolist(), days], dq)
+def quality_heatmap(sums: dict[tuple, list], *, tz: str, minimum: float) -> dict:
+    """Tag × local-day completeness [0..1] with repair counts in the hover text.
+
+    ``sums``: the ``data_quality`` counts per (tag, local ``YYYY-MM-DD``) as
+    :func:`thermaliq.report_quality.totals_by_key` gives them, sorted by tag, then day.
+    """
     tags = sorted({tag for tag, _ in sums})
     columns = sorted({day for _, day in sums})
     col = {day: j for j, day in enumerate(columns)}
@@ -174,8 +182,8 @@ def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
         if row < 0 or tags[row] != tag:
             row += 1
         j = col[day]
-        zs[row][j], hover[row][j], text[row][j] = _cell(e, v, i, r, "; ".join(sorted(issues)))
-    trace = {"type": "heatmap", "z": zs, "x": [f"{date.fromisoformat(d):%b %d}" for d in columns],
+        zs[row][j], hover[row][j], text[row][j] = _cell(e, v, i, r, "; ".join(sorted(issues)) if issues else "")
+    trace = {"type": "heatmap", "z": zs, "x": [_day_label(d) for d in columns],
              "y": [esc(t) for t in tags], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
              "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
              "textfont": {"size": 9}, "colorbar": {"title": {"text": "completeness"}, "tickformat": ".0%"},
@@ -186,6 +194,12 @@ def quality_heatmap(dq: pd.DataFrame, *, tz: str, minimum: float) -> dict:
         max(280, 130 + 24 * len(tags)),
         xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
         yaxis={"autorange": "reversed"})}
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _day_label(day: str) -> str:
+    """``YYYY-MM-DD`` as ``Mon DD`` (a heatmap column)."""
+    return f"{date.fromisoformat(day):%b %d}"
 
 
 @functools.lru_cache(maxsize=1 << 16)

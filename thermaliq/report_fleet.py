@@ -13,9 +13,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from thermaliq.atomic import write_text_atomic
 from thermaliq.config import Facility
 from thermaliq.report_data import ReportData, benchmark_band, period_summary, summary_value
-from thermaliq.report_html import esc, fmt_pct, link, page, section, table_html, write_atomic
+from thermaliq.report_html import esc, fmt_pct, link, page, section, table_html
 
 STATE = ".fleet.json"
 COLUMNS = [("facility", "facility"), ("period", "period (local days)"), ("type", "type"),
@@ -63,7 +64,8 @@ def merge_fleet_rows(reports_dir: Path, rows: dict[str, dict]) -> tuple[list[dic
                 note = f"{state_path} was unreadable ({exc}); the index lists this run's facilities only"
                 stored = {}
         stored.update(rows)
-        write_atomic(state_path, json.dumps(stored, sort_keys=True, indent=1))
+        # the fleet's state outlives the run (other facilities' rows): flushed to disk
+        write_text_atomic(state_path, json.dumps(stored, sort_keys=True, indent=1), "report.write")
     return [stored[k] for k in sorted(stored)], note
 
 

@@ -122,5 +122,7 @@ def link(href: str, text: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write text through a temporary file in the same directory and an atomic rename."""
-    return write_text_atomic(path, text, "report.write")
+    """Write a report page through a temporary file in the same directory and an atomic rename,
+    without a disk flush: pages are rewritten from the lake by every run (see
+    :func:`thermaliq.atomic.atomic_path`)."""
+    return write_text_atomic(path, text, "report.write", durable=False)

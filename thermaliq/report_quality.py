@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 COUNTS = ("expected_points", "valid_points", "interpolated_points", "rejected_points")
+_NO_ISSUES: frozenset = frozenset()
 
 
 def local_text(times: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> list[str | None]:
@@ -24,10 +25,12 @@ def local_text(times: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> list[s
     """
     if not len(times):
         return []
-    ns = pd.to_datetime(times, utc=True).to_numpy(dtype="datetime64[ns]").view("int64")
-    distinct, inverse = np.unique(ns, return_inverse=True)
-    labels = [None if v == _NAT else _label(int(v), tz, fmt) for v in distinct.tolist()]
-    return [labels[i] for i in inverse.ravel().tolist()]
+    return local_text_ns(pd.to_datetime(times, utc=True).to_numpy(dtype="datetime64[ns]").view("int64"), tz, fmt)
+
+
+def local_text_ns(ns: np.ndarray, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> list[str | None]:
+    """UTC instants given as int64 nanoseconds as local text in ``tz`` (``int64`` minimum as None)."""
+    return [None if v == _NAT else _label(v, tz, fmt) for v in ns.tolist()]
 
 
 _NAT = np.iinfo("int64").min
@@ -47,30 +50,60 @@ def totals_by_key(keys: Sequence[Sequence], dq: pd.DataFrame) -> dict[tuple, lis
     """Per key tuple: ``[expected, valid, interpolated, rejected, {issue texts}]`` (sorted keys).
 
     ``keys`` are parallel lists (one per key column) of the rows of ``dq``; rows with a missing key
-    are left out and a missing count adds nothing, as in ``groupby().sum()``.
+    are left out and a missing count adds nothing, as in ``groupby().sum()``. The issue texts are
+    a set (not to be changed: groups without issues share one empty set).
     """
-    if not len(dq):
-        return {}
-    codes, uniques = [], []
-    for k in keys:
-        c, u = pd.factorize(np.asarray(k, dtype=object), sort=True)
-        codes.append(c)
-        uniques.append(list(u))
-    ok = np.logical_and.reduce([c >= 0 for c in codes])
-    combined = codes[0].astype("int64")
-    for c, u in zip(codes[1:], uniques[1:]):
-        combined = combined * len(u) + c
-    groups, inverse = np.unique(combined[ok], return_inverse=True)
-    inverse = inverse.ravel()
-    sums = [np.bincount(inverse, weights=np.nan_to_num(_floats(dq[c])[ok]), minlength=len(groups)).tolist()
-            for c in COUNTS]
-    issues: list[set] = [set() for _ in groups]
-    text = dq["issues"].to_numpy(dtype=object)[ok]
-    for row in np.flatnonzero(pd.notna(text) & (text != "")).tolist():
-        issues[inverse[row]].add(str(text[row]))
-    parts = np.unravel_index(groups, [len(u) for u in uniques])
-    keys_out = zip(*([u[j] for j in p.tolist()] for u, p in zip(uniques, parts)))
-    return {key: [e, v, i, r, x] for key, e, v, i, r, x in zip(keys_out, *sums, issues)}
+    return RepairCounts(keys, dq).totals() if len(dq) else {}
+
+
+class RepairCounts:
+    """The ``data_quality`` counts of some rows, keyed, ready to be summed over any subset of them.
+
+    Pages of a facility sum different windows of the same rows: the keys are factorized (sorted)
+    and the counts converted once, and :meth:`totals` sums a subset in a few numpy calls.
+    ``keys`` are parallel lists (one per key column) of the rows of ``dq``.
+    """
+
+    def __init__(self, keys: Sequence[Sequence], dq: pd.DataFrame):
+        codes, self.uniques = [], []
+        for k in keys:
+            c, u = pd.factorize(np.asarray(k, dtype=object), sort=True)
+            codes.append(c)
+            self.uniques.append(list(u))
+        self.sizes = [len(u) for u in self.uniques]
+        combined = codes[0].astype("int64")
+        for c, n in zip(codes[1:], self.sizes[1:]):
+            combined = combined * n + c
+        #: one code per row, ordered as the sorted key tuples; -1 where a key is missing
+        self.codes = np.where(np.logical_and.reduce([c >= 0 for c in codes]), combined, -1)
+        self.counts = [np.nan_to_num(_floats(dq[c])) for c in COUNTS]
+        text = dq["issues"].to_numpy(dtype=object)
+        self.issues = text
+        self.has_issue = np.asarray(pd.notna(text) & (text != ""), dtype=bool)
+        present = np.unique(self.codes[self.codes >= 0])
+        parts = np.unravel_index(present, self.sizes) if len(present) else [present for _ in self.sizes]
+        #: the key tuple of each combined code that occurs
+        self.keys = dict(zip(present.tolist(), zip(*([u[j] for j in p.tolist()]
+                                                     for u, p in zip(self.uniques, parts)))))
+
+    def totals(self, rows: np.ndarray | None = None) -> dict[tuple, list]:
+        """Per key tuple of ``rows`` (all rows when None): ``[expected, valid, interpolated,
+        rejected, {issue texts}]`` [points], in sorted key order (see :func:`totals_by_key`)."""
+        every = np.arange(len(self.codes)) if rows is None else np.asarray(rows, dtype="int64")
+        keep = every[self.codes[every] >= 0]
+        groups, inverse = np.unique(self.codes[keep], return_inverse=True)
+        if not len(groups):
+            return {}
+        inverse = inverse.ravel()
+        sums = [np.bincount(inverse, weights=c[keep], minlength=len(groups)).tolist() for c in self.counts]
+        issues: list[set] = [_NO_ISSUES] * len(groups)  # a set of its own once a group has one
+        for row in np.flatnonzero(self.has_issue[keep]).tolist():
+            group = inverse[row]
+            if issues[group] is _NO_ISSUES:
+                issues[group] = set()
+            issues[group].add(str(self.issues[keep[row]]))
+        keys = self.keys
+        return {keys[g]: [e, v, i, r, x] for g, e, v, i, r, x in zip(groups.tolist(), *sums, issues)}
 
 
 def _floats(counts: pd.Series) -> np.ndarray:

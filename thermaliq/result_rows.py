@@ -75,11 +75,15 @@ def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
 
 def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Rows just written (in their stored types) as :func:`read_month` would read them back."""
-    frame = written[[c for c in columns if c in written]].copy()
-    for col in frame.columns:
-        if frame[col].dtype == "string":
-            frame[col] = frame[col].astype("str")
-    return _period_start_utc(lake.utc_ns(frame))
+    out = {}
+    for col in (c for c in columns if c in written):
+        values = written[col]
+        if values.dtype == "string":
+            values = values.astype("str")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns converts
+            values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        out[col] = values
+    return _period_start_utc(pd.DataFrame(out, index=written.index))
 
 
 def _period_start_utc(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,9 +14,11 @@ uninterrupted run (tests/test_crash_safety.py).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -41,28 +43,33 @@ class StoreSummary:
     months_recomputed: list[str] = field(default_factory=list)
 
 
-def _content_hash(*frames: pd.DataFrame) -> str:
+def _content_hash(*frames: pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]) -> str:
+    """Hash of the rows of ``frames``; a frame may come with hashes of some of its columns
+    (``(frame, {column: hashes})``) that stand for those of :func:`_column_hashes`."""
     digest = hashlib.sha256()
     for frame in frames:
-        digest.update(_row_hashes(frame).tobytes())
+        frame, given = frame if isinstance(frame, tuple) else (frame, {})
+        digest.update(_row_hashes(frame, given).tobytes())
         digest.update(b"|")
     return digest.hexdigest()[:32]
 
 
-def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+def _row_hashes(frame: pd.DataFrame, given: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``pandas.util.hash_pandas_object(frame, index=False)`` as uint64 values, column by column.
 
     The stored ``content_hash`` of earlier runs was made with pandas' function, so the result
-    must stay bit for bit the same; only columns of Timestamp objects take a faster path.
+    must stay bit for bit the same; only columns of Timestamp objects take a faster path, and
+    ``given`` column hashes are used as they are.
     """
+    given = given or {}
     if frame.shape[1] == 0:
         return pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
     # CPython's tuple hash over the column hashes, as pandas.core.util.hashing.combine_hash_arrays
     n_cols = frame.shape[1]
     mult = np.uint64(1000003)
     out = np.full(len(frame), 0x345678, dtype=np.uint64)
-    for i, (_, column) in enumerate(frame.items()):
-        out ^= _column_hashes(column)
+    for i, (name, column) in enumerate(frame.items()):
+        out ^= given[name] if name in given else _column_hashes(column)
         out *= mult
         mult += np.uint64(82520 + 2 * (n_cols - i))
     out += np.uint64(97531)
@@ -87,11 +94,80 @@ def _column_hashes(column: pd.Series) -> np.ndarray:
     return pd.util.hash_array(values[first])[codes]
 
 
+def _stream_time_hashes(se: pd.DataFrame, facility: Facility) -> dict[str, np.ndarray]:
+    """Hashes of the ``period_start``/``period_end`` columns of a window's stream energies as
+    the ``content_hash`` has always taken them.
+
+    The rows used to hold interval times in UTC and day times in the facility's zone, which
+    pandas concatenated to Timestamp objects (unless the zone is UTC itself) and hashed as the
+    text of the first Timestamp of each instant. The rows now hold UTC instants; the first row of
+    an instant tells its former zone (interval rows UTC, day rows local), so the same texts, and
+    hashes, are rebuilt for the distinct instants only.
+    """
+    if not _mixed_zones(facility.timezone):
+        return {}          # a UTC facility: the columns were instants then too
+    local = (se["granularity"] != "interval").to_numpy(dtype=bool)
+    out = {}
+    for col in ("period_start", "period_end"):
+        instants_ns = result_rows.utc_ns(se[col])
+        codes, _ = pd.factorize(instants_ns)
+        _, first = np.unique(codes, return_index=True)
+        texts = np.empty(len(first), dtype=object)
+        is_local = local[first]
+        texts[is_local] = _timestamp_texts(instants_ns[first][is_local], facility.tz)
+        texts[~is_local] = _timestamp_texts(instants_ns[first][~is_local], "UTC")
+        # distinct texts: hashed one by one (``categorize`` would only find them distinct)
+        out[col] = pd.util.hash_array(texts, categorize=False)[codes]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _mixed_zones(timezone: str) -> bool:
+    """Whether pandas concatenates UTC times and times of ``timezone`` to Timestamp objects."""
+    utc = pd.Series(pd.DatetimeIndex([0], tz="UTC"))
+    return pd.concat([utc, utc.dt.tz_convert(ZoneInfo(timezone))]).dtype == object
+
+
+def _timestamp_texts(instants_ns: np.ndarray, tz) -> np.ndarray:
+    """``str(pandas.Timestamp)`` of each instant [ns UTC] in zone ``tz`` (object array).
+
+    Whole seconds at whole-minute UTC offsets (every period boundary) are formatted in bulk;
+    anything else falls back to the Timestamps themselves (hashing takes their text too).
+    """
+    if len(instants_ns) == 0:
+        return np.empty(0, dtype=object)
+    wall_ns = pd.DatetimeIndex(instants_ns, tz="UTC").tz_convert(tz).tz_localize(None).asi8
+    offset_s = (wall_ns - instants_ns) // 10**9
+    if (instants_ns % 10**9).any() or (offset_s % 60).any():
+        return np.asarray(pd.DatetimeIndex(instants_ns, tz="UTC").tz_convert(tz).astype(object))
+    walls = np.datetime_as_string(wall_ns.view("datetime64[ns]"), unit="s")
+    offsets, which = np.unique(offset_s, return_inverse=True)
+    suffix = [f"{'-' if o < 0 else '+'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}"
+              for o in offsets.tolist()]
+    return np.array([w.replace("T", " ") + suffix[k] for w, k in zip(walls.tolist(), which.tolist())],
+                    dtype=object)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(str)``, with date-time columns formatted once per distinct value (pandas
+    formats a date-time column value by value; the distinct values decide its format)."""
+    out = {}
+    for col, values in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
+            out[col] = pd.Series(uniques, dtype=values.dtype).astype(str).take(codes) \
+                .set_axis(frame.index)
+        else:
+            out[col] = values.astype(str)
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
 def _window_hash(result: WindowResult, facility: Facility) -> str:
     calc_cols = ["period_start"] + CALC_VALUE_COLUMNS
+    se = result.stream_energies.drop(columns=["facility_id"])
     return _content_hash(result.intervals[calc_cols], result.days[calc_cols],
-                         result.stream_energies.drop(columns=["facility_id"]),
-                         result.data_quality.astype(str), result.alerts.astype(str),
+                         (se, _stream_time_hashes(se, facility)),
+                         _as_text(result.data_quality), result.alerts.astype(str),
                          pd.DataFrame({"config": [facility.model_dump_json()]}))
 
 
@@ -119,7 +195,7 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                                 months_recomputed=recomputed)
         seq = time.time_ns()
         calc = pd.concat([result.intervals.assign(granularity="interval"),
-                          result.days.assign(granularity="day")], ignore_index=True)
+                          _utc_times(result.days).assign(granularity="day")], ignore_index=True)
         calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
         energies = _versioned_energies(result.stream_energies,
                                        result_rows.concat([stored[m].energies for m in months]), seq)
@@ -139,6 +215,13 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                                                            run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
                         months_recomputed=recomputed)
+
+
+def _utc_times(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``period_start``/``period_end`` as UTC instants (they are stored so; local
+    and UTC times concatenated would become a column of Timestamp objects)."""
+    return rows.assign(**{c: pd.to_datetime(rows[c], utc=True).dt.as_unit("ns")
+                          for c in ("period_start", "period_end")})
 
 
 def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> bool:
@@ -208,18 +291,22 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
     """One Parquet type per column whatever the frame held: UTC microseconds for instants
     (local-zone and UTC timestamps mixed in one column would otherwise become text), strings
     for text even when every value is missing."""
-    out = df.copy()
-    for col in out.columns:
-        if col in TIME_COLUMNS or isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            if out[col].dtype == object or isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                instants_ns = result_rows.utc_ns(out[col]).view("datetime64[ns]")
-                out[col] = pd.Series(pd.DatetimeIndex(instants_ns, tz="UTC"), index=out.index) \
+    out = {}
+    for col, values in df.items():
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[col] = values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        elif col in TIME_COLUMNS:
+            if values.dtype == object:
+                instants_ns = result_rows.utc_ns(values).view("datetime64[ns]")
+                out[col] = pd.Series(pd.DatetimeIndex(instants_ns, tz="UTC"), index=df.index) \
                     .astype("datetime64[us, UTC]")
             else:
-                out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
-        elif col in TEXT_COLUMNS or out[col].dtype == object:
-            out[col] = out[col].astype("string")
-    return out
+                out[col] = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+        elif col in TEXT_COLUMNS or values.dtype == object:
+            out[col] = values.astype("string")
+        else:
+            out[col] = values
+    return pd.DataFrame(out, index=df.index, columns=df.columns)
 
 
 def recompute_month(home: Home, facility: Facility, month: str, stored: result_rows.StoredMonth, *,
@@ -237,10 +324,7 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: result_r
     intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
     se = se[se["granularity"] == "interval"]
     se = result_rows.current_rows(se, ["granularity", "period_start", "stream_id"])
-    energy_kwh = se.pivot(index="period_start", columns="stream_id", values="energy_kwh")
-    exergy_kwh = se.pivot(index="period_start", columns="stream_id", values="exergy_kwh")
-    energy_kwh = energy_kwh.reindex(intervals.index)
-    exergy_kwh = exergy_kwh.reindex(intervals.index)
+    energy_kwh, exergy_kwh = _by_stream(se, intervals.index, ["energy_kwh", "exergy_kwh"])
     energies = energy.StreamEnergies(energy_kwh=energy_kwh, exergy_kwh=exergy_kwh, issues=[])
     valid = intervals["data_quality_score"] >= 1.0
     first, _ = periods.month_bounds(month)
@@ -261,16 +345,35 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: result_r
             return False
     seq = time.time_ns()
     rows = rows.assign(granularity="month")
-    rows = _finish_calc(rows, facility, calc, run_id, reason, now, seq, "")
+    # versions count per granularity: only stored month rows can match
+    rows = _finish_calc(rows, facility, calc[calc["granularity"] == "month"], run_id, reason, now,
+                        seq, "")
     month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
                                           "month", rows)
     with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
         lake.write_result(home.lake, "calculations", facility.facility_id, month,
                           _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
         lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
-                          _stable_types(_versioned_energies(month_energies, stored.energies, seq)),
+                          _stable_types(_versioned_energies(
+                              month_energies,
+                              stored.energies[stored.energies["granularity"] == "month"], seq)),
                           f"{seq:020d}")
     return True
+
+
+def _by_stream(rows: pd.DataFrame, index: pd.DatetimeIndex, values: list[str]) -> list[pd.DataFrame]:
+    """``rows.pivot(index="period_start", columns="stream_id", values=v).reindex(index)`` for
+    each column ``v`` of ``values``: rows one per period and stream, streams in sorted order."""
+    stream, streams = pd.factorize(rows["stream_id"], sort=True)
+    at = index.get_indexer(rows["period_start"])
+    inside = at >= 0
+    columns = pd.Index(streams, name="stream_id")
+    out = []
+    for name in values:
+        grid = np.full((len(index), len(streams)), np.nan)
+        grid[at[inside], stream[inside]] = rows[name].to_numpy(dtype="float64")[inside]
+        out.append(pd.DataFrame(grid, index=index, columns=columns))
+    return out
 
 
 def _same(a, b) -> bool:

@@ -17,6 +17,7 @@ can draw. The balance of the plant node is closed explicitly:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -86,14 +87,15 @@ class Flow(NamedTuple):
     energy_kwh: float
 
 
-def _clean(stream_energies: pd.DataFrame, notes: list[str]) -> list[Flow]:
+def _clean(stream_energies: pd.DataFrame | Mapping[str, Sequence], notes: list[str]) -> list[Flow]:
     """Sum per stream and leave out what cannot be drawn, with a note for each."""
-    missing = [c for c in _REQUIRED if c not in stream_energies.columns]
+    missing = [c for c in _REQUIRED if c not in stream_energies]
     if missing:
         raise ValueError(f"stream_energies lacks column(s) {missing}; needs {list(_REQUIRED)}")
     totals: dict[tuple[str, str, str], float] = {}
     bad_roles: set[str] = set()
-    for sid, role, carrier, energy in zip(*(stream_energies[c].tolist() for c in _REQUIRED)):
+    columns = [stream_energies[c] for c in _REQUIRED]
+    for sid, role, carrier, energy in zip(*(c.tolist() if hasattr(c, "tolist") else list(c) for c in columns)):
         if role not in ROLES:
             bad_roles.add(str(sid))
             continue
@@ -169,15 +171,16 @@ def _build(flows: list[Flow], unaccounted_kwh: float, tol_kwh: float) -> SankeyD
     return data
 
 
-def sankey_data(stream_energies: pd.DataFrame, *, other_share: float = 0.01, max_nodes: int = 30,
-                max_links: int = 60) -> SankeyData:
+def sankey_data(stream_energies: pd.DataFrame | Mapping[str, Sequence], *, other_share: float = 0.01,
+                max_nodes: int = 30, max_links: int = 60) -> SankeyData:
     """Sankey nodes and links of one period's energy flows.
 
     Parameters
     ----------
-    stream_energies : pandas.DataFrame
-        Columns ``stream_id, role, carrier, energy_kwh``; one row per stream (several rows of a
-        stream are summed) [kWh]. ``role`` is ``input``, ``output`` or ``loss``.
+    stream_energies : pandas.DataFrame or mapping of str to sequence
+        Columns ``stream_id, role, carrier, energy_kwh`` (a frame, or equal-length sequences by
+        column name); one row per stream (several rows of a stream are summed) [kWh]. ``role`` is
+        ``input``, ``output`` or ``loss``.
     other_share : float, default 0.01
         Flows below this share of the total input are grouped per role [fraction 0..1].
     max_nodes, max_links : int

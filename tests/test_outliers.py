@@ -1,0 +1,63 @@
+"""The fast paths of thermaliq.outliers give exactly what the general code gives."""
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from thermaliq import outliers
+
+
+def _reference(x):
+    """The 5-sample centred median by the general (sorting) code."""
+    return outliers.centred_median(x, outliers.REFERENCE_WINDOW, outliers.REFERENCE_WINDOW // 2 + 1)
+
+
+def test_reference_median_every_ordering_with_ties():
+    """Every sequence of five values from {0..4} (all orderings, with ties), one after another:
+    the min/max network picks the same sample as the sort."""
+    x = np.array(list(itertools.product(range(5), repeat=5)), dtype=float).ravel()
+    assert np.array_equal(outliers._reference_median(x), _reference(x))
+
+
+def test_reference_median_matches_pandas_rolling():
+    """pandas' rolling median (the documented definition) on noise with spikes and short series."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 4, 5, 6, 9, 500):
+        x = rng.normal(size=n)
+        x[:: 17] += 40.0
+        want = pd.Series(x).rolling(5, center=True, min_periods=3).median().to_numpy()
+        np.testing.assert_array_equal(outliers._reference_median(x), want)
+
+
+def test_reference_median_missing_values_and_signed_zeros_take_the_general_way():
+    """NaN and -0.0 go through centred_median, so even the sign of a zero is the same."""
+    for x in (np.array([1.0, np.nan, 3.0, 2.0, 5.0, 4.0, np.nan]),
+              np.array([0.0, -0.0, 1.0, -0.0, 0.0, 2.0, 3.0])):
+        got, want = outliers._reference_median(x), _reference(x)
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_hampel_mask_unchanged_by_the_fast_median():
+    """hampel_mask with the fast reference equals the rule spelled out with centred_median."""
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.normal(size=5000)) + rng.normal(scale=0.1, size=5000)
+    x[::97] += 25.0
+    mask, ref = outliers.hampel_mask(x, 6.0, 0.01)
+    med = _reference(x)
+    dev = np.abs(x - med)
+    mad = outliers.centred_median(dev, outliers.WINDOW, outliers.WINDOW // 2 + 1)
+    want = dev > 6.0 * np.maximum(outliers.MAD_TO_SIGMA * mad, 0.01)
+    assert np.array_equal(ref, med)
+    assert np.array_equal(mask, want)
+    assert mask.sum() > 0
+
+
+def test_frozen_runs_without_a_long_run():
+    """No run longer than the limit: nothing masked, no runs (the early return)."""
+    t = np.arange(100) * 60 * 10**9
+    v = np.r_[np.arange(50.0), np.full(50, 3.0)]
+    mask, runs = outliers.frozen_runs(t, v, 2 * 3600 * 10**9)
+    assert not mask.any() and runs.shape == (0, 2)
+    mask, runs = outliers.frozen_runs(t, v, 30 * 60 * 10**9)
+    assert runs.tolist() == [[50, 99]] and mask.sum() == 49

@@ -1,0 +1,94 @@
+"""The columnar page view (``thermaliq.report_view``) against the pandas functions it replaces.
+
+Every page of ``render_reports`` is derived from a :class:`FacilityView`; these tests check on the
+hand-built month of ``test_report`` that each derived piece equals what ``ReportData.period`` and
+the ``report_periods`` functions give for the same period (exact equality: the pages must be
+byte-identical), for day, week (no exact row: summed) and month periods.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from tests.test_report import TZ, connect, make_facility, make_relations
+from thermaliq.periods import local_midnight
+from thermaliq.report import facility_page
+from thermaliq.report_data import daily_results, load_facility_period, period_stream_energies, period_summary
+from thermaliq.report_quality import totals_by_key
+from thermaliq.report_view import DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of
+
+PERIODS = [(date(2026, 11, 1), 1), (date(2026, 11, 18), 1), (date(2026, 11, 30), 1),
+           (date(2026, 11, 3), 7), (date(2026, 11, 1), 30)]
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The whole month plus a trailing window, as ``render_reports`` loads a facility."""
+    con = connect(make_relations())
+    try:
+        yield load_facility_period(con, "FAC-R1", date(2026, 11, 1), date(2026, 12, 1), tz=TZ, trailing_days=60)
+    finally:
+        con.close()
+
+
+def _bounds(first: date, days: int):
+    return local_midnight(first, TZ), local_midnight(first + timedelta(days=days), TZ)
+
+
+def _same(a, b) -> bool:
+    """Equal values, NaN equal to NaN."""
+    return all((x == y) or (pd.isna(x) and pd.isna(y)) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("first,days", PERIODS)
+def test_view_equals_pandas_period(loaded, first, days):
+    """Summary, stream energies, day results, repair sums and alerts of a page equal the pandas ones."""
+    start, end = _bounds(first, days)
+    view = FacilityView(loaded, TZ).period(start, end, 30)
+    data = loaded.period(start, end, 30)
+    expected = period_summary(data)
+    got = view.summary()
+    for key in ("basis", "efficiency_percent", "balance_error_percent", "data_quality_score", "status", "source"):
+        assert _same([got[key]], [expected[key]]), key
+    order = ["gas", "power_in", "steam", "flue", "shell"]
+    frame, how = period_stream_energies(data, order)
+    energies, how_view = view.stream_energies_of_period(order)
+    assert how_view == how
+    for c in STREAM_COLUMNS:
+        assert _same(energies[c], frame[c].tolist()), c
+    days_pd = columns_of(daily_results(data)[list(DAY_COLUMNS)])
+    days_view = view.days()
+    for c in DAY_COLUMNS:
+        assert _same(days_view[c].tolist(), days_pd[c].tolist()), c  # bit-equal floats, not approx
+    dq = data.data_quality
+    day_labels = [f"{t.tz_convert(TZ):%Y-%m-%d}" for t in dq["period_start"]]
+    assert view.repair_totals_by_day() == totals_by_key([dq["tag"].tolist(), day_labels], dq)
+    assert len(view.alerts) == len(data.alerts)
+    pd.testing.assert_frame_equal(view.alerts_frame(), data.alerts)
+
+
+def test_repeated_day_rows_fall_back_to_trailing_mean(loaded):
+    """Two current rows of one day (not written by the pipeline, but possible in a hand-made
+    relation): the view defers to ``calculate.trailing_mean``'s own de-duplication."""
+    c = loaded.calculations
+    twice = pd.concat([c, c[c["granularity"] == "day"].iloc[[5]]], ignore_index=True)
+    twice = twice.sort_values("period_start", kind="stable").reset_index(drop=True)
+    data = type(loaded)(**{**loaded.__dict__, "calculations": twice})
+    start, end = _bounds(date(2026, 11, 12), 1)
+    view = FacilityView(data, TZ).period(start, end, 30)
+    expected = daily_results(data.period(start, end, 30))["efficiency_mean_percent"].tolist()
+    assert _same(view.days()["efficiency_mean_percent"].tolist(), expected)
+
+
+def test_facility_page_same_from_view_and_from_period_data(loaded):
+    """A page built from the facility's view equals the page built from ``ReportData.period``."""
+    facility = make_facility()
+    start, end = _bounds(date(2026, 11, 18), 1)
+    view = FacilityView(loaded, TZ).period(start, end, 30)
+    fast = facility_page(view, facility, "day 2026-11-18", nav="")
+    slow = facility_page(loaded.period(start, end, 30), facility, "day 2026-11-18", nav="")
+    stamp = re.compile(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")  # the page's generation time
+    assert stamp.sub("", fast) == stamp.sub("", slow)
