@@ -54,17 +54,15 @@ def history_margin(facility: Facility) -> pd.Timedelta:
 WINDOW_COLUMNS = ("tag", "ts", "value")
 
 
-def load_window_readings(home: Home, facility: Facility, first: date, last: date, *,
-                         margins: bool = True) -> pd.DataFrame:
-    """Stored readings of the window plus (``margins``) the margins before and after it.
+def load_window_readings(home: Home, facility: Facility, first: date, last: date) -> pd.DataFrame:
+    """Stored readings of the window plus the margins before and after it that alignment needs.
 
     Only ``tag``, ``ts`` (``datetime64[ns, UTC]``) and ``value`` [configured unit] are read:
     alignment and validation need nothing else, and the text columns (source, unit) cost most
-    of a partition's read. Without margins: the window's own readings (what is validated).
+    of a partition's read. The window's own readings (what is validated) are those with
+    ``ts`` in :func:`thermaliq.periods.day_window`.
     """
     start, end = periods.day_window(first, last, facility.timezone)
-    if not margins:
-        return read_readings_between(home, facility, start, end)
     lo = start - history_margin(facility)
     hi = end + pd.Timedelta(facility.thresholds.max_interpolation_gap) + facility.interval_td
     return read_readings_between(home, facility, lo, hi)

@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from thermaliq import report_figures as figs
