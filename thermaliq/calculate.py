@@ -262,7 +262,14 @@ def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     both = pd.concat([hist, days[cols]], ignore_index=True)
     both["period_start"] = pd.to_datetime(both["period_start"], utc=True)
     both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
-    usable = both["efficiency_percent"].where(both["status"] == STATUS_OK)
-    series = pd.Series(usable.to_numpy(dtype="float64"), index=pd.DatetimeIndex(both["period_start"]))
-    mean = series.rolling(7, min_periods=3).mean().shift(1)
+    mean = pd.Series(trailing_mean_of(both["efficiency_percent"].to_numpy(), both["status"].to_numpy()),
+                     index=pd.DatetimeIndex(both["period_start"]))
     return mean.reindex(pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True)))
+
+
+def trailing_mean_of(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """The core of :func:`trailing_mean` for days sorted by their distinct starts: the mean
+    efficiency of the up to 7 preceding usable days (status ``ok``; at least 3) of each day [%]."""
+    usable = np.where(np.asarray(status == STATUS_OK, dtype=bool),
+                      np.asarray(efficiency_percent, dtype="float64"), np.nan)
+    return pd.Series(usable).rolling(7, min_periods=3).mean().shift(1).to_numpy(dtype="float64")

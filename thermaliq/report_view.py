@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from thermaliq.calculate import trailing_mean_of
 from thermaliq.report_data import ReportData, _instant
 from thermaliq.report_periods import _NAT, daily_results, period_stream_energies, period_summary
 from thermaliq.report_quality import RepairCounts, local_text
@@ -232,17 +233,3 @@ class PageView:
         mine = {r for r in ids.tolist() if not pd.isna(r)} if len(ids) else set()
         texts = [text for rid, text in zip(self.facility.run_ids, self.facility.run_texts) if rid in mine]
         return texts[-5:], len(mine)
-
-
-def trailing_mean_of(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """Mean efficiency of the up to 7 preceding usable days for each day [%].
-
-    The values of :func:`thermaliq.calculate.trailing_mean` for days that are sorted by their
-    (distinct) start: the same pandas rolling mean over usable days (status ``ok``; at least 3).
-    """
-    from thermaliq.calculate import STATUS_OK
-
-    usable = np.where(np.asarray(status == STATUS_OK, dtype=bool),
-                      np.asarray(efficiency_percent, dtype="float64"), np.nan)
-    return pd.Series(usable).rolling(7, min_periods=3).mean().shift(1).to_numpy(dtype="float64")
-
