@@ -15,7 +15,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from thermaliq import balance, config, energy, water  # noqa: E402
+from thermaliq.physics import balance, energy, water  # noqa: E402
+from thermaliq import config
 
 REPEAT = 21
 

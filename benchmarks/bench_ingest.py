@@ -13,7 +13,7 @@ tag's configured range, ~0.1 % non-numeric values. Then, in this process:
   ingested one call per file (each call finds one new file), printing the median CPU time per
   day-file, then all of them again into an empty lake in one call (CPU per file); with
   ``--processes N`` (N > 1) also a third time, split over N worker processes
-  (:mod:`thermaliq.ingest_parallel`, as the ingest task does), printing wall and CPU time of
+  (:mod:`thermaliq.pipeline.ingest_many`, as the ingest task does), printing wall and CPU time of
   this process plus the workers', and whether the lake equals the one-call serial lake.
 
 It prints wall-clock rows/s, CPU time (less sensitive to other load on the machine) and the
@@ -91,14 +91,14 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def _read(path: Path, tz: str) -> tuple[int, int, list[str]]:
-    from thermaliq.readers import read_readings_file
+    from thermaliq.sources.readers import read_readings_file
 
     result = read_readings_file(path, tz=tz, format="long")
     return len(result.readings), len(result.rejects), result.notes
 
 
 def _ingest(path: Path, workdir: Path) -> tuple[int, int, list[str]]:
-    from thermaliq import ingest
+    from thermaliq.pipeline import ingest
     from thermaliq.config import load_facility
     from thermaliq.home import Home
 
@@ -120,7 +120,7 @@ def _ingest(path: Path, workdir: Path) -> tuple[int, int, list[str]]:
 
 def bench_days(days: int, workdir: Path, processes: int = 1) -> None:
     """Median CPU per day-file over ``days`` generated daily files, and the one-call backfill."""
-    from thermaliq import ingest
+    from thermaliq.pipeline import ingest
     from thermaliq.config import load_facility
     from thermaliq.home import Home
 
@@ -160,9 +160,9 @@ def bench_days(days: int, workdir: Path, processes: int = 1) -> None:
 def _warm_worker(seconds: float) -> int:
     """Job: import the ingest's modules, pause (so that every worker gets one such job) and
     return this worker's process id."""
-    import thermaliq.ingest_parallel  # noqa: F401
-    import thermaliq.jobs  # noqa: F401
-    import thermaliq.readers  # noqa: F401
+    import thermaliq.pipeline.ingest_many  # noqa: F401
+    import thermaliq.pipeline.jobs  # noqa: F401
+    import thermaliq.sources.readers  # noqa: F401
 
     time.sleep(seconds)
     return os.getpid()
@@ -179,7 +179,7 @@ def _bench_days_split(home, facility, processes: int, now, files: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from tasks import workers
-    from thermaliq import ingest_parallel
+    from thermaliq.pipeline import ingest_many
 
     serial = {str(p.relative_to(home.lake)): p.read_bytes()
               for p in sorted((home.lake / "readings").rglob("*.parquet"))}
@@ -189,7 +189,7 @@ def _bench_days_split(home, facility, processes: int, now, files: int) -> None:
         pids = set(threads.map(lambda _: workers.run(_warm_worker, 1.0), range(processes)))
     before = {pid: _process_cpu_s(pid) for pid in pids}
     t0, w0 = time.process_time(), time.perf_counter()
-    out = ingest_parallel.ingest_files(str(home.root), facility.facility_id, run=workers.run,
+    out = ingest_many.ingest_files(str(home.root), facility.facility_id, run=workers.run,
                                        processes=processes, now=now)
     wall, here = time.perf_counter() - w0, time.process_time() - t0
     there = sum(_process_cpu_s(pid) - before[pid] for pid in pids)

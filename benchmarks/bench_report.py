@@ -1,6 +1,6 @@
 """Benchmark of the publishing stage: HTML reports, Prometheus metrics and run artifacts.
 
-Runs what ``tasks/report.py::publish_reports`` runs after the catalog refresh, on a home that a
+Runs what ``tasks/render.py::publish_reports`` runs after the catalog refresh, on a home that a
 benchmark run (``benchmarks/run.py``) has already filled, and prints the median wall time of
 each part over ``--repeat`` runs, per page and per facility. Every repetition renders into a
 fresh reports directory (the first-night case: nothing to compare with, every page written).
@@ -11,11 +11,11 @@ Usage::
 
     .venv/bin/python -m benchmarks.bench_report /tmp/thermaliq-bench/f100-t20-d1-2025-06-15-csv
     .venv/bin/python -m benchmarks.bench_report HOME --start 2025-01-01 --end 2025-12-31 --repeat 3
-    .venv/bin/python -m benchmarks.bench_report HOME --profile /tmp/report.prof
+    .venv/bin/python -m benchmarks.bench_report HOME --profile /tmp/render.prof
     .venv/bin/python -m benchmarks.bench_report HOME --keep /tmp/pages   # keep the last output
     .venv/bin/python -m benchmarks.bench_report HOME --no-share --limit 20
 
-``--no-share``: the artifacts read their data again, as ``tasks/report.py`` does until it passes
+``--no-share``: the artifacts read their data again, as ``tasks/render.py`` does until it passes
 ``periods=`` from ``render_reports`` to ``publish_flow_run``; ``--limit N``: the first N facilities.
 
 The home is not changed: reports and metrics go under a temporary directory.
@@ -48,10 +48,10 @@ def run_once(home, con, facilities: dict, start: date, end: date, out: Path, sha
     """One publishing stage into ``out``; seconds per part and the pages written.
 
     ``share``: the report's period data go to the artifacts (``periods=``) instead of being read
-    again, as ``tasks/report.py`` can wire it.
+    again, as ``tasks/render.py`` can wire it.
     """
     from tasks.publish import publish_flow_run
-    from thermaliq import metrics, report
+    from thermaliq.report import metrics, render
 
     view = SimpleNamespace(reports=out / "reports", metrics=out / "metrics" / "thermaliq.prom")
     calculated = [{"facility_id": fid, "first": start.isoformat(), "last": end.isoformat(),
@@ -60,7 +60,7 @@ def run_once(home, con, facilities: dict, start: date, end: date, out: Path, sha
     t0, c0 = time.perf_counter(), time.process_time()
     periods: dict = {}
     shared = {"periods": periods} if share else {}
-    paths = report.render_reports(con, view.reports, facilities, start, end, stats=stats, **shared)
+    paths = render.render_reports(con, view.reports, facilities, start, end, stats=stats, **shared)
     t1, c1 = time.perf_counter(), time.process_time()
     metrics.write_run_metrics(view, con, facilities, calculated=calculated, sankey_stats=stats,
                               report_seconds=t1 - t0, flow="bench", succeeded_at=time.time(),
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="artifacts read their data again instead of taking the report's")
     args = parser.parse_args(argv)
 
-    from thermaliq import catalog
+    from thermaliq.store import catalog
     from thermaliq.config import load_facility
     from thermaliq.home import Home
 

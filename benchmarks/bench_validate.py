@@ -5,7 +5,7 @@ counters, the rest temperatures) on a 1-minute grid starting at a local midnight
 real plants have: 0.1 % exact duplicates, 0.05 % conflicting duplicates, 0.05 % spikes beyond the
 range, an outlier, a 10-minute and a 3-hour hole per tag, a counter reset per counter. Then times
 
-1. ``quality.clean_readings`` on all rows,
+1. ``cleaning.clean_readings`` on all rows,
 2. ``align.align_window`` on the clean readings over the whole local days they cover,
 3. ``tasks.gx_validate.validate_readings`` once on all clean readings (GX import and context
    creation are timed separately), and once on one facility-day (the per-run overhead the
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from thermaliq import align, quality  # noqa: E402
+from thermaliq.quality import align, cleaning  # noqa: E402
 from thermaliq.config import parse_facility  # noqa: E402
 
 TZ = "America/Chicago"
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     raw = generate(fac, args.rows)
     n = len(raw)
     print(f"{n} raw readings, {len(fac.tag_specs())} tags, 1-minute data")
-    clean = timed("clean_readings", lambda: quality.clean_readings(raw, fac), n)
+    clean = timed("clean_readings", lambda: cleaning.clean_readings(raw, fac), n)
     print(f"  kept {len(clean.readings)}, rejected {len(clean.rejects)}, counts:\n"
           f"  {clean.counts.sum().to_dict()}")
     start, end = day_bounds(clean.readings)

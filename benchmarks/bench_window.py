@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from benchmarks import generate
-from thermaliq import calculate, ingest, results
+from thermaliq.pipeline import calculate, ingest, results
 from thermaliq.config import load_facility
-from thermaliq.demo import make_demo_home
+from thermaliq.demo.build import make_demo_home
 from thermaliq.home import Home
 
 RESULT_DIRS = ("calculations", "stream_energies", "data_quality", "alerts", "_pending")

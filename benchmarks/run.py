@@ -165,7 +165,7 @@ def _stop_fork_server() -> None:
 
 def _check(home: Path) -> dict:
     """What the run stored: readings, days, mean day efficiency, alerts (a sanity check)."""
-    from thermaliq import catalog
+    from thermaliq.store import catalog
     from thermaliq.home import Home
 
     con = catalog.memory_connection(Home.resolve(home))

@@ -63,7 +63,8 @@ def _run_flow(flow_fn, label: str, **params) -> int:
 
 
 def _print_summary(home: Home, summary: dict) -> None:
-    from thermaliq import catalog, periods
+    from thermaliq.store import catalog
+    from thermaliq import periods
     from thermaliq.config import load_facility
 
     con = catalog.memory_connection(home)
@@ -177,7 +178,7 @@ def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of d
          seed: Annotated[int, typer.Option(help="Random seed of the demo data.")] = 7) -> None:
     """Create a demo home with realistic readings, run every flow, print where the reports are."""
     from flows.backfill import backfill as backfill_flow
-    from thermaliq.demo import make_demo_home
+    from thermaliq.demo.build import make_demo_home
 
     h = Home.resolve(home)
     marker = h.root / ".thermaliq-demo"
@@ -198,7 +199,7 @@ def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of d
 
 def _report_server(reports: Path, port: int):
     """The report server bound to 127.0.0.1:``port``; exit 2 with the reason if it cannot start."""
-    from thermaliq.serve_reports import serve as serve_dir
+    from thermaliq.report.server import serve as serve_dir
 
     try:
         return serve_dir(reports, host="127.0.0.1", port=port)

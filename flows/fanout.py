@@ -28,9 +28,9 @@ from tasks.calculate import calculate_facility_window
 from tasks.ingest import ingest_facility
 from tasks.store import store_window_results
 from tasks.validate import validate_window
-from thermaliq import window_stash
+from thermaliq.store import stash
 from thermaliq.home import Home
-from thermaliq.window_profile import window_label
+from thermaliq.quality.window_profile import window_label
 
 #: Windows computed ahead of the one being validated and stored: enough to keep every worker
 #: process busy and to validate two or three windows in one GX run; each waits on disk (~4 MB per
@@ -59,7 +59,7 @@ def run_facilities(home: str, facility_ids: list[str], windows: list[tuple[date,
     window order."""
     out = FanoutResult()
     h = Home.resolve(home)
-    window_stash.discard_stale(h)
+    stash.discard_stale(h)
     warm = _warm_up_gx(home)       # GX's import and context, while the ingest jobs run
     ready = _ingest_all(home, facility_ids, windows, force_ingest, out) if ingest else list(facility_ids)
     warm.join()
@@ -67,7 +67,7 @@ def run_facilities(home: str, facility_ids: list[str], windows: list[tuple[date,
         if ready:
             _windows(home, ready, windows, run_id, reason, new_version, out)
     finally:
-        window_stash.discard_run(h, run_id)      # windows computed but not stored (failures)
+        stash.discard_run(h, run_id)      # windows computed but not stored (failures)
     return out
 
 

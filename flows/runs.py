@@ -6,9 +6,9 @@ from contextlib import contextmanager
 import pandas as pd
 from prefect.runtime import flow_run
 
-from thermaliq import historian
+from thermaliq.sources import historian
 from thermaliq.home import Home
-from thermaliq.runs import record_run
+from thermaliq.store.runs import record_run
 
 
 def current_run_id() -> str:

@@ -1,7 +1,7 @@
 """Great Expectations validation of a facility window's readings, with Data Docs under ``<home>/gx/``.
 
 The only module that imports ``great_expectations``, and only inside functions (the import costs
-several seconds). GX validates the window's **tag profile** (``thermaliq.tag_profile``: one row
+several seconds). GX validates the window's **tag profile** (``thermaliq.quality.tag_profile``: one row
 per tag with exact counts, computed in numpy from every reading) against one suite for every
 facility, ``expectations/thermaliq_readings.json``: readings present, not null, configured tags
 only, timestamps unique per tag, monotonic counters (at most 1 % negative steps per counter tag),
@@ -32,8 +32,8 @@ import pandas as pd
 from filelock import FileLock
 
 from thermaliq.config import Facility
-from thermaliq.window_profile import facility_profile as profile
-from thermaliq.window_profile import load_json
+from thermaliq.quality.window_profile import facility_profile as profile
+from thermaliq.quality.window_profile import load_json
 
 READINGS_SUITE_FILE = "thermaliq_readings.json"
 SUITE_NAME = "thermaliq_readings"        # also the validation definition's and checkpoint's name

@@ -8,7 +8,8 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import workers
 from tasks.common import facility_of, retry_io_only
-from thermaliq import ingest, ingest_parallel, jobs, periods
+from thermaliq.pipeline import ingest, ingest_many, jobs
+from thermaliq import periods
 from thermaliq.errors import ConfigError
 
 
@@ -19,7 +20,7 @@ def ingest_facility(home: str, facility_id: str, first: date, last: date, force:
     logger = get_run_logger()
     h, facility = facility_of(home, facility_id)
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
-        out = ingest_parallel.ingest_files(home, facility_id, run=workers.run,
+        out = ingest_many.ingest_files(home, facility_id, run=workers.run,
                                            processes=workers.processes(), force=force)
     else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)

@@ -137,12 +137,12 @@ def publish_flow_run(home, con, facilities: dict, first: date, last: date, run_i
 
     Each facility's period summary and alerts come from ``periods`` (facility id to the
     ``ReportData`` of ``first`` .. ``last`` that ``report.render_reports(..., periods=...)`` fills)
-    or else from the relations (DESIGN §6) through :func:`thermaliq.report_data.load_windows`, one
+    or else from the relations (DESIGN §6) through :func:`thermaliq.report.data.load_windows`, one
     query per relation for all facilities. Only alerts written by ``run_id`` become events, so a
     rerun does not announce old alerts again. Returns ``{"artifacts": n, "events": n}``.
     """
     from thermaliq.periods import local_midnight
-    from thermaliq.report_data import load_windows, period_summary, window
+    from thermaliq.report.data import load_windows, period_summary, window
 
     ids = sorted(facilities)
     loaded = {fid: periods[fid] for fid in ids if periods and fid in periods}

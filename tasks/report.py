@@ -9,7 +9,8 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import gx_docs, workers
 from tasks.publish import publish_flow_run
-from thermaliq import catalog, metrics, report
+from thermaliq.store import catalog
+from thermaliq.report import metrics, render
 from thermaliq.config import load_facility
 from thermaliq.home import Home
 
@@ -30,7 +31,7 @@ def publish_reports(home: str, facility_ids: list[str], first: date, last: date,
     periods: dict = {}
     started = time.perf_counter()
     try:
-        paths = report.render_reports(con, h.reports, facilities, first, last, stats=stats,
+        paths = render.render_reports(con, h.reports, facilities, first, last, stats=stats,
                                       periods=periods, run=workers.run) if facilities else []
     finally:
         report_seconds = time.perf_counter() - started

@@ -1,6 +1,6 @@
 """Store task: store one window of every facility, after its validation, in window order.
 
-Each facility's store job (:func:`thermaliq.jobs.store_window`) takes the window its calculation
+Each facility's store job (:func:`thermaliq.pipeline.jobs.store_window`) takes the window its calculation
 task computed, adds the alerts (which need the facility's stored days before the window, hence
 window order) and the Great Expectations outcome, and writes a new version when it differs. The
 facilities of a window are stored side by side in the worker processes; one facility's failure
@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import workers
-from thermaliq import jobs
+from thermaliq.pipeline import jobs
 
 
 @task(name="store", task_run_name="store-{first}-{last}", cache_policy=NO_CACHE)
@@ -28,7 +28,7 @@ def store_window_results(home: str, computed: dict[str, dict], gx: dict[str, dic
     Returns
     -------
     dict
-        Per facility id the summary of :func:`thermaliq.jobs.store_window`, or ``{"error":
+        Per facility id the summary of :func:`thermaliq.pipeline.jobs.store_window`, or ``{"error":
         "<type>: <message>"}`` when that facility's window could not be stored.
     """
     logger = get_run_logger()

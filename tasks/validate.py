@@ -4,7 +4,7 @@ GX costs about 0.3 s a run whatever the number of rows, so the flows validate ea
 all its facilities (a fleet's night is one run), and a backfill validates together the windows
 whose calculations are done (two or three 31-day windows a run), handing every facility window its
 own outcome for the store task. The tag profiles come from the calculation tasks, which build them
-from the readings they read anyway (``thermaliq.window_profile``).
+from the readings they read anyway (``thermaliq.quality.window_profile``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import gx_validate
 from tasks.common import facility_of
 from thermaliq.home import Home
-from thermaliq.jobs import release_memory
+from thermaliq.pipeline.jobs import release_memory
 
 
 @task(name="validate", task_run_name="validate-{first}-{last}", cache_policy=NO_CACHE)

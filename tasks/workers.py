@@ -1,4 +1,4 @@
-"""Worker processes for the CPU-heavy jobs of the tasks (``thermaliq.jobs``).
+"""Worker processes for the CPU-heavy jobs of the tasks (``thermaliq.pipeline.jobs``).
 
 Pandas and numpy work holds Python's GIL most of the time, so task threads share one core: a
 fleet's night took as long with one thread as with four. The calculation and file-ingest tasks
@@ -142,7 +142,7 @@ def _pool(n: int) -> ProcessPoolExecutor:
 
 #: What every worker needs; imported once by the fork server, so each worker starts in
 #: milliseconds instead of importing pandas, pyarrow, duckdb, pint and the library (~2 s CPU).
-PRELOAD = ["thermaliq.jobs", "thermaliq.ingest_parallel"]
+PRELOAD = ["thermaliq.pipeline.jobs", "thermaliq.pipeline.ingest_many"]
 
 
 def _context():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from thermaliq import catalog
+from thermaliq.store import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "flows.cli"]

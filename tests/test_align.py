@@ -1,11 +1,11 @@
-"""Tests of thermaliq.align.align_window on hand-made 1-minute series (repairs, grid, DST)."""
+"""Tests of thermaliq.quality.align.align_window on hand-made 1-minute series (repairs, grid, DST)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq.align import align_window
+from thermaliq.quality.align import align_window
 from thermaliq.config import parse_facility
 
 TZ = "America/Chicago"
@@ -229,7 +229,7 @@ def test_offline_tail_and_long_gap_estimates():
 def test_clean_then_align_counts_every_repair():
     """Chain of the pipeline on hand-made faults: one exact duplicate, one conflicting duplicate,
     one spike beyond range; rejected readings show up in the tag's rejected_points."""
-    from thermaliq.quality import clean_readings
+    from thermaliq.quality.cleaning import clean_readings
 
     start, end = _day("2024-06-03")
     raw = _readings(start, end)
@@ -271,7 +271,7 @@ def test_tag_without_readings_is_offline_and_missing():
 def test_step_change_is_not_an_outlier(method):
     """A burner going from 1000 to 1500 m3/h in one minute is operation, not an outlier: the
     Hampel median follows the step; the z-score window's spread grows with it."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     v = np.r_[np.full(120, 1000.0), np.full(120, 1500.0)] + np.tile([0.0, 1.0], 120)
     rule = outliers.hampel_mask if method == "hampel" else outliers.zscore_mask
@@ -280,7 +280,7 @@ def test_step_change_is_not_an_outlier(method):
 
 def test_frozen_runs_hand_case():
     """Runs of identical values longer than the limit, except at 0 (a stopped plant)."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     t = np.arange(300) * 60 * 10**9
     v = np.r_[np.arange(10.0), np.full(150, 5.5), np.zeros(130), np.arange(10.0)]
@@ -292,7 +292,7 @@ def test_frozen_runs_hand_case():
 def test_constant_tag_is_not_frozen():
     """A tag holding one value through all the samples given (the constant boiler of issue #2)
     has no change to compare with and is not flagged; the same value after a change is."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     t = np.arange(600) * 60 * 10**9
     mask, runs = outliers.frozen_runs(t, np.full(600, 750.0), 2 * 3600 * 10**9)
@@ -304,7 +304,7 @@ def test_constant_tag_is_not_frozen():
 def test_load_swing_is_not_an_outlier():
     """A smooth load swing (+12 % and back within an hour, as in the demo's steam flow) with
     measurement noise is no outlier; a single spike on top of it is (hand-made series)."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     rng = np.random.default_rng(3)
     m = np.arange(600.0)
@@ -319,7 +319,7 @@ def test_load_swing_is_not_an_outlier():
 def test_centred_median_hand_case():
     """Centred 3-sample medians worked by hand: the ends see two samples (mean of the two),
     a missing value is skipped, fewer than ``min_periods`` values give NaN."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     x = np.array([1.0, 9.0, 2.0, 8.0, np.nan, 4.0])
     # windows: [1,9] [1,9,2] [9,2,8] [2,8] [8,4] [4]
@@ -334,7 +334,7 @@ def test_hampel_mask_equals_its_definition(noise):
     """The Hampel rule evaluated only where a sample departs by more than threshold x floor
     gives the same mask as the definition evaluated everywhere (pandas rolling medians, as in
     the module Notes), for a quiet tag (few candidates) and a noisy one (most samples)."""
-    from thermaliq import outliers
+    from thermaliq.quality import outliers
 
     rng = np.random.default_rng(11)
     v = 50.0 + np.cumsum(rng.normal(0, 0.05, 2000)) + rng.normal(0, noise, 2000)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
-from thermaliq import catalog
+from thermaliq.store import catalog
 
 pytestmark = pytest.mark.flow
 

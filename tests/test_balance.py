@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import balance, config, energy, water
+from thermaliq.physics import balance, energy, water
+from thermaliq import config
 
 INTERVAL = pd.Timedelta("15min")
 

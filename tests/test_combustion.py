@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import combustion, units
+from thermaliq.physics import combustion
+from thermaliq import units
 from thermaliq.errors import ConfigError
 
 # DOE Steam Tip Sheet #4 (2012), "Combustion Efficiency for Natural Gas" [%, HHV]:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
 from tests.runs import assert_no_duplicates, snapshot, start_cli
-from thermaliq import catalog
+from thermaliq.store import catalog
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
 

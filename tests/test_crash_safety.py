@@ -1,6 +1,6 @@
 """kill -9 at chosen points of a backfill, then a rerun: the results equal an uninterrupted run's.
 
-The crash is the test hook of :mod:`thermaliq.testhooks` (``os._exit(137)``, which skips every
+The crash is the test hook of :mod:`thermaliq.store.testhooks` (``os._exit(137)``, which skips every
 ``finally`` and flush like SIGKILL) at a deterministic point: during ingest, half-way through
 a window's result files, inside the catalog transaction and while a report page is written. The
 backfill runs as the real CLI in a subprocess against the session's Prefect test server; the
@@ -112,7 +112,7 @@ def test_kill_then_rerun_gives_the_uninterrupted_results(crashed, reference, poi
 
 def test_crash_hook_is_inert_without_its_variable(monkeypatch):
     """Without THERMALIQ_CRASH_AT (or for another point) the hook does nothing."""
-    from thermaliq import testhooks
+    from thermaliq.store import testhooks
 
     monkeypatch.delenv(testhooks.ENV, raising=False)
     testhooks.crash_point("lake.write")
@@ -124,7 +124,7 @@ def test_rollback_removes_the_files_of_an_interrupted_write(tmp_path):
     """A pending marker left by a dead writer: its files go, other versions stay."""
     import pandas as pd
 
-    from thermaliq import lake
+    from thermaliq.store import lake
 
     df = pd.DataFrame({"x": [1.0]})
     kept = lake.write_result(tmp_path, "calculations", "F", "2024-05", df, "1".zfill(20))

@@ -1,4 +1,4 @@
-"""Tests of the demo home generator (thermaliq.demo, thermaliq.demo_signals).
+"""Tests of the demo home generator (thermaliq.demo.build, thermaliq.demo.signals).
 
 Two small homes (3 days each) are generated once per module: one around the US spring-forward
 change of 2026-03-08 and one around the fall-back change of 2026-11-01.
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from iapws import IAPWS97
 
-from thermaliq import demo
+from thermaliq.demo import build
 from thermaliq.config import load_facility
 
 SPRING_END = date(2026, 3, 9)      # window 2026-03-07 .. 03-09 holds US DST start (2026-03-08)
@@ -26,13 +26,13 @@ TIMESTAMP_RE = {"naive": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$",
 
 
 @pytest.fixture(scope="module")
-def spring(tmp_path_factory) -> demo.DemoHome:
-    return demo.make_demo_home(tmp_path_factory.mktemp("spring"), end_date=SPRING_END, days=DAYS)
+def spring(tmp_path_factory) -> build.DemoHome:
+    return build.make_demo_home(tmp_path_factory.mktemp("spring"), end_date=SPRING_END, days=DAYS)
 
 
 @pytest.fixture(scope="module")
-def fall(tmp_path_factory) -> demo.DemoHome:
-    return demo.make_demo_home(tmp_path_factory.mktemp("fall"), end_date=FALL_END, days=DAYS)
+def fall(tmp_path_factory) -> build.DemoHome:
+    return build.make_demo_home(tmp_path_factory.mktemp("fall"), end_date=FALL_END, days=DAYS)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -40,10 +40,10 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def _long(dh: demo.DemoHome, facility_id: str) -> pd.DataFrame:
+def _long(dh: build.DemoHome, facility_id: str) -> pd.DataFrame:
     """All readings of a facility as long text rows with UTC instants ``ts`` (files in order)."""
-    tz = demo.facility_configs()[facility_id]["timezone"]
-    span, layout, style = demo.FILE_STYLES[facility_id]
+    tz = build.facility_configs()[facility_id]["timezone"]
+    span, layout, style = build.FILE_STYLES[facility_id]
     frames = []
     for path in sorted((dh.home / "inbox" / facility_id).glob("*.csv")):
         df = _read(path)
@@ -70,7 +70,7 @@ def _in_fault(df: pd.DataFrame, fault: dict) -> pd.Series:
     return mask & (df["tag"] == fault["tag"]) if fault["tag"] else mask
 
 
-def _faults(dh: demo.DemoHome, facility_id: str, kind: str) -> list[dict]:
+def _faults(dh: build.DemoHome, facility_id: str, kind: str) -> list[dict]:
     return [f for f in dh.faults if f["facility"] == facility_id and f["kind"] == kind]
 
 
@@ -89,7 +89,7 @@ def test_configs_load_and_match_the_files(spring):
 def test_files_parse_in_their_layout_and_timestamp_style(spring):
     """Long files have timestamp, tag, value (+unit); wide files timestamp + tags; ISO times."""
     for facility_id in spring.facilities:
-        span, layout, style = demo.FILE_STYLES[facility_id]
+        span, layout, style = build.FILE_STYLES[facility_id]
         tags = set(load_facility(spring.home / "facilities" / f"{facility_id}.yaml").tag_specs())
         files = sorted((spring.home / "inbox" / facility_id).glob("*.csv"))
         assert len(files) == (DAYS if span == "day" else 1)
@@ -104,14 +104,14 @@ def test_files_parse_in_their_layout_and_timestamp_style(spring):
 
 def test_same_seed_same_bytes_other_seed_other_values(spring, tmp_path):
     """Generation is deterministic for a seed, and the seed matters."""
-    again = demo.make_demo_home(tmp_path / "again", end_date=SPRING_END, days=DAYS)
+    again = build.make_demo_home(tmp_path / "again", end_date=SPRING_END, days=DAYS)
     assert again.faults == spring.faults
     for path in sorted((spring.home / "inbox").rglob("*.csv")):
         rel = path.relative_to(spring.home)
         assert (again.home / rel).read_bytes() == path.read_bytes(), rel
     for facility_id in spring.facilities:
-        seven = demo.demo_readings_frame(facility_id, spring.start, spring.end, seed=7)
-        eight = demo.demo_readings_frame(facility_id, spring.start, spring.end, seed=8)
+        seven = build.demo_readings_frame(facility_id, spring.start, spring.end, seed=7)
+        eight = build.demo_readings_frame(facility_id, spring.start, spring.end, seed=8)
         assert seven[["tag", "ts"]].equals(eight[["tag", "ts"]])
         assert (seven["value"] != eight["value"]).mean() > 0.5, facility_id
 
@@ -119,7 +119,7 @@ def test_same_seed_same_bytes_other_seed_other_values(spring, tmp_path):
 def test_steam_file_differs_from_truth_exactly_at_the_listed_faults(spring):
     """FAC-STEAM: missing, spiked, non-numeric, duplicated and conflicting rows are where listed."""
     df = _long(spring, "FAC-STEAM")
-    truth = demo.demo_readings_frame("FAC-STEAM", spring.start, spring.end)
+    truth = build.demo_readings_frame("FAC-STEAM", spring.start, spring.end)
     keyed = df.drop_duplicates(["tag", "ts"]).set_index(["tag", "ts"])
     truth = truth.set_index(["tag", "ts"])
     # gaps: exactly the listed readings are absent
@@ -148,7 +148,7 @@ def test_steam_file_differs_from_truth_exactly_at_the_listed_faults(spring):
                   & ~df.duplicated(["timestamp", "tag", "value"], keep=False)]
     assert len(same_key) == 2 * conflict["rows"] and _in_fault(same_key, conflict).all()
     spread = same_key.groupby("ts")["number"].agg(lambda v: v.max() - v.min())
-    np.testing.assert_allclose(spread, demo.CONFLICT_OFFSET, atol=1e-9)  # text round trip only
+    np.testing.assert_allclose(spread, build.CONFLICT_OFFSET, atol=1e-9)  # text round trip only
 
 
 def test_chp_counter_reset_frozen_meter_and_bad_cells_where_listed(spring):
@@ -162,7 +162,7 @@ def test_chp_counter_reset_frozen_meter_and_bad_cells_where_listed(spring):
     at = pd.Timestamp(reset["local_time"])
     drops = gas["ts"].iloc[1:][(steps < 0).to_numpy()]
     assert list(drops) == [at]
-    truth = demo.demo_truth("FAC-CHP", spring.start, spring.end).minutes
+    truth = build.demo_truth("FAC-CHP", spring.start, spring.end).minutes
     used = truth.loc[at - pd.Timedelta("1min"), "gas_nm3"]
     after = gas.loc[gas["ts"] == at, "number"].iloc[0]
     assert after == pytest.approx(used, abs=0.005)   # counter text has 0.01 Nm3 resolution
@@ -170,7 +170,7 @@ def test_chp_counter_reset_frozen_meter_and_bad_cells_where_listed(spring):
     (frozen,) = _faults(spring, "FAC-CHP", "frozen")
     stuck = df[_in_fault(df, frozen)]
     assert len(stuck) == frozen["rows"] == 180 and stuck["number"].nunique() == 1
-    true_flow = demo.demo_readings_frame("FAC-CHP", spring.start, spring.end)
+    true_flow = build.demo_readings_frame("FAC-CHP", spring.start, spring.end)
     assert true_flow[_in_fault(true_flow, frozen)]["value"].nunique() > 100
     # non-numeric cells in the wide file: exactly the listed ones
     (bad,) = _faults(spring, "FAC-CHP", "non_numeric")
@@ -188,7 +188,7 @@ def test_heater_gap_and_unit_column(spring):
     in_file = _read(spring.home / unit["file"])
     assert set(in_file.loc[in_file["tag"] == "FT-201", "unit"]) == {"L/s"}
     assert set(in_file.loc[in_file["tag"] == "FT-101", "unit"]) == {"L/h"}
-    truth = demo.demo_readings_frame("FAC-HEATER", spring.start, spring.end)
+    truth = build.demo_readings_frame("FAC-HEATER", spring.start, spring.end)
     flow = df[df["tag"] == "FT-201"].merge(truth, on=["tag", "ts"])
     # 1 m3/h = 1/3.6 L/s; the file keeps 6 decimals of L/s, i.e. 3.6e-6 m3/h
     np.testing.assert_allclose(flow["number"] * 3.6, flow["value_y"], rtol=0, atol=2e-6 * 3.6)
@@ -213,7 +213,7 @@ def test_fall_back_day_repeats_the_01_hour_in_order(fall):
     flow = day[day["tag"] == "FT-101"].drop_duplicates()   # the demo may append copies here
     assert len(flow) == 25 * 60 and flow["timestamp"].nunique() == 24 * 60
     repeated = flow[flow["timestamp"].str.contains("T01:")]
-    truth = demo.demo_readings_frame("FAC-STEAM", fall.start, fall.end)
+    truth = build.demo_readings_frame("FAC-STEAM", fall.start, fall.end)
     local = truth["ts"].dt.tz_convert("America/Chicago")
     expected = truth[(truth["tag"] == "FT-101") & (local.dt.date == date(2026, 11, 1))
                      & (local.dt.hour == 1)]["value"]
@@ -237,7 +237,7 @@ def test_steam_minute_matches_a_hand_calculation(spring):
     h_feed = IAPWS97(P=p_mpa, T=r["TT-202"] + 273.15).h
     steam_kw = r["FT-201"] / 3.6 * (h_steam - h_feed)
     gas_kw = r["FT-101"] * 10.55
-    minute = demo.demo_truth("FAC-STEAM", spring.start, spring.end).minutes.loc[
+    minute = build.demo_truth("FAC-STEAM", spring.start, spring.end).minutes.loc[
         pd.Timestamp(wall, tz="America/Chicago").tz_convert("UTC")]
     # same inputs, same IF97 equations: only float rounding separates the two paths
     assert steam_kw / (gas_kw + r["JT-301"]) * 100 == pytest.approx(
@@ -251,9 +251,9 @@ def test_steam_minute_matches_a_hand_calculation(spring):
 def test_generated_efficiencies_are_plausible(spring):
     """Whole-window truth: steam boiler 80-84 % HHV, CHP 38-41 % electrical and 44-46.5 %
     thermal (LHV), heater about 85 % HHV (design targets of the demo, see module docstrings)."""
-    steam = demo.demo_truth("FAC-STEAM", spring.start, spring.end).minutes
-    chp = demo.demo_truth("FAC-CHP", spring.start, spring.end).minutes
-    heater = demo.demo_truth("FAC-HEATER", spring.start, spring.end).minutes
+    steam = build.demo_truth("FAC-STEAM", spring.start, spring.end).minutes
+    chp = build.demo_truth("FAC-CHP", spring.start, spring.end).minutes
+    heater = build.demo_truth("FAC-HEATER", spring.start, spring.end).minutes
     assert steam["efficiency_percent"].between(80, 84).all()
     assert chp["electrical_efficiency_percent"].between(37.5, 41.01).all()
     assert chp["thermal_efficiency_percent"].between(43.9, 46.6).all()
@@ -272,52 +272,52 @@ def test_heater_minute_matches_a_hand_calculation(spring):
     ret = IAPWS97(P=p_mpa, T=r["TT-202"] + 273.15)
     heat_kw = r["FT-201"] / 3600 * ret.rho * (IAPWS97(P=p_mpa, T=r["TT-201"] + 273.15).h - ret.h)
     input_kw = r["FT-101"] * 38.6 / 3.6 + r["JT-301"]
-    truth = demo.demo_truth("FAC-HEATER", spring.start, spring.end).minutes.loc[at]
+    truth = build.demo_truth("FAC-HEATER", spring.start, spring.end).minutes.loc[at]
     # volume text has 0.001 m3/h (or 1e-6 L/s) resolution on ~90 m3/h: below 1e-5 relative
     assert heat_kw / input_kw * 100 == pytest.approx(truth["efficiency_percent"], rel=1e-5)
 
 
 def test_readings_frame_shape():
     """Clean truth: one reading per tag and minute, UTC instants, a 23-hour DST day included."""
-    frame = demo.demo_readings_frame("FAC-STEAM", date(2026, 3, 8), date(2026, 3, 8))
+    frame = build.demo_readings_frame("FAC-STEAM", date(2026, 3, 8), date(2026, 3, 8))
     assert list(frame.columns) == ["tag", "ts", "value"]
     assert str(frame["ts"].dtype) == "datetime64[ns, UTC]"
     assert frame.groupby("tag").size().eq(23 * 60).all() and frame["tag"].nunique() == 8
     with pytest.raises(ValueError, match="facility_id"):
-        demo.demo_readings_frame("FAC-NOPE", date(2026, 3, 8), date(2026, 3, 8))
+        build.demo_readings_frame("FAC-NOPE", date(2026, 3, 8), date(2026, 3, 8))
 
 
 def test_dst_changes_match_the_published_2026_dates():
     """US: second Sunday of March and first Sunday of November (Energy Policy Act of 2005);
     EU: last Sundays of March and October (Directive 2000/84/EC); Japan: none."""
     year = (date(2026, 1, 1), date(2026, 12, 31))
-    assert demo.dst_changes("America/Chicago", *year) == [date(2026, 3, 8), date(2026, 11, 1)]
-    assert demo.dst_changes("Europe/Berlin", *year) == [date(2026, 3, 29), date(2026, 10, 25)]
-    assert demo.dst_changes("Asia/Tokyo", *year) == []
+    assert build.dst_changes("America/Chicago", *year) == [date(2026, 3, 8), date(2026, 11, 1)]
+    assert build.dst_changes("Europe/Berlin", *year) == [date(2026, 3, 29), date(2026, 10, 25)]
+    assert build.dst_changes("Asia/Tokyo", *year) == []
 
 
 @pytest.mark.parametrize("today", [date(2026, 7, 1), date(2026, 1, 15), date(2026, 11, 29)])
 def test_default_window_always_holds_a_us_dst_change(today):
     """Whatever the day the demo runs, the default 21-day window shows a US DST change and ends
     no later than yesterday."""
-    start, end = demo.default_window(today, 21)
+    start, end = build.default_window(today, 21)
     assert (end - start).days == 20 and end < today
-    assert demo.dst_changes("America/Chicago", start, end)
+    assert build.dst_changes("America/Chicago", start, end)
 
 
 def test_default_window_keeps_yesterday_when_it_already_holds_a_change():
     """2026-03-20: the window ending yesterday already holds 2026-03-08, so it is not moved."""
-    assert demo.default_window(date(2026, 3, 20), 21) == (date(2026, 2, 27), date(2026, 3, 19))
-    assert demo.default_window(date(2026, 7, 1), 21, dst=False) == (date(2026, 6, 10),
+    assert build.default_window(date(2026, 3, 20), 21) == (date(2026, 2, 27), date(2026, 3, 19))
+    assert build.default_window(date(2026, 7, 1), 21, dst=False) == (date(2026, 6, 10),
                                                                     date(2026, 6, 30))
 
 
 def test_rerun_replaces_old_demo_files_only(tmp_path):
     """A rerun with another window removes the earlier demo readings but keeps other files."""
-    demo.make_demo_home(tmp_path, end_date=date(2026, 5, 10), days=1)
+    build.make_demo_home(tmp_path, end_date=date(2026, 5, 10), days=1)
     keep = tmp_path / "inbox" / "FAC-STEAM" / "operator-notes.csv"
     keep.write_text("not demo data\n")
-    dh = demo.make_demo_home(tmp_path, end_date=date(2026, 5, 20), days=1)
+    dh = build.make_demo_home(tmp_path, end_date=date(2026, 5, 20), days=1)
     names = {p.name for p in (tmp_path / "inbox" / "FAC-STEAM").glob("*.csv")}
     assert names == {"FAC-STEAM_2026-05-20.csv", "operator-notes.csv"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*", dh.faults[0]["local_time"])

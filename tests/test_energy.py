@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import balance, combustion, config, energy, fuels, water
+from thermaliq.physics import balance, combustion, energy, fuels, water
+from thermaliq import config
 from thermaliq.errors import ConfigError
 
 H = pd.Timedelta("1h")

@@ -1,7 +1,7 @@
 """Fuel table against the published default heating values it cites."""
 import pytest
 
-from thermaliq import fuels
+from thermaliq.physics import fuels
 from thermaliq.errors import ConfigError
 
 MMBTU = 1055.056e6  # J (International Table Btu)

@@ -1,4 +1,4 @@
-"""Tests of tasks/gx_validate.py and thermaliq/tag_profile.py: the tag profile GX validates, real
+"""Tests of tasks/gx_validate.py and thermaliq/quality/tag_profile.py: the tag profile GX validates, real
 GX runs with hand-counted faults, the suite stored once per home, Data Docs built once per run,
 pruning, and the data_quality issues text of tasks/calculate.py."""
 from __future__ import annotations
@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 
 from tasks import gx_validate
-from thermaliq.jobs import merge_gx_issues
+from thermaliq.pipeline.jobs import merge_gx_issues
 from tasks.gx_docs import build_data_docs, prune_validation_results
 from tasks.gx_validate import (facility_of_run_name, profile, run_name, validate_profiles,
                                validate_readings)
 from thermaliq.config import parse_facility
-from thermaliq.window_profile import physical_limits
-from thermaliq.tag_profile import tag_profile
+from thermaliq.quality.window_profile import physical_limits
+from thermaliq.quality.tag_profile import tag_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2024-06-03 05:00", tz="UTC")       # local midnight in America/Chicago

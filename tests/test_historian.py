@@ -1,4 +1,4 @@
-"""Tests of thermaliq.historian (REST connector, DESIGN §5) against thermaliq.simulator on 127.0.0.1.
+"""Tests of thermaliq.sources.historian (REST connector, DESIGN §5) against thermaliq.sources.simulator on 127.0.0.1.
 
 The simulator draws its faults from a seeded generator, so each run sees the same sequence of
 faults; the tests assert that every kind of fault actually happened (counters) before trusting
@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import historian
+from thermaliq.sources import historian
 from thermaliq.errors import ConfigError, HistorianError
-from thermaliq.historian import (CircuitBreaker, RetryPolicy, breaker_for, fetch_readings,
+from thermaliq.sources.historian import (CircuitBreaker, RetryPolicy, breaker_for, fetch_readings,
                                  token_from_env)
-from thermaliq.simulator import HistorianSimulator
+from thermaliq.sources.simulator import HistorianSimulator
 
 TOKEN = "s3cr3t-t0ken-XYZ"
 START = pd.Timestamp("2024-01-15 00:00", tz="UTC")

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from tests.historian_home import DAY, TZ, simulator_data, write_historian_facility
-from thermaliq import catalog, historian
-from thermaliq.simulator import HistorianSimulator
+from thermaliq.store import catalog
+from thermaliq.sources import historian
+from thermaliq.sources.simulator import HistorianSimulator
 
 pytestmark = pytest.mark.flow
 

@@ -1,4 +1,4 @@
-"""A facility's many files read side by side (thermaliq.ingest_parallel) give the serial lake.
+"""A facility's many files read side by side (thermaliq.pipeline.ingest_many) give the serial lake.
 
 Both ingests see the same files (hard links, so the same modification times) and the same
 ingest time, so every lake file is compared byte for byte: readings partitions, quarantine
@@ -16,7 +16,7 @@ import pytest
 
 from tasks import workers
 from tests.helpers import constant_boiler_config, write_facility
-from thermaliq import ingest, ingest_parallel, jobs
+from thermaliq.pipeline import ingest, ingest_many, jobs
 from thermaliq.config import load_facility
 from thermaliq.home import Home
 
@@ -98,7 +98,7 @@ def test_files_prepared_in_worker_processes_give_the_serial_lake(tmp_path, two_p
     serial, parallel = _home(tmp_path / "serial", inbox), _home(tmp_path / "parallel", inbox)
     for force in (False, True):
         expected = _serial(serial, force=force)
-        got = ingest_parallel.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
+        got = ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
                                            force=force, now=NOW)
         assert got == expected
         assert _lake_files(parallel) == _lake_files(serial)
@@ -122,7 +122,7 @@ def test_new_files_after_stored_ones_and_conflicts_with_them(tmp_path):
             path.rename(home.root / "inbox" / FID / path.name)
     assert _lake_files(parallel) == _lake_files(serial)
     expected = _serial(serial)
-    got = ingest_parallel.ingest_files(str(parallel.root), FID, run=_inline, processes=2, now=NOW)
+    got = ingest_many.ingest_files(str(parallel.root), FID, run=_inline, processes=2, now=NOW)
     assert got == expected and expected["sources_skipped"] == 3
     assert _lake_files(parallel) == _lake_files(serial)
 
@@ -139,7 +139,7 @@ def test_fewer_new_files_than_the_split_take_one_job(tmp_path):
         ran.append(job.__name__)
         return job(*args, **kwargs)
 
-    out = ingest_parallel.ingest_files(str(home.root), FID, run=run, processes=2, now=NOW)
+    out = ingest_many.ingest_files(str(home.root), FID, run=run, processes=2, now=NOW)
     assert ran == ["ingest_files_or_plan"]
     assert (out["sources_read"], out["sources_skipped"], out["days"]) == (1, 2, ["2024-06-06"])
 
@@ -152,12 +152,12 @@ def test_a_dead_worker_fails_the_ingest_leaves_no_scratch_and_a_rerun_completes(
     serial, parallel = _home(tmp_path / "serial", inbox), _home(tmp_path / "parallel", inbox)
     monkeypatch.setenv("THERMALIQ_CRASH_AT", "lake.write:1")
     with pytest.raises(workers.WorkerDied, match="ingest_prepare_files"):
-        ingest_parallel.ingest_files(str(parallel.root), FID, run=workers.run, processes=2, now=NOW)
+        ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2, now=NOW)
     assert not list((parallel.lake / "_scratch").iterdir())
     assert not (parallel.lake / "ingested").exists()
     monkeypatch.delenv("THERMALIQ_CRASH_AT")
     expected = _serial(serial)
-    assert ingest_parallel.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
+    assert ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
                                         now=NOW) == expected
     assert _lake_files(parallel) == _lake_files(serial)
 
@@ -173,7 +173,7 @@ def test_scratch_folders_of_killed_ingests_are_removed_and_live_ones_kept(tmp_pa
     live = FileLock(str(root / "ingest-A-live.lock"))
     live.acquire()
     try:
-        assert ingest_parallel.remove_abandoned(root) == 1
+        assert ingest_many.remove_abandoned(root) == 1
     finally:
         live.release()
     assert sorted(p.name for p in root.iterdir()) == ["ingest-A-live", "ingest-A-live.lock"]

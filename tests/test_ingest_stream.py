@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.helpers import constant_boiler_config, write_facility
-from thermaliq import ingest, lake
+from thermaliq.pipeline import ingest
+from thermaliq.store import lake
 from thermaliq.config import load_facility
 from thermaliq.home import Home
-from thermaliq.readers import ReadingsStream, read_readings_file
+from thermaliq.sources.readers import ReadingsStream, read_readings_file
 
 CHI = "America/Chicago"
 FID = "BOILER-1"
@@ -190,7 +191,7 @@ def test_header_only_and_unreadable_files_stream_like_before(tmp_path):
 
 
 def test_batch_rows_setting_rejects_nonsense(monkeypatch):
-    from thermaliq.readers import batch_rows_setting
+    from thermaliq.sources.readers import batch_rows_setting
 
     monkeypatch.setenv("THERMALIQ_INGEST_BATCH_ROWS", "25")
     assert batch_rows_setting() == 25
@@ -202,7 +203,7 @@ def test_batch_rows_setting_rejects_nonsense(monkeypatch):
 _INGEST_SCRIPT = """
 import sys
 import pandas as pd
-from thermaliq import ingest
+from thermaliq.pipeline import ingest
 from thermaliq.config import load_facility
 from thermaliq.home import Home
 home = Home.resolve(sys.argv[1])
@@ -247,10 +248,10 @@ Z_CSV = """timestamp,tag,value
 
 
 def _spy_fast_lane(monkeypatch) -> list[bool]:
-    """Record what every call of ingest_fast.store_new_days returned."""
-    from thermaliq import ingest_fast
+    """Record what every call of ingest_arrow.store_new_days returned."""
+    from thermaliq.pipeline import ingest_arrow
 
-    taken, real = [], ingest_fast.store_new_days
+    taken, real = [], ingest_arrow.store_new_days
 
     def spy(*args):
         taken.append(real(*args))
@@ -358,7 +359,7 @@ def test_local_days_of_instants_across_the_fall_back_day():
     the 25-hour day ends at 2024-11-04T05:59Z = 23:59 CST; 06:00Z = 00:00 CST on 4 Nov."""
     from datetime import date
 
-    from thermaliq.ingest_fast import _local_days
+    from thermaliq.pipeline.ingest_arrow import _local_days
 
     ts = pd.to_datetime(["2024-11-03T05:00Z", "2024-11-03T04:59Z", "2024-11-04T06:00Z",
                          "2024-11-04T05:59Z", "2024-11-03T05:00Z"]).as_unit("ns").asi8

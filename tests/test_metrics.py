@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from thermaliq.metrics import (DURATION_BUCKETS, METRICS, counter, gauge, histogram, read_state,
+from thermaliq.report.metrics import (DURATION_BUCKETS, METRICS, counter, gauge, histogram, read_state,
                                results_samples, write_metrics)
 
 
@@ -168,7 +168,7 @@ def test_run_samples_from_relations(tmp_path):
     fx = _report_fixture()
     rel = fx.make_relations()
     dq = rel["data_quality"]
-    # issues text as thermaliq.quality_summary writes it; the outlier counter parses the count
+    # issues text as thermaliq.quality.summary writes it; the outlier counter parses the count
     dq.loc[dq.index[-1], "issues"] = "3 outliers; frozen 2h10m"
     dq.loc[dq.index[0], "issues"] = "5 outliers"  # Nov 1: outside the changed window
     con = fx.connect(rel)
@@ -177,7 +177,7 @@ def test_run_samples_from_relations(tmp_path):
                    "duration_s": 1.2, "readings_ingested": 1000},
                   {"facility_id": "FAC-R1", "first": "2026-11-01", "last": "2026-11-28", "changed": False}]
     home = SimpleNamespace(metrics=tmp_path / "metrics" / "thermaliq.prom")
-    from thermaliq.metrics import write_run_metrics
+    from thermaliq.report.metrics import write_run_metrics
 
     write_run_metrics(home, con, {"FAC-R1": facility}, calculated=calculated,
                       sankey_stats={"FAC-R1": {"sankey_seconds": 0.02, "sankey_errors": 1}}, report_seconds=3.5,
@@ -217,7 +217,7 @@ def test_run_samples_from_relations(tmp_path):
 def test_run_samples_of_two_facilities_are_read_together_and_kept_apart():
     """The batched queries (one per question for all facilities) must not mix facilities: FAC-R2
     (another seed) gets its own latest day, completeness and counters; only its window counts."""
-    from thermaliq.metrics import run_samples
+    from thermaliq.report.metrics import run_samples
 
     fx = _report_fixture()
     one, two = fx.make_relations(), fx.make_relations("FAC-R2", seed=11)

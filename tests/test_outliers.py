@@ -1,10 +1,10 @@
-"""The fast paths of thermaliq.outliers give exactly what the general code gives."""
+"""The fast paths of thermaliq.quality.outliers give exactly what the general code gives."""
 import itertools
 
 import numpy as np
 import pandas as pd
 
-from thermaliq import outliers
+from thermaliq.quality import outliers
 
 
 def _reference(x):

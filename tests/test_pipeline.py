@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
-from thermaliq import calculate, catalog, ingest, results
+from thermaliq.pipeline import calculate, ingest, results
+from thermaliq.store import catalog
 from thermaliq.config import load_facility
 
 TZ = "Europe/Berlin"

@@ -152,7 +152,7 @@ def test_publish_flow_run_takes_the_reports_period_data(monkeypatch, tmp_path):
     import prefect.artifacts
     import prefect.events
 
-    from thermaliq.report import render_reports
+    from thermaliq.report.render import render_reports
 
     tables = []
     monkeypatch.setattr(prefect.artifacts, "create_table_artifact", lambda **kw: tables.append(kw["table"]) or 1)

@@ -1,4 +1,4 @@
-"""Tests of thermaliq.quality.clean_readings on hand-made readings (each repair step and its count)."""
+"""Tests of thermaliq.quality.cleaning.clean_readings on hand-made readings (each repair step and its count)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 from thermaliq.config import parse_facility
 from thermaliq.errors import DataError
-from thermaliq.quality import COUNT_COLUMNS, clean_readings, facility_score
+from thermaliq.quality.cleaning import COUNT_COLUMNS, clean_readings, facility_score
 
 T0 = pd.Timestamp("2024-06-01 12:00", tz="UTC")
 

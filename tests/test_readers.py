@@ -1,4 +1,4 @@
-"""Tests of thermaliq.readers (readings files, DESIGN §4) and thermaliq.readers_time (DST rule).
+"""Tests of thermaliq.sources.readers (readings files, DESIGN §4) and thermaliq.sources.wallclock (DST rule).
 
 Expected instants are hand-worked from the IANA tz database rules for America/Chicago: standard
 time CST = UTC-6, daylight time CDT = UTC-5; in 2024 DST began on 10 March at 02:00 local (clocks
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from thermaliq.errors import DataError
-from thermaliq.readers import READING_COLUMNS, REJECT_COLUMNS, read_readings_file, read_readings_files
+from thermaliq.sources.readers import READING_COLUMNS, REJECT_COLUMNS, read_readings_file, read_readings_files
 
 DATA = Path(__file__).parent / "data" / "readings"
 CHI = "America/Chicago"
@@ -287,10 +287,10 @@ def test_read_readings_files_iterates(tmp_path):
 def test_instants_with_z_and_plain_numbers_take_the_fast_parse_with_the_sql_values(tmp_path,
                                                                                    monkeypatch):
     """A batch of ``YYYY-MM-DDTHH:MM:SSZ`` instants and numbers pyarrow parses is read without
-    DuckDB (readers_parse.parse_long_fast); spellings hand-worked: '1.' = 1, '.5' = 0.5,
+    DuckDB (parse.parse_long_fast); spellings hand-worked: '1.' = 1, '.5' = 0.5,
     '+2' = 2, '1E+05' = 100 000, '007.25' = 7.25, '-0' = -0.0. One padded value (' 3', which
     pyarrow refuses and DuckDB trims) sends the whole batch through SQL: same values."""
-    from thermaliq import readers_parse
+    from thermaliq.sources import parse
 
     rows = ["1.", ".5", "+2", "1E+05", "007.25", "-0"]
     text = "timestamp,tag,value\n" + "".join(
@@ -299,13 +299,13 @@ def test_instants_with_z_and_plain_numbers_take_the_fast_parse_with_the_sql_valu
     fast.write_text(text)
     slow.write_text(text + "2024-01-15T06:09:00Z,A, 3\n")
     calls = []
-    real = readers_parse.parse_long_fast
+    real = parse.parse_long_fast
 
     def spy(batch, lower):
         calls.append(real(batch, lower) is not None)
         return real(batch, lower)
 
-    monkeypatch.setattr("thermaliq.readers.parse_long_fast", spy)
+    monkeypatch.setattr("thermaliq.sources.readers.parse_long_fast", spy)
     a = read_readings_file(fast, tz=CHI, source="f.csv")
     b = read_readings_file(slow, tz=CHI, source="f.csv")
     assert calls == [True, False]

@@ -20,8 +20,8 @@ import pytest
 from thermaliq.config import parse_facility
 from thermaliq.errors import DataError
 from thermaliq.periods import local_midnight
-from thermaliq.report import facility_page, render_reports
-from thermaliq.report_data import daily_results, load_facility_period, period_stream_energies, period_summary
+from thermaliq.report.render import facility_page, render_reports
+from thermaliq.report.data import daily_results, load_facility_period, period_stream_energies, period_summary
 
 TZ = "America/Chicago"
 TAGS = ["FT-101", "JT-301", "FT-201", "PT-201", "TT-201", "TT-202", "TT-501", "AT-501"]
@@ -365,7 +365,7 @@ def test_report_server_serves_reports_only(tmp_path):
     """127.0.0.1 only; no traversal (raw '..', encoded '%2e%2e', symlink out); no listings."""
     import http.client
 
-    from thermaliq.serve_reports import serve_in_thread
+    from thermaliq.report.server import serve_in_thread
 
     reports = tmp_path / "reports"
     (reports / "FAC-1").mkdir(parents=True)
@@ -418,7 +418,7 @@ def test_fleet_index_keeps_facilities_of_earlier_runs(tmp_path, relations):
 def test_repair_totals_hand_worked():
     """Sums per tag (and tag and day): counts add up, a missing count adds nothing, issues are the
     distinct texts sorted and joined, completeness = valid / expected (none expected: unknown)."""
-    from thermaliq.report_data import repair_totals
+    from thermaliq.report.data import repair_totals
 
     dq = pd.DataFrame({"tag": ["B", "A", "B", "A", "B"], "day": ["d2", "d1", "d1", "d1", "d2"],
                        "expected_points": [96, 96, 96, 0, 0], "valid_points": [90, 100, 48, 0, 0],
@@ -441,7 +441,7 @@ def test_repair_totals_hand_worked():
 def test_load_windows_reads_many_facilities_like_one(relations):
     """One query per relation for two facilities gives each what its own load gives; interval rows
     inside a day row are left out, those of a day without a day row stay for the Sankey fallback."""
-    from thermaliq.report_data import load_windows, window
+    from thermaliq.report.data import load_windows, window
 
     other = make_relations("FAC-R2", seed=11)
     both = {k: pd.concat([relations[k], other[k]], ignore_index=True) for k in relations}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from thermaliq.report import render_reports
+from thermaliq.report.render import render_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("_report_fixture", Path(__file__).with_name("test_report.py"))

@@ -1,4 +1,4 @@
-"""The columnar page view (``thermaliq.report_view``) against the pandas functions it replaces.
+"""The columnar page view (``thermaliq.report.view``) against the pandas functions it replaces.
 
 Every page of ``render_reports`` is derived from a :class:`FacilityView`; these tests check on the
 hand-built month of ``test_report`` that each derived piece equals what ``ReportData.period`` and
@@ -15,10 +15,10 @@ import pytest
 
 from tests.test_report import TZ, connect, make_facility, make_relations
 from thermaliq.periods import local_midnight
-from thermaliq.report import facility_page
-from thermaliq.report_data import daily_results, load_facility_period, period_stream_energies, period_summary
-from thermaliq.report_quality import totals_by_key
-from thermaliq.report_view import DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of
+from thermaliq.report.render import facility_page
+from thermaliq.report.data import daily_results, load_facility_period, period_stream_energies, period_summary
+from thermaliq.report.quality import totals_by_key
+from thermaliq.report.view import DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of
 
 PERIODS = [(date(2026, 11, 1), 1), (date(2026, 11, 18), 1), (date(2026, 11, 30), 1),
            (date(2026, 11, 3), 7), (date(2026, 11, 1), 30)]

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from thermaliq.sankey import PLANT, UNACCOUNTED, sankey_data
+from thermaliq.report.sankey import PLANT, UNACCOUNTED, sankey_data
 
 
 def frame(*rows) -> pd.DataFrame:

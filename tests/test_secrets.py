@@ -12,8 +12,9 @@ import logging
 import pytest
 
 from tests.historian_home import DAY, simulator_data, write_historian_facility
-from thermaliq import catalog, historian
-from thermaliq.simulator import HistorianSimulator
+from thermaliq.store import catalog
+from thermaliq.sources import historian
+from thermaliq.sources.simulator import HistorianSimulator
 
 pytestmark = pytest.mark.flow
 

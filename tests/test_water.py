@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import units, water
+from thermaliq import units
+from thermaliq.physics import water
 
 # Relative tolerance 1e-6: the tables print 9 significant digits, so a correct implementation
 # agrees to better than 1e-8; 1e-6 is the tolerance the IAPWS release asks of implementations.

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermaliq import align, balance, results
+from thermaliq.quality import align
+from thermaliq.physics import balance
+from thermaliq.pipeline import results
 
 ZONES = ["UTC", "America/Chicago", "Europe/London", "Asia/Kolkata", "America/St_Johns",
          "Australia/Lord_Howe"]

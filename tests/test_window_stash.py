@@ -1,4 +1,4 @@
-"""Windows computed side by side, stored in order (thermaliq.jobs, thermaliq.window_stash).
+"""Windows computed side by side, stored in order (thermaliq.pipeline.jobs, thermaliq.store.stash).
 
 The calculation job computes a window and leaves it on disk; the store job adds the alerts
 (the anomaly alert reads the stored days before the window) and stores it. So the order in
@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
-from thermaliq import ingest, jobs, window_stash
+from thermaliq.pipeline import ingest, jobs
+from thermaliq.store import stash
 from thermaliq.config import load_facility
 
 TZ = "Europe/Berlin"
@@ -68,21 +69,21 @@ def test_a_window_stored_without_its_history_has_no_anomaly(home):
 def test_a_taken_window_is_gone_and_says_so(home):
     h = _fouled_home(home)
     computed = jobs.compute_window(h, "BOILER-1", *WINDOWS[1], "run-1")
-    window_stash.take(computed["stash"])
+    stash.take(computed["stash"])
     with pytest.raises(FileNotFoundError, match="BOILER-1-2024-06-09-2024-06-09.pickle"):
-        window_stash.take(computed["stash"])
+        stash.take(computed["stash"])
 
 
 def test_stale_run_folders_go_and_current_ones_stay(home):
-    old = window_stash.run_dir(home, "killed-run")
-    new = window_stash.run_dir(home, "running/../run")       # an unsafe id stays inside _scratch
+    old = stash.run_dir(home, "killed-run")
+    new = stash.run_dir(home, "running/../run")       # an unsafe id stays inside _scratch
     for folder in (old, new):
         folder.mkdir(parents=True)
         (folder / "x.pickle").write_bytes(b"")
-    assert new.parent == window_stash.scratch_root(home)
-    past = time.time() - 2 * window_stash.STALE_AFTER_S
+    assert new.parent == stash.scratch_root(home)
+    past = time.time() - 2 * stash.STALE_AFTER_S
     os.utime(old, (past, past))
-    assert window_stash.discard_stale(home) == 1
+    assert stash.discard_stale(home) == 1
     assert not old.exists() and new.exists()
-    window_stash.discard_run(home, "running/../run")
+    stash.discard_run(home, "running/../run")
     assert not new.exists()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thermaliq.errors import ConfigError
+from thermaliq.settings import load_settings
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Home:
     @classmethod
     def resolve(cls, home: str | os.PathLike | None = None) -> "Home":
         """Return the home from the argument, ``$THERMALIQ_HOME`` or ``./thermaliq-home``."""
-        chosen = home or os.environ.get("THERMALIQ_HOME") or "thermaliq-home"
+        chosen = home or load_settings().home or "thermaliq-home"
         return cls(Path(chosen).expanduser().resolve())
 
     @property

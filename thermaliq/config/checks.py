@@ -1,0 +1,121 @@
+"""Carrier-specific checks of a facility configuration, with messages naming stream and field.
+
+Pydantic validates the shape of the YAML (``thermaliq.config``); these checks add what depends on
+the carrier: which fields a stream needs, which unit kinds each field accepts, tags used twice with
+different units, and at least one input and one output.
+"""
+from __future__ import annotations
+
+from thermaliq import units
+from thermaliq.config.model import Facility, Stream, is_fuel
+from thermaliq.errors import ConfigError, UnitError
+
+# Which unit kinds each field accepts; used for dimension checks with stream-level messages.
+_FIELD_KINDS = {
+    "pressure": ("pressure",),
+    "temperature": ("temperature",),
+    "feedwater_temperature": ("temperature",),
+    "supply_temperature": ("temperature",),
+    "return_temperature": ("temperature",),
+    "air_temperature": ("temperature",),
+    "o2": ("fraction",),
+}
+_FLOW_KINDS = {
+    "fuel": ("volume_flow", "mass_flow", "amount_flow", "power"),
+    "electricity": ("power",),
+    "steam": ("mass_flow",),
+    "hot_water": ("mass_flow", "volume_flow"),
+    "heat": ("power",),
+}
+_COUNTER_KINDS = {
+    "fuel": ("volume", "mass", "amount", "energy"),
+    "electricity": ("energy",),
+    "steam": ("mass",),
+    "hot_water": ("mass", "volume"),
+    "heat": ("energy",),
+}
+_REQUIRED_FIELDS = {
+    "steam": ("pressure", "feedwater_temperature"),
+    "hot_water": ("supply_temperature", "return_temperature"),
+    "flue_gas": ("temperature", "o2"),
+}
+
+
+def _check_stream(i: int, s: Stream) -> list[ConfigError]:
+    """Carrier-specific checks of one stream, with messages naming the stream and field."""
+    errs: list[ConfigError] = []
+    where = f"streams[{i}]"
+    if s.estimate is not None:
+        if s.role != "loss":
+            errs.append(ConfigError("an estimate stream must have role 'loss'", field=f"{where}.role"))
+        return errs
+    if s.carrier is None:
+        return [ConfigError(f"stream {s.id!r} needs a 'carrier' (or an 'estimate' for a loss)",
+                            field=f"{where}.carrier")]
+    family = "fuel" if is_fuel(s.carrier) else s.carrier
+    if s.carrier == "flue_gas":
+        if s.role != "loss":
+            errs.append(ConfigError("a flue_gas stream is a loss", field=f"{where}.role",
+                                    fix="set role: loss"))
+        if not s.fuel:
+            errs.append(ConfigError(f"flue_gas stream {s.id!r} needs 'fuel' for its combustion "
+                                    "coefficients", field=f"{where}.fuel", fix="e.g. fuel: natural_gas"))
+    else:
+        if (s.flow is None) == (s.counter is None):
+            errs.append(ConfigError(f"stream {s.id!r} needs exactly one of 'flow' or 'counter'",
+                                    field=f"{where}.flow"))
+    for field in _REQUIRED_FIELDS.get(s.carrier, ()):
+        if getattr(s, field) is None:
+            errs.append(ConfigError(f"{s.carrier} stream {s.id!r} needs '{field}'",
+                                    field=f"{where}.{field}",
+                                    fix=f"add {field}: {{tag: ..., unit: ...}} or {{value: ..., unit: ...}}"))
+    if s.carrier == "hot_water" and s.flow is not None and s.meter_on is None:
+        try:
+            if units.kind_of(s.flow.unit) == "volume_flow":
+                errs.append(ConfigError(f"hot_water stream {s.id!r} measures volume: say where the "
+                                        "meter sits", field=f"{where}.meter_on",
+                                        fix="add meter_on: supply or meter_on: return"))
+        except UnitError:
+            pass
+    checks = dict(_FIELD_KINDS)
+    checks["flow"] = _FLOW_KINDS.get(family, ())
+    checks["counter"] = _COUNTER_KINDS.get(family, ())
+    for field, m in s.measurements().items():
+        try:
+            units.check_kind(m.unit, checks[field])
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}", field=f"{where}.{field}.unit",
+                                    fix=exc.fix))
+    if s.heating_value is not None:
+        try:
+            units.check_kind(s.heating_value.unit, ("energy_per_mass", "energy_per_volume",
+                                                    "energy_per_amount"))
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}",
+                                    field=f"{where}.heating_value.unit", fix=exc.fix))
+    return errs
+
+
+def check_facility(f: Facility) -> list[ConfigError]:
+    errs: list[ConfigError] = []
+    seen_ids: set[str] = set()
+    tag_units: dict[str, tuple[str, str]] = {}
+    for i, s in enumerate(f.streams):
+        if s.id in seen_ids:
+            errs.append(ConfigError(f"stream id {s.id!r} is used twice", field=f"streams[{i}].id"))
+        seen_ids.add(s.id)
+        errs.extend(_check_stream(i, s))
+        for field, m in s.measurements().items():
+            if not m.is_tag:
+                continue
+            if m.tag in tag_units and tag_units[m.tag][0] != m.unit:
+                errs.append(ConfigError(
+                    f"tag {m.tag!r} has unit {m.unit!r} here but {tag_units[m.tag][0]!r} in "
+                    f"{tag_units[m.tag][1]}", field=f"streams[{i}].{field}.unit",
+                    fix="a tag has one unit: use the same unit everywhere"))
+            tag_units.setdefault(m.tag, (m.unit, f"streams[{i}].{field}"))
+    if not any(s.role == "input" for s in f.streams):
+        errs.append(ConfigError("a facility needs at least one input stream", field="streams"))
+    if not any(s.role == "output" for s in f.streams):
+        errs.append(ConfigError("a facility needs at least one useful output stream", field="streams"))
+    return errs

@@ -1,0 +1,242 @@
+"""Facility configuration model: the YAML of DESIGN §3 as pydantic models.
+
+Loading and validating files is :mod:`thermaliq.config.load`; carrier-specific checks are
+:mod:`thermaliq.config.checks`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from thermaliq import units
+from thermaliq.errors import ConfigError
+
+FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FACILITY_TYPES = ("steam_boiler", "hot_water_boiler", "chp", "process_heater", "furnace", "dryer")
+NON_FUEL_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Measurement(_Strict):
+    """A tag ``{tag, unit, range?}`` or a constant ``{value, unit}``."""
+
+    tag: str | None = None
+    value: float | None = None
+    unit: str
+    range: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _tag_or_value(self):
+        if (self.tag is None) == (self.value is None):
+            raise ValueError("give exactly one of 'tag' or 'value'")
+        if self.tag is not None and not self.tag.strip():
+            raise ValueError("'tag' is empty")
+        if self.range is not None:
+            if self.value is not None:
+                raise ValueError("'range' applies to tags only, not to constants")
+            if not self.range[0] < self.range[1]:
+                raise ValueError(f"'range' must be [low, high] with low < high, got {list(self.range)}")
+        units.parse_unit(self.unit)
+        return self
+
+    @property
+    def is_tag(self) -> bool:
+        return self.tag is not None
+
+
+class HeatingValue(_Strict):
+    """A heating value given in the configuration; overrides the fuel table."""
+
+    value: float = Field(gt=0)
+    unit: str
+    basis: Literal["HHV", "LHV"] | None = None
+
+
+class Estimate(_Strict):
+    percent_of_input: float = Field(ge=0, le=100)
+
+
+class Stream(_Strict):
+    """One energy stream of a facility (input, useful output or loss)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    role: Literal["input", "output", "loss"]
+    carrier: str | None = None
+    flow: Measurement | None = None
+    counter: Measurement | None = None
+    heating_value: HeatingValue | None = None
+    pressure: Measurement | None = None
+    temperature: Measurement | None = None
+    feedwater_temperature: Measurement | None = None
+    supply_temperature: Measurement | None = None
+    return_temperature: Measurement | None = None
+    meter_on: Literal["supply", "return"] | None = None
+    fuel: str | None = None
+    method: Literal["siegert", "stoichiometric"] | None = None
+    o2: Measurement | None = None
+    air_temperature: Measurement | None = None
+    estimate: Estimate | None = None
+
+    def measurements(self) -> dict[str, Measurement]:
+        """Every measurement of this stream by field name."""
+        names = ("flow", "counter", "pressure", "temperature", "feedwater_temperature",
+                 "supply_temperature", "return_temperature", "o2", "air_temperature")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def required_tags(self) -> list[str]:
+        """Tags this stream needs for an interval to be valid."""
+        return [m.tag for m in self.measurements().values() if m.is_tag]
+
+    @property
+    def quantity(self) -> Measurement | None:
+        """The flow or counter measurement (rate or totalizer)."""
+        return self.flow or self.counter
+
+
+class Thresholds(_Strict):
+    balance_tolerance_percent: float = Field(5.0, gt=0)
+    data_quality_min: float = Field(0.90, ge=0, le=1)
+    max_interpolation_gap: str = "15min"
+    anomaly_points: float = Field(10.0, gt=0)
+    offline_after: str = "1h"
+    outlier_method: Literal["hampel", "zscore", "none"] = "hampel"
+    outlier_threshold: float = Field(6.0, gt=0)
+    frozen_after: str = "2h"
+    estimate_long_gaps: bool = False
+
+    @field_validator("max_interpolation_gap", "offline_after", "frozen_after")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        try:
+            td = pd.Timedelta(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{v!r} is not a duration such as '15min' or '2h'") from exc
+        if td < pd.Timedelta(0):
+            raise ValueError(f"{v!r} is negative")
+        return v
+
+
+class Source(_Strict):
+    kind: Literal["files", "historian"]
+    path: str | None = None
+    format: Literal["long", "wide"] | None = None
+    url: str | None = None
+    token_env: str | None = None
+    token_block: str | None = None     # name of a Prefect Secret block (loaded by tasks/ingest.py)
+    timeout_s: float = Field(30.0, gt=0)
+    batch_tags: int = Field(50, ge=1, le=10000)
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "files":
+            if not self.path:
+                raise ValueError("a files source needs 'path' (a glob relative to home)")
+            p = Path(self.path)
+            if p.is_absolute() or ".." in p.parts:
+                raise ValueError(f"path {self.path!r} must stay inside the home: relative, no '..'")
+        if self.kind == "historian":
+            if not self.url:
+                raise ValueError("a historian source needs 'url'")
+            if not re.match(r"^https?://", self.url):
+                raise ValueError(f"url {self.url!r} must start with http:// or https://")
+            if self.token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.token_env):
+                raise ValueError("token_env must be the NAME of an environment variable, "
+                                 "not the token itself")
+            if self.token_block is not None:
+                if self.token_env is not None:
+                    raise ValueError("give either token_env or token_block, not both")
+                if not re.match(r"^[a-z0-9][a-z0-9-]*$", self.token_block):
+                    raise ValueError("token_block must be the NAME of a Prefect Secret block "
+                                     "(lower-case letters, digits, '-'), not the token itself")
+        return self
+
+
+class Facility(_Strict):
+    """A facility configuration (DESIGN §3)."""
+
+    facility_id: str
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal[FACILITY_TYPES]  # type: ignore[valid-type]
+    region: str | None = None
+    industry: str | None = None
+    timezone: str = "UTC"
+    interval: str = "15min"
+    basis: Literal["HHV", "LHV"] = "HHV"
+    source: Source
+    thresholds: Thresholds = Thresholds()
+    streams: list[Stream] = Field(min_length=1)
+
+    @field_validator("facility_id")
+    @classmethod
+    def _facility_id(cls, v: str) -> str:
+        if not FACILITY_ID_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid facility_id: use 1..64 of [A-Za-z0-9_-]")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{v!r} is not an IANA time zone such as 'Europe/Berlin'") from exc
+        return v
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        try:
+            td = pd.Timedelta(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{v!r} is not a duration such as '15min'") from exc
+        if td <= pd.Timedelta(0) or pd.Timedelta("1h") % td != pd.Timedelta(0):
+            raise ValueError(f"interval {v!r} must divide an hour (1min, 5min, 15min, 30min, 1h)")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def interval_td(self) -> pd.Timedelta:
+        return pd.Timedelta(self.interval)
+
+    def tag_specs(self) -> dict[str, "TagSpec"]:
+        """Every tag of the facility with its unit, range and aggregation kind."""
+        specs: dict[str, TagSpec] = {}
+        for stream in self.streams:
+            for field, m in stream.measurements().items():
+                if m.is_tag and m.tag not in specs:
+                    specs[m.tag] = TagSpec(m.tag, m.unit, m.range,
+                                           "counter" if field == "counter" else "rate",
+                                           stream.id, field)
+        return specs
+
+    def required_tags(self) -> list[str]:
+        return list(self.tag_specs())
+
+
+@dataclass(frozen=True)
+class TagSpec:
+    """One configured tag: ``kind`` is ``counter`` (summed increments) or ``rate`` (time-averaged)."""
+
+    tag: str
+    unit: str
+    range: tuple[float, float] | None
+    kind: str
+    stream_id: str
+    field: str
+
+
+def is_fuel(carrier: str | None) -> bool:
+    """True when the carrier is a fuel (anything not electricity, steam, water, heat or flue gas)."""
+    return carrier is not None and carrier not in NON_FUEL_CARRIERS

@@ -1,0 +1,4 @@
+"""Pipeline stages of the library: ingest, calculate (window results), store results as versions, worker jobs.
+
+May import every library subpackage except ``thermaliq.report``.
+"""

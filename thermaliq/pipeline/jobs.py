@@ -1,0 +1,158 @@
+"""Whole units of a task's work as plain functions, so a pool of worker processes can run them.
+
+Each job takes and returns small picklable values (paths as str, dates, dicts) and does its own
+lake I/O, so only a summary crosses the process boundary. No Prefect import: worker processes
+load the library only. Facility locks are file locks, so jobs in several processes stay safe.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+from dataclasses import asdict
+from datetime import date
+
+import pandas as pd
+
+from thermaliq.pipeline import calculate, ingest, results
+from thermaliq import periods
+from thermaliq.store import stash
+from thermaliq.config import load_facility
+from thermaliq.home import Home
+from thermaliq.quality.window_profile import facility_profile, window_label
+
+
+def compute_window(home: str, facility_id: str, first: date, last: date, run_id: str) -> dict:
+    """Compute one facility over local days ``first`` .. ``last`` (inclusive) and leave the
+    result for :func:`store_window` (``thermaliq.store.stash``); profile the window's readings
+    for Great Expectations from the same read.
+
+    Returns
+    -------
+    dict
+        ``facility_id, first, last``, ``stash`` (the computed window's file), ``profile`` (the
+        window's tag profile, ``thermaliq.quality.window_profile.facility_profile``), ``compute_s`` and
+        ``issues`` (calculation warnings, at most 20).
+    """
+    started = time.perf_counter()
+    h = Home.resolve(home)
+    facility = load_facility(h.facility_file(facility_id))
+    readings = calculate.load_window_readings(h, facility, first, last)
+    start, end = periods.day_window(first, last, facility.timezone)
+    ts = readings["ts"]
+    profile = facility_profile(readings[(ts >= start) & (ts < end)], facility, window_label(first, last))
+    result = calculate.compute_window(h, facility, first, last, readings=readings)
+    del readings, ts
+    path = stash.put(h, run_id, result)
+    issues = list(result.issues[:20])
+    del result
+    release_memory()          # the window's frames are garbage now: keep RSS at one window
+    return {"facility_id": facility_id, "first": first.isoformat(), "last": last.isoformat(),
+            "stash": str(path), "profile": profile, "compute_s": time.perf_counter() - started,
+            "issues": issues}
+
+
+def store_window(home: str, facility_id: str, computed: dict, run_id: str, gx: dict,
+                 reason: str | None = None, new_version: bool = False) -> dict:
+    """Store a window computed by :func:`compute_window`: add its alerts (from the stored days
+    before it, so the windows of a facility are stored in order) and the Great Expectations
+    outcome ``gx`` to its data quality, and store it as a new version when it differs.
+
+    Returns
+    -------
+    dict
+        ``facility_id, first, last, changed, duration_s`` (compute and store), ``days`` (per day:
+        period_start, efficiency_percent, data_quality_score, status, balance_error_percent,
+        basis), ``alerts`` (kind, severity, message), ``gx_success`` and ``data_docs``.
+    """
+    started = time.perf_counter()
+    h = Home.resolve(home)
+    facility = load_facility(h.facility_file(facility_id))
+    result = calculate.add_alerts(h, facility, stash.take(computed["stash"]))
+    result.data_quality = merge_gx_issues(result.data_quality, gx)
+    stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
+                                  new_version=new_version)
+    release_memory()
+    return {
+        "facility_id": facility_id, "first": computed["first"], "last": computed["last"],
+        "changed": stored.changed,
+        "duration_s": computed.get("compute_s", 0.0) + time.perf_counter() - started,
+        "days": [{"period_start": r.period_start.isoformat(), "efficiency_percent": _f(r.efficiency_percent),
+                  "data_quality_score": _f(r.data_quality_score), "status": r.status,
+                  "balance_error_percent": _f(r.balance_error_percent), "basis": r.basis}
+                 for r in result.days.itertuples(index=False)],
+        "alerts": result.alerts[["kind", "severity", "message"]].to_dict("records"),
+        "gx_success": bool(gx.get("success")),
+        "data_docs": gx.get("data_docs_path"),
+    }
+
+
+def ingest_files(home: str, facility_id: str, force: bool = False,
+                 now: pd.Timestamp | None = None) -> dict:
+    """Bring a file-sourced facility's new files into the lake; the summary as a dict.
+
+    One job reads them one after the other; ``thermaliq.pipeline.ingest_many.ingest_files`` splits a
+    facility's many files over several jobs (and calls this for few files).
+    """
+    h = Home.resolve(home)
+    summary = ingest.ingest_files(h, load_facility(h.facility_file(facility_id)), force=force,
+                                  now=now)
+    release_memory()
+    return summary_dict(summary)
+
+
+def summary_dict(summary) -> dict:
+    """An ingest summary (``thermaliq.pipeline.ingest``) as a plain dict, days as ISO dates."""
+    out = asdict(summary)
+    out["days"] = [d.isoformat() for d in summary.days]
+    return out
+
+
+def merge_gx_issues(data_quality: pd.DataFrame, gx: dict) -> pd.DataFrame:
+    """Append failed expectations to the ``issues`` text of the tags they concern.
+
+    Each failed result row names its offending tag and the exact number of offending readings:
+    ``"GX <expectation>: <n> unexpected"`` goes on every row of that tag. Failures of tags
+    without a ``data_quality`` row (unconfigured tags, readings without a tag) and of the window
+    as a whole are summed per expectation and check and go on every row of the window.
+    """
+    failed = [r for r in gx.get("results", []) if not r.get("success", True)]
+    if not failed or data_quality.empty:
+        return data_quality
+    out = data_quality.copy()
+    known = set(out["tag"])
+    texts: dict[tuple, int] = {}          # (tag or None for the window, expectation, check) -> n
+    for r in failed:
+        tag = r.get("tag") if r.get("tag") in known else None
+        key = (tag, r.get("expectation"), r.get("check"))
+        texts[key] = texts.get(key, 0) + int(r.get("unexpected_count") or 0)
+    for (tag, expectation, _), n in texts.items():
+        rows = out["tag"] == tag if tag is not None else slice(None)
+        text = f"GX {expectation}: {n} unexpected"
+        out.loc[rows, "issues"] = out.loc[rows, "issues"].fillna("").map(
+            lambda s, t=text: f"{s}; {t}" if s else t)
+    return out
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS (glibc ``malloc_trim``); a no-op without glibc.
+
+    Called at the end of every job: threads and processes each keep a malloc arena, and without
+    a trim the memory of every finished window stays resident, so a long backfill's RSS grew
+    with the number of threads that had run a window. (No ``gc.collect()``: the window's frames
+    are freed by reference counting, and a full collection cost ~0.2 s per job.)
+    """
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
+def _f(x) -> float | None:
+    return None if pd.isna(x) else float(x)
+
+
+_TRIM = _malloc_trim()

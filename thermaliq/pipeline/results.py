@@ -1,0 +1,384 @@
+"""Store calculated windows as versioned results and keep month results in step.
+
+Month rows cover the days calculated so far (month to date). A window's rows are written only
+when they differ from the current version (so an identical rerun changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
+files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
+marks the newest write current. Month rows are recomputed from the current interval rows of the
+whole month after every change inside it.
+
+Crash safety: the files of one write are bracketed by a pending marker
+(:func:`thermaliq.store.lake.pending_results`); the next write of the facility first removes the files
+of a write that died half-way (:func:`thermaliq.store.lake.rollback_pending`), and an unchanged window
+still brings its months up to date, so a rerun after ``kill -9`` ends with the results of an
+uninterrupted run (tests/test_crash_safety.py).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from thermaliq.physics import balance, energy
+from thermaliq.store import lake, rows
+from thermaliq import periods
+from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
+                                  summed_over_periods)
+from thermaliq.config import Facility
+from thermaliq.home import Home
+
+CALC_VALUE_COLUMNS = ["period_end", "basis", "energy_input_kwh", "useful_output_kwh", "losses_kwh",
+                      "unaccounted_kwh", "efficiency_percent", "indirect_efficiency_percent",
+                      "balance_error_percent", "exergy_efficiency_percent", "data_quality_score",
+                      "status"]
+
+
+@dataclass
+class StoreSummary:
+    facility_id: str
+    changed: bool
+    versions_written: int = 0
+    months_recomputed: list[str] = field(default_factory=list)
+
+
+def _content_hash(*frames: pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]) -> str:
+    """Hash of the rows of ``frames``; a frame may come with hashes of some of its columns
+    (``(frame, {column: hashes})``) that stand for those of :func:`_column_hashes`."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        frame, given = frame if isinstance(frame, tuple) else (frame, {})
+        digest.update(_row_hashes(frame, given).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:32]
+
+
+def _row_hashes(frame: pd.DataFrame, given: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """``pandas.util.hash_pandas_object(frame, index=False)`` as uint64 values, column by column.
+
+    The stored ``content_hash`` of earlier runs was made with pandas' function, so the result
+    must stay bit for bit the same; only columns of Timestamp objects take a faster path, and
+    ``given`` column hashes are used as they are.
+    """
+    given = given or {}
+    if frame.shape[1] == 0:
+        return pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    # CPython's tuple hash over the column hashes, as pandas.core.util.hashing.combine_hash_arrays
+    n_cols = frame.shape[1]
+    mult = np.uint64(1000003)
+    out = np.full(len(frame), 0x345678, dtype=np.uint64)
+    for i, (name, column) in enumerate(frame.items()):
+        out ^= given[name] if name in given else _column_hashes(column)
+        out *= mult
+        mult += np.uint64(82520 + 2 * (n_cols - i))
+    out += np.uint64(97531)
+    return out
+
+
+def _column_hashes(column: pd.Series) -> np.ndarray:
+    """``pandas.util.hash_array`` of one column.
+
+    pandas hashes an object column through its distinct values, told apart by ``==`` (so
+    Timestamps of one instant in two time zones count as one, represented by the first);
+    for Timestamps that is done here on their instants instead of on the objects.
+    """
+    values = column.array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
+    if not (column.dtype == object and len(values) and all(type(v) is pd.Timestamp for v in values)):
+        return pd.util.hash_array(values)
+    instants_ns = np.fromiter((v.value for v in values), dtype="int64", count=len(values))
+    codes, _ = pd.factorize(instants_ns)
+    _, first = np.unique(codes, return_index=True)
+    return pd.util.hash_array(values[first])[codes]
+
+
+def _stream_time_hashes(se: pd.DataFrame, facility: Facility) -> dict[str, np.ndarray]:
+    """Hashes of the ``period_start``/``period_end`` columns of a window's stream energies as
+    the ``content_hash`` has always taken them.
+
+    The rows used to hold interval times in UTC and day times in the facility's zone, which
+    pandas concatenated to Timestamp objects (unless the zone is UTC itself) and hashed as the
+    text of the first Timestamp of each instant. The rows now hold UTC instants; the first row of
+    an instant tells its former zone (interval rows UTC, day rows local), so the same texts, and
+    hashes, are rebuilt for the distinct instants only.
+    """
+    if not _mixed_zones(facility.timezone):
+        return {}          # a UTC facility: the columns were instants then too
+    local = (se["granularity"] != "interval").to_numpy(dtype=bool)
+    out = {}
+    for col in ("period_start", "period_end"):
+        instants_ns = rows.utc_ns(se[col])
+        codes, _ = pd.factorize(instants_ns)
+        _, first = np.unique(codes, return_index=True)
+        texts = np.empty(len(first), dtype=object)
+        is_local = local[first]
+        texts[is_local] = _timestamp_texts(instants_ns[first][is_local], facility.tz)
+        texts[~is_local] = _timestamp_texts(instants_ns[first][~is_local], "UTC")
+        # distinct texts: hashed one by one (``categorize`` would only find them distinct)
+        out[col] = pd.util.hash_array(texts, categorize=False)[codes]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _mixed_zones(timezone: str) -> bool:
+    """Whether pandas concatenates UTC times and times of ``timezone`` to Timestamp objects."""
+    utc = pd.Series(pd.DatetimeIndex([0], tz="UTC"))
+    return pd.concat([utc, utc.dt.tz_convert(ZoneInfo(timezone))]).dtype == object
+
+
+def _timestamp_texts(instants_ns: np.ndarray, tz) -> np.ndarray:
+    """``str(pandas.Timestamp)`` of each instant [ns UTC] in zone ``tz`` (object array).
+
+    Whole seconds at whole-minute UTC offsets (every period boundary) are formatted in bulk;
+    anything else falls back to the Timestamps themselves (hashing takes their text too).
+    """
+    if len(instants_ns) == 0:
+        return np.empty(0, dtype=object)
+    wall_ns = pd.DatetimeIndex(instants_ns, tz="UTC").tz_convert(tz).tz_localize(None).asi8
+    offset_s = (wall_ns - instants_ns) // 10**9
+    if (instants_ns % 10**9).any() or (offset_s % 60).any():
+        return np.asarray(pd.DatetimeIndex(instants_ns, tz="UTC").tz_convert(tz).astype(object))
+    walls = np.datetime_as_string(wall_ns.view("datetime64[ns]"), unit="s")
+    offsets, which = np.unique(offset_s, return_inverse=True)
+    suffix = [f"{'-' if o < 0 else '+'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}"
+              for o in offsets.tolist()]
+    return np.array([w.replace("T", " ") + suffix[k] for w, k in zip(walls.tolist(), which.tolist())],
+                    dtype=object)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(str)``, with date-time columns formatted once per distinct value (pandas
+    formats a date-time column value by value; the distinct values decide its format)."""
+    out = {}
+    for col, values in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
+            out[col] = pd.Series(uniques, dtype=values.dtype).astype(str).take(codes) \
+                .set_axis(frame.index)
+        else:
+            out[col] = values.astype(str)
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
+def _window_hash(result: WindowResult, facility: Facility) -> str:
+    calc_cols = ["period_start"] + CALC_VALUE_COLUMNS
+    se = result.stream_energies.drop(columns=["facility_id"])
+    return _content_hash(result.intervals[calc_cols], result.days[calc_cols],
+                         (se, _stream_time_hashes(se, facility)),
+                         _as_text(result.data_quality), result.alerts.astype(str),
+                         pd.DataFrame({"config": [facility.model_dump_json()]}))
+
+
+def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
+                 reason: str | None = None, new_version: bool = False,
+                 now: pd.Timestamp | None = None) -> StoreSummary:
+    """Write a window's results unless they equal the current ones (see module docstring).
+
+    The stored rows of the window's months are read once: they give the current rows, the
+    versions and, with the rows written here added, the month rows.
+    """
+    now = now or pd.Timestamp.now(tz="UTC")
+    months = periods.months_touching(result.first, result.last)
+    content = _window_hash(result, facility)
+    with lake.facility_lock(home.lake, facility.facility_id):
+        lake.rollback_pending(home.lake, facility.facility_id)   # files of a crashed earlier write
+        stored = {m: rows.StoredMonth.read(home, facility.facility_id, m) for m in months}
+        stored_calc = rows.concat([stored[m].calc for m in months])
+        current = rows.current_rows(stored_calc, ["granularity", "period_start"])
+        if not new_version and _unchanged(current, result, content):
+            # a run that died after the window's write may not have updated its months yet
+            recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
+                                                               run_id=run_id, reason=reason, now=now)]
+            return StoreSummary(facility.facility_id, changed=bool(recomputed),
+                                months_recomputed=recomputed)
+        seq = time.time_ns()
+        calc = pd.concat([result.intervals.assign(granularity="interval"),
+                          _utc_times(result.days).assign(granularity="day")], ignore_index=True)
+        calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
+        energies = _versioned_energies(result.stream_energies,
+                                       rows.concat([stored[m].energies for m in months]), seq)
+        with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
+            for month, part in _write_by_month(home, facility, "calculations", calc, seq):
+                stored[month].add_calc(part)
+            for month, part in _write_by_month(home, facility, "stream_energies", energies, seq):
+                stored[month].add_energies(part)
+            dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
+            dq["day_start"] = dq["period_start"]
+            _write_by_month(home, facility, "data_quality", dq, seq)
+            al = result.alerts.assign(run_id=run_id, write_seq=seq)
+            al["day_start"] = al["period_start"]      # alerts belong to one local day
+            if not al.empty:
+                _write_by_month(home, facility, "alerts", al, seq)
+        recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
+                                                           run_id=run_id, reason=reason, now=now)]
+    return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
+                        months_recomputed=recomputed)
+
+
+def _utc_times(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``period_start``/``period_end`` as UTC instants (they are stored so; local
+    and UTC times concatenated would become a column of Timestamp objects)."""
+    return rows.assign(**{c: pd.to_datetime(rows[c], utc=True).dt.as_unit("ns")
+                          for c in ("period_start", "period_end")})
+
+
+def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> bool:
+    if current.empty or "content_hash" not in current:
+        return False
+    wanted = pd.to_datetime(result.days["period_start"], utc=True)
+    starts = pd.to_datetime(current["period_start"], utc=True)
+    days = current[(current["granularity"] == "day") & starts.isin(wanted)]
+    return len(days) == len(result.days) and bool((days["content_hash"] == content).all())
+
+
+def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, run_id: str,
+                 reason: str | None, now: pd.Timestamp, seq: int, content: str) -> pd.DataFrame:
+    calc = calc.copy()
+    calc["facility_id"] = facility.facility_id
+    if stored.empty:
+        calc["version"] = 1
+    else:
+        calc["version"] = rows.previous_versions(stored, calc,
+                                                        ["granularity", "period_start"]) + 1
+    calc["calculated_at"] = now
+    calc["run_id"] = run_id
+    calc["reason"] = reason
+    calc["write_seq"] = seq
+    calc["content_hash"] = content
+    return calc
+
+
+def _versioned_energies(se: pd.DataFrame, stored: pd.DataFrame, seq: int) -> pd.DataFrame:
+    """Stream energy rows with their version (one more than the highest stored one)."""
+    out = se.copy()
+    keys = ["granularity", "period_start", "stream_id"]
+    out["version"] = rows.previous_versions(stored, out, keys) + 1
+    out["write_seq"] = seq
+    return out
+
+
+def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFrame,
+                    seq: int) -> list[tuple[str, pd.DataFrame]]:
+    """Write ``df`` as one file per local month of ``period_start``; return (month, rows written)."""
+    if df.empty:
+        return []
+    instants_ns = rows.utc_ns(df["period_start"])
+    first, last = pd.to_datetime([instants_ns.min(), instants_ns.max()], utc=True).tz_convert(facility.tz)
+    keys = periods.months_touching(first.date(), last.date())
+    bounds = np.array([periods.local_midnight(periods.month_bounds(k)[0], facility.tz).value
+                       for k in keys], dtype="int64")
+    which = np.searchsorted(bounds, instants_ns, side="right") - 1
+    written = []
+    for i, key in enumerate(keys):
+        rows = np.flatnonzero(which == i)
+        if len(rows) == 0:
+            continue
+        part = _stable_types(df.iloc[rows].reset_index(drop=True))
+        lake.write_result(home.lake, dataset, facility.facility_id, key, part, f"{seq:020d}")
+        written.append((key, part))
+    return written
+
+
+TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
+TEXT_COLUMNS = ("facility_id", "granularity", "basis", "status", "run_id", "reason", "content_hash",
+                "stream_id", "role", "carrier", "tag", "issues", "kind", "severity", "message",
+                "detail")
+
+
+def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
+    """One Parquet type per column whatever the frame held: UTC microseconds for instants
+    (local-zone and UTC timestamps mixed in one column would otherwise become text), strings
+    for text even when every value is missing."""
+    out = {}
+    for col, values in df.items():
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[col] = values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        elif col in TIME_COLUMNS:
+            if values.dtype == object:
+                instants_ns = rows.utc_ns(values).view("datetime64[ns]")
+                out[col] = pd.Series(pd.DatetimeIndex(instants_ns, tz="UTC"), index=df.index) \
+                    .astype("datetime64[us, UTC]")
+            else:
+                out[col] = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+        elif col in TEXT_COLUMNS or values.dtype == object:
+            out[col] = values.astype("string")
+        else:
+            out[col] = values
+    return pd.DataFrame(out, index=df.index, columns=df.columns)
+
+
+def recompute_month(home: Home, facility: Facility, month: str, stored: rows.StoredMonth, *,
+                    run_id: str, reason: str | None, now: pd.Timestamp) -> bool:
+    """Recompute a month row from the current interval rows; write it if it changed.
+
+    ``stored`` holds every stored version of the month's rows (as
+    :class:`thermaliq.store.rows.StoredMonth` reads them, with the rows written since added). The caller holds the facility lock. Returns True
+    when a new month version was written.
+    """
+    calc, se = stored.calc, stored.energies
+    if calc.empty:
+        return False
+    current = rows.current_rows(calc, ["granularity", "period_start"])
+    intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
+    se = se[se["granularity"] == "interval"]
+    se = rows.current_rows(se, ["granularity", "period_start", "stream_id"])
+    energy_kwh, exergy_kwh = _by_stream(se, intervals.index, ["energy_kwh", "exergy_kwh"])
+    energies = energy.StreamEnergies(energy_kwh=energy_kwh, exergy_kwh=exergy_kwh, issues=[])
+    valid = intervals["data_quality_score"] >= 1.0
+    first, _ = periods.month_bounds(month)
+    rows = balance.period_results(facility, energies, valid, "month")
+    rows = rows[rows["period_start"] == periods.local_midnight(first, facility.timezone)]
+    if rows.empty:
+        return False
+    rows = rows.copy()
+    # Month to date: the denominator is the intervals of the days calculated so far, so a month in
+    # progress (or a backfill that starts mid-month) is not reported as missing data.
+    rows["intervals"] = len(intervals)
+    rows["data_quality_score"] = rows["valid_intervals"] / max(len(intervals), 1)
+    rows["status"] = period_status(rows, facility)
+    months_current = current[current["granularity"] == "month"]
+    if not months_current.empty:
+        old = months_current.iloc[0]
+        if all(_same(old[c], rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS if c in rows):
+            return False
+    seq = time.time_ns()
+    rows = rows.assign(granularity="month")
+    # versions count per granularity: only stored month rows can match
+    rows = _finish_calc(rows, facility, calc[calc["granularity"] == "month"], run_id, reason, now,
+                        seq, "")
+    month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
+                                          "month", rows)
+    with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
+        lake.write_result(home.lake, "calculations", facility.facility_id, month,
+                          _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
+        lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
+                          _stable_types(_versioned_energies(
+                              month_energies,
+                              stored.energies[stored.energies["granularity"] == "month"], seq)),
+                          f"{seq:020d}")
+    return True
+
+
+def _by_stream(rows: pd.DataFrame, index: pd.DatetimeIndex, values: list[str]) -> list[pd.DataFrame]:
+    """``rows.pivot(index="period_start", columns="stream_id", values=v).reindex(index)`` for
+    each column ``v`` of ``values``: rows one per period and stream, streams in sorted order."""
+    stream, streams = pd.factorize(rows["stream_id"], sort=True)
+    at = index.get_indexer(rows["period_start"])
+    inside = at >= 0
+    columns = pd.Index(streams, name="stream_id")
+    out = []
+    for name in values:
+        grid = np.full((len(index), len(streams)), np.nan)
+        grid[at[inside], stream[inside]] = rows[name].to_numpy(dtype="float64")[inside]
+        out.append(pd.DataFrame(grid, index=index, columns=columns))
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (a != a and b != b) or abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    return a == b

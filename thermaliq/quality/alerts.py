@@ -1,0 +1,126 @@
+"""Alerts of DESIGN §7, computed from day results and data-quality events.
+
+Kinds: ``energy_balance``, ``invalid_efficiency``, ``efficiency_anomaly``, ``low_data_quality``,
+``meter_offline``, ``below_benchmark``. Every alert belongs to one local day of one facility.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from thermaliq.config import Facility
+from thermaliq.physics.balance import STATUS_OK
+
+ALERT_COLUMNS = ["facility_id", "period_start", "period_end", "kind", "severity", "value",
+                 "threshold", "message"]
+
+
+def _alert(facility: Facility, row, kind: str, severity: str, value: float, threshold: float,
+           message: str) -> dict:
+    return {"facility_id": facility.facility_id, "period_start": row.period_start,
+            "period_end": row.period_end, "kind": kind, "severity": severity,
+            "value": float(value), "threshold": float(threshold), "message": message}
+
+
+def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
+               events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Alerts for each day row of ``days``.
+
+    Parameters
+    ----------
+    facility : Facility
+        Supplies the thresholds and the facility type for the benchmark.
+    days : pandas.DataFrame
+        Day rows of the calculations (``period_start``, ``period_end``, ``efficiency_percent``,
+        ``balance_error_percent``, ``data_quality_score``, ``basis``).
+    trailing_mean : pandas.Series
+        Mean day efficiency over the 7 days before each day [%], indexed like ``days.period_start``
+        (NaN when there is no history).
+    events : pandas.DataFrame, optional
+        Quality events (``tag, kind, start, end, detail``); ``offline`` events raise
+        ``meter_offline`` on the day they start.
+    """
+    th = facility.thresholds
+    out: list[dict] = []
+    for row in days.itertuples(index=False):
+        eff = row.efficiency_percent
+        if not math.isnan(row.balance_error_percent) and abs(row.balance_error_percent) > th.balance_tolerance_percent:
+            out.append(_alert(facility, row, "energy_balance", "warning", row.balance_error_percent,
+                              th.balance_tolerance_percent,
+                              f"energy balance error {row.balance_error_percent:+.1f} % exceeds "
+                              f"±{th.balance_tolerance_percent:g} %: a meter or a loss estimate is off"))
+        if not math.isnan(eff) and not 0.0 <= eff <= 100.0:
+            out.append(_alert(facility, row, "invalid_efficiency", "critical", eff,
+                              0.0 if eff < 0 else 100.0,
+                              f"efficiency {eff:.1f} % ({row.basis}) is outside 0..100 %: "
+                              "check meter scaling and units"))
+        mean = trailing_mean.get(row.period_start, math.nan)
+        if not math.isnan(eff) and not math.isnan(mean) and abs(eff - mean) > th.anomaly_points:
+            out.append(_alert(facility, row, "efficiency_anomaly", "warning", eff - mean,
+                              th.anomaly_points,
+                              f"efficiency {eff:.1f} % differs from the 7-day mean {mean:.1f} % by "
+                              f"{eff - mean:+.1f} points"))
+        if row.data_quality_score < th.data_quality_min:
+            out.append(_alert(facility, row, "low_data_quality", "warning", row.data_quality_score,
+                              th.data_quality_min,
+                              f"only {row.data_quality_score:.1%} of intervals have complete data "
+                              f"(minimum {th.data_quality_min:.0%})"))
+        placement = _benchmark(facility, eff, row.basis)
+        if placement is not None and placement.position == "below_minimum":
+            out.append(_alert(facility, row, "below_benchmark", "info", eff, placement.minimum,
+                              f"efficiency {eff:.1f} % ({row.basis}) is below the "
+                              f"{facility.type.replace('_', ' ')} minimum of {placement.minimum:.1f} % "
+                              f"({placement.source})"))
+    out.extend(_offline_alerts(facility, days, events))
+    frame = pd.DataFrame(out, columns=ALERT_COLUMNS)
+    return frame.sort_values(["period_start", "kind"], kind="mergesort").reset_index(drop=True)
+
+
+def _offline_alerts(facility: Facility, days: pd.DataFrame, events: pd.DataFrame | None) -> list[dict]:
+    if events is None or events.empty:
+        return []
+    offline = events[events["kind"] == "offline"]
+    if offline.empty:
+        return []
+    out = []
+    limit_h = pd.Timedelta(facility.thresholds.offline_after) / pd.Timedelta("1h")
+    for row in days.itertuples(index=False):
+        inside = offline[(offline["start"] < row.period_end) & (offline["end"] > row.period_start)]
+        for ev in inside.itertuples(index=False):
+            silent_h = (min(ev.end, row.period_end) - max(ev.start, row.period_start)) / pd.Timedelta("1h")
+            out.append(_alert(facility, row, "meter_offline", "warning", silent_h, limit_h,
+                              f"tag {ev.tag} silent {silent_h:.1f} h (from {ev.start:%Y-%m-%d %H:%M} UTC; "
+                              f"limit {facility.thresholds.offline_after})"))
+    return out
+
+
+def _benchmark(facility: Facility, efficiency_percent: float, basis: str):
+    if math.isnan(efficiency_percent):
+        return None
+    from thermaliq.physics import efficiency_ranges  # the table is small; imported when first needed
+    try:
+        return efficiency_ranges.compare(facility.type, efficiency_percent, basis)
+    except (KeyError, ValueError):   # no published range for this facility type
+        return None
+
+
+def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """Mean efficiency of the (up to) 7 preceding days for each day [%], usable days only."""
+    cols = ["period_start", "efficiency_percent", "status"]
+    hist = history[cols] if not history.empty else pd.DataFrame(columns=cols)
+    both = pd.concat([hist, days[cols]], ignore_index=True)
+    both["period_start"] = pd.to_datetime(both["period_start"], utc=True)
+    both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
+    mean = pd.Series(trailing_mean_of(both["efficiency_percent"].to_numpy(), both["status"].to_numpy()),
+                     index=pd.DatetimeIndex(both["period_start"]))
+    return mean.reindex(pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True)))
+
+
+def trailing_mean_of(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """The core of :func:`trailing_mean` for days sorted by their distinct starts: the mean
+    efficiency of the up to 7 preceding usable days (status ``ok``; at least 3) of each day [%]."""
+    usable = np.where(np.asarray(status == STATUS_OK, dtype=bool),
+                      np.asarray(efficiency_percent, dtype="float64"), np.nan)
+    return pd.Series(usable).rolling(7, min_periods=3).mean().shift(1).to_numpy(dtype="float64")

@@ -1,0 +1,218 @@
+"""Plotly figures of a facility report, built from the columns of a page's data.
+
+Figures are plain dicts in Plotly's JSON schema (``{"data": [...], "layout": {...}}``), handed to
+:func:`thermaliq.report.html.figure_html`; building ``plotly.graph_objects`` would validate every
+property on every page and cost ~10x the time of the report itself. The tests validate each figure
+once with ``go.Figure(fig)``. Every text that comes from data (facility, stream, tag names, issues)
+is HTML-escaped: Plotly renders a subset of HTML in labels, so an unescaped ``<a href=...>`` or
+``<b>`` in a name would be interpreted. Every figure states the heating-value basis and its units.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from thermaliq.report.html import esc
+from thermaliq.report.quality import completeness, local_label, local_text_ns
+from thermaliq.report.sankey import SankeyData, fmt_kwh
+
+#: A small template instead of Plotly's default one, which adds ~10 kB of JSON to every figure.
+TEMPLATE = {"layout": {
+    "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13,
+             "color": "#1f2933"},
+    "paper_bgcolor": "white", "plot_bgcolor": "white",
+    "xaxis": {"gridcolor": "#e4e7eb", "linecolor": "#9aa5b1", "ticks": "outside", "automargin": True},
+    "yaxis": {"gridcolor": "#e4e7eb", "linecolor": "#9aa5b1", "zeroline": False, "automargin": True},
+    "margin": {"l": 60, "r": 30, "t": 60, "b": 50},
+    "legend": {"orientation": "h", "y": -0.2},
+    "hoverlabel": {"namelength": -1},
+}}
+ROLE_COLORS = {"input": "#e8833a", "plant": "#52606d", "output": "#2f9e44", "loss": "#d64545",
+               "unaccounted": "#9aa5b1", "imbalance": "#8e2c48"}
+OK_COLOR, BAD_COLOR, MEAN_COLOR, BAND_COLOR = "#2f9e44", "#d64545", "#3b5bdb", "rgba(47,158,68,0.13)"
+PERIOD_COLOR = "rgba(59,91,219,0.08)"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _local(ts: np.ndarray | pd.Timestamp, tz: str):
+    """UTC instant(s) as local ``YYYY-MM-DD HH:MM`` text for a Plotly date axis; an array holds
+    int64 UTC nanoseconds."""
+    if isinstance(ts, pd.Timestamp):
+        return local_label(ts, tz)
+    return local_text_ns(ts, tz)
+
+
+def _vals(s: np.ndarray) -> list:
+    """Floats with NaN as ``None`` (JSON null: a gap in the trace)."""
+    return [None if v is None or not math.isfinite(v) else float(v) for v in np.asarray(s, dtype=float).tolist()]
+
+
+def _layout(title: str, height: int, **extra) -> dict:
+    return {"template": TEMPLATE, "height": height, "title": {"text": title}, **extra}
+
+
+def _hband(y0: float, y1: float, color: str) -> dict:
+    return {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": y0, "y1": y1, "fillcolor": color,
+            "line": {"width": 0}, "layer": "below"}
+
+
+def _hline(y: float, color: str, dash: str) -> dict:
+    return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+            "line": {"color": color, "dash": dash, "width": 1}}
+
+
+def _period_marks(period: tuple[pd.Timestamp, pd.Timestamp], tz: str) -> tuple[dict, dict]:
+    """A shaded rectangle over the reported period and its label."""
+    x0, x1 = (_local(pd.Timestamp(t), tz) for t in period)
+    rect = {"type": "rect", "yref": "paper", "y0": 0, "y1": 1, "x0": x0, "x1": x1,
+            "fillcolor": PERIOD_COLOR, "line": {"width": 0}, "layer": "below"}
+    note = {"text": "this report", "x": x0, "y": 1, "xref": "x", "yref": "paper", "xanchor": "left",
+            "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": MEAN_COLOR}}
+    return rect, note
+
+
+def sankey_figure(sd: SankeyData, basis: str, title: str) -> dict:
+    """Sankey of the period's flows; node labels carry energy [kWh] and share of input [%]."""
+    total_in = sd.totals.get("input_kwh", 0.0) or 1.0
+    incoming = [0.0] * len(sd.nodes)
+    outgoing = [0.0] * len(sd.nodes)
+    for link in sd.links:
+        outgoing[link.source] += link.value_kwh
+        incoming[link.target] += link.value_kwh
+    labels = []
+    for i, name in enumerate(sd.nodes):
+        value = max(incoming[i], outgoing[i])
+        labels.append(f"{esc(name)}<br>{fmt_kwh(value)} ({value / total_in * 100:.1f} %)")
+    colors = [ROLE_COLORS[r] for r in sd.node_roles]
+    # two-line labels need ~60 px per node on the busier side of the plant
+    side = (sum(r in ("input", "imbalance") for r in sd.node_roles),
+            sum(r in ("output", "loss", "unaccounted") for r in sd.node_roles))
+    link_colors = [_rgba(colors[lk.target if sd.node_roles[lk.source] == "plant" else lk.source], 0.35)
+                   for lk in sd.links]
+    trace = {
+        "type": "sankey", "arrangement": "snap", "valueformat": ",.0f", "valuesuffix": " kWh",
+        "node": {"label": labels, "color": colors, "pad": 30, "thickness": 18,
+                 "line": {"color": "white", "width": 0.5},
+                 "hovertemplate": "%{label}<extra></extra>"},
+        "link": {"source": [lk.source for lk in sd.links], "target": [lk.target for lk in sd.links],
+                 "value": [lk.value_kwh for lk in sd.links], "label": [esc(lk.label) for lk in sd.links],
+                 "color": link_colors,
+                 "hovertemplate": "%{label}<br>%{value:,.0f} kWh<extra></extra>"}}
+    return {"data": [trace], "layout": _layout(
+        f"{esc(title)} — energy flows [kWh], {esc(basis)} basis", 140 + 60 * max(3, *side))}
+
+
+def trend_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str,
+                 period: tuple[pd.Timestamp, pd.Timestamp], band: object | None = None) -> dict:
+    """Daily efficiency [%] over the trailing window, the 7-day mean and the benchmark band.
+
+    ``days`` holds the columns of ``report_periods.daily_results`` as arrays, ``period_start`` as
+    int64 UTC nanoseconds. ``band`` has ``minimum``, ``typical``, ``best`` [%], ``basis`` and
+    ``source`` (or is None).
+    """
+    x = _local(days["period_start"], tz)
+    rect, note = _period_marks(period, tz)
+    shapes, traces = [rect], []
+    if band is not None:
+        shapes += [_hband(band.minimum, band.best, BAND_COLOR), _hline(band.typical, OK_COLOR, "dot")]
+        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",
+                       "line": {"color": BAND_COLOR, "width": 10}, "name": esc(
+                           f"benchmark range {band.minimum:g}–{band.best:g} %, typical {band.typical:g} % "
+                           f"({band.basis})")})
+    quality = np.asarray(days["data_quality_score"], dtype=float).tolist()
+    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_percent"]),
+                   "mode": "lines+markers", "name": f"daily efficiency ({esc(basis)})",
+                   "line": {"color": "#1f2933", "width": 1.5}, "marker": {"size": 7, "color": "#1f2933"},
+                   "customdata": [f"data quality {q:.2f}" if math.isfinite(q) else "data quality –"
+                                  for q in quality],
+                   "hovertemplate": "%{x|%Y-%m-%d}: %{y:.1f} %<br>%{customdata}<extra></extra>"})
+    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_mean_percent"]), "mode": "lines",
+                   "name": "reference: mean of the 7 days before (anomaly alert)",
+                   "line": {"color": MEAN_COLOR, "dash": "dash", "width": 2},
+                   "hovertemplate": "%{x|%Y-%m-%d}: mean of the 7 days before %{y:.1f} %<extra></extra>"})
+    return {"data": traces, "layout": _layout(
+        f"Efficiency trend [%], {esc(basis)} basis (useful output / input)", 400, shapes=shapes,
+        annotations=[note], yaxis={"title": {"text": f"efficiency [%, {esc(basis)}]"}},
+        xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
+
+
+def balance_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str, tolerance_percent: float,
+                   period: tuple[pd.Timestamp, pd.Timestamp]) -> dict:
+    """Daily energy-balance error [% of input] with the ±tolerance band (``days`` as for
+    :func:`trend_figure`)."""
+    err = _vals(days["balance_error_percent"])
+    colors = [OK_COLOR if e is None or abs(e) <= tolerance_percent else BAD_COLOR for e in err]
+    rect, note = _period_marks(period, tz)
+    shapes = [rect, _hband(-tolerance_percent, tolerance_percent, BAND_COLOR),
+              _hline(-tolerance_percent, BAD_COLOR, "dash"), _hline(tolerance_percent, BAD_COLOR, "dash")]
+    trace = {"type": "bar", "x": _local(days["period_start"], tz), "y": err, "marker": {"color": colors},
+             "name": "balance error", "customdata": _vals(days["unaccounted_kwh"]),
+             "hovertemplate": "%{x|%Y-%m-%d}: %{y:+.2f} % of input<br>unaccounted %{customdata:,.0f} kWh"
+                              "<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        f"Energy-balance error [% of input], {esc(basis)} basis — tolerance ±{tolerance_percent:g} %",
+        340, showlegend=False, shapes=shapes, annotations=[note],
+        yaxis={"title": {"text": "(input − useful − losses) / input [%]"}},
+        xaxis={"type": "date", "title": {"text": f"local day ({esc(tz)})"}})}
+
+
+def quality_heatmap(sums: dict[tuple, list], *, tz: str, minimum: float) -> dict:
+    """Tag × local-day completeness [0..1] with repair counts in the hover text.
+
+    ``sums``: the ``data_quality`` counts per (tag, local ``YYYY-MM-DD``) as
+    :func:`thermaliq.report.quality.totals_by_key` gives them, sorted by tag, then day.
+    """
+    tags = sorted({tag for tag, _ in sums})
+    columns = sorted({day for _, day in sums})
+    col = {day: j for j, day in enumerate(columns)}
+    zs = [[None] * len(columns) for _ in tags]
+    hover = [["no record"] * len(columns) for _ in tags]
+    text = [[""] * len(columns) for _ in tags]
+    row = -1
+    for (tag, day), (e, v, i, r, issues) in sums.items():  # sorted by tag, then day
+        if row < 0 or tags[row] != tag:
+            row += 1
+        j = col[day]
+        zs[row][j], hover[row][j], text[row][j] = _cell(e, v, i, r, "; ".join(sorted(issues)) if issues else "")
+    trace = {"type": "heatmap", "z": zs, "x": [_day_label(d) for d in columns],
+             "y": [esc(t) for t in tags], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
+             "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
+             "textfont": {"size": 9}, "colorbar": {"title": {"text": "completeness"}, "tickformat": ".0%"},
+             "customdata": hover,
+             "hovertemplate": "%{y} %{x}<br>%{customdata}<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        f"Data completeness per tag and local day [% of expected points] (minimum {minimum:.0%})",
+        max(280, 130 + 24 * len(tags)),
+        xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
+        yaxis={"autorange": "reversed"})}
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _day_label(day: str) -> str:
+    """``YYYY-MM-DD`` as ``Mon DD`` (a heatmap column)."""
+    return f"{date.fromisoformat(day):%b %d}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cell(expected: float, valid: float, interpolated: float, rejected: float, issues: str) -> tuple:
+    """``(z, hover, text)`` of one heatmap cell; the same cell recurs on a month of pages."""
+    c = completeness(expected, valid)
+    z = None if math.isnan(c) else c
+    hover = (f"valid {int(valid)}/{int(expected)}, interpolated {int(interpolated)}, rejected {int(rejected)}"
+             + (f"<br>{esc(issues)}" if issues else ""))
+    return z, hover, "" if z is None else f"{z * 100:.0f}"
+
+
+def _quality_scale(minimum: float) -> list:
+    """Red below the minimum, yellow at it, green at 100 % (positions strictly increasing)."""
+    m = min(max(minimum, 0.02), 0.99)
+    return [[0, BAD_COLOR], [max(m - 0.1, m / 2), "#f59f00"], [m, "#ffe066"], [1, OK_COLOR]]

@@ -1,0 +1,79 @@
+"""Settings of one installation: every ``THERMALIQ_*`` environment variable, read in one place.
+
+``Settings`` is a pydantic-settings model; :func:`load_settings` reads the environment (a flow
+run reads it once when it starts and passes the object down). No other module of thermaliq,
+``tasks`` or ``flows`` reads ``os.environ``: secrets named by a facility's configuration
+(``source.token_env``) are read through :func:`secret`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from thermaliq.errors import ConfigError
+
+#: Rows per chunk of a streamed readings file unless set [rows].
+DEFAULT_BATCH_ROWS = 1_000_000
+
+
+def _default_processes() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Settings(BaseSettings):
+    """Every ``THERMALIQ_*`` setting with its default (the variable is the field name in capitals)."""
+
+    model_config = SettingsConfigDict(env_prefix="THERMALIQ_", extra="ignore", frozen=True)
+
+    home: Path | None = Field(None, description="home directory when --home is not given")
+    reports_url: str | None = Field(None, description="base URL under which the reports are served")
+    processes: int = Field(default_factory=_default_processes, ge=1,
+                           description="worker processes for CPU-heavy jobs (1: in the task's thread)")
+    max_workers: int = Field(8, ge=1, description="threads of Prefect's task runner")
+    window_days: int = Field(31, ge=1, description="days per calculation window of a backfill")
+    ingest_batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1, description="rows per ingest chunk [rows]")
+    lock_timeout_s: float = Field(900.0, gt=0, description="longest wait for a facility's lock [s]")
+    crash_at: str | None = Field(None, description="crash point for the crash-safety tests (point:n)")
+    serve_log: bool = Field(False, description="log every request of the report server")
+    schedule_tz: str | None = Field(None, description="timezone of the nightly deployment's cron")
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as ``THERMALIQ_*`` variables (for a child process that reads its own)."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                out[f"THERMALIQ_{name.upper()}"] = str(value)
+        return out
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings from the environment; ``overrides`` (field=value) win over it.
+
+    Raises ``ConfigError`` naming the variable when a value does not parse.
+    """
+    try:
+        return Settings(**overrides)
+    except Exception as exc:  # pydantic's ValidationError: name the variable, not the model
+        errors = getattr(exc, "errors", None)
+        if errors is None:
+            raise
+        first = errors()[0]
+        name = "THERMALIQ_" + str(first["loc"][0]).upper() if first.get("loc") else "THERMALIQ_*"
+        raise ConfigError(f"{name}: {first['msg']}", field=name,
+                          fix="correct or unset the environment variable") from None
+
+
+def secret(name: str, *, field: str) -> str:
+    """The value of the environment variable ``name`` that a configuration names (a token).
+
+    Raises ``ConfigError`` naming the variable and ``field`` when it is unset or empty. The value
+    is never logged.
+    """
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set", field=field,
+                          fix=f"export {name}=<secret> before running")
+    return value

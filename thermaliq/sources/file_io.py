@@ -1,0 +1,111 @@
+"""File access for :mod:`thermaliq.sources.readers`: suffixes, CSV header sniffing, record batches.
+
+Every file is turned into a stream of Arrow record batches whose columns are all strings, so
+that :mod:`thermaliq.sources.readers` parses CSV and Parquet the same way. CSV is streamed with
+``pyarrow.csv.open_csv`` (single-threaded, so malformed records come back with their record
+number, see ``RecordBatches.skipped``); Parquet with ``ParquetFile.iter_batches``.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from thermaliq.errors import DataError
+
+_DELIMITERS = [",", ";", "\t", "|"]
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_BLOCK_BYTES = 16 << 20
+_FIRST_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
+RESERVED_COLUMNS = {"timestamp", "tag", "value", "unit", "quality"}  # matched case-insensitively
+
+
+def _suffix_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    raise DataError(f"unsupported file type (expected {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)})",
+                    source=str(path))
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _sniff_header(path: Path, source: str) -> tuple[str, list[str], str]:
+    """Delimiter, column names and encoding (UTF-8, else Windows-1252) of a CSV file."""
+    with _open_bytes(path) as fh:
+        try:
+            head = fh.read(1 << 20)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"cannot read file: {exc}", source=source) from exc
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        encoding = "utf8"
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+    text = head.decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
+    if not text or text.isspace():   # = not text.strip(), without copying 1 MiB
+        raise DataError("empty file (no header line)", source=source)
+    first = _FIRST_LINE.match(text).group()   # = text.splitlines()[0], without splitting 1 MiB
+    best = max(_DELIMITERS, key=lambda d: len(next(csv.reader([first], delimiter=d))))
+    names = next(csv.reader([first], delimiter=best))
+    return best, [n.strip() if n.strip().lower() in RESERVED_COLUMNS else n for n in names], encoding
+
+
+class RecordBatches:
+    """Record batches of all-string columns plus the record numbers of malformed CSV rows."""
+
+    def __init__(self, path: Path, source: str):
+        self.path, self.source = path, source
+        self.kind = _suffix_kind(path)
+        self.skipped: list[tuple[int, str, str]] = []
+        self.delimiter, self.encoding, self.notes = ",", "utf8", []
+        if self.kind == "csv":
+            self.delimiter, self.names, self.encoding = _sniff_header(path, source)
+            if self.encoding != "utf8":
+                self.notes.append(f"{source}: not UTF-8; read as Windows-1252 ({self.encoding})")
+        else:
+            try:
+                self._pq = pq.ParquetFile(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise DataError(f"not a readable Parquet file: {exc}", source=source) from exc
+            self.names = list(self._pq.schema_arrow.names)
+
+    def _on_invalid(self, row) -> str:
+        reason = f"wrong number of fields (expected {row.expected_columns}, got {row.actual_columns})"
+        self.skipped.append((int(row.number) - 1, reason, row.text))
+        return "skip"
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self.kind == "parquet":
+            for b in self._pq.iter_batches(batch_size=1 << 20):
+                yield pa.record_batch([c if pa.types.is_string(c.type) else pc.cast(c, pa.string())
+                                       for c in b.columns], names=self.names)
+            return
+        names = [f"c{i}" for i in range(len(self.names))]  # positional: names may repeat
+        try:
+            reader = pcsv.open_csv(
+                pa.input_stream(str(self.path), compression="detect"),
+                read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False,
+                                              block_size=_BLOCK_BYTES, encoding=self.encoding),
+                parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                                invalid_row_handler=self._on_invalid),
+                convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                    null_values=[""], strings_can_be_null=True,
+                                                    quoted_strings_can_be_null=True))
+            for b in reader:
+                yield pa.record_batch(b.columns, names=self.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot parse CSV ({self.encoding}): {exc}", source=self.source) from exc

@@ -1,0 +1,369 @@
+"""Read plant readings files (DESIGN §4) into the raw-readings shape of docs/ARCHITECTURE.md.
+
+``read_readings_file`` parses CSV (``.csv``, ``.csv.gz``, ``.txt``) and Parquet (``.parquet``,
+``.pq``) files in long (``timestamp, tag, value`` + optional ``unit``, ``quality``) or wide
+(``timestamp`` + one column per tag) format. Files are streamed in record batches through
+pyarrow and every batch is parsed and checked by DuckDB (``TRY_CAST``, SQL in
+:mod:`thermaliq.sources.parse`), so memory is bounded by the size of the result, not by
+intermediate Python objects, and bad rows become rejects with their raw text instead of
+exceptions. A long batch with nothing to reject in its simplest form (``...Z`` instants, plain
+numbers) is parsed by pyarrow instead, with the same result (``readers_parse.parse_long_fast``).
+Chunks hand their readings over in Arrow form (``ReadResult.table``); the pandas frame is built
+only when asked for.
+
+Rules (the README's readings section should repeat them for users):
+
+* The delimiter is sniffed from the header line among ``,`` ``;`` tab ``|``; a UTF-8 BOM is
+  ignored; column names ``timestamp``/``tag``/``value``/``unit``/``quality`` are matched
+  case-insensitively. Tag names (long-format cells, wide-format headers) are kept verbatim.
+* ``row`` is the 1-based record number in the file (header = row 0); a quoted value spanning
+  several lines is one record.
+* A whole-file problem raises ``DataError`` naming the file: unsupported suffix, unreadable or
+  empty file, no ``timestamp`` column (often a wrong delimiter), a long file without ``tag`` or
+  ``value``. A file with a header and no data rows is *not* an error: it gives an empty result
+  and a note.
+* Row problems become rejects, with reasons ``missing timestamp``, ``unparseable timestamp``,
+  ``timestamp out of range``, ``missing tag``, ``missing value``, ``non-numeric value``,
+  ``non-finite value`` (inf, NaN; ``1e308`` is finite and kept), ``wrong number of fields``.
+  In wide files an empty cell is simply no reading; a bad timestamp rejects the row once.
+* Text is UTF-8; a CSV file whose first MiB is not valid UTF-8 is read as Windows-1252 (with a
+  note); bytes that fit neither raise ``DataError``. Repeated ``timestamp`` (or, in long files,
+  ``tag``/``value``/``unit``/``quality``) columns raise ``DataError``.
+* ``source`` is stored on every row (pandas ``str``), which costs its length in bytes per row.
+* Timestamps with an offset or ``Z`` are instants; naive ones are wall-clock times in ``tz``
+  resolved by :func:`thermaliq.sources.wallclock.localize_wall` (DST rule there). Precision is 1 µs.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from thermaliq.errors import DataError
+from thermaliq.sources.file_io import RecordBatches
+from thermaliq.sources.parse import (_ROW, _WIDE_CELLS_SQL, _WIDE_ROWS_SQL, RAW_MAX_CHARS,  # noqa: F401
+                                     _check_unique, _connection, _detect_format, _fix_rows,
+                                     _long_sql, _melt, _rename, parse_long_fast)
+from thermaliq.sources.wallclock import WallClock
+from thermaliq.settings import load_settings
+
+READING_COLUMNS = ["tag", "ts", "value", "unit", "quality", "source", "row"]
+REJECT_COLUMNS = ["source", "row", "reason", "raw"]
+
+
+class ReadResult:
+    """Readings, rejects and notes of one read (shapes in docs/ARCHITECTURE.md).
+
+    A reader may hand over the readings as an Arrow ``table`` instead (columns ``tag, ts``
+    (``timestamp[ns, UTC]``), ``value, unit, quality, source, row``); ``readings`` is then built
+    from it on first use, so a consumer working on Arrow never pays for the pandas frame.
+    """
+
+    def __init__(self, readings: pd.DataFrame | None, rejects: pd.DataFrame,
+                 notes: list[str] | None = None, *, table: pa.Table | None = None):
+        if readings is None and table is None:
+            raise ValueError("ReadResult needs readings or table")
+        self._readings, self.table = readings, table
+        self.rejects, self.notes = rejects, [] if notes is None else notes
+
+    @property
+    def readings(self) -> pd.DataFrame:
+        if self._readings is None:
+            self._readings = _frame_of(self.table)
+        return self._readings
+
+    @readings.setter
+    def readings(self, frame: pd.DataFrame) -> None:
+        self._readings, self.table = frame, None
+
+    def __len__(self) -> int:
+        """Number of readings [rows]."""
+        return len(self._readings) if self._readings is not None else self.table.num_rows
+
+
+def empty_readings() -> pd.DataFrame:
+    """An empty raw-readings frame with the documented dtypes."""
+    return pd.DataFrame({"tag": pd.Series([], dtype="str"),
+                         "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
+                         "value": pd.Series([], dtype="float64"),
+                         "unit": pd.Series([], dtype="str"),
+                         "quality": pd.Series([], dtype="str"),
+                         "source": pd.Series([], dtype="str"),
+                         "row": pd.Series([], dtype="int64")})
+
+
+def empty_rejects() -> pd.DataFrame:
+    """An empty rejects frame (``source, row, reason, raw``)."""
+    return _EMPTY_REJECTS.copy()   # a copy of a template: building the frame costs ~2 ms
+
+
+_EMPTY_REJECTS = pd.DataFrame({"source": pd.Series([], dtype="str"),
+                               "row": pd.Series([], dtype="int64"),
+                               "reason": pd.Series([], dtype="str"),
+                               "raw": pd.Series([], dtype="str")})
+
+
+#: Rows per chunk of :class:`ReadingsStream` unless given [rows]; ``THERMALIQ_INGEST_BATCH_ROWS``.
+
+
+def batch_rows_setting() -> int:
+    """Rows per ingest chunk: ``THERMALIQ_INGEST_BATCH_ROWS`` or :data:`thermaliq.settings.DEFAULT_BATCH_ROWS` [rows]."""
+    return load_settings().ingest_batch_rows
+
+
+class ReadingsStream:
+    """One readings file read in chunks of ``batch_rows`` records, with the rules of
+    :func:`read_readings_file`.
+
+    Opening reads the header and raises ``DataError`` for a file that cannot be read at all.
+    Iterating yields one :class:`ReadResult` per chunk (its ``notes`` empty), in row order; a
+    ``DataError`` while iterating means the file broke off (e.g. a corrupt gzip tail) after the
+    chunks already yielded. Row numbers are absolute file records in every chunk, malformed CSV
+    records included; a chunk's rejects also carry the malformed records up to its last row. The
+    DST rule carries its state from chunk to chunk (:class:`thermaliq.sources.wallclock.WallClock`).
+    After the iteration, :attr:`notes` holds the file's notes, as ``read_readings_file`` gives.
+
+    Parameters
+    ----------
+    path, tz, format, source
+        As for :func:`read_readings_file`.
+    batch_rows : int or None
+        Records per chunk [rows] (the last one may be shorter); None: the whole file in one chunk.
+    """
+
+    def __init__(self, path: str | Path, *, tz: str, format: str | None = None,
+                 source: str | None = None, batch_rows: int | None = None):
+        self.source = str(path) if source is None else source
+        path = Path(path)
+        if not path.is_file():
+            raise DataError("file not found", source=self.source)
+        if batch_rows is not None and batch_rows < 1:
+            raise ValueError(f"batch_rows must be a positive number of rows, not {batch_rows!r}")
+        self._batches = RecordBatches(path, self.source)
+        names = self._batches.names
+        self.format = _detect_format(names, format, self.source)
+        _check_unique(names, self.format, self.source)
+        self._lower = [n.strip().lower() for n in names]
+        self._tag_idx = [i for i, (n, lo) in enumerate(zip(names, self._lower))
+                         if lo != "timestamp" and n != ""]
+        self._tagnames = pa.table({"tagi": np.arange(len(self._tag_idx), dtype=np.int32),
+                                   "tag": [names[i] for i in self._tag_idx]})
+        self._limit = batch_rows or np.iinfo(np.int64).max
+        self._clock = WallClock(tz)
+        self._count = 0           # records parsed so far, malformed CSV records not counted
+        self._emitted = 0         # malformed records already handed out as rejects
+        self.notes: list[str] = []
+
+    def __iter__(self) -> Iterator[ReadResult]:
+        goods, bads, in_chunk = [], [], 0
+        for raw_batch in self._batches:
+            offset = 0
+            while offset < raw_batch.num_rows:
+                take = min(raw_batch.num_rows - offset, self._limit - in_chunk)
+                self._parse(raw_batch.slice(offset, take), goods, bads)
+                offset += take
+                in_chunk += take
+                if in_chunk >= self._limit:
+                    yield self._chunk(goods, bads, final=False)
+                    goods, bads, in_chunk = [], [], 0
+        if in_chunk or self._emitted < len(self._batches.skipped):
+            yield self._chunk(goods, bads, final=True)
+        self.notes = self._batches.notes + ([] if self._count else
+                                            [f"{self.source}: header only, no data rows"])
+        if self.format == "wide" and not self._tag_idx:
+            self.notes.append(f"{self.source}: wide file without tag columns")
+        self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
+
+    def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
+        """Parse one slice of records with DuckDB into good rows and rejects (Arrow tables)."""
+        con = _connection()
+        batch = _rename(raw_batch, self.format, self._count)  # noqa: F841  (DuckDB reads it by name)
+        self._count += raw_batch.num_rows
+        if self.format == "long":
+            fast = parse_long_fast(batch, self._lower)
+            if fast is not None:      # the common clean batch: no reject possible
+                goods.append(fast)
+                return
+            out = con.sql(_long_sql("unit" in self._lower, "quality" in self._lower)).to_arrow_table()
+        else:
+            ts_i = self._lower.index("timestamp")
+            stamps = pa.table({"timestamp": batch.column(ts_i), _ROW: batch.column(_ROW)})  # noqa: F841
+            tagnames = self._tagnames  # noqa: F841  (DuckDB reads it by name)
+            try:
+                con.execute(_WIDE_ROWS_SQL)
+                bads.append(con.sql(f"SELECT row, reason, left(coalesce(t, ''), {RAW_MAX_CHARS}) "
+                                    "AS raw FROM rows_ WHERE reason IS NOT NULL").to_arrow_table())
+                out = None
+                if self._tag_idx:
+                    cells = _melt(batch, self._tag_idx)  # noqa: F841  (DuckDB reads it by name)
+                    out = con.sql(_WIDE_CELLS_SQL).to_arrow_table()
+            finally:
+                con.execute("DROP TABLE IF EXISTS rows_")
+        if out is not None:
+            ok = pc.is_null(out["reason"])
+            goods.append(out.filter(ok).drop_columns(["reason", "raw"]))
+            bads.append(out.filter(pc.invert(ok)).select(["row", "reason", "raw"]))
+
+    def _chunk(self, goods: list, bads: list, final: bool) -> ReadResult:
+        """Readings and rejects of the records parsed since the last chunk."""
+        skipped = sorted(self._batches.skipped)
+        skip_rows = np.array([s[0] for s in skipped], dtype=np.int64)
+        table = _readings_table(goods, skip_rows, self.source, self._clock)
+        # malformed records up to this chunk's last record (all of them at the end)
+        last = int(_fix_rows(np.array([self._count], dtype=np.int64), skip_rows)[0])
+        fresh = [s for s in skipped[self._emitted:] if final or s[0] < last]
+        self._emitted += len(fresh)
+        return ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [],
+                          table=table)
+
+
+def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
+                       source: str | None = None) -> ReadResult:
+    """Read one readings file (CSV or Parquet, long or wide) into raw readings and rejects.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file; ``.csv``, ``.csv.gz``, ``.txt``, ``.parquet`` or ``.pq``.
+    tz : str
+        IANA time zone of naive (wall-clock) timestamps, e.g. ``America/Chicago``.
+    format : {'long', 'wide'} or None
+        File layout; detected when None (long iff the file has ``tag`` and ``value`` columns).
+    source : str, optional
+        Value of the ``source`` column of readings and rejects; default: ``path`` as given.
+
+    Returns
+    -------
+    ReadResult
+        ``readings`` (``tag, ts, value, unit, quality, source, row``; ts in UTC, value in the
+        file's unit), ``rejects`` (``source, row, reason, raw``) and ``notes`` (DST repairs, …).
+
+    Raises
+    ------
+    DataError
+        The file as a whole cannot be read (see the module docstring); names the file.
+
+    Notes
+    -----
+    The whole file becomes one frame; :class:`ReadingsStream` reads it in bounded chunks.
+
+    Examples
+    --------
+    >>> r = read_readings_file("tests/data/readings/long_offset.csv", tz="UTC")  # doctest: +SKIP
+    >>> r.readings[["tag", "ts", "value"]].iloc[0].tolist()  # doctest: +SKIP
+    ['FT-101', Timestamp('2024-01-15 06:00:00+0000', tz='UTC'), 1520.5]
+    """
+    stream = ReadingsStream(path, tz=tz, format=format, source=source)
+    parts = list(stream)
+    if len(parts) == 1:
+        return ReadResult(parts[0].readings, parts[0].rejects, stream.notes)
+    readings = [p.readings for p in parts if len(p.readings)]
+    rejects = [p.rejects for p in parts if len(p.rejects)]
+    return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_readings(),
+                      _sorted_rejects(pd.concat(rejects, ignore_index=True)) if rejects
+                      else empty_rejects(), stream.notes)
+
+
+def _sorted_rejects(r: pd.DataFrame) -> pd.DataFrame:
+    return r.sort_values("row", kind="stable", ignore_index=True)
+
+
+def _rejects_frame(bads: list, skip_rows: np.ndarray, skipped: list, source: str) -> pd.DataFrame:
+    """Rejects (``source, row, reason, raw``) of parsed rows and malformed records, by row."""
+    rej = [_to_pandas_rejects(t, skip_rows) for t in bads if t.num_rows]
+    if skipped:
+        rej.append(pd.DataFrame({"row": np.array([s[0] for s in skipped], dtype=np.int64),
+                                 "reason": [s[1] for s in skipped],
+                                 "raw": [str(s[2])[:RAW_MAX_CHARS] for s in skipped]}))
+    if not rej:
+        return empty_rejects()
+    r = _sorted_rejects(pd.concat(rej, ignore_index=True))
+    return pd.DataFrame({"source": pd.Series(source, index=r.index, dtype="str"),
+                         "row": r["row"].astype("int64"), "reason": r["reason"].astype("str"),
+                         "raw": r["raw"].astype("str")})
+
+
+def _to_pandas_rejects(t: pa.Table, skip_rows: np.ndarray) -> pd.DataFrame:
+    df = t.to_pandas()
+    df["row"] = _fix_rows(df["row"].to_numpy(np.int64), skip_rows)
+    return df
+
+
+def _readings_table(goods: list, skip_rows: np.ndarray, source: str, clock: WallClock) -> pa.Table:
+    """The chunk's good rows as the Arrow form of raw readings (see :class:`ReadResult`), record
+    numbers counting malformed records and naive wall-clock times localised by ``clock``."""
+    goods = [g for g in goods if g.num_rows]
+    if not goods:
+        return _arrow_of(empty_readings())
+    t = pa.concat_tables(goods)
+    del goods
+    row = _fix_rows(t["row"].to_numpy(), skip_rows)
+    inst = t["inst"].cast(pa.int64())
+    ts = pc.fill_null(inst, 0).to_numpy(zero_copy_only=False) * 1000   # [ns]; naive rows below
+    if inst.null_count:
+        ts[pc.is_null(inst).to_numpy(zero_copy_only=False)] = np.iinfo(np.int64).min   # NaT
+    naive = pc.is_valid(t["wall"]).to_numpy(zero_copy_only=False)
+    if naive.any():
+        idx = np.flatnonzero(naive)
+        w = pd.Series(t["wall"].filter(pa.array(naive)).to_pandas(), dtype="datetime64[ns]")
+        w.index = idx
+        tags = t["tag"].take(pa.array(idx)).to_pandas()
+        inst = clock.localize(w, pd.Series(tags.to_numpy(), index=idx), pd.Series(row[idx], index=idx))
+        ts[idx] = inst.dt.tz_localize(None).to_numpy().astype("int64")
+    n = t.num_rows
+    return pa.table({"tag": t["tag"].combine_chunks().cast(pa.string()),
+                     "ts": pa.array(ts, pa.int64()).view(pa.timestamp("ns", tz="UTC")),
+                     "value": t["value"].combine_chunks().cast(pa.float64()),
+                     "unit": t["unit"].combine_chunks().cast(pa.string()),
+                     "quality": t["quality"].combine_chunks().cast(pa.string()),
+                     "source": pa.repeat(pa.scalar(source, pa.string()), n),
+                     "row": pa.array(row.astype("int64"))})
+
+
+def _arrow_of(frame: pd.DataFrame) -> pa.Table:
+    """Arrow form of an (empty) raw-readings frame."""
+    return pa.table({"tag": pa.array(frame["tag"], pa.string()),
+                     "ts": pa.array(frame["ts"].array.asi8, pa.int64()).view(pa.timestamp("ns", tz="UTC")),
+                     "value": pa.array(frame["value"], pa.float64()),
+                     "unit": pa.array(frame["unit"], pa.string()),
+                     "quality": pa.array(frame["quality"], pa.string()),
+                     "source": pa.array(frame["source"], pa.string()),
+                     "row": pa.array(frame["row"], pa.int64())})
+
+
+def _frame_of(t: pa.Table) -> pd.DataFrame:
+    """The raw-readings frame (pandas, dtypes of :func:`empty_readings`) of the Arrow form."""
+    ts = t["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.DataFrame({"tag": pd.Series(t["tag"].to_pandas(), dtype="str"),
+                         "ts": pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC"),
+                         "value": t["value"].to_numpy(zero_copy_only=False).astype("float64"),
+                         "unit": pd.Series(t["unit"].to_pandas(), dtype="str"),
+                         "quality": pd.Series(t["quality"].to_pandas(), dtype="str"),
+                         "source": pd.Series(t["source"].to_pandas(), dtype="str"),
+                         "row": t["row"].to_numpy(zero_copy_only=False).astype("int64")})
+
+
+def read_readings_files(paths: Iterable[str | Path], tz: str, format: str | None = None,
+                        ) -> Iterator[tuple[Path, ReadResult]]:
+    """Read several files one at a time (bounded memory), yielding ``(path, ReadResult)``.
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Files to read, in the order given.
+    tz : str
+        IANA time zone of naive timestamps.
+    format : {'long', 'wide'} or None
+        Layout of every file; detected per file when None.
+    """
+    for p in paths:
+        yield Path(p), read_readings_file(p, tz=tz, format=format)
+
+
+__all__ = ["ReadResult", "ReadingsStream", "read_readings_file", "batch_rows_setting", "read_readings_files", "empty_readings",
+           "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]

@@ -1,0 +1,180 @@
+"""The DuckDB relations of DESIGN §6 as views over the Parquet lake.
+
+``<home>/thermaliq.duckdb`` holds only view definitions, so it is opened for writing only when the
+set of views must change (first run, a dataset that was empty gets data, the home moved). Users
+and reports therefore never wait for a writer, and a user holding the file open read-only never
+makes a flow fail: :func:`refresh_catalog` reports it as busy and the views already there keep
+seeing new files through their globs.
+
+Internal readers use :func:`memory_connection`, an in-memory database with the same views.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from thermaliq.home import Home
+from thermaliq.store.testhooks import crash_point
+
+# Columns of each relation: (name, DuckDB type), in contract order (DESIGN §6), then extras.
+RELATIONS: dict[str, list[tuple[str, str]]] = {
+    "readings": [("facility_id", "VARCHAR"), ("tag", "VARCHAR"), ("ts", "TIMESTAMPTZ"),
+                 ("value", "DOUBLE"), ("unit", "VARCHAR"), ("quality", "VARCHAR"),
+                 ("source", "VARCHAR")],
+    "quarantine": [("facility_id", "VARCHAR"), ("source", "VARCHAR"), ("row", "BIGINT"),
+                   ("reason", "VARCHAR"), ("ingested_at", "TIMESTAMPTZ"), ("raw", "VARCHAR"),
+                   ("tag", "VARCHAR"), ("ts", "TIMESTAMPTZ")],
+    "stream_energies": [("facility_id", "VARCHAR"), ("granularity", "VARCHAR"),
+                        ("period_start", "TIMESTAMPTZ"), ("period_end", "TIMESTAMPTZ"),
+                        ("stream_id", "VARCHAR"), ("role", "VARCHAR"), ("carrier", "VARCHAR"),
+                        ("energy_kwh", "DOUBLE"), ("is_current", "BOOLEAN"),
+                        ("exergy_kwh", "DOUBLE"), ("version", "BIGINT")],
+    "calculations": [("facility_id", "VARCHAR"), ("granularity", "VARCHAR"),
+                     ("period_start", "TIMESTAMPTZ"), ("period_end", "TIMESTAMPTZ"),
+                     ("basis", "VARCHAR"), ("energy_input_kwh", "DOUBLE"),
+                     ("useful_output_kwh", "DOUBLE"), ("losses_kwh", "DOUBLE"),
+                     ("unaccounted_kwh", "DOUBLE"), ("efficiency_percent", "DOUBLE"),
+                     ("indirect_efficiency_percent", "DOUBLE"), ("balance_error_percent", "DOUBLE"),
+                     ("exergy_efficiency_percent", "DOUBLE"), ("data_quality_score", "DOUBLE"),
+                     ("status", "VARCHAR"), ("version", "BIGINT"), ("is_current", "BOOLEAN"),
+                     ("calculated_at", "TIMESTAMPTZ"), ("run_id", "VARCHAR"), ("reason", "VARCHAR")],
+    "data_quality": [("facility_id", "VARCHAR"), ("tag", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
+                     ("period_end", "TIMESTAMPTZ"), ("expected_points", "BIGINT"),
+                     ("valid_points", "BIGINT"), ("interpolated_points", "BIGINT"),
+                     ("rejected_points", "BIGINT"), ("completeness", "DOUBLE"), ("issues", "VARCHAR")],
+    "alerts": [("facility_id", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
+               ("period_end", "TIMESTAMPTZ"), ("kind", "VARCHAR"), ("severity", "VARCHAR"),
+               ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("message", "VARCHAR"),
+               ("run_id", "VARCHAR")],
+    "runs": [("run_id", "VARCHAR"), ("flow", "VARCHAR"), ("started_at", "TIMESTAMPTZ"),
+             ("finished_at", "TIMESTAMPTZ"), ("status", "VARCHAR"), ("parameters", "VARCHAR"),
+             ("reason", "VARCHAR")],
+}
+
+# Glob of each dataset's files below the lake.
+GLOBS = {
+    "readings": "readings/*/*/*.parquet",
+    "quarantine": "quarantine/*/*.parquet",
+    "stream_energies": "stream_energies/*/*/*.parquet",
+    "calculations": "calculations/*/*/*.parquet",
+    "data_quality": "data_quality/*/*/*.parquet",
+    "alerts": "alerts/*/*/*.parquet",
+    "runs": "runs/*.parquet",
+}
+
+
+def _scan(lake: Path, dataset: str) -> str:
+    pattern = str(lake / GLOBS[dataset]).replace("'", "''")
+    extra = ", hive_partitioning = true" if dataset == "readings" else ", hive_partitioning = false"
+    return f"read_parquet('{pattern}', union_by_name = true{extra})"
+
+
+def _empty(name: str) -> str:
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS \"{col}\"" for col, typ in RELATIONS[name])
+    return f"SELECT {cols} WHERE false"
+
+
+def _select(name: str) -> str:
+    return ", ".join(f'"{col}"' for col, _ in RELATIONS[name])
+
+
+def view_sql(lake: Path, name: str, present: set[str]) -> str:
+    """SQL of one relation's view given the datasets that have files."""
+    if name not in present:
+        return _empty(name)
+    scan = _scan(lake, name)
+    if name in ("stream_energies", "calculations"):
+        keys = "facility_id, granularity, period_start" + (", stream_id" if name == "stream_energies" else "")
+        current = f"(row_number() OVER (PARTITION BY {keys} ORDER BY write_seq DESC) = 1) AS is_current"
+        return f"SELECT {_select(name).replace(chr(34) + 'is_current' + chr(34), current)} FROM {scan}"
+    if name in ("data_quality", "alerts"):
+        # current = written by the same write as the current day row of `calculations`
+        if "calculations" not in present:
+            return _empty(name)
+        cols = ", ".join(f't."{c}"' for c, _ in RELATIONS[name])
+        return (f"SELECT {cols} FROM {scan} AS t JOIN (SELECT facility_id, period_start AS day_start, "
+                f"max(write_seq) AS write_seq FROM {_scan(lake, 'calculations')} "
+                f"WHERE granularity = 'day' GROUP BY ALL) AS c "
+                f"ON t.facility_id = c.facility_id AND t.day_start = c.day_start "
+                f"AND t.write_seq = c.write_seq")
+    if name == "readings":
+        return f"SELECT {_select(name)} FROM {scan}"
+    return f"SELECT {_select(name)} FROM {scan}"
+
+
+def present_datasets(lake: Path) -> set[str]:
+    """Datasets that have at least one file."""
+    return {name for name, pattern in GLOBS.items() if next(lake.glob(pattern), None) is not None}
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lake: Path, present: set[str] | None = None) -> None:
+    present = present_datasets(lake) if present is None else present
+    for name in RELATIONS:
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {view_sql(lake, name, present)}")
+
+
+def memory_connection(home: Home) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the relations of DESIGN §6 over ``home``'s lake."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    create_views(con, home.lake)
+    return con
+
+
+class CatalogBusy(RuntimeError):
+    """``thermaliq.duckdb`` is held by another process (e.g. a user's read-only session)."""
+
+
+def _signature(lake: Path, present: set[str]) -> str:
+    return f"v1|{lake}|{','.join(sorted(present))}"
+
+
+def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:
+    """Make ``<home>/thermaliq.duckdb`` define the current views; return True if it was rewritten.
+
+    Opens the file for writing only when the views must change, for as short as possible.
+
+    Raises
+    ------
+    CatalogBusy
+        When another process holds the file for every attempt; the existing views stay valid.
+    """
+    present = present_datasets(home.lake)
+    signature = _signature(home.lake, present)
+    if home.catalog.exists() and _read_signature(home.catalog) == signature:
+        return False
+    home.root.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            con = duckdb.connect(str(home.catalog))
+        except duckdb.IOException as exc:  # lock held by another process
+            last = exc
+            time.sleep(wait_s * (attempt + 1))
+            continue
+        try:
+            con.execute("BEGIN")
+            create_views(con, home.lake, present)
+            con.execute("CREATE OR REPLACE TABLE thermaliq_catalog AS SELECT ? AS signature", [signature])
+            crash_point("catalog.refresh")
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return True
+    raise CatalogBusy(f"{home.catalog} is open in another process ({last}); the existing views "
+                      "stay valid and will be refreshed by the next run")
+
+
+def _read_signature(path: Path) -> str | None:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return con.execute("SELECT signature FROM thermaliq_catalog").fetchone()[0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()

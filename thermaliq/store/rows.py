@@ -1,0 +1,150 @@
+"""Stored result rows as the storing code needs them: read once per write, keyed by integer codes.
+
+:mod:`thermaliq.pipeline.results` reads the rows of a window's months once (only the columns that
+versions, current rows and month rows need), adds the rows it writes, and looks rows up by
+their key (granularity, period start, stream) through integer codes instead of pandas
+groupings of text and timestamps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from thermaliq.store import lake
+from thermaliq.home import Home
+
+#: Columns of the stored calculations that versions, current rows and month rows need.
+CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_end", "basis",
+             "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
+             "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
+             "exergy_efficiency_percent", "data_quality_score", "status"]
+#: Columns of the stored stream energies they need.
+ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
+
+
+@dataclass
+class StoredMonth:
+    """Every stored version of one month's calculations and stream energies (the columns of
+    ``CALC_READ`` and ``ENERGY_READ``), kept up to date with the rows written since."""
+
+    calc: pd.DataFrame
+    energies: pd.DataFrame
+
+    @classmethod
+    def read(cls, home: Home, facility_id: str, month: str) -> StoredMonth:
+        return cls(read_month(home, "calculations", facility_id, month, CALC_READ),
+                   read_month(home, "stream_energies", facility_id, month, ENERGY_READ))
+
+    def add_calc(self, written: pd.DataFrame) -> None:
+        self.calc = concat([self.calc, as_read(written, CALC_READ)])
+
+    def add_energies(self, written: pd.DataFrame) -> None:
+        self.energies = concat([self.energies, as_read(written, ENERGY_READ)])
+
+
+def read_month(home: Home, dataset: str, facility_id: str, month: str,
+               columns: list[str]) -> pd.DataFrame:
+    """The given columns (those the files have) of every result file of one month in file
+    order, as :func:`thermaliq.store.lake.read_results` reads them, ``period_start`` as UTC [ns]."""
+    folder = lake.result_dir(home.lake, dataset, facility_id, month)
+    paths = [str(p) for p in sorted(folder.glob("*.parquet"))] if folder.exists() else []
+    if not paths:
+        return pd.DataFrame()
+    try:    # one scan of all files (missing columns of a file read as null)
+        files = ds.dataset(paths, format="parquet")
+        table = files.to_table(columns=[c for c in columns if c in files.schema.names])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # files whose types differ (written by an older release): one file at a time
+        return concat([_read_file(p, columns) for p in paths])
+    if table.num_rows == 0:
+        return pd.DataFrame()
+    return _period_start_utc(lake.utc_ns(table.to_pandas()))
+
+
+def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
+    parquet = pq.ParquetFile(path)
+    names = set(parquet.schema_arrow.names)
+    return _period_start_utc(lake.utc_ns(parquet.read(columns=[c for c in columns if c in names])
+                                         .to_pandas()))
+
+
+def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows just written (in their stored types) as :func:`read_month` would read them back."""
+    out = {}
+    for col in (c for c in columns if c in written):
+        values = written[col]
+        if values.dtype == "string":
+            values = values.astype("str")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns converts
+            values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        out[col] = values
+    return _period_start_utc(pd.DataFrame(out, index=written.index))
+
+
+def _period_start_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    if "period_start" in frame and not isinstance(frame["period_start"].dtype, pd.DatetimeTZDtype):
+        frame["period_start"] = pd.to_datetime(frame["period_start"], utc=True)
+    return frame
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty frames one after the other (an empty frame when there are none)."""
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def utc_ns(column: pd.Series) -> np.ndarray:
+    """Instants of a column of tz-aware times (one zone, or Timestamp objects of several) [ns UTC]."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.as_unit("ns").array.asi8
+    values = column.to_numpy()
+    if column.dtype == object and all(type(v) is pd.Timestamp and v.tzinfo is not None for v in values):
+        return np.fromiter((v.value for v in values), dtype="int64", count=len(values))
+    return pd.to_datetime(column, utc=True).dt.as_unit("ns").array.asi8
+
+
+def key_codes(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]:
+    """One int64 code per row of each frame: equal codes for equal ``keys`` across the frames
+    (``period_start`` compared as an instant, text as text)."""
+    sizes = [len(f) for f in frames]
+    code = np.zeros(sum(sizes), dtype="int64")
+    for key in keys:
+        if key == "period_start":
+            values = np.concatenate([utc_ns(f[key]) for f in frames])
+        else:
+            values = pd.concat([f[key].reset_index(drop=True) for f in frames], ignore_index=True)
+        codes, uniques = pd.factorize(values)
+        code = code * (len(uniques) + 1) + codes + 1
+    return np.split(code, np.cumsum(sizes)[:-1])
+
+
+def previous_versions(stored: pd.DataFrame, rows: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Highest stored version per row of ``rows`` (matched on ``keys``; 0 when none)."""
+    if stored.empty:
+        return np.zeros(len(rows), dtype="int64")
+    stored_code, rows_code = key_codes([stored, rows], keys)
+    order = np.argsort(stored_code, kind="stable")
+    sorted_code = stored_code[order]
+    version = stored["version"].to_numpy(dtype="int64")[order]
+    starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])
+    best = np.maximum.reduceat(version, starts) if len(starts) else version
+    pos = np.searchsorted(sorted_code[starts], rows_code)
+    pos = np.minimum(pos, max(len(starts) - 1, 0))
+    found = sorted_code[starts][pos] == rows_code
+    return np.where(found, best[pos], 0).astype("int64")
+
+
+def current_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The rows of :func:`thermaliq.store.lake.current_rows` (highest ``version`` of each key, the
+    later row among equal versions), in an order of their own."""
+    if df.empty:
+        return df
+    (code,) = key_codes([df], keys)
+    order = np.lexsort((df["version"].to_numpy(), code))      # stable: later rows last
+    last = np.r_[code[order][1:] != code[order][:-1], True]
+    return df.iloc[order[last]].reset_index(drop=True)
