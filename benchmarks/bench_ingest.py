@@ -178,27 +178,28 @@ def _bench_days_split(home, facility, processes: int, now, files: int) -> None:
     """The one-call backfill again, split over ``processes`` workers (started beforehand)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tasks import workers
+    from tasks.pool import shutdown, worker_pool
     from thermaliq.pipeline import ingest_many
+    from thermaliq.settings import load_settings
 
     serial = {str(p.relative_to(home.lake)): p.read_bytes()
               for p in sorted((home.lake / "readings").rglob("*.parquet"))}
     shutil.rmtree(home.lake)
-    os.environ[workers.ENV] = str(processes)
+    pool = worker_pool(load_settings(processes=processes))
     with ThreadPoolExecutor(processes) as threads:   # start the workers, imports done
-        pids = set(threads.map(lambda _: workers.run(_warm_worker, 1.0), range(processes)))
+        pids = set(threads.map(lambda _: pool.submit(_warm_worker, 1.0).result(), range(processes)))
     before = {pid: _process_cpu_s(pid) for pid in pids}
     t0, w0 = time.process_time(), time.perf_counter()
-    out = ingest_many.ingest_files(str(home.root), facility.facility_id, run=workers.run,
-                                       processes=processes, now=now)
+    out = ingest_many.ingest_files_parallel(str(home.root), facility, executor=pool,
+                                            processes=processes, now=now)
     wall, here = time.perf_counter() - w0, time.process_time() - t0
     there = sum(_process_cpu_s(pid) - before[pid] for pid in pids)
-    workers.shutdown()
+    shutdown()
     split = {str(p.relative_to(home.lake)): p.read_bytes()
              for p in sorted((home.lake / "readings").rglob("*.parquet"))}
     print(f"split over {processes} worker processes ({len(pids)} used): wall {wall:.2f} s, CPU "
           f"{here:.2f} s here + {there:.2f} s in workers = {(here + there) / files * 1e3:.1f} ms "
-          f"per day-file; {out['readings_stored']} readings stored; readings partitions "
+          f"per day-file; {out.readings_stored} readings stored; readings partitions "
           f"{'byte-identical to' if split == serial else 'DIFFERENT from'} the serial call's")
 
 

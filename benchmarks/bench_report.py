@@ -14,8 +14,10 @@ Usage::
     .venv/bin/python -m benchmarks.bench_report HOME --profile /tmp/render.prof
     .venv/bin/python -m benchmarks.bench_report HOME --keep /tmp/pages   # keep the last output
     .venv/bin/python -m benchmarks.bench_report HOME --no-share --limit 20
+    .venv/bin/python -m benchmarks.bench_report HOME --workers 2   # pages in a process pool
 
-``--no-share``: the artifacts read their data again, as ``tasks/render.py`` does until it passes
+``--workers N``: ``render_reports`` gets a process pool of N workers as its ``executor``
+(default 0: every page in this process). ``--no-share``: the artifacts read their data again, as ``tasks/render.py`` does until it passes
 ``periods=`` from ``render_reports`` to ``publish_flow_run``; ``--limit N``: the first N facilities.
 
 The home is not changed: reports and metrics go under a temporary directory.
@@ -23,12 +25,14 @@ The home is not changed: reports and metrics go under a temporary directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import shutil
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,13 +48,14 @@ def _stub_prefect() -> None:
     prefect.events.emit_event = lambda **kw: object()
 
 
-def run_once(home, con, facilities: dict, start: date, end: date, out: Path, share: bool = True) -> dict:
+def run_once(home, con, facilities: dict, start: date, end: date, out: Path, share: bool = True,
+             executor=None) -> dict:
     """One publishing stage into ``out``; seconds per part and the pages written.
 
     ``share``: the report's period data go to the artifacts (``periods=``) instead of being read
     again, as ``tasks/render.py`` can wire it.
     """
-    from tasks.publish import publish_flow_run
+    from tasks.publish.artifacts import publish_flow_run
     from thermaliq.report import metrics, render
 
     view = SimpleNamespace(reports=out / "reports", metrics=out / "metrics" / "thermaliq.prom")
@@ -60,7 +65,8 @@ def run_once(home, con, facilities: dict, start: date, end: date, out: Path, sha
     t0, c0 = time.perf_counter(), time.process_time()
     periods: dict = {}
     shared = {"periods": periods} if share else {}
-    paths = render.render_reports(con, view.reports, facilities, start, end, stats=stats, **shared)
+    paths = render.render_reports(con, view.reports, facilities, start, end, stats=stats, executor=executor,
+                                  **shared)
     t1, c1 = time.perf_counter(), time.process_time()
     metrics.write_run_metrics(view, con, facilities, calculated=calculated, sankey_stats=stats,
                               report_seconds=t1 - t0, flow="bench", succeeded_at=time.time(),
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile", type=Path, help="write a cProfile of one extra run here")
     parser.add_argument("--keep", type=Path, help="copy the last run's reports and metrics here")
     parser.add_argument("--limit", type=int, help="the first N facilities of the home only")
+    parser.add_argument("--workers", type=int, default=0, help="processes rendering pages (0: none)")
     parser.add_argument("--no-share", action="store_true",
                         help="artifacts read their data again instead of taking the report's")
     args = parser.parse_args(argv)
@@ -98,13 +105,14 @@ def main(argv: list[str] | None = None) -> dict:
     facilities = {p.stem: load_facility(p) for p in sorted(home.facilities.glob("*.yaml"))[:args.limit]}
     con = catalog.memory_connection(home)
     runs = []
-    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+    pool = ProcessPoolExecutor(args.workers) if args.workers else None
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp, pool or contextlib.nullcontext():
         for i in range(args.repeat + (1 if args.profile else 0)):
             out = Path(tmp) / str(i)
             profiler = cProfile.Profile() if args.profile and i == args.repeat else None
             if profiler:
                 profiler.enable()
-            result = run_once(home, con, facilities, start, end, out, share=not args.no_share)
+            result = run_once(home, con, facilities, start, end, out, share=not args.no_share, executor=pool)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(str(args.profile))
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     med = {k: statistics.median(r[k] for r in runs) for k in ("report_s", "report_cpu_s", "metrics_s", "publish_s",
                                                           "total_s")}
     pages, n = runs[0]["pages"], len(facilities)
-    summary = {"facilities": n, "pages": pages, "share": not args.no_share, "start": str(start), "end": str(end), "repeat": len(runs),
+    summary = {"facilities": n, "pages": pages, "workers": args.workers, "share": not args.no_share, "start": str(start), "end": str(end), "repeat": len(runs),
                **{k: round(v, 4) for k, v in med.items()},
                "report_ms_per_page": round(med["report_s"] / pages * 1e3, 2),
                "report_cpu_ms_per_page": round(med["report_cpu_s"] / pages * 1e3, 2),

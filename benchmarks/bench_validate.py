@@ -7,7 +7,7 @@ range, an outlier, a 10-minute and a 3-hour hole per tag, a counter reset per co
 
 1. ``cleaning.clean_readings`` on all rows,
 2. ``align.align_window`` on the clean readings over the whole local days they cover,
-3. ``tasks.gx_validate.validate_readings`` once on all clean readings (GX import and context
+3. ``tasks.gx.validate.validate_readings`` once on all clean readings (GX import and context
    creation are timed separately), and once on one facility-day (the per-run overhead the
    nightly flow pays per facility and day),
 
@@ -143,7 +143,7 @@ def clean_frame(fac, days: int, seed: int = 5) -> pd.DataFrame:
 
 def gx_cost(fac, reps: int, gx_dir: Path) -> None:
     """Median wall and CPU seconds of GX per facility-window, and of Data Docs per flow run."""
-    from tasks import gx_validate
+    from tasks.gx import validate as gx_validate
 
     def median_of(fn, n):
         wall, cpu = [], []
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {len(al.values)} intervals, valid share {al.valid.mean():.4f}, "
           f"{len(al.events)} events")
     if not args.no_gx:
-        from tasks import gx_validate
+        from tasks.gx import validate as gx_validate
         gx_dir = args.gx_dir or Path(tempfile.mkdtemp(prefix="thermaliq_bench_")) / "gx"
         timed("GX import + context", lambda: gx_validate.gx_context(gx_dir), n)
         day = clean.readings[clean.readings["ts"] < start + pd.Timedelta("1D")]

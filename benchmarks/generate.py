@@ -133,7 +133,7 @@ def tag_values(config: dict, load: np.ndarray, rng: np.random.Generator) -> dict
     if "FT-211" in tags:
         useful_kw = useful_kw + 3.6 / 3.6 * 2326 * load
     v["FT-101"] = useful_kw / 0.88 / GAS_LHV_KWH_M3 + noise(2.0)      # ~88 % LHV efficiency
-    for tag in tags:
+    for tag in sorted(tags):                                         # sorted: same draws in every process
         if tag not in v:                                            # auxiliary electricity meters
             v[tag] = 5 + 10 * load + noise(0.2)
     return {tag: np.round(v[tag], 3) for tag in sorted(tags)}

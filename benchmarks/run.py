@@ -121,7 +121,8 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
 
     from flows.backfill import backfill
     from flows.nightly import nightly
-    from tasks import workers
+    from tasks import pool
+    from thermaliq.settings import load_settings
 
     started = time.perf_counter()
 
@@ -140,7 +141,7 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
         state = backfill(start=manifest["first"], end=manifest["last"], home=str(home),
                          return_state=True)
         flow_name = "backfill"
-    workers.shutdown()                     # reap the worker processes: their CPU and RSS count
+    pool.shutdown()                        # reap the worker processes: their CPU and RSS count
     _stop_fork_server()
     wall, cpu, flow_cpu = time.perf_counter() - started, cpu_s() - cpu0, self_cpu_s() - self0
     if profiler is not None:
@@ -148,14 +149,14 @@ def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> di
     out = {"flow": flow_name, "wall_s": wall, "cpu_s": cpu, "flow_process_cpu_s": flow_cpu,
            "startup_s": startup,
            "readings_per_s": manifest["readings"] / wall, "peak_rss_mb": peak_rss_mb(),
-           "worker_peak_rss_mb": worker_peak_rss_mb(), "processes": workers.processes(),
+           "worker_peak_rss_mb": worker_peak_rss_mb(), "processes": load_settings().processes,
            "completed": state.is_completed(), "message": None if state.is_completed() else state.message}
     out.update(_check(home))
     return out
 
 
 def _stop_fork_server() -> None:
-    """End the fork server that started the workers (``tasks/workers.py``): it reaps the
+    """End the fork server that started the workers (``tasks/pool/workers.py``): it reaps the
     workers, so their CPU time and peak RSS reach this process's children counters only once the
     server itself has ended and been reaped. (A private API of multiprocessing, used here only.)"""
     from multiprocessing import forkserver

@@ -1,8 +1,6 @@
 """Backfill flow: an inclusive local date range, re-ingested, re-validated and recalculated."""
 from __future__ import annotations
 
-import os
-
 from prefect import flow
 
 from flows.fanout import run_facilities, task_runner
@@ -11,11 +9,6 @@ from flows.params import parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq import periods
 from thermaliq.home import Home
-
-
-def window_days() -> int:
-    """Days per calculation task (``THERMALIQ_WINDOW_DAYS``, default 31): bounds memory per task."""
-    return int(os.environ.get("THERMALIQ_WINDOW_DAYS", "31"))
 
 
 @flow(name="backfill", task_runner=task_runner(), log_prints=True)
@@ -42,10 +35,10 @@ def backfill(start: str, end: str, facilities: list[str] | None = None, home: st
               "reingest": reingest}
     with recorded_run(h, "backfill", params) as run:
         first, last = parse_range(start, end)
-        windows = periods.windows(first, last, window_days())
+        windows = periods.windows(first, last, run.settings.window_days)   # bounds memory per task
         selected, problems = select_facilities(h, facilities)
         for p in problems:
             run.fail(p)
-        outcome = run_facilities(str(h.root), sorted(selected), windows, run.run_id,
+        outcome = run_facilities(str(h.root), selected, windows, run.run_id, run.settings,
                                  force_ingest=reingest)
         return finish_run(h, run, selected, first, last, [outcome])

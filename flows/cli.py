@@ -240,6 +240,7 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
     from prefect.settings import get_current_settings
 
     from flows.deployments import serve_all
+    from flows.runs import serve_defaults
 
     if not get_current_settings().api.url:
         err.print("[red]thermaliq serve needs a Prefect server[/]: without PREFECT_API_URL Prefect runs an "
@@ -255,7 +256,7 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
     h.reports.mkdir(parents=True, exist_ok=True)
     server = _report_server(h.reports, port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ.setdefault("THERMALIQ_REPORTS_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    serve_defaults(reports_url=f"http://127.0.0.1:{server.server_address[1]}")   # unless set
     console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")
     serve_all(str(h.root), timezone)
 

@@ -2,7 +2,7 @@
 after window.
 
 Facilities run in parallel on a bounded thread pool, their CPU work in worker processes
-(``tasks/workers.py``). A window's calculation tasks (one per facility) compute it and profile its
+(``tasks/pool``). A window's calculation tasks (one per facility) compute it and profile its
 readings; one validation task runs Great Expectations on the profiles of all its facilities, and
 of the next windows already computed (GX costs ~0.3 s a run, whatever the rows); one store task
 then stores every facility's window with
@@ -14,23 +14,25 @@ windows of its facility.
 from __future__ import annotations
 
 import contextvars
-import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from prefect import get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks import gx_validate
 from tasks.calculate import calculate_facility_window
+from tasks.gx import validate as gx_validate
 from tasks.ingest import ingest_facility
 from tasks.store import store_window_results
 from tasks.validate import validate_window
-from thermaliq.store import stash
+from thermaliq.config import Facility
 from thermaliq.home import Home
+from thermaliq.pipeline.outcomes import IngestOutcome, StoreOutcome, WindowFailure
 from thermaliq.quality.window_profile import window_label
+from thermaliq.settings import Settings, load_settings
+from thermaliq.store import stash
 
 #: Windows computed ahead of the one being validated and stored: enough to keep every worker
 #: process busy and to validate two or three windows in one GX run; each waits on disk (~4 MB per
@@ -39,60 +41,81 @@ LOOKAHEAD_WINDOWS = 3
 
 
 def task_runner() -> ThreadPoolTaskRunner:
-    """A bounded thread pool (``THERMALIQ_MAX_WORKERS``, default 8: the calculations computed
-    ahead, a validation and a store task run at once; the CPU work is in the worker processes)."""
-    return ThreadPoolTaskRunner(max_workers=int(os.environ.get("THERMALIQ_MAX_WORKERS", "8")))
+    """A bounded thread pool (``Settings.max_workers``, default 8: the calculations computed
+    ahead, a validation and a store task run at once; the CPU work is in the worker processes).
+
+    Chosen when a flow is defined (the ``@flow`` decorator), so the settings are read at import."""
+    return ThreadPoolTaskRunner(max_workers=load_settings().max_workers)
 
 
 @dataclass
 class FanoutResult:
-    calculated: list[dict] = field(default_factory=list)
-    ingested: list[dict] = field(default_factory=list)
+    """What a fan-out did: the windows stored, the ingests, and every failure with its reason."""
+
+    calculated: list[StoreOutcome] = field(default_factory=list)
+    ingested: list[IngestOutcome] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)   # "facility window" -> reason
 
 
-def run_facilities(home: str, facility_ids: list[str], windows: list[tuple[date, date]], run_id: str,
-                   *, ingest: bool = True, reason: str | None = None, new_version: bool = False,
-                   force_ingest: bool = False) -> FanoutResult:
+@dataclass(frozen=True)
+class _Run:
+    """What every task of one fan-out is given."""
+
+    home: str
+    facilities: dict[str, Facility]
+    run_id: str
+    settings: Settings
+    reason: str | None = None
+    new_version: bool = False
+
+
+def run_facilities(home: str, facilities: dict[str, Facility], windows: list[tuple[date, date]], run_id: str,
+                   settings: Settings, *, ingest: bool = True, reason: str | None = None,
+                   new_version: bool = False, force_ingest: bool = False) -> FanoutResult:
     """Ingest every facility (optional), then per window: a calculation task per facility, one
     validation task for all of them (one Great Expectations run) and one store task, stores in
-    window order."""
+    window order. ``facilities`` (id to configuration) are loaded once by the flow."""
     out = FanoutResult()
     h = Home.resolve(home)
+    run = _Run(home, dict(sorted(facilities.items())), run_id, settings, reason, new_version)
     stash.discard_stale(h)
     warm = _warm_up_gx(home)       # GX's import and context, while the ingest jobs run
-    ready = _ingest_all(home, facility_ids, windows, force_ingest, out) if ingest else list(facility_ids)
+    ready = _ingest_all(run, windows, force_ingest, out) if ingest else sorted(facilities)
     warm.join()
     try:
         if ready:
-            _windows(home, ready, windows, run_id, reason, new_version, out)
+            _windows(run, ready, windows, out)
     finally:
         stash.discard_run(h, run_id)      # windows computed but not stored (failures)
     return out
 
 
-def _windows(home: str, ids: list[str], windows, run_id: str, reason, new_version, out: FanoutResult) -> None:
+def _windows(run: _Run, ids: list[str], windows, out: FanoutResult) -> None:
     computing: list[dict] = []           # per window submitted: facility id -> calculation future
-    computed: dict[int, dict] = {}       # window index -> facility id -> calculation result
+    computed: dict[int, dict] = {}       # window index -> facility id -> ComputedWindow
     checked: dict[int, dict | None] = {}  # window index -> facility id -> GX outcome (None: failed)
 
     def compute_ahead(upto: int) -> None:
         for k in range(len(computing), min(upto + 1, len(windows))):
-            computing.append({fid: calculate_facility_window.submit(home, fid, *windows[k], run_id)
+            computing.append({fid: calculate_facility_window.submit(run.home, run.facilities[fid], *windows[k],
+                                                                    run.run_id, run.settings)
                               for fid in ids})
 
     stored = None                        # (label, future) of the previous window's store task
     for k, (first, last) in enumerate(windows):
         compute_ahead(k + LOOKAHEAD_WINDOWS)
         if k not in checked:
-            _validate(home, _ready_from(k, computing), windows, computing, computed, checked, run_id, out)
+            _validate(run, _ready_from(k, computing), windows, computing, computed, checked, out)
         if stored is not None:
             _collect(stored, out)        # the previous window is stored before this one starts
             stored = None
         if checked.get(k) and computed.get(k):
+            window = computed.pop(k)
             stored = (f"{first}..{last}",
-                      store_window_results.submit(home, computed.pop(k), checked.pop(k), first, last, run_id,
-                                                  reason=reason, new_version=new_version))
+                      store_window_results.submit(run.home, {fid: run.facilities[fid] for fid in window},
+                                                  window, checked.pop(k),
+                                                  first, last, run.run_id, run.settings,
+                                                  reason=run.reason, new_version=run.new_version))
     if stored is not None:
         _collect(stored, out)
 
@@ -112,8 +135,8 @@ def _done(future) -> bool:
     return wrapped is not None and wrapped.done()
 
 
-def _validate(home: str, batch: list[int], windows, computing: list[dict], computed: dict, checked: dict,
-              run_id: str, out: FanoutResult) -> None:
+def _validate(run: _Run, batch: list[int], windows, computing: list[dict], computed: dict, checked: dict,
+              out: FanoutResult) -> None:
     """Wait for the calculations of the windows of ``batch`` and validate them in one GX run."""
     profiles = {}
     for j in batch:
@@ -126,12 +149,13 @@ def _validate(home: str, batch: list[int], windows, computing: list[dict], compu
                 computed[j][fid] = fut.result()
             else:
                 _fail(out, f"{fid} {label}", _reason(fut.state))
-        profiles[label] = {fid: c.pop("profile") for fid, c in computed[j].items()}
+        profiles[label] = {fid: c.profile for fid, c in computed[j].items()}
+        computed[j] = {fid: replace(c, profile=None) for fid, c in computed[j].items()}   # GX's only
         checked[j] = None
     if not any(profiles.values()):
         return
-    validation = validate_window.submit(home, {lb: p for lb, p in profiles.items() if p},
-                                        windows[batch[0]][0], windows[batch[-1]][1], run_id)
+    validation = validate_window.submit(run.home, run.facilities, {lb: p for lb, p in profiles.items() if p},
+                                        windows[batch[0]][0], windows[batch[-1]][1], run.run_id)
     wait([validation])
     if not validation.state.is_completed():
         why = _reason(validation.state)
@@ -155,11 +179,11 @@ def _collect(stored, out: FanoutResult) -> None:
     if not fut.state.is_completed():
         _fail(out, f"store {label}", _reason(fut.state))
         return
-    for fid, summary in fut.result().items():
-        if "error" in summary:
-            _fail(out, f"{fid} {label}", summary["error"])
+    for fid, stored_window in fut.result().items():
+        if isinstance(stored_window, WindowFailure):
+            _fail(out, f"{fid} {label}", stored_window.reason)
         else:
-            out.calculated.append(summary)
+            out.calculated.append(stored_window)
 
 
 def _warm_up_gx(home: str) -> threading.Thread:
@@ -176,10 +200,11 @@ def _warm_up_gx(home: str) -> threading.Thread:
     return thread
 
 
-def _ingest_all(home: str, facility_ids: list[str], windows, force: bool, out: FanoutResult) -> list[str]:
+def _ingest_all(run: _Run, windows, force: bool, out: FanoutResult) -> list[str]:
     """Ingest every facility in parallel; return the ids whose ingest completed."""
     first, last = windows[0][0], windows[-1][1]
-    futures = {fid: ingest_facility.submit(home, fid, first, last, force=force) for fid in facility_ids}
+    futures = {fid: ingest_facility.submit(run.home, facility, first, last, run.settings, force=force)
+               for fid, facility in run.facilities.items()}
     wait(list(futures.values()))
     ready = []
     for fid, fut in futures.items():
@@ -188,10 +213,10 @@ def _ingest_all(home: str, facility_ids: list[str], windows, force: bool, out: F
             continue
         result = fut.result()
         out.ingested.append(result)
-        if result.get("file_errors"):
+        if result.file_errors:
             # unreadable files were quarantined; the rest was ingested and is calculated
-            out.failures[f"{fid} ingest"] = "; ".join(result["file_errors"])
-            get_run_logger().error("%s: unreadable files: %s", fid, "; ".join(result["file_errors"]))
+            out.failures[f"{fid} ingest"] = "; ".join(result.file_errors)
+            get_run_logger().error("%s: unreadable files: %s", fid, "; ".join(result.file_errors))
         ready.append(fid)
     return ready
 

@@ -17,23 +17,33 @@ def finish_run(home, run, selected: dict, first: date, last: date, outcomes: lis
     """Publish what was computed and end the run; raise :class:`FacilitiesFailed` on failures."""
     logger = get_run_logger()
     calculated = [c for o in outcomes for c in o.calculated]
-    ingested = [{"facility_id": i["facility_id"], "readings_ingested": i["readings_stored"],
-                 "readings_rejected": i["rejected"]} for o in outcomes for i in o.ingested]
     for o in outcomes:
         for what, why in o.failures.items():
             run.fail(f"{what}: {why}")
-    state = publish_reports(str(home.root), sorted(selected), first, last, run.run_id, run.flow,
-                            calculated + ingested, succeeded=not run.failures, return_state=True)
+    state = publish_reports(str(home.root), dict(sorted(selected.items())), first, last, run.run_id, run.flow,
+                            _metric_counts(outcomes), run.settings, succeeded=not run.failures,
+                            return_state=True)
     published = state.result() if state.is_completed() else {}
     if not state.is_completed():
         run.fail(f"report: {state.message}")
     summary = {"run_id": run.run_id, "flow": run.flow, "first": first.isoformat(),
                "last": last.isoformat(), "facilities": sorted(selected),
                "windows_calculated": len(calculated),
-               "windows_changed": sum(1 for c in calculated if c.get("changed")),
+               "windows_changed": sum(1 for c in calculated if c.changed),
                "reports": published.get("index"), "failures": list(run.failures)}
     if run.failures:
         logger.error("%d failure(s): %s", len(run.failures), "; ".join(run.failures))
         raise FacilitiesFailed(f"{len(run.failures)} failure(s); the rest completed: "
                                + "; ".join(run.failures))
     return summary
+
+
+def _metric_counts(outcomes: list) -> list[dict]:
+    """The stored windows and ingests of a run as ``thermaliq.report.metrics.run_samples`` reads
+    them (``calculated``: facility_id, first, last, changed, duration_s; readings_ingested and
+    readings_rejected)."""
+    windows = [{"facility_id": c.facility_id, "first": c.first.isoformat(), "last": c.last.isoformat(),
+                "changed": c.changed, "duration_s": c.duration_s} for o in outcomes for c in o.calculated]
+    ingests = [{"facility_id": i.facility_id, "readings_ingested": i.readings_stored,
+                "readings_rejected": i.rejected} for o in outcomes for i in o.ingested]
+    return windows + ingests

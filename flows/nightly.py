@@ -46,6 +46,7 @@ def nightly(date: str | None = None, facilities: list[str] | None = None,
         for fid, fac in selected.items():
             day = parse_date(date, "date") if date else yesterday_in(fac.timezone, now)
             by_day[day].append(fid)
-        outcomes = [run_facilities(str(h.root), ids, [(day, day)], run.run_id) for day, ids in sorted(by_day.items())]
+        outcomes = [run_facilities(str(h.root), {fid: selected[fid] for fid in ids}, [(day, day)], run.run_id,
+                                   run.settings) for day, ids in sorted(by_day.items())]
         days = sorted(by_day) or [yesterday_in("UTC", now)]
         return finish_run(h, run, selected, days[0], days[-1], outcomes)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.backfill import window_days
 from flows.fanout import run_facilities, task_runner
 from flows.finish import finish_run
 from flows.params import parse_range, select_facilities
@@ -32,6 +31,7 @@ def recalculate(start: str, end: str, reason: str, facilities: list[str] | None 
         selected, problems = select_facilities(h, facilities)
         for p in problems:
             run.fail(p)
-        outcome = run_facilities(str(h.root), sorted(selected), periods.windows(first, last, window_days()),
-                                 run.run_id, ingest=False, reason=reason.strip(), new_version=True)
+        outcome = run_facilities(str(h.root), selected, periods.windows(first, last, run.settings.window_days),
+                                 run.run_id, run.settings, ingest=False, reason=reason.strip(),
+                                 new_version=True)
         return finish_run(h, run, selected, first, last, [outcome])

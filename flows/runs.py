@@ -6,9 +6,26 @@ from contextlib import contextmanager
 import pandas as pd
 from prefect.runtime import flow_run
 
-from thermaliq.sources import historian
 from thermaliq.home import Home
+from thermaliq.settings import Settings, load_settings
+from thermaliq.sources import historian
 from thermaliq.store.runs import record_run
+
+#: Settings the process that serves the flows supplies where the environment leaves them unset
+#: (``thermaliq serve``: the report server's URL). See :func:`serve_defaults`.
+_SERVED: dict[str, object] = {}
+
+
+def serve_defaults(**values) -> None:
+    """Defaults (Settings field=value) for the flow runs of this process, below the environment."""
+    _SERVED.update(values)
+
+
+def run_settings() -> Settings:
+    """The settings of one flow run: read once when it starts and passed down to every task."""
+    settings = load_settings()
+    unset = {k: v for k, v in _SERVED.items() if getattr(settings, k) is None}
+    return settings.model_copy(update=unset) if unset else settings
 
 
 def current_run_id() -> str:
@@ -17,10 +34,12 @@ def current_run_id() -> str:
 
 
 class RunRecord:
-    """Holds what the ``runs`` row says; ``fail(reason)`` marks the run failed."""
+    """Holds what the ``runs`` row says and the run's settings; ``fail(reason)`` marks the run
+    failed."""
 
     def __init__(self, home: Home, flow: str, parameters: dict):
         self.home, self.flow, self.parameters = home, flow, parameters
+        self.settings = run_settings()
         self.run_id = current_run_id()
         self.started_at = pd.Timestamp.now(tz="UTC")
         self.failures: list[str] = []

@@ -12,17 +12,23 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import workers
+from tasks.pool import worker_pool
+from thermaliq.config import Facility
 from thermaliq.pipeline import jobs
+from thermaliq.pipeline.outcomes import ComputedWindow
+from thermaliq.settings import Settings
 
 
-@task(name="calculate", task_run_name="calculate-{facility_id}-{first}-{last}", cache_policy=NO_CACHE)
-def calculate_facility_window(home: str, facility_id: str, first: date, last: date, run_id: str) -> dict:
-    """Compute one facility window; return ``stash`` (its file), ``profile`` (for GX) and
-    ``compute_s`` (see :func:`thermaliq.pipeline.jobs.compute_window`)."""
+@task(name="calculate", task_run_name="calculate-{facility.facility_id}-{first}-{last}",
+      cache_policy=NO_CACHE)
+def calculate_facility_window(home: str, facility: Facility, first: date, last: date, run_id: str,
+                              settings: Settings) -> ComputedWindow:
+    """Compute one facility window (:func:`thermaliq.pipeline.jobs.compute_window_job`); the
+    windows of a backfill queue for the worker processes by their first day."""
     logger = get_run_logger()
-    out = workers.run_in_order(first.isoformat(), jobs.compute_window, home, facility_id, first, last, run_id)
-    for issue in out.pop("issues"):
-        logger.warning("%s: %s", facility_id, issue)
-    logger.info("%s %s..%s computed in %.2f s", facility_id, first, last, out["compute_s"])
+    pool = worker_pool(settings).in_order(first.isoformat())
+    out = pool.submit(jobs.compute_window_job, home, facility, first, last, run_id).result()
+    for issue in out.issues:
+        logger.warning("%s: %s", facility.facility_id, issue)
+    logger.info("%s %s..%s computed in %.2f s", facility.facility_id, first, last, out.compute_s)
     return out

@@ -6,32 +6,51 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import workers
-from tasks.common import facility_of, retry_io_only
-from thermaliq.pipeline import ingest, ingest_many, jobs
+from tasks.pool import worker_pool
 from thermaliq import periods
-from thermaliq.errors import ConfigError
+from thermaliq.config import Facility
+from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianError
+from thermaliq.home import Home
+from thermaliq.pipeline import ingest, ingest_many, jobs
+from thermaliq.pipeline.outcomes import IngestOutcome
+from thermaliq.settings import Settings
 
 
-@task(name="ingest", task_run_name="ingest-{facility_id}-{first}-{last}", retries=2,
+def retry_io_only(task, task_run, state) -> bool:
+    """Retry condition: retry I/O failures, never configuration, data or auth errors."""
+    try:
+        state.result()
+    except (ConfigError, ConfigErrors, DataError):
+        return False
+    except HistorianError as exc:
+        return not getattr(exc, "permanent", False)
+    except OSError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is not known to be transient
+        return False
+    return False
+
+
+@task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}", retries=2,
       retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
-def ingest_facility(home: str, facility_id: str, first: date, last: date, force: bool = False) -> dict:
+def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
+                    force: bool = False) -> IngestOutcome:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""
     logger = get_run_logger()
-    h, facility = facility_of(home, facility_id)
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
-        out = ingest_many.ingest_files(home, facility_id, run=workers.run,
-                                           processes=workers.processes(), force=force)
+        out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
+                                                processes=settings.processes, force=force)
     else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)
-        summary = ingest.ingest_historian(h, facility, start, end, token=_block_token(facility))
+        summary = ingest.ingest_historian(Home.resolve(home), facility, start, end,
+                                          token=_block_token(facility))
         jobs.release_memory()
-        out = jobs.summary_dict(summary)
-    for note in out["notes"][:20]:
-        logger.info("%s: %s", facility_id, note)
+        out = IngestOutcome.of(summary)
+    for note in out.notes[:20]:
+        logger.info("%s: %s", facility.facility_id, note)
     logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
-                facility_id, out["sources_read"], out["sources_skipped"], out["readings_read"],
-                out["readings_stored"], out["rejected"])
+                facility.facility_id, out.sources_read, out.sources_skipped, out.readings_read,
+                out.readings_stored, out.rejected)
     return out
 
 

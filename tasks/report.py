@@ -7,21 +7,25 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import gx_docs, workers
-from tasks.publish import publish_flow_run
-from thermaliq.store import catalog
-from thermaliq.report import metrics, render
-from thermaliq.config import load_facility
+from tasks.gx import docs as gx_docs
+from tasks.pool import worker_pool
+from tasks.publish.artifacts import publish_flow_run
+from thermaliq.config import Facility
 from thermaliq.home import Home
+from thermaliq.report import metrics, render
+from thermaliq.settings import Settings
+from thermaliq.store import catalog
 
 
 @task(name="report", task_run_name="report-{first}-{last}", cache_policy=NO_CACHE)
-def publish_reports(home: str, facility_ids: list[str], first: date, last: date, run_id: str,
-                    flow_name: str, calculated: list[dict], succeeded: bool = True) -> dict:
-    """Refresh the catalog, render reports, write metrics and publish artifacts for a run."""
+def publish_reports(home: str, facilities: dict[str, Facility], first: date, last: date, run_id: str,
+                    flow_name: str, calculated: list[dict], settings: Settings,
+                    succeeded: bool = True) -> dict:
+    """Refresh the catalog, render reports, write metrics and publish artifacts for a run.
+
+    ``calculated`` holds the run's per-window counts as ``thermaliq.report.metrics`` reads them."""
     logger = get_run_logger()
     h = Home.resolve(home)
-    facilities = {fid: load_facility(h.facility_file(fid)) for fid in facility_ids}
     try:
         catalog.refresh_catalog(h)
     except catalog.CatalogBusy as exc:
@@ -32,14 +36,15 @@ def publish_reports(home: str, facility_ids: list[str], first: date, last: date,
     started = time.perf_counter()
     try:
         paths = render.render_reports(con, h.reports, facilities, first, last, stats=stats,
-                                      periods=periods, run=workers.run) if facilities else []
+                                      periods=periods, executor=worker_pool(settings)) if facilities else []
     finally:
         report_seconds = time.perf_counter() - started
         metrics.write_run_metrics(h, con, facilities, calculated=calculated, sankey_stats=stats,
                                   report_seconds=report_seconds, flow=flow_name,
                                   succeeded_at=time.time() if succeeded else None)
     index = h.reports / "index.html"
-    publish_flow_run(h, con, facilities, first, last, run_id, flow_name, periods=periods)
+    publish_flow_run(h, con, facilities, first, last, run_id, flow_name, periods=periods,
+                     reports_url=settings.reports_url)
     logger.info("%d report pages written; index %s", len(paths), index)
     data_docs = _data_docs(h, logger)
     return {"index": str(index) if index.exists() else None, "pages": len(paths),

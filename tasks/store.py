@@ -1,49 +1,48 @@
 """Store task: store one window of every facility, after its validation, in window order.
 
-Each facility's store job (:func:`thermaliq.pipeline.jobs.store_window`) takes the window its calculation
-task computed, adds the alerts (which need the facility's stored days before the window, hence
-window order) and the Great Expectations outcome, and writes a new version when it differs. The
-facilities of a window are stored side by side in the worker processes; one facility's failure
-is its own (an ``error`` entry), never the others'.
+Each facility's store job (:func:`thermaliq.pipeline.jobs.store_window_job`) takes the window its
+calculation task computed, adds the alerts (which need the facility's stored days before the
+window, hence window order) and the Great Expectations outcome, and writes a new version when it
+differs. The facilities of a window are stored side by side in the worker processes, ahead of
+every waiting calculation; one facility's failure is its own (a :class:`WindowFailure`), never
+the others'.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from datetime import date
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import workers
+from tasks.pool import worker_pool
+from thermaliq.config import Facility
 from thermaliq.pipeline import jobs
+from thermaliq.pipeline.outcomes import ComputedWindow, StoreOutcome, WindowFailure
+from thermaliq.settings import Settings
 
 
 @task(name="store", task_run_name="store-{first}-{last}", cache_policy=NO_CACHE)
-def store_window_results(home: str, computed: dict[str, dict], gx: dict[str, dict], first: date,
-                         last: date, run_id: str, reason: str | None = None,
-                         new_version: bool = False) -> dict[str, dict]:
+def store_window_results(home: str, facilities: dict[str, Facility], computed: dict[str, ComputedWindow],
+                         gx: dict[str, dict], first: date, last: date, run_id: str, settings: Settings,
+                         reason: str | None = None,
+                         new_version: bool = False) -> dict[str, StoreOutcome | WindowFailure]:
     """Store the computed windows (facility id to what its calculation task returned) with their
-    GX outcomes (facility id to its entry of the validation task).
-
-    Returns
-    -------
-    dict
-        Per facility id the summary of :func:`thermaliq.pipeline.jobs.store_window`, or ``{"error":
-        "<type>: <message>"}`` when that facility's window could not be stored.
-    """
+    GX outcomes (facility id to its entry of the validation task); per facility id what was
+    stored, or why it was not."""
     logger = get_run_logger()
-
-    def store(fid: str) -> dict:
-        try:
-            out = workers.run_first(jobs.store_window, home, fid, computed[fid], run_id, gx[fid],
-                                    reason=reason, new_version=new_version)
-        except Exception as exc:  # noqa: BLE001 - reported as this facility's failure
+    pool = worker_pool(settings).urgent()
+    futures = {fid: pool.submit(jobs.store_window_job, home, facilities[fid], computed[fid], run_id, gx[fid],
+                                reason=reason, new_version=new_version) for fid in sorted(computed)}
+    wait(list(futures.values()))
+    out: dict[str, StoreOutcome | WindowFailure] = {}
+    for fid, future in futures.items():
+        exc = future.exception()
+        if exc is not None:
             logger.error("%s %s..%s: not stored: %s: %s", fid, first, last, type(exc).__name__, exc)
-            return {"error": f"{type(exc).__name__}: {exc}"}
-        logger.info("%s %s..%s: %d days, %.2f s, %s", fid, first, last, len(out["days"]),
-                    out["duration_s"], "stored a new version" if out["changed"] else "unchanged, nothing written")
-        return out
-
-    ids = sorted(computed)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(ids), workers.processes()))) as pool:
-        return dict(zip(ids, pool.map(store, ids)))
+            out[fid] = WindowFailure(fid, first, last, f"{type(exc).__name__}: {exc}")
+            continue
+        stored = out[fid] = future.result()
+        logger.info("%s %s..%s: %d days, %.2f s, %s", fid, first, last, len(stored.days), stored.duration_s,
+                    "stored a new version" if stored.changed else "unchanged, nothing written")
+    return out

@@ -14,25 +14,26 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import gx_validate
-from tasks.common import facility_of
+from tasks.gx import validate as gx_validate
+from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.pipeline.jobs import release_memory
 
 
 @task(name="validate", task_run_name="validate-{first}-{last}", cache_policy=NO_CACHE)
-def validate_window(home: str, profiles: dict[str, dict[str, pd.DataFrame]], first: date, last: date,
-                    run_id: str) -> dict[str, dict[str, dict]]:
+def validate_window(home: str, facilities: dict[str, Facility], profiles: dict[str, dict[str, pd.DataFrame]],
+                    first: date, last: date, run_id: str) -> dict[str, dict[str, dict]]:
     """Validate window profiles (window label, ``<first>..<last>``, to facility id to its
-    profile) of local days ``first`` .. ``last`` in one GX run.
+    profile) of local days ``first`` .. ``last`` in one GX run; ``facilities`` holds their
+    configurations (facility id to ``Facility``).
 
     Returns
     -------
     dict
-        Per window label and facility id what :func:`tasks.gx_validate.validate_readings` returns.
+        Per window label and facility id what :func:`tasks.gx.validate.validate_profiles` returns.
     """
     logger = get_run_logger()
-    pairs = [(facility_of(home, fid)[1], profile)
+    pairs = [(facilities[fid], profile)
              for label in sorted(profiles) for fid, profile in sorted(profiles[label].items())]
     ids = sorted({f.facility_id for f, _ in pairs})
     owner = ids[0] if len(ids) == 1 else gx_validate.FLEET

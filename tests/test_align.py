@@ -174,7 +174,12 @@ def test_outlier_within_range_flagged_and_excluded(method):
     ev = al.events[al.events["kind"] == "outlier"]
     assert len(ev) == 1 and ev["start"].iloc[0] == start + pd.Timedelta("307min")
     np.testing.assert_allclose(al.values["FT-101"], clean.values["FT-101"], rtol=1e-9)
-    assert al.tag_quality.set_index("tag").loc["FT-101", "rejected_points"] == 1
+    q = al.tag_quality.set_index("tag")
+    assert q.loc["FT-101", "rejected_points"] == 1
+    # the count is a number in its own column; the issues text says the same for people
+    assert q["outlier_points"].to_dict() == {"FT-101": 1, "FT-201": 0, "JQ-301": 0}
+    assert q["outlier_points"].dtype == "int64" and "1 outlier;" in q.loc["FT-101", "issues"] + ";"
+    assert clean.tag_quality["outlier_points"].eq(0).all()
     off = align_window(_readings(start, end, FT_101=spike), _facility(outlier_method="none"),
                        start, end)
     assert off.values["FT-101"].iloc[20] > clean.values["FT-101"].iloc[20] + 50

@@ -1,4 +1,4 @@
-"""Tests of tasks/gx_validate.py and thermaliq/quality/tag_profile.py: the tag profile GX validates, real
+"""Tests of tasks/gx/validate.py and thermaliq/quality/tag_profile.py: the tag profile GX validates, real
 GX runs with hand-counted faults, the suite stored once per home, Data Docs built once per run,
 pruning, and the data_quality issues text of tasks/calculate.py."""
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks import gx_validate
+from tasks.gx import validate as gx_validate
 from thermaliq.pipeline.jobs import merge_gx_issues
-from tasks.gx_docs import build_data_docs, prune_validation_results
-from tasks.gx_validate import (facility_of_run_name, profile, run_name, validate_profiles,
+from tasks.gx.docs import build_data_docs, prune_validation_results
+from tasks.gx.validate import (facility_of_run_name, profile, run_name, validate_profiles,
                                validate_readings)
 from thermaliq.config import parse_facility
 from thermaliq.quality.window_profile import physical_limits
@@ -116,7 +116,7 @@ def test_run_name_round_trip():
 
 def test_import_does_not_load_great_expectations():
     """The module imports great_expectations lazily (its import costs seconds)."""
-    code = "import sys, tasks.gx_validate; print('great_expectations' in sys.modules)"
+    code = "import sys, tasks.gx.validate; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"

@@ -14,11 +14,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks import workers
+from concurrent.futures import Executor, Future
+from datetime import date
+
+from tasks.pool import WorkerDied, shutdown, worker_pool
 from tests.helpers import constant_boiler_config, write_facility
-from thermaliq.pipeline import ingest, ingest_many, jobs
+from thermaliq.pipeline import ingest, ingest_many
+from thermaliq.pipeline.outcomes import IngestOutcome
 from thermaliq.config import load_facility
 from thermaliq.home import Home
+from thermaliq.settings import load_settings
 
 FID = "BOILER-1"
 NOW = pd.Timestamp("2025-01-01", tz="UTC")
@@ -71,20 +76,24 @@ def _lake_files(home: Home) -> dict[str, bytes]:
             if p.is_file() and p.relative_to(home.lake).parts[0] not in ("_locks", "_scratch")}
 
 
-def _serial(home: Home, **kwargs) -> dict:
+def _serial(home: Home, **kwargs) -> IngestOutcome:
     facility = load_facility(home.facility_file(FID))
-    return jobs.summary_dict(ingest.ingest_files(home, facility, now=NOW, **kwargs))
+    return IngestOutcome.of(ingest.ingest_files(home, facility, now=NOW, **kwargs))
 
 
-def _inline(job, *args, **kwargs):
-    return job(*args, **kwargs)
+def _facility(home: Home):
+    return load_facility(home.facility_file(FID))
+
+
+def _pool():
+    """Two worker processes with the settings of now (the test's environment)."""
+    return worker_pool(load_settings(processes=2))
 
 
 @pytest.fixture()
-def two_processes(monkeypatch):
-    monkeypatch.setenv(workers.ENV, "2")
+def two_processes():
     yield
-    workers.shutdown()
+    shutdown()
 
 
 @pytest.mark.parametrize("batch_rows", [None, 16])
@@ -98,13 +107,13 @@ def test_files_prepared_in_worker_processes_give_the_serial_lake(tmp_path, two_p
     serial, parallel = _home(tmp_path / "serial", inbox), _home(tmp_path / "parallel", inbox)
     for force in (False, True):
         expected = _serial(serial, force=force)
-        got = ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
-                                           force=force, now=NOW)
+        got = ingest_many.ingest_files_parallel(str(parallel.root), _facility(parallel), executor=_pool(),
+                                                processes=2, force=force, now=NOW)
         assert got == expected
         assert _lake_files(parallel) == _lake_files(serial)
         assert not list((parallel.lake / "_scratch").iterdir())
-    assert expected["file_errors"] == ["inbox/BOILER-1/2024-06-05.csv: empty file (no header line)"]
-    assert got["days"] == []                           # the forced rerun changed nothing
+    assert expected.file_errors == ("inbox/BOILER-1/2024-06-05.csv: empty file (no header line)",)
+    assert got.days == ()                              # the forced rerun changed nothing
 
 
 def test_new_files_after_stored_ones_and_conflicts_with_them(tmp_path):
@@ -122,8 +131,9 @@ def test_new_files_after_stored_ones_and_conflicts_with_them(tmp_path):
             path.rename(home.root / "inbox" / FID / path.name)
     assert _lake_files(parallel) == _lake_files(serial)
     expected = _serial(serial)
-    got = ingest_many.ingest_files(str(parallel.root), FID, run=_inline, processes=2, now=NOW)
-    assert got == expected and expected["sources_skipped"] == 3
+    got = ingest_many.ingest_files_parallel(str(parallel.root), _facility(parallel), executor=None,
+                                            processes=2, now=NOW)
+    assert got == expected and expected.sources_skipped == 3
     assert _lake_files(parallel) == _lake_files(serial)
 
 
@@ -135,13 +145,17 @@ def test_fewer_new_files_than_the_split_take_one_job(tmp_path):
     (home.root / "inbox" / FID / "2024-06-06.csv").write_text(FILES["2024-06-06.csv"])
     ran = []
 
-    def run(job, *args, **kwargs):
-        ran.append(job.__name__)
-        return job(*args, **kwargs)
+    class Recording(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            ran.append(fn.__name__)
+            future = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
 
-    out = ingest_many.ingest_files(str(home.root), FID, run=run, processes=2, now=NOW)
+    out = ingest_many.ingest_files_parallel(str(home.root), _facility(home), executor=Recording(),
+                                            processes=2, now=NOW)
     assert ran == ["ingest_files_or_plan"]
-    assert (out["sources_read"], out["sources_skipped"], out["days"]) == (1, 2, ["2024-06-06"])
+    assert (out.sources_read, out.sources_skipped, out.days) == (1, 2, (date(2024, 6, 6),))
 
 
 def test_a_dead_worker_fails_the_ingest_leaves_no_scratch_and_a_rerun_completes(
@@ -151,14 +165,15 @@ def test_a_dead_worker_fails_the_ingest_leaves_no_scratch_and_a_rerun_completes(
     inbox = _inbox(tmp_path, ["2024-06-01.csv", "2024-06-02.csv", "2024-06-06.csv"])
     serial, parallel = _home(tmp_path / "serial", inbox), _home(tmp_path / "parallel", inbox)
     monkeypatch.setenv("THERMALIQ_CRASH_AT", "lake.write:1")
-    with pytest.raises(workers.WorkerDied, match="ingest_prepare_files"):
-        ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2, now=NOW)
+    with pytest.raises(WorkerDied, match="ingest_prepare_files"):
+        ingest_many.ingest_files_parallel(str(parallel.root), _facility(parallel), executor=_pool(),
+                                          processes=2, now=NOW)
     assert not list((parallel.lake / "_scratch").iterdir())
     assert not (parallel.lake / "ingested").exists()
     monkeypatch.delenv("THERMALIQ_CRASH_AT")
     expected = _serial(serial)
-    assert ingest_many.ingest_files(str(parallel.root), FID, run=workers.run, processes=2,
-                                        now=NOW) == expected
+    assert ingest_many.ingest_files_parallel(str(parallel.root), _facility(parallel), executor=_pool(),
+                                             processes=2, now=NOW) == expected
     assert _lake_files(parallel) == _lake_files(serial)
 
 

@@ -257,7 +257,7 @@ def _spy_fast_lane(monkeypatch) -> list[bool]:
         taken.append(real(*args))
         return taken[-1]
 
-    monkeypatch.setattr(ingest_fast, "store_new_days", spy)
+    monkeypatch.setattr(ingest_arrow, "store_new_days", spy)
     return taken
 
 

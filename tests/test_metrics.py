@@ -168,9 +168,11 @@ def test_run_samples_from_relations(tmp_path):
     fx = _report_fixture()
     rel = fx.make_relations()
     dq = rel["data_quality"]
-    # issues text as thermaliq.quality.summary writes it; the outlier counter parses the count
-    dq.loc[dq.index[-1], "issues"] = "3 outliers; frozen 2h10m"
-    dq.loc[dq.index[0], "issues"] = "5 outliers"  # Nov 1: outside the changed window
+    # the count is the numeric column; the issues text is for people and is not read back
+    dq["outlier_points"] = pd.array([0] * len(dq), dtype="Int64")
+    dq.loc[dq.index[-1], ["issues", "outlier_points"]] = ["3 outliers; frozen 2h10m", 3]
+    dq.loc[dq.index[-2], ["issues", "outlier_points"]] = ["7 outliers", pd.NA]  # written before the column: 0
+    dq.loc[dq.index[0], ["issues", "outlier_points"]] = ["5 outliers", 5]  # Nov 1: outside the changed window
     con = fx.connect(rel)
     facility = fx.make_facility()
     calculated = [{"facility_id": "FAC-R1", "first": "2026-11-29", "last": "2026-11-30", "changed": True,
@@ -221,6 +223,8 @@ def test_run_samples_of_two_facilities_are_read_together_and_kept_apart():
 
     fx = _report_fixture()
     one, two = fx.make_relations(), fx.make_relations("FAC-R2", seed=11)
+    for rel, n in ((one, 4), (two, 1)):
+        rel["data_quality"]["outlier_points"] = n
     con = fx.connect({k: pd.concat([one[k], two[k]], ignore_index=True) for k in one})
     calculated = [{"facility_id": "FAC-R2", "first": "2026-11-30", "last": "2026-11-30", "changed": True}]
     samples = run_samples(con, {"FAC-R1": fx.make_facility(), "FAC-R2": fx.make_facility("FAC-R2", "Two")},
@@ -238,5 +242,104 @@ def test_run_samples_of_two_facilities_are_read_together_and_kept_apart():
     assert got[("thermaliq_missing_data_points_total", "FAC-R2")] == \
         (last.expected_points - last.valid_points).clip(lower=0).sum()
     assert got[("thermaliq_readings_interpolated_total", "FAC-R2")] == last.interpolated_points.sum()
+    assert got[("thermaliq_outliers_detected_total", "FAC-R2")] == len(last)
     tags = {(s.labels["facility_id"], s.labels["tag"]) for s in samples if "tag" in s.labels}
     assert tags == {(f, t) for f in ("FAC-R1", "FAC-R2") for t in fx.TAGS}
+
+
+# The file the hand-written renderer (before prometheus_client) wrote for the two runs of
+# test_same_names_labels_and_values_as_before: the reference for names, labels, values, HELP and TYPE.
+BEFORE = """\
+# HELP thermaliq_calculation_duration_seconds Duration of one facility calculation [s]
+# TYPE thermaliq_calculation_duration_seconds histogram
+""" + "".join(f'thermaliq_calculation_duration_seconds_bucket{{facility_id="FAC-A",le="{le}"}} {n}\n'
+              for le, n in (("0.1", 0), ("0.25", 0), ("0.5", 1), ("1.0", 1), ("2.5", 2), ("5.0", 2), ("10.0", 2),
+                            ("30.0", 2), ("60.0", 2), ("120.0", 2), ("300.0", 2), ("600.0", 2), ("+Inf", 3))) + """\
+thermaliq_calculation_duration_seconds_sum{facility_id="FAC-A"} 702.3
+thermaliq_calculation_duration_seconds_count{facility_id="FAC-A"} 3
+# HELP thermaliq_circuit_breaker_state Historian circuit breaker: 0 closed, 1 open, 2 half-open
+# TYPE thermaliq_circuit_breaker_state gauge
+thermaliq_circuit_breaker_state{facility_id="FAC-B"} 1
+# HELP thermaliq_connector_timeouts_total Historian requests that timed out
+# TYPE thermaliq_connector_timeouts_total counter
+thermaliq_connector_timeouts_total 2
+# HELP thermaliq_efficiency Efficiency of the latest calculated day [percent, facility basis]
+# TYPE thermaliq_efficiency gauge
+thermaliq_efficiency{facility_id="FAC-A"} 85
+thermaliq_efficiency{facility_id="FAC-B"} 71.5
+# HELP thermaliq_efficiency_7d_avg Mean day efficiency of the latest 7 calculated days [percent]
+# TYPE thermaliq_efficiency_7d_avg gauge
+thermaliq_efficiency_7d_avg{facility_id="FAC-B"} NaN
+# HELP thermaliq_last_successful_run_timestamp_seconds End of the last successful run [unix s]
+# TYPE thermaliq_last_successful_run_timestamp_seconds gauge
+thermaliq_last_successful_run_timestamp_seconds{flow="nightly"} 1795090000.5
+# HELP thermaliq_meter_last_reading_timestamp Time of the last stored reading of a tag [unix s]
+# TYPE thermaliq_meter_last_reading_timestamp gauge
+thermaliq_meter_last_reading_timestamp{facility_id="FAC-A",tag="FT-101"} 1795086400
+# HELP thermaliq_outliers_detected_total Readings flagged as outliers
+# TYPE thermaliq_outliers_detected_total counter
+thermaliq_outliers_detected_total{facility_id="FAC-A"} 4
+# HELP thermaliq_readings_ingested_total Readings stored after validation
+# TYPE thermaliq_readings_ingested_total counter
+thermaliq_readings_ingested_total{facility_id="FAC-A"} 100000
+# HELP thermaliq_stage_duration_seconds Duration of the last run of a pipeline stage [s]
+# TYPE thermaliq_stage_duration_seconds gauge
+thermaliq_stage_duration_seconds{stage="report"} 3.5
+"""
+
+
+def _families(text: str) -> dict:
+    """Every family's type, HELP text and samples, NaN as text (NaN != NaN)."""
+    return {f.name: (f.type, f.documentation,
+                     {(s.name, frozenset(s.labels.items())): "NaN" if math.isnan(s.value) else s.value
+                      for s in f.samples})
+            for f in text_string_to_metric_families(text)}
+
+
+def test_same_names_labels_and_values_as_before(tmp_path):
+    """Two runs (the second covers FAC-A only) parse to exactly what the hand-written renderer wrote:
+    FAC-B kept, FAC-A's gauge group replaced (tag TT-102 gone), counters and histogram added up."""
+    path = tmp_path / "thermaliq.prom"
+    write_metrics(path, [gauge("thermaliq_efficiency", 84.25, facility_id="FAC-A"),
+                         gauge("thermaliq_efficiency", 71.5, facility_id="FAC-B"),
+                         gauge("thermaliq_efficiency_7d_avg", math.nan, facility_id="FAC-B"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 1_795_000_000, facility_id="FAC-A",
+                               tag="FT-101"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 1_795_000_060, facility_id="FAC-A",
+                               tag="TT-102"),
+                         counter("thermaliq_outliers_detected_total", 3, facility_id="FAC-A"),
+                         counter("thermaliq_readings_ingested_total", 96_000, facility_id="FAC-A"),
+                         counter("thermaliq_connector_timeouts_total", 2),
+                         gauge("thermaliq_circuit_breaker_state", 1, facility_id="FAC-B"),
+                         gauge("thermaliq_stage_duration_seconds", 3.5, stage="report"),
+                         *histogram("thermaliq_calculation_duration_seconds", [0.3, 2.0], facility_id="FAC-A")])
+    write_metrics(path, [gauge("thermaliq_efficiency", 85.0, facility_id="FAC-A"),
+                         gauge("thermaliq_meter_last_reading_timestamp", 1_795_086_400, facility_id="FAC-A",
+                               tag="FT-101"),
+                         counter("thermaliq_outliers_detected_total", 1, facility_id="FAC-A"),
+                         counter("thermaliq_readings_ingested_total", 4_000, facility_id="FAC-A"),
+                         counter("thermaliq_connector_timeouts_total", 0),
+                         gauge("thermaliq_last_successful_run_timestamp_seconds", 1_795_090_000.5, flow="nightly"),
+                         *histogram("thermaliq_calculation_duration_seconds", [700.0], facility_id="FAC-A")])
+    assert _families(path.read_text()) == _families(BEFORE)
+
+
+def test_state_of_an_earlier_version_is_merged(tmp_path):
+    """The state file format is unchanged (version 1): an existing one keeps counting."""
+    path = tmp_path / "thermaliq.prom"
+    (tmp_path / "thermaliq.prom.state.json").write_text(
+        '{"series": [{"labels": {"facility_id": "FAC-A"}, "name": "thermaliq_outliers_detected_total", '
+        '"value": 40.0}, {"labels": {"facility_id": "FAC-B"}, "name": "thermaliq_efficiency", "value": 70.5}], '
+        '"version": 1}')
+    write_metrics(path, [counter("thermaliq_outliers_detected_total", 2, facility_id="FAC-A")])
+    p = parse(path)
+    assert value(p, "thermaliq_outliers_detected", "thermaliq_outliers_detected_total", facility_id="FAC-A") == 42
+    assert value(p, "thermaliq_efficiency", "thermaliq_efficiency", facility_id="FAC-B") == 70.5
+
+
+def test_private_registry_leaves_the_default_one_alone(tmp_path):
+    from prometheus_client import REGISTRY
+
+    before = {m.name for m in REGISTRY.collect()}
+    write_metrics(tmp_path / "thermaliq.prom", [gauge("thermaliq_efficiency", 1.0, facility_id="F")])
+    assert {m.name for m in REGISTRY.collect()} == before and "thermaliq_efficiency" not in before

@@ -1,4 +1,4 @@
-"""Prefect artifacts and alert events of a run (tasks/publish.py).
+"""Prefect artifacts and alert events of a run (tasks/publish/artifacts.py).
 
 The builders are tested without Prefect's API; Prefect's own artifact functions are replaced by
 recorders where the content is what matters. Tests marked ``flow`` run in the session harness and
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from tasks import publish
+from tasks.publish import artifacts as publish
 
 _spec = importlib.util.spec_from_file_location("_report_fixture", Path(__file__).with_name("test_report.py"))
 fixture = importlib.util.module_from_spec(_spec)
@@ -33,10 +33,10 @@ ALERTS = pd.DataFrame([
 def test_artifact_key_and_report_urls(monkeypatch, tmp_path):
     """Prefect artifact keys: lowercase letters, numbers and dashes only."""
     assert publish.artifact_key("thermaliq-report", "FAC_001 Süd") == "thermaliq-report-fac-001-s-d"
-    monkeypatch.delenv("THERMALIQ_REPORTS_URL", raising=False)
     assert publish.report_url(tmp_path, "FAC-1/index.html") == (tmp_path / "FAC-1/index.html").resolve().as_uri()
-    monkeypatch.setenv("THERMALIQ_REPORTS_URL", "http://127.0.0.1:8765/")
-    assert publish.report_url(tmp_path, "FAC-1/index.html") == "http://127.0.0.1:8765/FAC-1/index.html"
+    assert publish.report_url(tmp_path, "FAC-1/index.html", None) == (tmp_path / "FAC-1/index.html").resolve().as_uri()
+    assert publish.report_url(tmp_path, "FAC-1/index.html",
+                              "http://127.0.0.1:8765/") == "http://127.0.0.1:8765/FAC-1/index.html"
 
 
 def test_summary_rows_and_markdown_escape_names():
@@ -93,7 +93,6 @@ def test_publish_flow_run_rows_links_and_only_this_runs_alerts(monkeypatch, tmp_
     monkeypatch.setattr(prefect.artifacts, "create_markdown_artifact", lambda **kw: calls["markdown"].append(kw) or 2)
     monkeypatch.setattr(prefect.artifacts, "create_link_artifact", lambda **kw: calls["link"].append(kw) or 3)
     monkeypatch.setattr(prefect.events, "emit_event", lambda **kw: calls["event"].append(kw) or object())
-    monkeypatch.setenv("THERMALIQ_REPORTS_URL", "http://127.0.0.1:8765")
     relations = fixture.make_relations()
     con = fixture.connect(relations)
     home = SimpleNamespace(reports=tmp_path / "reports")
@@ -101,7 +100,8 @@ def test_publish_flow_run_rows_links_and_only_this_runs_alerts(monkeypatch, tmp_
     (home.reports / "index.html").write_text("x")
     (home.reports / "FAC-R1" / "index.html").write_text("x")
     out = publish.publish_flow_run(home, con, {"FAC-R1": fixture.make_facility()}, date(2026, 11, 18),
-                                   date(2026, 11, 18), "run-20261118", "nightly")
+                                   date(2026, 11, 18), "run-20261118", "nightly",
+                                   reports_url="http://127.0.0.1:8765")
     assert out == {"artifacts": 4, "events": 2}
     calc = relations["calculations"]
     day = calc[(calc.granularity == "day") & calc.is_current].iloc[17]

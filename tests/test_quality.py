@@ -150,3 +150,39 @@ def test_facility_score_share_of_valid_intervals():
     """DESIGN §7: data_quality_score = valid intervals / intervals; 84 of 96 -> 0.875."""
     assert facility_score(pd.Series([True] * 84 + [False] * 12)) == 0.875
     assert np.isnan(facility_score(pd.Series([], dtype=bool)))
+
+
+def _dq_file(lake, month: str, day: str, seq: int, **extra):
+    """One ``data_quality`` file and its day's ``calculations`` row (the view keeps the rows of
+    the write that made the current day row)."""
+    start = pd.Timestamp(day, tz="UTC")
+    for dataset, row in (("data_quality", dict(tag="FT-101", period_end=start + pd.Timedelta("1D"),
+                                               expected_points=96, valid_points=90, interpolated_points=1,
+                                               rejected_points=3, completeness=90 / 96,
+                                               issues="3 outliers", day_start=start, **extra)),
+                         ("calculations", dict(granularity="day"))):
+        folder = lake / dataset / "facility_id=Q1" / f"month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([dict(facility_id="Q1", period_start=start, write_seq=seq, **row)]).to_parquet(
+            folder / f"{seq:020d}.parquet")
+
+
+def test_data_quality_view_reads_partitions_written_before_outlier_points(tmp_path):
+    """Lake files of older versions have no ``outlier_points``: the relation still has the column
+    (NULL there, the count being only in ``issues``), alone or beside files that have it."""
+    import duckdb
+
+    from thermaliq.store.catalog import RELATIONS, view_sql
+
+    present = {"data_quality", "calculations"}
+    con = duckdb.connect()
+    _dq_file(tmp_path, "2024-05", "2024-05-31", 1)                       # an older version's file
+    old_only = con.execute(view_sql(tmp_path, "data_quality", present)).df()
+    assert list(old_only.columns) == [c for c, _ in RELATIONS["data_quality"]]
+    assert old_only["outlier_points"].isna().all() and old_only["issues"].tolist() == ["3 outliers"]
+    _dq_file(tmp_path, "2024-06", "2024-06-01", 2, outlier_points=3)     # this version's file
+    both = con.execute(f"SELECT period_start, outlier_points FROM ({view_sql(tmp_path, 'data_quality', present)}) "
+                       "ORDER BY period_start").fetchall()
+    assert [n for _, n in both] == [None, 3]
+    assert con.execute(f"SELECT typeof(outlier_points) FROM ({view_sql(tmp_path, 'data_quality', present)}) "
+                       "LIMIT 1").fetchone()[0] == "BIGINT"

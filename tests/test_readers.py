@@ -305,7 +305,7 @@ def test_instants_with_z_and_plain_numbers_take_the_fast_parse_with_the_sql_valu
         calls.append(real(batch, lower) is not None)
         return real(batch, lower)
 
-    monkeypatch.setattr("thermaliq.sources.readers.parse_long_fast", spy)
+    monkeypatch.setattr("thermaliq.sources.parse.parse_long_fast", spy)
     a = read_readings_file(fast, tz=CHI, source="f.csv")
     b = read_readings_file(slow, tz=CHI, source="f.csv")
     assert calls == [True, False]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from concurrent.futures import Executor, Future
 from datetime import date, timedelta
 
 import duckdb
@@ -20,8 +21,9 @@ import pytest
 from thermaliq.config import parse_facility
 from thermaliq.errors import DataError
 from thermaliq.periods import local_midnight
-from thermaliq.report.render import facility_page, render_reports
-from thermaliq.report.data import daily_results, load_facility_period, period_stream_energies, period_summary
+from thermaliq.report.data import load_facility_period
+from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
+from thermaliq.report.render import JOB_PAGES, facility_page, render_reports
 
 TZ = "America/Chicago"
 TAGS = ["FT-101", "JT-301", "FT-201", "PT-201", "TT-201", "TT-202", "TT-501", "AT-501"]
@@ -221,56 +223,59 @@ def test_render_reports_writes_layout_and_offline_plotly(tmp_path, con):
     assert 'href="2026-11-27.html"' in latest
 
 
+class RecordingExecutor(Executor):
+    """Runs each submitted job at once in this process and records it as (name, ids or day count)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.calls.append((fn.__name__, tuple(args[2]) if fn.__name__ == "render_facilities" else len(args[2])))
+        future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
 def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
-    """A month of day pages, half of them rendered by the worker job (``render_day_pages``, run
-    here in-process through the same ``run`` hook the report task gives ``tasks.workers.run``):
-    every file is byte-identical to a serial render, footer minute aside, and the Sankey
-    statistics count every page."""
+    """A month of day pages given to an executor (``render_day_pages`` jobs of ``JOB_PAGES`` days,
+    run here in-process): every day but the last (rendered with the latest page, which shares its
+    sections) goes to a job; every file is byte-identical to a serial render, footer minute aside,
+    and the Sankey statistics count every page."""
     facility = make_facility()
-    calls = []
-
-    def run(job, *args):
-        calls.append((job.__name__, len(args[2])))
-        return job(*args)
-
+    executor = RecordingExecutor()
     first, last = date(2026, 11, 1), date(2026, 11, 30)
     trees, counts = {}, {}
-    for label, hook in (("serial", None), ("split", run)):
+    for label, pool in (("serial", None), ("split", executor)):
         stats: dict = {}
-        render_reports(con, tmp_path / label, {"FAC-R1": facility}, first, last, stats=stats, run=hook)
+        render_reports(con, tmp_path / label, {"FAC-R1": facility}, first, last, stats=stats, executor=pool)
         trees[label] = {p.relative_to(tmp_path / label).as_posix():
                         re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", p.read_text())
                         for p in (tmp_path / label).rglob("*.html")}
         counts[label] = stats["FAC-R1"]["sankey_errors"], len(trees[label])
-    assert calls == [("render_day_pages", 15)]          # half of the 30 day pages
+    assert JOB_PAGES == 16 and executor.calls == [("render_day_pages", 16), ("render_day_pages", 13)]
     assert trees["split"] == trees["serial"]
     assert len(trees["serial"]) == 30 + 1 + 1 + 1       # days, the month, latest, fleet index
     assert counts["split"] == counts["serial"]
 
 
 def test_facilities_rendered_elsewhere_are_the_same_pages(tmp_path):
-    """A fleet of 8 facilities (``OFFLOAD_MIN_FACILITIES``), half rendered by the worker job
-    (``render_facilities``, in-process through the ``run`` hook): the same files, the same fleet
-    index, and the ReportData of every facility for the run's artifacts."""
+    """A fleet of 8 facilities over one day (3 pages each) given to an executor: ``render_facilities``
+    jobs of ``JOB_PAGES // 3`` facilities (run in-process): the same files, the same fleet index,
+    and the ReportData of every facility for the run's artifacts."""
     ids = [f"FAC-F{i}" for i in range(8)]
     frames = [make_relations(fid, days=3, seed=i) for i, fid in enumerate(ids)]
     fleet = connect({name: pd.concat([f[name] for f in frames], ignore_index=True) for name in frames[0]})
     facilities = {fid: make_facility(fid, f"Plant {fid}") for fid in ids}
-    calls = []
-
-    def run(job, *args):
-        calls.append((job.__name__, tuple(args[2])))
-        return job(*args)
-
+    executor = RecordingExecutor()
     trees, periods = {}, {}
-    for label, hook in (("serial", None), ("split", run)):
+    for label, pool in (("serial", None), ("split", executor)):
         periods[label] = {}
         render_reports(fleet, tmp_path / label, facilities, date(2026, 11, 2), date(2026, 11, 2),
-                       periods=periods[label], run=hook)
+                       periods=periods[label], executor=pool)
         trees[label] = {p.relative_to(tmp_path / label).as_posix():
                         re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", p.read_text())
                         for p in (tmp_path / label).rglob("*.html")}
-    assert calls == [("render_facilities", tuple(ids[:4]))]
+    assert executor.calls == [("render_facilities", tuple(ids[:5])), ("render_facilities", tuple(ids[5:]))]
     assert trees["split"] == trees["serial"] and len(trees["serial"]) == 8 * 3 + 1
     assert sorted(periods["split"]) == ids
     for fid in ids:
@@ -332,6 +337,27 @@ def test_hostile_names_are_escaped(tmp_path, relations):
     figs = _figures(day)
     assert any("&lt;script&gt;" in lbl for lbl in figs["fig-sankey"]["data"][0]["node"]["label"])
     assert "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in figs["fig-quality"]["data"][0]["y"]
+
+
+def test_script_in_a_facility_name_is_text_on_every_page(tmp_path, relations):
+    """A facility named with a ``<script>`` element (and quotes, an ampersand) appears escaped in
+    the title and heading of every facility page and in the fleet index link: the only script
+    elements are the page's own (Plotly's file and one per figure)."""
+    name = """<script>alert("x")</script> & 'Plant'"""
+    render_reports(connect(relations), tmp_path, {"FAC-R1": make_facility(name=name)},
+                   date(2026, 11, 18), date(2026, 11, 19))
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;Plant&#x27;"
+    pages = sorted(tmp_path.rglob("*.html"))
+    assert len(pages) == 2 + 1 + 1 + 1  # two days, the month, latest, fleet index
+    for path in pages:
+        text = path.read_text()
+        assert "<script>alert" not in text and "alert(\"x\")" not in text, path
+        own = ['<script src="../plotly.min.js" charset="utf-8">'] if path.parent.name == "FAC-R1" else []
+        assert re.findall(r"<script[^>]*>", text) == own + ["<script>"] * text.count("Plotly.newPlot"), path
+        if own:
+            assert f"<title>{escaped} (FAC-R1) — " in text and f"<h1>{escaped} (FAC-R1) — " in text, path
+    index = (tmp_path / "index.html").read_text()
+    assert f'<a href="FAC-R1/index.html">{escaped} (FAC-R1)</a>' in index
 
 
 def test_no_data_period_shows_reason_instead_of_chart(tmp_path, relations):
@@ -418,7 +444,7 @@ def test_fleet_index_keeps_facilities_of_earlier_runs(tmp_path, relations):
 def test_repair_totals_hand_worked():
     """Sums per tag (and tag and day): counts add up, a missing count adds nothing, issues are the
     distinct texts sorted and joined, completeness = valid / expected (none expected: unknown)."""
-    from thermaliq.report.data import repair_totals
+    from thermaliq.report.quality import repair_totals
 
     dq = pd.DataFrame({"tag": ["B", "A", "B", "A", "B"], "day": ["d2", "d1", "d1", "d1", "d2"],
                        "expected_points": [96, 96, 96, 0, 0], "valid_points": [90, 100, 48, 0, 0],

@@ -15,8 +15,9 @@ import pytest
 
 from tests.test_report import TZ, connect, make_facility, make_relations
 from thermaliq.periods import local_midnight
+from thermaliq.report.data import load_facility_period
+from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.render import facility_page
-from thermaliq.report.data import daily_results, load_facility_period, period_stream_energies, period_summary
 from thermaliq.report.quality import totals_by_key
 from thermaliq.report.view import DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of
 

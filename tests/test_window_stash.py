@@ -18,6 +18,7 @@ from tests.helpers import constant_boiler_config, constant_readings, write_daily
 from thermaliq.pipeline import ingest, jobs
 from thermaliq.store import stash
 from thermaliq.config import load_facility
+from thermaliq.home import Home
 
 TZ = "Europe/Berlin"
 VALUES = {"FT-101": 750.0, "FT-201": 10_000.0, "PT-201": 1.0, "TT-202": 105.0}
@@ -43,35 +44,41 @@ def _fouled_home(home):
     return str(home.root)
 
 
+def _boiler(home: str):
+    return load_facility(Home.resolve(home).facility_file("BOILER-1"))
+
+
 def test_windows_computed_out_of_order_are_stored_in_order(home):
     h = _fouled_home(home)
-    computed = {w: jobs.compute_window(h, "BOILER-1", *w, "run-1") for w in reversed(WINDOWS)}
-    assert all(os.path.exists(c["stash"]) for c in computed.values())
-    assert computed[WINDOWS[1]]["profile"]["n_readings"].sum() == 4 * 288   # day 9's own readings
-    stored = [jobs.store_window(h, "BOILER-1", computed[w], "run-1", GX_PASSED) for w in WINDOWS]
+    fac = _boiler(h)
+    computed = {w: jobs.compute_window_job(h, fac, *w, "run-1") for w in reversed(WINDOWS)}
+    assert all(os.path.exists(c.stash) for c in computed.values())
+    assert computed[WINDOWS[1]].profile["n_readings"].sum() == 4 * 288   # day 9's own readings
+    stored = [jobs.store_window_job(h, fac, computed[w], "run-1", GX_PASSED) for w in WINDOWS]
 
-    assert [len(s["days"]) for s in stored] == [8, 1]
-    assert stored[0]["days"][0]["efficiency_percent"] == pytest.approx(79.87, abs=0.03)
-    assert stored[1]["days"][0]["efficiency_percent"] == pytest.approx(79.87 / 1.2, abs=0.03)
-    assert sorted(a["kind"] for a in stored[1]["alerts"]) == ["below_benchmark", "efficiency_anomaly"]
-    assert not any(os.path.exists(c["stash"]) for c in computed.values())   # taken = removed
+    assert [len(s.days) for s in stored] == [8, 1]
+    assert stored[0].days[0].efficiency_percent == pytest.approx(79.87, abs=0.03)
+    assert stored[1].days[0].efficiency_percent == pytest.approx(79.87 / 1.2, abs=0.03)
+    assert sorted(a.kind for a in stored[1].alerts) == ["below_benchmark", "efficiency_anomaly"]
+    assert not any(os.path.exists(c.stash) for c in computed.values())   # taken = removed
 
 
 def test_a_window_stored_without_its_history_has_no_anomaly(home):
     """The control: day 9 alone (nothing stored before it) has no 7-day mean, so no anomaly
     (only the benchmark alert, which needs no history)."""
     h = _fouled_home(home)
-    stored = jobs.store_window(h, "BOILER-1", jobs.compute_window(h, "BOILER-1", *WINDOWS[1], "run-1"),
-                               "run-1", GX_PASSED)
-    assert [a["kind"] for a in stored["alerts"]] == ["below_benchmark"]
+    fac = _boiler(h)
+    stored = jobs.store_window_job(h, fac, jobs.compute_window_job(h, fac, *WINDOWS[1], "run-1"),
+                                   "run-1", GX_PASSED)
+    assert [a.kind for a in stored.alerts] == ["below_benchmark"]
 
 
 def test_a_taken_window_is_gone_and_says_so(home):
     h = _fouled_home(home)
-    computed = jobs.compute_window(h, "BOILER-1", *WINDOWS[1], "run-1")
-    stash.take(computed["stash"])
+    computed = jobs.compute_window_job(h, _boiler(h), *WINDOWS[1], "run-1")
+    stash.take(computed.stash)
     with pytest.raises(FileNotFoundError, match="BOILER-1-2024-06-09-2024-06-09.pickle"):
-        stash.take(computed["stash"])
+        stash.take(computed.stash)
 
 
 def test_stale_run_folders_go_and_current_ones_stay(home):

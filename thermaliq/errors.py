@@ -10,7 +10,7 @@ class ThermaliqError(Exception):
     """Base class of every error thermaliq raises on purpose.
 
     Pickles with its fields (file, field, fix, source, row, errors, ...): jobs run in worker
-    processes (``tasks/workers.py``) and their errors must reach the task unchanged.
+    processes (``tasks/pool/workers.py``) and their errors must reach the task unchanged.
     """
 
     def __reduce__(self):
@@ -85,7 +85,7 @@ class HistorianError(ConnectionError, ThermaliqError):
     """The historian could not deliver readings (after retries, or the circuit is open).
 
     ``permanent`` is True when trying again cannot help (401/403/404 and other 4xx, an open
-    circuit): task retries (``tasks.common.retry_io_only``) skip such errors.
+    circuit): task retries (``tasks.ingest.retry_io_only``) skip such errors.
     """
 
     def __init__(self, message: str, *, permanent: bool = False):

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from thermaliq.quality import alerts, align
 from thermaliq.physics import balance, energy
-from thermaliq.store import lake, rows
+from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.config import Facility
 from thermaliq.physics.balance import STATUS_INVALID, STATUS_LOW_QUALITY, STATUS_NO_DATA, STATUS_OK
@@ -88,7 +88,7 @@ def read_readings_between(home: Home, facility: Facility, lo: pd.Timestamp,
             tables.append(table.set_column(table.schema.get_field_index("ts"), "ts",
                                            table["ts"].cast(ts_type)))
     if not tables:
-        return lake.utc_ns(lake.empty_readings()[list(WINDOW_COLUMNS)])
+        return lake.utc_ns_columns(lake.empty_stored_readings()[list(WINDOW_COLUMNS)])
     table = pa.concat_tables(tables, promote_options="permissive")
     inside = pc.and_(pc.greater_equal(table["ts"], pa.scalar(lo.value, ts_type)),
                      pc.less(table["ts"], pa.scalar(hi.value, ts_type)))
@@ -245,12 +245,12 @@ def load_trailing_days(home: Home, facility: Facility, first: date) -> pd.DataFr
     lo = first - timedelta(days=7)
     months = periods.months_touching(lo, first)
     columns = ["granularity", "period_start", "version", "efficiency_percent", "status"]
-    stored = rows.concat([rows.read_month(home, "calculations", facility.facility_id,
+    stored = versions.concat([versions.read_month(home, "calculations", facility.facility_id,
                                                         m, columns) for m in months])
     if stored.empty:
         return stored
     stored = stored[stored["granularity"] == "day"]
-    stored = rows.current_rows(stored, ["granularity", "period_start"])
+    stored = versions.current_rows(stored, ["granularity", "period_start"])
     start, _ = periods.day_window(lo, first, facility.timezone)
     first_start, _ = periods.day_window(first, first, facility.timezone)
     return stored[(stored["period_start"] >= start) & (stored["period_start"] < first_start)]

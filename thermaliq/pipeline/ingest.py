@@ -77,7 +77,7 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     whose size and ``mtime_ns`` match is skipped without hashing it; any other is hashed and
     skipped if size and SHA-256 match. A file rewritten with the same size *and* the same
     modification time is therefore not seen as changed: use ``force`` after such a copy.
-    :func:`thermaliq.pipeline.ingest_many.ingest_files` reads many files in several worker
+    :func:`thermaliq.pipeline.ingest_many.ingest_files_parallel` reads many files in several worker
     processes at once and leaves the same lake.
     """
     summary = IngestSummary(facility.facility_id)
@@ -245,7 +245,7 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
         summary.readings_read += len(result)
         quarantine.add(_with_time(result.rejects, now))
         return
-    raw = lake.utc_ns(result.readings)
+    raw = lake.utc_ns_columns(result.readings)
     summary.readings_read += len(raw)
     raw, implausible = cleaning.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
     rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
@@ -261,7 +261,7 @@ def _whole_file_reject(source: str, exc: DataError):
 
     rejects = pd.DataFrame({"source": [source], "row": [0], "reason": [exc.message],
                             "raw": [None]})
-    return readers.ReadResult(readers.empty_readings(), rejects, [f"{source}: {exc.message}"])
+    return readers.ReadResult(readers.empty_raw_readings(), rejects, [f"{source}: {exc.message}"])
 
 
 def ingest_historian(home: Home, facility: Facility, start: pd.Timestamp, end: pd.Timestamp, *,
@@ -292,7 +292,7 @@ def store_raw(home: Home, facility: Facility, result, now: pd.Timestamp,
 
     Returns (rows newly stored, rows rejected).
     """
-    raw = lake.utc_ns(result.readings)
+    raw = lake.utc_ns_columns(result.readings)
     summary.readings_read += len(raw)
     summary.notes.extend(result.notes)
     raw, implausible = cleaning.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
@@ -323,7 +323,7 @@ def _merge_days(home: Home, facility: Facility, raw: pd.DataFrame, now: pd.Times
         if touched is not None:
             touched.add(day)
         stored = lake.read_readings_table(home.lake, facility.facility_id, day)
-        existing = lake.utc_ns(stored.to_pandas()) if stored is not None else None
+        existing = lake.utc_ns_columns(stored.to_pandas()) if stored is not None else None
         merged = part if existing is None else pd.concat([existing, part], ignore_index=True)
         clean = cleaning.clean_readings(merged, facility)
         rejects.append(_with_time(clean.rejects, now))   # carry tag and ts already

@@ -23,8 +23,9 @@ that of the serial ingest (chunks of ``THERMALIQ_INGEST_BATCH_ROWS`` records).
 """
 from __future__ import annotations
 
+import functools
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,9 +37,10 @@ from filelock import FileLock, Timeout
 
 from thermaliq.pipeline import ingest
 from thermaliq.store import lake
-from thermaliq.config import load_facility
+from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.pipeline.ingest import IngestSummary
+from thermaliq.pipeline.outcomes import IngestOutcome
 
 #: Fewest files to read for which the files are split over worker processes.
 MIN_FILES = 2
@@ -97,9 +99,28 @@ class LedgerUpdate:
     confirmed: dict[str, int] = field(default_factory=dict, repr=False)
 
 
-def ingest_files(home: str, facility_id: str, *, run, processes: int, force: bool = False,
-                 now: pd.Timestamp | None = None, batch_rows: int | None = None) -> dict:
-    """Bring a file-sourced facility's new files into the lake with jobs run by ``run``.
+@dataclass(frozen=True)
+class Committed:
+    """What a commit job put into the lake: its files' tally and ledger rows."""
+
+    summary: IngestSummary
+    ledger_rows: tuple[dict, ...] = field(repr=False, default=())
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """What :func:`ingest_files_or_plan` found: either ``done`` (few files, ingested by that job)
+    or the files to hash and read, after ``skipped`` unchanged by size and modification time."""
+
+    done: IngestOutcome | None
+    skipped: int = 0
+    files: tuple[PlannedFile, ...] = ()
+
+
+def ingest_files_parallel(home: str, facility: Facility, *, executor: Executor | None, processes: int,
+                          force: bool = False, now: pd.Timestamp | None = None,
+                          batch_rows: int | None = None) -> IngestOutcome:
+    """Bring a file-sourced facility's new files into the lake with jobs run by ``executor``.
 
     A first job (:func:`ingest_files_or_plan`) finds the files to read and, when they are fewer
     than :data:`MIN_FILES`, ingests them itself (a small facility's night costs one job, as
@@ -108,61 +129,59 @@ def ingest_files(home: str, facility_id: str, *, run, processes: int, force: boo
 
     Parameters
     ----------
-    run : callable
-        ``run(job, *args, **kwargs)`` runs a job in a worker process and returns its result
-        (``tasks.workers.run``); it is called from several threads at once.
+    executor : concurrent.futures.Executor or None
+        Runs the jobs (worker processes: ``tasks.pool.WorkerPool``); ``None`` runs them here, one
+        after the other. Only its ``submit`` is called, from several threads at once.
     processes : int
-        Worker processes behind ``run`` [count]: the number of prepare jobs in flight; with 1,
-        one job reads every file (``thermaliq.pipeline.jobs.ingest_files``).
+        Worker processes behind ``executor`` [count]: the number of prepare jobs in flight; with 1,
+        one job reads every file (``thermaliq.pipeline.jobs.ingest_files_job``).
     batch_rows : int, optional
-        Records per chunk [rows]; default ``THERMALIQ_INGEST_BATCH_ROWS`` in the jobs.
-
-    Returns
-    -------
-    dict
-        The ingest summary (``thermaliq.pipeline.jobs.summary_dict``).
+        Records per chunk [rows]; default ``Settings.ingest_batch_rows`` in the jobs.
     """
     from thermaliq.pipeline import jobs
 
+    run = functools.partial(_run, executor)
     now = now or pd.Timestamp.now(tz="UTC")
     if processes < 2:
-        return run(jobs.ingest_files, home, facility_id, force=force, now=now)
-    done, skipped, planned = run(ingest_files_or_plan, home, facility_id, force, now, batch_rows)
-    if done is not None:
-        return done
-    summary = IngestSummary(facility_id, sources_skipped=skipped)
-    with _scratch(Home.resolve(home), facility_id) as scratch:
-        _prepare_and_commit(run, home, facility_id, planned, processes, force, now, batch_rows,
+        return run(jobs.ingest_files_job, home, facility, force=force, now=now)
+    plan = run(ingest_files_or_plan, home, facility, force, now, batch_rows)
+    if plan.done is not None:
+        return plan.done
+    summary = IngestSummary(facility.facility_id, sources_skipped=plan.skipped)
+    with _scratch(Home.resolve(home), facility.facility_id) as scratch:
+        _prepare_and_commit(run, home, facility, list(plan.files), processes, force, now, batch_rows,
                             str(scratch), summary)
-    return jobs.summary_dict(summary)
+    return IngestOutcome.of(summary)
 
 
-def ingest_files_or_plan(home: str, facility_id: str, force: bool, now: pd.Timestamp,
-                         batch_rows: int | None) -> tuple[dict | None, int, list[PlannedFile]]:
-    """Job: find the files to read; fewer than :data:`MIN_FILES` are ingested here.
+def _run(executor: Executor | None, job, /, *args, **kwargs):
+    """``job(*args, **kwargs)`` by ``executor`` (here when ``None``), waiting for its result."""
+    if executor is None:
+        return job(*args, **kwargs)
+    return executor.submit(job, *args, **kwargs).result()
 
-    Returns ``(summary dict, 0, [])`` when done here, else ``(None, files skipped by size and
-    modification time, the files to hash and read)`` and nothing is read.
-    """
+
+def ingest_files_or_plan(home: str, facility: Facility, force: bool, now: pd.Timestamp,
+                         batch_rows: int | None) -> IngestPlan:
+    """Job: find the files to read; fewer than :data:`MIN_FILES` are ingested here."""
     from thermaliq.pipeline import jobs
 
     h = Home.resolve(home)
-    facility = load_facility(h.facility_file(facility_id))
-    summary = IngestSummary(facility_id)
+    summary = IngestSummary(facility.facility_id)
     files = ingest.files_to_check(h, facility, force, summary)
     if len(files) < MIN_FILES:
         ingest.ingest_checked(h, facility, files, summary, force=force, now=now,
                               batch_rows=batch_rows)
         jobs.release_memory()
-        return jobs.summary_dict(summary), 0, []
+        return IngestPlan(IngestOutcome.of(summary))
     planned = [PlannedFile(i, str(path), rel, size, mtime, before is not None,
                            *((before.size, before.sha256, before.ingested_at) if before is not None
                              else (None, None, None)))
                for i, (path, rel, size, mtime, before) in enumerate(files)]
-    return None, summary.sources_skipped, planned
+    return IngestPlan(None, summary.sources_skipped, tuple(planned))
 
 
-def _prepare_and_commit(run, home: str, facility_id: str, planned: list[PlannedFile],
+def _prepare_and_commit(run, home: str, facility: Facility, planned: list[PlannedFile],
                         processes: int, force: bool, now: pd.Timestamp, batch_rows: int | None,
                         scratch: str, summary: IngestSummary) -> None:
     """Prepare the batches of files on ``processes`` threads (each waiting for its job) while
@@ -173,7 +192,7 @@ def _prepare_and_commit(run, home: str, facility_id: str, planned: list[PlannedF
     ledger = LedgerUpdate()
     with ThreadPoolExecutor(processes, thread_name_prefix="ingest-prepare") as threads, \
             ThreadPoolExecutor(1, thread_name_prefix="ingest-scratch") as remover:
-        futures = [threads.submit(run, ingest_prepare_files, home, facility_id, b, now, batch_rows,
+        futures = [threads.submit(run, ingest_prepare_files, home, facility, b, now, batch_rows,
                                   scratch) for b in batches]
         removals = []
         try:
@@ -185,10 +204,10 @@ def _prepare_and_commit(run, home: str, facility_id: str, planned: list[PlannedF
                 last = i == len(futures) - 1
                 if len(same) == len(prepared.files) and not (last and ledger.rows):
                     continue                 # nothing to commit, no ledger to write yet
-                part, rows = run(ingest_commit_files, home, facility_id, prepared, now, batch_rows,
-                                 ledger if last else None)
-                add_summary(summary, part)
-                ledger.rows.extend(rows)
+                committed = run(ingest_commit_files, home, facility, prepared, now, batch_rows,
+                                ledger if last else None)
+                add_summary(summary, committed.summary)
+                ledger.rows.extend(committed.ledger_rows)
                 removals += [remover.submit(lake.remove_folder, Path(p.scratch).parent)
                              for p in prepared.files if p.scratch is not None]
             for removal in removals:
@@ -198,7 +217,7 @@ def _prepare_and_commit(run, home: str, facility_id: str, planned: list[PlannedF
                 future.cancel()
 
 
-def ingest_prepare_files(home: str, facility_id: str, batch: FileBatch, now: pd.Timestamp,
+def ingest_prepare_files(home: str, facility: Facility, batch: FileBatch, now: pd.Timestamp,
                          batch_rows: int | None, scratch: str) -> FileBatch:
     """Job: hash each file of ``batch``; read each new one into its own scratch lake.
 
@@ -208,7 +227,6 @@ def ingest_prepare_files(home: str, facility_id: str, batch: FileBatch, now: pd.
     from thermaliq.pipeline.jobs import release_memory
 
     h = Home.resolve(home)
-    facility = load_facility(h.facility_file(facility_id))
     batch_rows = batch_rows or readers.batch_rows_setting()
     out = []
     for f in batch.files:
@@ -220,7 +238,7 @@ def ingest_prepare_files(home: str, facility_id: str, batch: FileBatch, now: pd.
             out.append(Prepared(f, digest, SERIAL, unchanged))
         else:
             own = Home(Path(scratch) / f"{f.index:06d}")
-            part, touched = IngestSummary(facility_id), set()
+            part, touched = IngestSummary(facility.facility_id), set()
             rows, rejected = ingest.ingest_file(own, facility, Path(f.path), f.rel, now, part,
                                                 batch_rows, touched)
             out.append(Prepared(f, digest, PREPARED, unchanged, str(own.lake),
@@ -229,19 +247,17 @@ def ingest_prepare_files(home: str, facility_id: str, batch: FileBatch, now: pd.
     return FileBatch(tuple(out), batch.force)
 
 
-def ingest_commit_files(home: str, facility_id: str, batch: FileBatch, now: pd.Timestamp,
-                        batch_rows: int | None, ledger: LedgerUpdate | None,
-                        ) -> tuple[IngestSummary, list[dict]]:
+def ingest_commit_files(home: str, facility: Facility, batch: FileBatch, now: pd.Timestamp,
+                        batch_rows: int | None, ledger: LedgerUpdate | None) -> Committed:
     """Job: put the prepared files of ``batch`` into the lake in order (or read them there).
 
-    With ``ledger``, the ledger is written afterwards with its rows and this batch's. Returns
-    the batch's summary and its ledger rows.
+    With ``ledger``, the ledger is written afterwards with its rows and this batch's.
     """
     from thermaliq.sources import readers
     from thermaliq.pipeline.jobs import release_memory
 
     h = Home.resolve(home)
-    facility = load_facility(h.facility_file(facility_id))
+    facility_id = facility.facility_id
     batch_rows = batch_rows or readers.batch_rows_setting()
     summary, rows_out = IngestSummary(facility_id), []
     for p in batch.files:
@@ -260,7 +276,7 @@ def ingest_commit_files(home: str, facility_id: str, batch: FileBatch, now: pd.T
     if ledger is not None:
         ingest.write_ledger_update(h, facility_id, ledger.rows + rows_out, ledger.confirmed)
     release_memory()
-    return summary, rows_out
+    return Committed(summary, tuple(rows_out))
 
 
 def _move_in(lake_dir: Path, facility_id: str, scratch_lake: Path, touched: tuple) -> bool:

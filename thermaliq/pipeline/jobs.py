@@ -1,42 +1,37 @@
 """Whole units of a task's work as plain functions, so a pool of worker processes can run them.
 
-Each job takes and returns small picklable values (paths as str, dates, dicts) and does its own
-lake I/O, so only a summary crosses the process boundary. No Prefect import: worker processes
-load the library only. Facility locks are file locks, so jobs in several processes stay safe.
+Each job takes and returns small picklable values (the home as str, the facility's configuration,
+dates, the frozen dataclasses of :mod:`thermaliq.pipeline.outcomes`) and does its own lake I/O, so
+only a summary crosses the process boundary. No Prefect import: worker processes load the library
+only. Facility locks are file locks, so jobs in several processes stay safe. Job names end in
+``_job``: each wraps the library function of the same stem.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import time
-from dataclasses import asdict
 from datetime import date
 
 import pandas as pd
 
 from thermaliq.pipeline import calculate, ingest, results
+from thermaliq.pipeline.outcomes import AlertSummary, ComputedWindow, DaySummary, IngestOutcome, StoreOutcome
 from thermaliq import periods
 from thermaliq.store import stash
-from thermaliq.config import load_facility
+from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.quality.window_profile import facility_profile, window_label
 
 
-def compute_window(home: str, facility_id: str, first: date, last: date, run_id: str) -> dict:
-    """Compute one facility over local days ``first`` .. ``last`` (inclusive) and leave the
-    result for :func:`store_window` (``thermaliq.store.stash``); profile the window's readings
-    for Great Expectations from the same read.
-
-    Returns
-    -------
-    dict
-        ``facility_id, first, last``, ``stash`` (the computed window's file), ``profile`` (the
-        window's tag profile, ``thermaliq.quality.window_profile.facility_profile``), ``compute_s`` and
-        ``issues`` (calculation warnings, at most 20).
-    """
+def compute_window_job(home: str, facility: Facility, first: date, last: date,
+                       run_id: str) -> ComputedWindow:
+    """Compute one facility over local days ``first`` .. ``last`` (inclusive) with
+    :func:`thermaliq.pipeline.calculate.compute_window` and leave the result for
+    :func:`store_window_job` (``thermaliq.store.stash``); profile the window's readings for Great
+    Expectations from the same read."""
     started = time.perf_counter()
     h = Home.resolve(home)
-    facility = load_facility(h.facility_file(facility_id))
     readings = calculate.load_window_readings(h, facility, first, last)
     start, end = periods.day_window(first, last, facility.timezone)
     ts = readings["ts"]
@@ -44,68 +39,48 @@ def compute_window(home: str, facility_id: str, first: date, last: date, run_id:
     result = calculate.compute_window(h, facility, first, last, readings=readings)
     del readings, ts
     path = stash.put(h, run_id, result)
-    issues = list(result.issues[:20])
+    issues = tuple(result.issues[:20])
     del result
     release_memory()          # the window's frames are garbage now: keep RSS at one window
-    return {"facility_id": facility_id, "first": first.isoformat(), "last": last.isoformat(),
-            "stash": str(path), "profile": profile, "compute_s": time.perf_counter() - started,
-            "issues": issues}
+    return ComputedWindow(facility.facility_id, first, last, str(path), profile,
+                          time.perf_counter() - started, issues)
 
 
-def store_window(home: str, facility_id: str, computed: dict, run_id: str, gx: dict,
-                 reason: str | None = None, new_version: bool = False) -> dict:
-    """Store a window computed by :func:`compute_window`: add its alerts (from the stored days
+def store_window_job(home: str, facility: Facility, computed: ComputedWindow, run_id: str, gx: dict,
+                     reason: str | None = None, new_version: bool = False) -> StoreOutcome:
+    """Store a window computed by :func:`compute_window_job`: add its alerts (from the stored days
     before it, so the windows of a facility are stored in order) and the Great Expectations
-    outcome ``gx`` to its data quality, and store it as a new version when it differs.
-
-    Returns
-    -------
-    dict
-        ``facility_id, first, last, changed, duration_s`` (compute and store), ``days`` (per day:
-        period_start, efficiency_percent, data_quality_score, status, balance_error_percent,
-        basis), ``alerts`` (kind, severity, message), ``gx_success`` and ``data_docs``.
-    """
+    outcome ``gx`` to its data quality, and store it with
+    :func:`thermaliq.pipeline.results.store_window` (a new version when it differs)."""
     started = time.perf_counter()
     h = Home.resolve(home)
-    facility = load_facility(h.facility_file(facility_id))
-    result = calculate.add_alerts(h, facility, stash.take(computed["stash"]))
+    result = calculate.add_alerts(h, facility, stash.take(computed.stash))
     result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)
     release_memory()
-    return {
-        "facility_id": facility_id, "first": computed["first"], "last": computed["last"],
-        "changed": stored.changed,
-        "duration_s": computed.get("compute_s", 0.0) + time.perf_counter() - started,
-        "days": [{"period_start": r.period_start.isoformat(), "efficiency_percent": _f(r.efficiency_percent),
-                  "data_quality_score": _f(r.data_quality_score), "status": r.status,
-                  "balance_error_percent": _f(r.balance_error_percent), "basis": r.basis}
-                 for r in result.days.itertuples(index=False)],
-        "alerts": result.alerts[["kind", "severity", "message"]].to_dict("records"),
-        "gx_success": bool(gx.get("success")),
-        "data_docs": gx.get("data_docs_path"),
-    }
+    return StoreOutcome(
+        facility.facility_id, computed.first, computed.last, changed=stored.changed,
+        duration_s=computed.compute_s + time.perf_counter() - started,
+        days=tuple(DaySummary(r.period_start, _f(r.efficiency_percent), _f(r.data_quality_score), r.status,
+                              _f(r.balance_error_percent), r.basis)
+                   for r in result.days.itertuples(index=False)),
+        alerts=tuple(AlertSummary(a.kind, a.severity, a.message)
+                     for a in result.alerts[["kind", "severity", "message"]].itertuples(index=False)),
+        gx_success=bool(gx.get("success")), data_docs=gx.get("data_docs_path"))
 
 
-def ingest_files(home: str, facility_id: str, force: bool = False,
-                 now: pd.Timestamp | None = None) -> dict:
-    """Bring a file-sourced facility's new files into the lake; the summary as a dict.
+def ingest_files_job(home: str, facility: Facility, force: bool = False,
+                     now: pd.Timestamp | None = None) -> IngestOutcome:
+    """Bring a file-sourced facility's new files into the lake with
+    :func:`thermaliq.pipeline.ingest.ingest_files`, one after the other.
 
-    One job reads them one after the other; ``thermaliq.pipeline.ingest_many.ingest_files`` splits a
-    facility's many files over several jobs (and calls this for few files).
+    ``thermaliq.pipeline.ingest_many.ingest_files_parallel`` splits a facility's many files over
+    several jobs (and calls this with one worker process).
     """
-    h = Home.resolve(home)
-    summary = ingest.ingest_files(h, load_facility(h.facility_file(facility_id)), force=force,
-                                  now=now)
+    summary = ingest.ingest_files(Home.resolve(home), facility, force=force, now=now)
     release_memory()
-    return summary_dict(summary)
-
-
-def summary_dict(summary) -> dict:
-    """An ingest summary (``thermaliq.pipeline.ingest``) as a plain dict, days as ISO dates."""
-    out = asdict(summary)
-    out["days"] = [d.isoformat() for d in summary.days]
-    return out
+    return IngestOutcome.of(summary)
 
 
 def merge_gx_issues(data_quality: pd.DataFrame, gx: dict) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.physics import balance, energy
-from thermaliq.store import lake, rows
+from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
                                   summed_over_periods)
@@ -111,7 +111,7 @@ def _stream_time_hashes(se: pd.DataFrame, facility: Facility) -> dict[str, np.nd
     local = (se["granularity"] != "interval").to_numpy(dtype=bool)
     out = {}
     for col in ("period_start", "period_end"):
-        instants_ns = rows.utc_ns(se[col])
+        instants_ns = versions.utc_instants_ns(se[col])
         codes, _ = pd.factorize(instants_ns)
         _, first = np.unique(codes, return_index=True)
         texts = np.empty(len(first), dtype=object)
@@ -169,7 +169,10 @@ def _window_hash(result: WindowResult, facility: Facility) -> str:
     se = result.stream_energies.drop(columns=["facility_id"])
     return _content_hash(result.intervals[calc_cols], result.days[calc_cols],
                          (se, _stream_time_hashes(se, facility)),
-                         _as_text(result.data_quality), result.alerts.astype(str),
+                         # outlier_points counts what the issues text already says: left out, so
+                         # hashes stored before the column existed stay valid
+                         _as_text(result.data_quality.drop(columns=["outlier_points"], errors="ignore")),
+                         result.alerts.astype(str),
                          pd.DataFrame({"config": [facility.model_dump_json()]}))
 
 
@@ -186,9 +189,9 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
     content = _window_hash(result, facility)
     with lake.facility_lock(home.lake, facility.facility_id):
         lake.rollback_pending(home.lake, facility.facility_id)   # files of a crashed earlier write
-        stored = {m: rows.StoredMonth.read(home, facility.facility_id, m) for m in months}
-        stored_calc = rows.concat([stored[m].calc for m in months])
-        current = rows.current_rows(stored_calc, ["granularity", "period_start"])
+        stored = {m: versions.StoredMonth.read(home, facility.facility_id, m) for m in months}
+        stored_calc = versions.concat([stored[m].calc for m in months])
+        current = versions.current_rows(stored_calc, ["granularity", "period_start"])
         if not new_version and _unchanged(current, result, content):
             # a run that died after the window's write may not have updated its months yet
             recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
@@ -200,7 +203,7 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                           _utc_times(result.days).assign(granularity="day")], ignore_index=True)
         calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
         energies = _versioned_energies(result.stream_energies,
-                                       rows.concat([stored[m].energies for m in months]), seq)
+                                       versions.concat([stored[m].energies for m in months]), seq)
         with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
             for month, part in _write_by_month(home, facility, "calculations", calc, seq):
                 stored[month].add_calc(part)
@@ -242,7 +245,7 @@ def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, r
     if stored.empty:
         calc["version"] = 1
     else:
-        calc["version"] = rows.previous_versions(stored, calc,
+        calc["version"] = versions.previous_versions(stored, calc,
                                                         ["granularity", "period_start"]) + 1
     calc["calculated_at"] = now
     calc["run_id"] = run_id
@@ -256,7 +259,7 @@ def _versioned_energies(se: pd.DataFrame, stored: pd.DataFrame, seq: int) -> pd.
     """Stream energy rows with their version (one more than the highest stored one)."""
     out = se.copy()
     keys = ["granularity", "period_start", "stream_id"]
-    out["version"] = rows.previous_versions(stored, out, keys) + 1
+    out["version"] = versions.previous_versions(stored, out, keys) + 1
     out["write_seq"] = seq
     return out
 
@@ -266,7 +269,7 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
     """Write ``df`` as one file per local month of ``period_start``; return (month, rows written)."""
     if df.empty:
         return []
-    instants_ns = rows.utc_ns(df["period_start"])
+    instants_ns = versions.utc_instants_ns(df["period_start"])
     first, last = pd.to_datetime([instants_ns.min(), instants_ns.max()], utc=True).tz_convert(facility.tz)
     keys = periods.months_touching(first.date(), last.date())
     bounds = np.array([periods.local_midnight(periods.month_bounds(k)[0], facility.tz).value
@@ -299,7 +302,7 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
         elif col in TIME_COLUMNS:
             if values.dtype == object:
-                instants_ns = rows.utc_ns(values).view("datetime64[ns]")
+                instants_ns = versions.utc_instants_ns(values).view("datetime64[ns]")
                 out[col] = pd.Series(pd.DatetimeIndex(instants_ns, tz="UTC"), index=df.index) \
                     .astype("datetime64[us, UTC]")
             else:
@@ -311,21 +314,21 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index, columns=df.columns)
 
 
-def recompute_month(home: Home, facility: Facility, month: str, stored: rows.StoredMonth, *,
+def recompute_month(home: Home, facility: Facility, month: str, stored: versions.StoredMonth, *,
                     run_id: str, reason: str | None, now: pd.Timestamp) -> bool:
     """Recompute a month row from the current interval rows; write it if it changed.
 
     ``stored`` holds every stored version of the month's rows (as
-    :class:`thermaliq.store.rows.StoredMonth` reads them, with the rows written since added). The caller holds the facility lock. Returns True
+    :class:`thermaliq.store.versions.StoredMonth` reads them, with the rows written since added). The caller holds the facility lock. Returns True
     when a new month version was written.
     """
     calc, se = stored.calc, stored.energies
     if calc.empty:
         return False
-    current = rows.current_rows(calc, ["granularity", "period_start"])
+    current = versions.current_rows(calc, ["granularity", "period_start"])
     intervals = current[current["granularity"] == "interval"].set_index("period_start").sort_index()
     se = se[se["granularity"] == "interval"]
-    se = rows.current_rows(se, ["granularity", "period_start", "stream_id"])
+    se = versions.current_rows(se, ["granularity", "period_start", "stream_id"])
     energy_kwh, exergy_kwh = _by_stream(se, intervals.index, ["energy_kwh", "exergy_kwh"])
     energies = energy.StreamEnergies(energy_kwh=energy_kwh, exergy_kwh=exergy_kwh, issues=[])
     valid = intervals["data_quality_score"] >= 1.0

@@ -13,7 +13,7 @@ from thermaliq.config import Facility
 STATUS_NAMES = np.array(["missing", "estimated", "interpolated", "measured"], dtype=object)
 EVENT_COLUMNS = ("tag", "kind", "start", "end", "detail")
 QUALITY_COLUMNS = ("tag", "period_start", "period_end", "expected_points", "valid_points",
-                   "interpolated_points", "rejected_points", "completeness", "issues")
+                   "interpolated_points", "rejected_points", "completeness", "issues", "outlier_points")
 
 
 def fmt_duration(ns: int) -> str:
@@ -124,7 +124,8 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
         Columns ``tag, period_start, period_end`` (UTC instants of the local day's first interval
         start and last interval end within the window), ``expected_points, valid_points,
         interpolated_points, rejected_points`` [intervals, samples for rejected],
-        ``completeness`` [0..1], ``issues``.
+        ``completeness`` [0..1], ``issues`` (text for people) and ``outlier_points`` [samples
+        flagged as outliers; the count ``issues`` mentions, kept as a number for metrics].
     """
     index = codes.index
     if len(index) == 0:
@@ -150,6 +151,7 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
             rejected[0] += int(rejected_counts[tag])
         for d in range(n_days):
             kinds = ev_counts.get((tag, d), {})
+            outliers = kinds.get("outlier", 0)
             frozen_ns = int(ev_frozen.get((tag, d), 0))
             offline_ns = int(ev_offline.get((tag, d), 0))
             missing = expected[d] - valid[d] - estimated[d]
@@ -157,12 +159,12 @@ def tag_quality(codes: pd.DataFrame, facility: Facility, events: pd.DataFrame,
                 (_n(missing, "interval") + " missing", missing),
                 (f"{interp[d]} interpolated", interp[d]),
                 (f"{estimated[d]} estimated", estimated[d]),
-                (_n(kinds.get("outlier", 0), "outlier"), kinds.get("outlier", 0)),
+                (_n(outliers, "outlier"), outliers),
                 (f"frozen {fmt_duration(frozen_ns)}", frozen_ns),
                 (_n(kinds.get("counter_reset", 0), "counter reset"), kinds.get("counter_reset", 0)),
                 (f"offline {fmt_duration(offline_ns)}", offline_ns),
                 (_n(rejected[d], "reading") + " rejected or excluded", rejected[d]),
             ])
             rows.append((tag, period_start[d], period_end[d], int(expected[d]), int(valid[d]),
-                         int(interp[d]), int(rejected[d]), valid[d] / expected[d], issues))
+                         int(interp[d]), int(rejected[d]), valid[d] / expected[d], issues, int(outliers)))
     return pd.DataFrame(rows, columns=list(QUALITY_COLUMNS))

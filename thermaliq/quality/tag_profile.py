@@ -1,6 +1,6 @@
 """Per-window tag profile: one row per tag with the exact counts the data-quality checks need.
 
-Great Expectations validates this profile instead of every reading (``tasks/gx_validate.py``):
+Great Expectations validates this profile instead of every reading (``tasks/gx/validate.py``):
 a window's readings are reduced here in numpy, in time proportional to their number, to one row
 per configured tag (plus one per unconfigured tag found, plus one for readings without a tag),
 and the expectations compare the profile's columns with each other and with fixed thresholds.

@@ -2,7 +2,7 @@
 
 The calculation job builds it from the readings it has already read (no second read of the
 window), and the validation task hands the profiles of every facility of a window to one GX run
-(``tasks/gx_validate.py``). Physical limits come from ``expectations/thermaliq_physical_limits.json``
+(``tasks/gx/validate.py``). Physical limits come from ``expectations/thermaliq_physical_limits.json``
 (SI units), converted to each tag's unit; the file is read once per process while it is unchanged.
 No Great Expectations import here.
 """

@@ -6,7 +6,9 @@ produced the calculations, from any DuckDB connection that has relations with th
 §6 columns; :func:`load_windows` does the same for many facilities with one query per relation
 (each query scans a relation's view once, so a fleet costs about what one facility costs). The
 result, :class:`ReportData`, is plain DataFrames; the figure and page functions take it, narrow it
-to each page's period with :meth:`ReportData.period` and never touch the database.
+to each page's period with :meth:`ReportData.period` and never touch the database; what they
+derive from it (a period's summary, stream energies, day results) is in
+:mod:`thermaliq.report.periods`.
 """
 from __future__ import annotations
 
@@ -18,9 +20,6 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.errors import DataError
-from thermaliq.report.periods import (benchmark_band, daily_results, overlaps,  # noqa: F401 - API
-                                      period_stream_energies, period_summary, summary_value, within)
-from thermaliq.report.quality import repair_totals  # noqa: F401 - part of this module's API
 
 CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "basis",
                 "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
@@ -62,7 +61,7 @@ class ReportData:
     def period(self, start: pd.Timestamp, end: pd.Timestamp,
                trailing_days: int = 30) -> "ReportData":
         """The same data narrowed to another period inside the loaded one (no database access)."""
-        start, end = _instant(start, "UTC"), _instant(end, "UTC")
+        start, end = utc_instant(start, "UTC"), utc_instant(end, "UTC")
         window_start = min(start, end - pd.Timedelta(days=trailing_days))
 
         def cut(df: pd.DataFrame, lo: pd.Timestamp) -> pd.DataFrame:
@@ -77,7 +76,7 @@ class ReportData:
                        alerts=cut(self.alerts, start), notes=list(self.notes))
 
 
-def _instant(value: date | datetime | pd.Timestamp, tz: str) -> pd.Timestamp:
+def utc_instant(value: date | datetime | pd.Timestamp, tz: str) -> pd.Timestamp:
     """A UTC instant; a date is the local midnight in ``tz``, a naive time is local in ``tz``."""
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
@@ -85,6 +84,27 @@ def _instant(value: date | datetime | pd.Timestamp, tz: str) -> pd.Timestamp:
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
     return ts.tz_convert("UTC")
+
+
+#: NaT as int64 nanoseconds (the value of ``NaT`` in :func:`instants_ns`).
+NAT_NS = np.iinfo("int64").min
+
+
+def instants_ns(times: pd.Series) -> np.ndarray:
+    """UTC instants as int64 nanoseconds (NaT as :data:`NAT_NS`)."""
+    return times.to_numpy(dtype="datetime64[ns]").view("int64") if len(times) else np.empty(0, "int64")
+
+
+def overlaps(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Mask of the rows whose period overlaps ``[start, end)`` (a NaT bound never does)."""
+    ps, pe = instants_ns(df["period_start"]), instants_ns(df["period_end"])
+    return (ps < end.value) & (pe > start.value) & (ps != NAT_NS) & (pe != NAT_NS)
+
+
+def within(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Mask of the rows whose period lies inside ``[start, end]`` (a NaT bound never does)."""
+    ps, pe = instants_ns(df["period_start"]), instants_ns(df["period_end"])
+    return (ps >= start.value) & (pe <= end.value) & (ps != NAT_NS) & (pe != NAT_NS)
 
 
 def _utc(df: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +153,7 @@ class Window:
 def window(facility_id: str, start: date | datetime | pd.Timestamp, end: date | datetime | pd.Timestamp,
            *, tz: str = "UTC", trailing_days: int = 30) -> Window:
     """The :class:`Window` of a facility's period (arguments as for :func:`load_facility_period`)."""
-    start_ts, end_ts = _instant(start, tz), _instant(end, tz)
+    start_ts, end_ts = utc_instant(start, tz), utc_instant(end, tz)
     if not start_ts < end_ts:
         raise ValueError(f"start {start_ts} must be before end {end_ts}")
     return Window(facility_id, start_ts, end_ts, min(start_ts, end_ts - pd.Timedelta(days=trailing_days)))

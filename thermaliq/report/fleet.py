@@ -15,8 +15,9 @@ from filelock import FileLock
 
 from thermaliq.store.atomic import write_text_atomic
 from thermaliq.config import Facility
-from thermaliq.report.data import ReportData, benchmark_band, period_summary, summary_value
-from thermaliq.report.html import esc, fmt_pct, link, page, section, table_html
+from thermaliq.report.data import ReportData
+from thermaliq.report.html import PARTS, fmt_pct, render_page
+from thermaliq.report.periods import benchmark_band, period_summary, summary_value
 
 STATE = ".fleet.json"
 COLUMNS = [("facility", "facility"), ("period", "period (local days)"), ("type", "type"),
@@ -71,13 +72,8 @@ def merge_fleet_rows(reports_dir: Path, rows: dict[str, dict]) -> tuple[list[dic
 
 def fleet_page(rows: list[dict], note: str | None = None) -> str:
     """HTML of the fleet index from rows of :func:`fleet_row` / :func:`failed_row`."""
-    cells = [{**r, "facility": link(f"{r['facility_id']}/index.html", f"{r['name']} ({r['facility_id']})")}
+    cells = [{**r, "facility": PARTS.link(f"{r['facility_id']}/index.html", f"{r['name']} ({r['facility_id']})")}
              for r in rows]
-    table = table_html(cells, COLUMNS, numeric=("efficiency", "balance", "quality"), raw=("facility",))
-    body = section("Facilities", table + (
-        '<p class="notes">Efficiency = Σ useful output / Σ input over the period on the basis shown; '
-        "balance error = (input − useful − known losses) / input; data quality = valid intervals / "
-        "intervals. Each row is from the last report run that included the facility.</p>"))
-    footer = esc(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC." + (f" {note}" if note else ""))
-    return page("thermaliq — fleet efficiency report", f"{len(rows)} facilities", body,
-                plotly_src=None, footer=footer)
+    return render_page("fleet.html", title="thermaliq — fleet efficiency report", subtitle=f"{len(rows)} facilities",
+                       plotly_src=None, rows=cells, columns=COLUMNS, numeric=("efficiency", "balance", "quality"),
+                       generated=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", note=note)

@@ -1,8 +1,9 @@
 """Prometheus metrics of the runs as a text-format file (node_exporter textfile-collector convention).
 
 :func:`write_metrics` writes ``<home>/metrics/thermaliq.prom`` atomically (a temporary file in the same
-directory, then :func:`os.replace`), so a scraper never reads a half-written file. The names are the
-ones existing dashboards use (DESIGN §8), each with ``# HELP`` and ``# TYPE`` lines.
+directory, then :func:`os.replace`), so a scraper never reads a half-written file. The text is
+prometheus_client's own exposition (a private ``CollectorRegistry`` per write, never the default
+one); the names are the ones existing dashboards use (DESIGN §8), each with ``# HELP`` and ``# TYPE``.
 
 Merging. A run usually covers some facilities only; the others must keep their last values. The file
 is therefore rendered from a state kept beside it, ``thermaliq.prom.state.json`` (the collector
@@ -22,14 +23,19 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
 from filelock import FileLock
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
 
+from thermaliq.periods import day_window
 from thermaliq.store.atomic import write_text_atomic
 
 #: name -> (type, help). Counters carry their ``_total`` suffix here and in the file.
@@ -57,7 +63,7 @@ METRICS: dict[str, tuple[str, str]] = {
 #: Bucket bounds of the duration histogram [s]; fixed, so totals of different runs add up.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_HIST_SUFFIXES = ("_bucket", "_sum", "_count")
+_HIST_SUFFIX_RE = re.compile(r"_(bucket|sum|count)$")
 
 
 @dataclass(frozen=True)
@@ -76,10 +82,9 @@ def _family(name: str) -> tuple[str, str]:
     """``(metric name, type)`` of a sample name; raises ``ValueError`` for an unknown name."""
     if name in METRICS:
         return name, METRICS[name][0]
-    for suffix in _HIST_SUFFIXES:
-        base = name.removesuffix(suffix)
-        if base != name and METRICS.get(base, ("",))[0] == "histogram":
-            return base, "histogram"
+    base = _HIST_SUFFIX_RE.sub("", name)
+    if METRICS.get(base, ("",))[0] == "histogram":
+        return base, "histogram"
     raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
 
 
@@ -98,19 +103,19 @@ def _check(sample: Sample) -> Sample:
 
 def gauge(name: str, value: float, **labels: object) -> Sample:
     """A gauge sample; ``NaN`` is allowed and written as ``NaN`` (value unknown)."""
-    return _check(Sample(name, value, {k: str(v) for k, v in labels.items()}))
+    return _check(Sample(name, value, labels))
 
 
 def counter(name: str, increment: float, **labels: object) -> Sample:
     """A counter increment of this run (added to the stored total)."""
-    return _check(Sample(name, increment, {k: str(v) for k, v in labels.items()}))
+    return _check(Sample(name, increment, labels))
 
 
 def histogram(name: str, observations: Iterable[float], *, buckets: tuple[float, ...] = DURATION_BUCKETS,
               **labels: object) -> list[Sample]:
     """Cumulative ``_bucket``, ``_sum`` and ``_count`` samples of this run's observations [s].
 
-    ``le`` values are written as Python's prometheus_client does (``"0.5"``, ``"600.0"``, ``"+Inf"``).
+    ``le`` values are written as prometheus_client's own histograms do (``"0.5"``, ``"600.0"``, ``"+Inf"``).
     """
     obs = [float(v) for v in observations]
     base = {k: str(v) for k, v in labels.items()}
@@ -149,46 +154,42 @@ def results_samples(facility_id: str, days: pd.DataFrame) -> list[Sample]:
             gauge("thermaliq_data_quality_score", last["data_quality_score"], facility_id=facility_id)]
 
 
-def _fmt(value: float) -> str:
-    """A sample value as Prometheus writes it (``NaN``, ``+Inf``, ``-Inf``, shortest float)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+_FAMILIES = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily, "histogram": HistogramMetricFamily}
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Collector(Collector):
+    """A custom collector: the samples as prometheus_client metric families, series sorted by labels."""
+
+    def __init__(self, samples: Iterable[Sample]):
+        self._samples = list(samples)
+
+    def collect(self) -> Iterator:
+        series: dict[str, dict[tuple, dict]] = {}  # metric -> labels but le -> (sample name, le) -> value
+        for s in self._samples:
+            key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+            series.setdefault(_family(s.name)[0], {}).setdefault(key, {})[s.name, s.labels.get("le")] = s.value
+        for name, by_labels in sorted(series.items()):
+            kind, help_text = METRICS[name]
+            names = sorted({k for key in by_labels for k, _ in key})  # a missing one is "" (= absent)
+            family = _FAMILIES[kind](name, help_text, labels=names)
+            for key, v in sorted(by_labels.items()):
+                labels = [dict(key).get(k, "") for k in names]
+                if kind != "histogram":
+                    family.add_metric(labels, v[name, None])
+                else:   # _count is the +Inf bucket
+                    buckets = sorted(((le, n) for (_, le), n in v.items() if le), key=lambda b: float(b[0]))
+                    family.add_metric(labels, buckets, v.get((f"{name}_sum", None)))
+            yield family
 
 
 def render(samples: Iterable[Sample]) -> str:
-    """Prometheus text format 0.0.4 of the samples, grouped per metric with HELP and TYPE."""
-    families: dict[str, list[Sample]] = {}
-    for s in samples:
-        families.setdefault(_family(s.name)[0], []).append(s)
-    lines = []
-    for name in sorted(families):
-        kind, help_text = METRICS[name]
-        lines.append(f"# HELP {name} {help_text.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
-        lines.append(f"# TYPE {name} {kind}")
-        for s in sorted(families[name], key=_sort_key):
-            labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(s.labels.items(), key=_label_order))
-            lines.append(f"{s.name}{{{labels}}} {_fmt(s.value)}" if labels else f"{s.name} {_fmt(s.value)}")
-    return "\n".join(lines) + "\n"
+    """Prometheus text format 0.0.4 of the samples, as prometheus_client writes it (HELP, TYPE, samples).
 
-
-def _label_order(item: tuple[str, str]) -> tuple[int, str]:
-    return (1 if item[0] == "le" else 0, item[0])
-
-
-def _sort_key(s: Sample) -> tuple:
-    """Per label set: histogram buckets by bound, then _sum, then _count (the format's order)."""
-    le = s.labels.get("le")
-    bound = -math.inf if le is None else math.inf if le == "+Inf" else float(le)
-    suffix = next((i for i, suf in enumerate(_HIST_SUFFIXES)
-                   if s.name not in METRICS and s.name.endswith(suf)), -1)
-    return (sorted((k, v) for k, v in s.labels.items() if k != "le"), suffix, bound)
+    A private registry per call: the process-wide default registry is never touched.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(samples))
+    return generate_latest(registry).decode("utf-8")
 
 
 def merge(old: Iterable[Sample], new: Iterable[Sample]) -> list[Sample]:
@@ -256,9 +257,6 @@ def write_metrics(path: str | os.PathLike, samples: Iterable[Sample], *, merge_e
 # ----------------------------------------------------------------------------------------------
 # The samples of one flow run, from the DuckDB relations and the run's own counters.
 
-_OUTLIERS_RE = re.compile(r"(\d+) outliers?\b")  # the count thermaliq.quality.summary writes in issues
-
-
 def _in(ids: list[str]) -> str:
     """``IN (?, ?, ...)`` for the facility ids (constants, so DuckDB prunes facility partitions)."""
     return "IN (" + ", ".join("?" for _ in ids) + ")"
@@ -298,42 +296,31 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
              for f in have}
     lo = {f: min([latest[f]] + [w[0] for w in spans[f]]) for f in have}
     hi = {f: max([latest[f] + pd.Timedelta(microseconds=1)] + [w[1] for w in spans[f]]) for f in have}
-    rows: dict[str, list] = {f: [] for f in have}
-    for row in con.execute(
-            "SELECT t.facility_id, t.period_start, t.valid_points, t.expected_points, t.interpolated_points, "
-            "t.issues FROM data_quality AS t JOIN (SELECT unnest(?::VARCHAR[]) AS b_fid, "
-            "unnest(?::TIMESTAMPTZ[]) AS b_lo, unnest(?::TIMESTAMPTZ[]) AS b_hi) AS b "
-            "ON t.facility_id = b.b_fid AND t.period_start >= b.b_lo AND t.period_start < b.b_hi "
-            f"WHERE t.facility_id {_in(have)}",
-            [have, [lo[f].to_pydatetime() for f in have], [hi[f].to_pydatetime() for f in have]] + have).fetchall():
-        rows[row[0]].append((pd.Timestamp(row[1]),) + tuple(row[2:]))
-    for fid in have:
-        day = [r for r in rows[fid] if r[0] == latest[fid]]
-        valid = sum(r[1] for r in day if r[1] is not None)
-        expected = sum(r[2] for r in day if r[2] is not None)
-        if expected:
-            out[fid].append(gauge("thermaliq_calculation_data_completeness", valid / expected, facility_id=fid))
-    totals = {}
-    for fid in (f for f in have if spans[f]):
-        acc = totals[fid] = [0, 0, 0]
-        for first, end in spans[fid]:  # a row in two windows counts twice, as before
-            for start, valid, expected, interpolated, issues in rows[fid]:
-                if first <= start < end:
-                    missing = None if expected is None or valid is None else expected - valid
-                    acc[0] += max(int(missing or 0), 0)
-                    acc[1] += int(interpolated or 0)
-                    acc[2] += sum(int(m) for m in _OUTLIERS_RE.findall(str(issues or "")))
-    for fid, (missing, interpolated, outliers) in totals.items():
-        out[fid] += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
-                     counter("thermaliq_readings_interpolated_total", interpolated, facility_id=fid),
-                     counter("thermaliq_outliers_detected_total", outliers, facility_id=fid)]
+    dq = con.execute(
+        "SELECT t.facility_id, t.period_start, t.valid_points, t.expected_points, t.interpolated_points, "
+        "t.outlier_points FROM data_quality AS t JOIN (SELECT unnest(?::VARCHAR[]) AS b_fid, "
+        "unnest(?::TIMESTAMPTZ[]) AS b_lo, unnest(?::TIMESTAMPTZ[]) AS b_hi) AS b "
+        "ON t.facility_id = b.b_fid AND t.period_start >= b.b_lo AND t.period_start < b.b_hi "
+        f"WHERE t.facility_id {_in(have)}",
+        [have, [lo[f].to_pydatetime() for f in have], [hi[f].to_pydatetime() for f in have]] + have).df()
+    for fid in have:   # sums skip NULLs (outlier_points of rows written before the column existed)
+        rows = dq[dq["facility_id"] == fid]
+        day = rows[rows["period_start"] == latest[fid]]
+        if day["expected_points"].sum():
+            out[fid].append(gauge("thermaliq_calculation_data_completeness",
+                                  day["valid_points"].sum() / day["expected_points"].sum(), facility_id=fid))
+        if spans[fid]:   # a row in two windows counts twice, as before
+            w = pd.concat([rows[(rows["period_start"] >= a) & (rows["period_start"] < b)] for a, b in spans[fid]])
+            missing = (w["expected_points"] - w["valid_points"]).clip(lower=0).sum()
+            out[fid] += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
+                         counter("thermaliq_readings_interpolated_total", w["interpolated_points"].sum(),
+                                 facility_id=fid),
+                         counter("thermaliq_outliers_detected_total", w["outlier_points"].sum(), facility_id=fid)]
     return out
 
 
 def _windows(calculated: list[dict], facilities: Mapping) -> dict[str, list[dict]]:
     """Changed windows per facility as UTC bounds (``first``/``last`` are local dates)."""
-    from thermaliq.periods import day_window  # noqa: PLC0415 - small, avoids an import cycle
-
     out: dict[str, list[dict]] = {}
     for c in calculated:
         fid = c.get("facility_id")

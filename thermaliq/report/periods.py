@@ -1,47 +1,25 @@
-"""Periods of the report data: row masks and the derived views the figures and pages use.
+"""What a period of the report data shows: its summary, stream energies and day results.
 
-Every page narrows its facility's loaded rows to its own period; these functions select rows with
-numpy masks on int64 nanoseconds (a few microseconds) instead of pandas boolean filters, and sum
-them into the period's summary, stream energies and day results.
+Every page narrows its facility's loaded rows to its own period (:meth:`ReportData.period`); these
+functions select rows with numpy masks on int64 nanoseconds (a few microseconds) instead of pandas
+boolean filters, and sum them into the period's summary, stream energies and day results.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from thermaliq.physics import efficiency_ranges
-
-if TYPE_CHECKING:
-    from thermaliq.report.data import ReportData
-
-_NAT = np.iinfo("int64").min  # NaT as int64 nanoseconds
-
-
-def _ns(times: pd.Series) -> np.ndarray:
-    """UTC instants as int64 nanoseconds (NaT as ``_NAT``)."""
-    return times.to_numpy(dtype="datetime64[ns]").view("int64") if len(times) else np.empty(0, "int64")
-
-
-def overlaps(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    """Mask of the rows whose period overlaps ``[start, end)`` (a NaT bound never does)."""
-    ps, pe = _ns(df["period_start"]), _ns(df["period_end"])
-    return (ps < end.value) & (pe > start.value) & (ps != _NAT) & (pe != _NAT)
-
-
-def within(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    """Mask of the rows whose period lies inside ``[start, end]`` (a NaT bound never does)."""
-    ps, pe = _ns(df["period_start"]), _ns(df["period_end"])
-    return (ps >= start.value) & (pe <= end.value) & (ps != _NAT) & (pe != _NAT)
+from thermaliq.report.data import ReportData, instants_ns, within
 
 
 def _exact(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
     """Mask of the ``day``/``month`` rows covering exactly ``[start, end)``."""
     gran = df["granularity"].to_numpy(dtype=object)
-    return ((_ns(df["period_start"]) == start.value) & (_ns(df["period_end"]) == end.value)
+    return ((instants_ns(df["period_start"]) == start.value) & (instants_ns(df["period_end"]) == end.value)
             & ((gran == "day") | (gran == "month")))
 
 
@@ -135,7 +113,7 @@ def daily_results(data: ReportData) -> pd.DataFrame:
     if c.empty:
         return c.assign(efficiency_mean_percent=pd.Series(dtype=float))
     rows = np.flatnonzero(c["granularity"].to_numpy(dtype=object) == "day")
-    rows = rows[np.argsort(_ns(c["period_start"])[rows], kind="stable")]
+    rows = rows[np.argsort(instants_ns(c["period_start"])[rows], kind="stable")]
     days = c.take(rows).reset_index(drop=True)
     if days.empty:
         return days.assign(efficiency_mean_percent=pd.Series(dtype=float))

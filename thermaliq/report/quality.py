@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from thermaliq.report.data import NAT_NS
+
 COUNTS = ("expected_points", "valid_points", "interpolated_points", "rejected_points")
 _NO_ISSUES: frozenset = frozenset()
 
@@ -29,11 +31,8 @@ def local_text(times: pd.Series, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> list[s
 
 
 def local_text_ns(ns: np.ndarray, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> list[str | None]:
-    """UTC instants given as int64 nanoseconds as local text in ``tz`` (``int64`` minimum as None)."""
-    return [None if v == _NAT else _label(v, tz, fmt) for v in ns.tolist()]
-
-
-_NAT = np.iinfo("int64").min
+    """UTC instants given as int64 nanoseconds as local text in ``tz`` (:data:`~thermaliq.report.data.NAT_NS` as None)."""
+    return [None if v == NAT_NS else _label(v, tz, fmt) for v in ns.tolist()]
 
 
 def local_label(ts: pd.Timestamp, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -11,47 +11,37 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from thermaliq.report import figures as figs
+from markupsafe import Markup
+
 from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
-from thermaliq.report.data import ReportData, Window, benchmark_band, load_windows, summary_value, window
+from thermaliq.report import figures as figs
+from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
-from thermaliq.report.html import (ensure_plotly_js, esc, figure_html, fmt_pct, link, notes_html, page,
-                                   section, table_html, write_atomic)
+from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
+from thermaliq.report.periods import benchmark_band, summary_value
 from thermaliq.report.quality import completeness, local_label
-from thermaliq.report.view import FacilityView, PageView
 from thermaliq.report.sankey import fmt_kwh, sankey_data
+from thermaliq.report.view import FacilityView, PageView
 
 #: Facility-days read together (one query per relation for many facilities; each query scans its
 #: relation's view once, whatever the number of facilities): bounds memory on big fleets and ranges.
 LOAD_FACILITY_DAYS = 20_000
 
-HELP = (
-    "<details><summary>How to read this report</summary><ul class=\"help\">"
-    "<li><b>Energy flows</b>: width is energy [kWh] on the stated basis. Inputs (orange) enter the "
-    "plant; useful outputs (green) and known losses (red) leave it. <i>Unaccounted</i> is input − "
-    "outputs − known losses; a dark-red input node means outputs and losses exceed the inputs "
-    "(a metering or balance error). Small flows are grouped as <i>Other</i>.</li>"
-    "<li><b>Efficiency trend</b>: each point is one local day's useful output / input [%]; the "
-    "dashed line is the mean of up to 7 preceding usable days, the reference of the "
-    "efficiency_anomaly alert; the green band is the benchmark range of the facility type "
-    "(dotted: typical). The shaded column marks the reported period.</li>"
-    "<li><b>Energy balance</b>: (input − useful − losses) / input per day; bars outside the red "
-    "dashed ±tolerance lines raise an energy_balance alert.</li>"
-    "<li><b>Data quality</b>: share of expected readings present per tag and day (numbers in %); "
-    "hover shows interpolated and rejected counts and issues. The table sums the report period.</li>"
-    "</ul></details>")
+#: Pages per job given to an executor: the old offload thresholds found a dozen pages worth
+#: shipping a facility's data to a worker process (~1 MB pickled for a plant-year).
+JOB_PAGES = 16
 
 
-def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> str:
+def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> Markup:
     th = facility.thresholds
     basis = summary.get("basis", facility.basis) if summary else facility.basis
     bal, dq = summary_value(summary, "balance_error_percent"), summary_value(summary, "data_quality_score")
@@ -69,18 +59,14 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> s
     ]
     if placement is not None:
         items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %", str(placement.position), ""))
-    cells = "".join(f'<div class="kpi {cls}"><div class="l">{esc(label)}</div>'
-                    f'<div class="v">{esc(value)}</div></div>' for label, value, cls in items)
-    extra = ""
-    if summary:
-        indirect = fmt_pct(summary_value(summary, "indirect_efficiency_percent"))
-        extra = (f"<p class=\"notes\">Indirect efficiency {indirect}, "
-                 f"exergy efficiency {fmt_pct(summary_value(summary, 'exergy_efficiency_percent'))}; "
-                 f"status {esc(summary.get('status', ''))}; source: {esc(summary.get('source', ''))}.</p>")
-    return f'<div class="kpis">{cells}</div>{extra}'
+    notes = None if not summary else {
+        "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
+        "exergy": fmt_pct(summary_value(summary, "exergy_efficiency_percent")),
+        "status": summary.get("status", ""), "source": summary.get("source", "")}
+    return PARTS.kpis(items, notes)
 
 
-def _sankey_section(view: PageView, facility: Facility, basis: str, title: str, stats: dict) -> str:
+def _sankey_section(view: PageView, facility: Facility, basis: str, title: str, stats: dict) -> Markup:
     # streams in configuration order: the stored row order of a month's streams is arbitrary
     energies, how = view.stream_energies_of_period([s.id for s in facility.streams])
     began = time.perf_counter()
@@ -88,22 +74,22 @@ def _sankey_section(view: PageView, facility: Facility, basis: str, title: str, 
         sd = sankey_data(energies)
     except ValueError as exc:
         stats["sankey_errors"] = stats.get("sankey_errors", 0) + 1
-        return section("Energy flows", f'<p class="empty">Energy flows could not be drawn: {esc(exc)}</p>')
+        return PARTS.section("Energy flows", PARTS.empty(f"Energy flows could not be drawn: {exc}"))
     stats["sankey_seconds"] = stats.get("sankey_seconds", 0.0) + time.perf_counter() - began
     notes = sd.notes + ([f"Stream energies {how}."] if how else [])
     if sd.empty_reason:
-        body = f'<p class="empty">{esc(sd.empty_reason)}</p>'
+        body = PARTS.empty(sd.empty_reason)
     else:
         body = figure_html(figs.sankey_figure(sd, basis, title), "fig-sankey")
-    return section(f"Energy flows [kWh], {basis} basis", body + notes_html(notes), section_id="flows")
+    return PARTS.section(f"Energy flows [kWh], {basis} basis", body + PARTS.notes(notes), id="flows")
 
 
-def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -> str:
+def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -> Markup:
     days = view.days()
     tz, period = facility.timezone, (view.start, view.end)
     if days is None:
-        empty = '<p class="empty">No day calculations in the trailing window.</p>'
-        return section("Efficiency trend", empty) + section("Energy balance", empty)
+        empty = PARTS.empty("No day calculations in the trailing window.")
+        return PARTS.section("Efficiency trend", empty) + PARTS.section("Energy balance", empty)
     trend = figure_html(figs.trend_figure(days, tz=tz, basis=basis, period=period, band=placement),
                         "fig-trend")
     if pd.notna(days["balance_error_percent"]).any():
@@ -111,17 +97,17 @@ def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -
             days, tz=tz, basis=basis, tolerance_percent=facility.thresholds.balance_tolerance_percent,
             period=period), "fig-balance")
     else:
-        balance = ('<p class="empty">No balance error: it needs declared losses (DESIGN §7), '
-                   "and this facility declares none or they were not valid.</p>")
+        balance = PARTS.empty("No balance error: it needs declared losses (DESIGN §7), "
+                              "and this facility declares none or they were not valid.")
     if placement is not None:
-        trend += notes_html([f"Benchmark ({placement.basis}): {placement.source}"])
-    return (section(f"Efficiency trend [%], {basis} basis", trend, section_id="trend")
-            + section(f"Energy balance [% of input], {basis} basis", balance, section_id="balance"))
+        trend += PARTS.notes([f"Benchmark ({placement.basis}): {placement.source}"])
+    return (PARTS.section(f"Efficiency trend [%], {basis} basis", trend, id="trend")
+            + PARTS.section(f"Energy balance [% of input], {basis} basis", balance, id="balance"))
 
 
-def _quality_section(view: PageView, facility: Facility) -> str:
+def _quality_section(view: PageView, facility: Facility) -> Markup:
     if not len(view.data_quality):
-        return section("Data quality", '<p class="empty">No data-quality records in the window.</p>')
+        return PARTS.section("Data quality", PARTS.empty("No data-quality records in the window."))
     heat = figure_html(figs.quality_heatmap(view.repair_totals_by_day(), tz=facility.timezone,
                                             minimum=facility.thresholds.data_quality_min), "fig-quality")
     last = view.facility.last_reading
@@ -130,13 +116,13 @@ def _quality_section(view: PageView, facility: Facility) -> str:
              "last": _last_reading(last.get(tag), view.end, facility.timezone),
              "issues": "; ".join(sorted(issues))}
             for (tag,), (e, v, i, r, issues) in view.repair_totals_by_tag().items()]
-    table = table_html(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
+    table = PARTS.table(rows, [("tag", "tag"), ("expected", "expected points"), ("valid", "valid"),
                               ("interpolated", "interpolated"), ("rejected", "rejected"),
                               ("completeness", "completeness"), ("last", "last reading (local)"),
                               ("issues", "issues")],
-                       numeric=("expected", "valid", "interpolated", "rejected", "completeness"))
-    return section("Data quality: completeness per tag and day, repairs in this period",
-                   heat + "<h3>This period</h3>" + table, section_id="quality")
+                        numeric=("expected", "valid", "interpolated", "rejected", "completeness"))
+    return PARTS.section("Data quality: completeness per tag and day, repairs in this period",
+                         heat + PARTS.heading("This period") + table, id="quality")
 
 
 def _last_reading(ts, end: pd.Timestamp, tz: str) -> str:
@@ -152,37 +138,39 @@ def _local_text(ts, tz: str) -> str:
     return local_label(ts, tz)
 
 
-def _alerts_section(view: PageView, tz: str) -> str:
+def _alerts_section(view: PageView, tz: str) -> Markup:
     if not len(view.alerts):
-        return section("Alerts (0)", '<p class="empty">No alerts in this period.</p>', section_id="alerts")
+        return PARTS.section("Alerts (0)", PARTS.empty("No alerts in this period."), id="alerts")
     a = view.alerts_frame().sort_values(["period_start", "severity"])
     rows = [{"when": _local_text(r.period_start, tz),
-             "severity": f'<span class="sev-{esc(r.severity)}">{esc(r.severity)}</span>',
+             "severity": PARTS.severity(r.severity),
              "kind": r.kind, "value": f"{r.value:.2f}" if pd.notna(r.value) else "–",
              "threshold": f"{r.threshold:.2f}" if pd.notna(r.threshold) else "–",
              "message": r.message} for r in a.itertuples()]
-    table = table_html(rows, [("when", "period start (local)"), ("severity", "severity"),
-                              ("kind", "kind"), ("value", "value"), ("threshold", "threshold"),
-                              ("message", "message")], numeric=("value", "threshold"), raw=("severity",))
-    return section(f"Alerts ({len(a)})", table, section_id="alerts")
+    table = PARTS.table(rows, [("when", "period start (local)"), ("severity", "severity"),
+                               ("kind", "kind"), ("value", "value"), ("threshold", "threshold"),
+                               ("message", "message")], numeric=("value", "threshold"))
+    return PARTS.section(f"Alerts ({len(a)})", table, id="alerts")
 
 
-def _footer(view: PageView, generated: datetime) -> str:
+def _footer(view: PageView, generated: datetime) -> tuple[str, list[str]]:
+    """The footer's text and notes (those of the data, and what the page's sections added)."""
     runs, mine = view.runs()
     text = f"Generated {generated:%Y-%m-%d %H:%M} UTC by thermaliq."
     if runs:
         text += " Calculated by run(s): " + "; ".join(runs) + (
             f" and {mine - len(runs)} more." if mine > len(runs) else ".")
-    return esc(text) + notes_html(view.notes)
+    return text, list(view.notes)
 
 
 def facility_page(data: ReportData | PageView, facility: Facility, label: str, *, nav: str,
-                  stats: dict | None = None, extra: str = "", memo: dict | None = None) -> str:
+                  stats: dict | None = None, extra: Markup = Markup(), memo: dict | None = None) -> str:
     """The HTML of one facility report for ``data``'s period (``label`` names it, e.g. a date).
 
     ``data`` is one page's :class:`ReportData`, or a :class:`~thermaliq.report.view.PageView` of a
     facility's data (many pages). ``memo``: a dict shared by pages of the same data and period (the
     last day's page and the latest page): the sections that do not name the page are built once.
+    ``nav`` and ``extra`` are HTML (``Markup``, else escaped as text).
     The Sankey is built for each page (its title names the page, and its statistics count per page).
     """
     view = data if isinstance(data, PageView) else FacilityView(data, facility.timezone).whole()
@@ -199,24 +187,25 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
                           + _alerts_section(view, facility.timezone)),
                     footer=_footer(view, datetime.now(timezone.utc)))
     basis = memo["basis"]
-    body = (memo["kpis"] + _sankey_section(view, facility, basis, f"{facility.name} {label}", stats)
-            + memo["rest"] + extra + section("Help", HELP))
-    title = f"{facility.name} ({facility.facility_id}) — {label}"
-    subtitle = (f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; "
-                "energies in kWh")
-    return page(title, subtitle, body, plotly_src="../plotly.min.js", nav=nav, footer=memo["footer"])
+    footer_text, footer_notes = memo["footer"]
+    return render_page(
+        "facility.html", title=f"{facility.name} ({facility.facility_id}) — {label}",
+        subtitle=f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; energies in kWh",
+        plotly_src="../plotly.min.js", nav=nav, kpis=memo["kpis"],
+        flows=_sankey_section(view, facility, basis, f"{facility.name} {label}", stats),
+        trend_quality_alerts=memo["rest"], extra=extra, footer_text=footer_text, footer_notes=footer_notes)
 
 
-def _nav(day: date | None, month: str, reports: set[str]) -> str:
-    parts = [link("../index.html", "Fleet index"), link("index.html", "Latest / all reports")]
+def _nav(day: date | None, month: str, reports: set[str]) -> Markup:
+    parts = [("../index.html", "Fleet index"), ("index.html", "Latest / all reports")]
     if day is not None:
         for other, text in ((day - timedelta(days=1), "◀ previous day"),
                             (day + timedelta(days=1), "next day ▶")):
             if f"{other:%Y-%m-%d}.html" in reports:
-                parts.append(link(f"{other:%Y-%m-%d}.html", f"{text} {other:%Y-%m-%d}"))
+                parts.append((f"{other:%Y-%m-%d}.html", f"{text} {other:%Y-%m-%d}"))
     if day is not None and f"{month}.html" in reports:
-        parts.append(link(f"{month}.html", f"Month {month}"))
-    return "".join(parts)
+        parts.append((f"{month}.html", f"Month {month}"))
+    return PARTS.links(parts)
 
 
 def _facility_window(facility: Facility, start: date, end: date, trailing_days: int) -> Window:
@@ -230,29 +219,25 @@ def _facility_window(facility: Facility, start: date, end: date, trailing_days: 
 
 
 def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, start: date, end: date,
-                     trailing_days: int, stats: dict, run=None) -> tuple[list[Path], dict]:
+                     trailing_days: int, stats: dict, executor: Executor | None = None) -> tuple[list[Path], dict]:
     """Write a facility's day, month and index pages; return (paths, fleet-index row).
 
-    With ``run`` (``run(job, *args)`` runs a job in a worker process) and a long range, the first
-    half of the day pages is rendered by :func:`render_day_pages` in a worker while this process
-    renders the rest (the data crosses as one small pickle, ~1 MB for a year)."""
+    With an ``executor``, the day pages but the last (whose sections the latest page shares) are
+    rendered by :func:`render_day_pages` jobs of :data:`JOB_PAGES` days each, while this process
+    renders the rest (the data crosses as one small pickle per job, ~1 MB for a year)."""
     tz, fid = facility.timezone, facility.facility_id
     months = months_touching(start, end)
     out_dir = reports_dir / fid
     existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()
-    names = existing | {f"{d:%Y-%m-%d}.html" for d in days_in(start, end)} | {f"{m}.html" for m in months}
     days = days_in(start, end)
-    offload = days[:len(days) // 2] if run is not None and len(days) >= OFFLOAD_MIN_DAYS else []
-    with ThreadPoolExecutor(1, thread_name_prefix="report-pages") as helper:
-        elsewhere = helper.submit(run, render_day_pages, loaded, facility, offload, names, str(reports_dir),
-                                  trailing_days) if offload else None
-        view = FacilityView(loaded, tz)
-        paths, latest = _day_pages(view, facility, days[len(offload):], names, out_dir, trailing_days, stats, end)
-        if elsewhere is not None:
-            their_paths, their_stats = elsewhere.result()
-            paths = [Path(p) for p in their_paths] + paths
-            stats["sankey_seconds"] = stats.get("sankey_seconds", 0.0) + their_stats.get("sankey_seconds", 0.0)
-            stats["sankey_errors"] = stats.get("sankey_errors", 0) + their_stats.get("sankey_errors", 0)
+    names = existing | {f"{d:%Y-%m-%d}.html" for d in days} | {f"{m}.html" for m in months}
+    jobs = []
+    if executor is not None:
+        jobs = [executor.submit(render_day_pages, loaded, facility, chunk, names, str(reports_dir), trailing_days)
+                for chunk in _chunks(days[:-1], JOB_PAGES)]
+        days = days[-1:]
+    view = FacilityView(loaded, tz)
+    paths, latest = _day_pages(view, facility, days, names, out_dir, trailing_days, stats, end)
     last_day = view.period(local_midnight(end, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
     for m in months:
         m_first, m_last = month_bounds(m)
@@ -260,18 +245,23 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
                            max(trailing_days, m_last.day))
         html = facility_page(data, facility, f"month {m}", nav=_nav(None, m, names), stats=stats)
         paths.append(write_atomic(out_dir / f"{m}.html", html))
-    listing = "".join(f"<li>{link(n, n.removesuffix('.html'))}</li>" for n in sorted(names, reverse=True)
-                      if n != "index.html")
+    listing = PARTS.listing([n for n in sorted(names, reverse=True) if n != "index.html"])
     html = facility_page(last_day, facility, f"latest day {end:%Y-%m-%d}", nav=_nav(end, month_key(end), names),
-                         extra=section("All reports of this facility", f"<ul>{listing}</ul>"), memo=latest)
+                         extra=PARTS.section("All reports of this facility", listing), memo=latest)
     paths.append(write_atomic(out_dir / "index.html", html))
+    theirs = []
+    for job in jobs:
+        their_paths, their_stats = job.result()
+        theirs += [Path(p) for p in their_paths]
+        for key in ("sankey_seconds", "sankey_errors"):
+            stats[key] = stats.get(key, 0) + their_stats[key]
     whole = loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
-    return paths, whole
+    return theirs + paths, whole
 
 
-#: Day pages of one facility from which half are rendered in a worker process (when the task
-#: gives one): below, shipping the data costs more than it saves.
-OFFLOAD_MIN_DAYS = 28
+def _chunks(items: list, size: int) -> list[list]:
+    """``items`` in consecutive lists of ``size`` (the last may be shorter)."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def render_day_pages(loaded: ReportData, facility: Facility, days: list[date], names: set[str],
@@ -299,40 +289,35 @@ def _day_pages(view: FacilityView, facility: Facility, days: list[date], names: 
     return paths, latest
 
 
-#: Facilities read together of which half are rendered in a worker process (when the task gives
-#: one): a fleet's night is mostly many small pages.
-OFFLOAD_MIN_FACILITIES = 8
-
-
 def _render_chunk(loaded: dict[str, ReportData], facilities: dict[str, Facility], chunk: list[str],
-                  reports_dir: Path, start: date, end: date, trailing_days: int, run) -> dict[str, tuple]:
-    """Render the facilities of ``chunk`` (their data loaded), half of them in a worker process
-    when there are many and ``run`` is given; per id what :func:`render_facilities` returns."""
-    theirs = chunk[:len(chunk) // 2] if run is not None and len(chunk) >= OFFLOAD_MIN_FACILITIES else []
-    with ThreadPoolExecutor(1, thread_name_prefix="report-facilities") as helper:
-        elsewhere = helper.submit(run, render_facilities, {fid: loaded.pop(fid) for fid in theirs},
-                                  {fid: facilities[fid] for fid in theirs}, theirs, str(reports_dir), start, end,
-                                  trailing_days) if theirs else None
-        out = render_facilities(loaded, facilities, chunk[len(theirs):], str(reports_dir), start, end,
-                                trailing_days, run)
-        if elsewhere is not None:
-            out.update(elsewhere.result())
-    return out
+                  reports_dir: Path, start: date, end: date, trailing_days: int,
+                  executor: Executor | None) -> dict[str, tuple]:
+    """Render the facilities of ``chunk`` (their data loaded); per id what :func:`render_facilities`
+    returns. With an ``executor``, facilities of a short range go to :func:`render_facilities`
+    jobs of about :data:`JOB_PAGES` pages; those of a long range submit jobs of their day pages."""
+    pages = len(days_in(start, end)) + len(months_touching(start, end)) + 1
+    if executor is None or pages > JOB_PAGES:
+        return render_facilities(loaded, facilities, chunk, str(reports_dir), start, end, trailing_days, executor)
+    jobs = [executor.submit(render_facilities, {fid: loaded.pop(fid) for fid in group},
+                            {fid: facilities[fid] for fid in group}, group, str(reports_dir), start, end, trailing_days)
+            for group in _chunks(chunk, JOB_PAGES // pages)]
+    return {fid: outcome for job in jobs for fid, outcome in job.result().items()}
 
 
 def render_facilities(loaded: dict[str, ReportData], facilities: dict[str, Facility], ids: list[str],
                       reports_dir: str, start: date, end: date, trailing_days: int,
-                      run=None) -> dict[str, tuple]:
-    """Job (and this process's share): write the pages of each facility of ``ids`` from its loaded
+                      executor: Executor | None = None) -> dict[str, tuple]:
+    """Job (or this process's part): write the pages of each facility of ``ids`` from its loaded
     data. Per id: ``(paths, whole, stats, problem)``: the pages written, the facility's
     :class:`ReportData` of ``start`` .. ``end``, its Sankey statistics, and the text of the
-    :class:`DataError` that stopped it (``None`` when it was written)."""
+    :class:`DataError` that stopped it (``None`` when it was written). ``executor``: see
+    :func:`_render_facility`."""
     out = {}
     for fid in ids:
         fstats = {"sankey_seconds": 0.0, "sankey_errors": 0}
         try:
             written, whole = _render_facility(loaded.pop(fid), Path(reports_dir), facilities[fid], start, end,
-                                              trailing_days, fstats, run)
+                                              trailing_days, fstats, executor)
         except DataError as exc:
             out[fid] = ([], None, fstats, str(exc))
             continue
@@ -343,7 +328,8 @@ def render_facilities(loaded: dict[str, ReportData], facilities: dict[str, Facil
 def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facilities: dict[str, Facility],
                    start: date, end: date, *, trailing_days: int = 30,
                    stats: dict[str, dict] | None = None,
-                   periods: dict[str, ReportData] | None = None, run=None) -> list[Path]:
+                   periods: dict[str, ReportData] | None = None,
+                   executor: Executor | None = None) -> list[Path]:
     """Write the fleet index and every facility's day, month and latest reports.
 
     Parameters
@@ -363,9 +349,11 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
     periods : dict, optional
         Filled per facility id with its :class:`ReportData` of ``start`` .. ``end`` (the fleet row's
         data), for :func:`tasks.publish.publish_flow_run` to use instead of reading it again.
-    run : callable, optional
-        ``run(job, *args)`` runs a job in a worker process (``tasks.workers.run``): half of a
-        long range's day pages are then rendered there (:func:`render_day_pages`).
+    executor : concurrent.futures.Executor, optional
+        Runs the page-rendering jobs, each of about :data:`JOB_PAGES` pages: day pages of a
+        facility (:func:`render_day_pages`) or whole facilities of a short range
+        (:func:`render_facilities`). Their arguments pickle, so a process pool will do. None
+        (default): every page is rendered in this process.
 
     Returns
     -------
@@ -386,7 +374,7 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
     ids = sorted(facilities)
     span = (month_bounds(month_key(end))[1] - min(start, month_bounds(month_key(start))[0])).days + 1 + trailing_days
     size = max(1, LOAD_FACILITY_DAYS // span)
-    for chunk in (ids[i:i + size] for i in range(0, len(ids), size)):
+    for chunk in _chunks(ids, size):
         try:
             loaded, error = load_windows(con, [_facility_window(facilities[fid], start, end, trailing_days)
                                                for fid in chunk]), None
@@ -395,7 +383,7 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
         if error is not None:
             outcomes = {fid: ([], None, {"sankey_seconds": 0.0, "sankey_errors": 0}, str(error)) for fid in chunk}
         else:
-            outcomes = _render_chunk(loaded, facilities, chunk, reports_dir, start, end, trailing_days, run)
+            outcomes = _render_chunk(loaded, facilities, chunk, reports_dir, start, end, trailing_days, executor)
         for fid in chunk:
             written, whole, fstats, problem = outcomes[fid]
             if stats is not None:

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.quality.alerts import trailing_mean_of
-from thermaliq.report.data import ReportData, _instant
-from thermaliq.report.periods import _NAT, daily_results, period_stream_energies, period_summary
+from thermaliq.report.data import NAT_NS, ReportData, instants_ns, utc_instant
+from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.quality import RepairCounts, local_text
 
 #: Stream-energy columns a Sankey needs, in the order of ``report_periods.period_stream_energies``.
@@ -34,12 +34,12 @@ DAY_COLUMNS = ("period_start", "efficiency_percent", "efficiency_mean_percent", 
 
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """The columns of ``frame`` as numpy arrays; datetime columns as int64 UTC nanoseconds (NaT as
-    ``int64`` minimum)."""
+    :data:`~thermaliq.report.data.NAT_NS`)."""
     out = {}
     for name in frame.columns:
         col = frame[name]
         if _is_time(col):
-            out[name] = col.to_numpy(dtype="datetime64[ns]").view("int64") if len(col) else np.empty(0, "int64")
+            out[name] = instants_ns(col)
         else:
             out[name] = col.to_numpy()
     return out
@@ -70,12 +70,12 @@ class Table:
         if not len(self):
             return np.empty(0, "int64")
         ps, pe = self.columns["period_start"], self.columns["period_end"]
-        return np.flatnonzero((ps < end.value) & (pe > start.value) & (ps != _NAT) & (pe != _NAT))
+        return np.flatnonzero((ps < end.value) & (pe > start.value) & (ps != NAT_NS) & (pe != NAT_NS))
 
     def within(self, rows: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """The ``rows`` whose period lies inside ``[start, end]`` (``report_periods.within``)."""
         ps, pe = self.columns["period_start"][rows], self.columns["period_end"][rows]
-        return rows[(ps >= start.value) & (pe <= end.value) & (ps != _NAT) & (pe != _NAT)]
+        return rows[(ps >= start.value) & (pe <= end.value) & (ps != NAT_NS) & (pe != NAT_NS)]
 
     def exact(self, rows: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """The ``day``/``month`` ``rows`` covering exactly ``[start, end)``."""
@@ -114,7 +114,7 @@ class FacilityView:
 
     def period(self, start: pd.Timestamp, end: pd.Timestamp, trailing_days: int = 30) -> PageView:
         """The rows of ``[start, end)`` and its trailing window (as ``ReportData.period``)."""
-        start, end = _instant(start, "UTC"), _instant(end, "UTC")
+        start, end = utc_instant(start, "UTC"), utc_instant(end, "UTC")
         window_start = min(start, end - pd.Timedelta(days=trailing_days))
         return PageView(self, start, end, window_start, trailing_days,
                         self.calculations.overlapping(window_start, end),
@@ -172,7 +172,7 @@ class PageView:
             return period_summary(self.data())
         row = {name: col[exact[0]] for name, col in t.columns.items()}
         for name in t.times:
-            row[name] = pd.Timestamp(int(row[name]), tz="UTC") if row[name] != _NAT else pd.NaT
+            row[name] = pd.Timestamp(int(row[name]), tz="UTC") if row[name] != NAT_NS else pd.NaT
         row["source"] = f"{row['granularity']} calculation"
         return row
 
@@ -201,7 +201,7 @@ class PageView:
         ps = t.col("period_start", rows)
         order = np.argsort(ps, kind="stable")
         rows, ps = rows[order], ps[order]
-        if ps[0] == _NAT or (len(ps) > 1 and not (np.diff(ps) > 0).all()):
+        if ps[0] == NAT_NS or (len(ps) > 1 and not (np.diff(ps) > 0).all()):
             # a missing or repeated day start: trailing_mean's own de-duplication decides
             return columns_of(daily_results(self.data())[list(DAY_COLUMNS)])
         out = {c: t.col(c, rows) for c in DAY_COLUMNS if c != "efficiency_mean_percent"}
@@ -218,7 +218,7 @@ class PageView:
         rows = self.data_quality
         if len(rows):
             ps, pe = t.col("period_start", rows), t.col("period_end", rows)
-            rows = rows[(ps < self.end.value) & (pe > self.start.value) & (ps != _NAT) & (pe != _NAT)]
+            rows = rows[(ps < self.end.value) & (pe > self.start.value) & (ps != NAT_NS) & (pe != NAT_NS)]
         return self.facility.quality_by_tag.totals(rows)
 
     def alerts_frame(self) -> pd.DataFrame:

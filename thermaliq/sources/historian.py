@@ -37,9 +37,9 @@ import pandas as pd
 import requests
 
 from thermaliq.errors import ConfigError, HistorianError
-from thermaliq.sources.retry import (CIRCUIT_STATE_VALUES, CircuitBreaker, RetryPolicy, _count,
-                                        _safe_url, breaker_for, reset_breakers, reset_stats, stats)
-from thermaliq.sources.readers import RAW_MAX_CHARS, ReadResult, empty_readings, empty_rejects
+from thermaliq.sources.retry import (CIRCUIT_STATE_VALUES, CircuitBreaker, RetryPolicy, breaker_for,
+                                     increment_stat, redact_url, reset_breakers, reset_stats, stats)
+from thermaliq.sources.readers import RAW_MAX_CHARS, ReadResult, empty_raw_readings, empty_rejects
 from thermaliq.settings import secret
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,11 @@ _HINTS = {401: "unauthorized: check the token (source.token_env)",
 
 def _page(session, endpoint: str, body: dict, headers: dict, timeouts, url: str, token) -> dict:
     """One request; returns the parsed page or raises _Retryable / HistorianError."""
-    _count("requests")
+    increment_stat("requests")
     try:
         resp = session.post(endpoint, json=body, headers=headers, timeout=timeouts)
     except requests.Timeout as exc:
-        _count("connector_timeouts_total")
+        increment_stat("connector_timeouts_total")
         raise _Retryable(f"timed out ({type(exc).__name__})") from None
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError) as exc:
@@ -122,7 +122,7 @@ def _call(session, endpoint, body, headers, timeouts, url, token, retry: RetryPo
                 wait = retry.delay_s(attempt, exc.retry_after_s)
                 log.warning("historian %s: %s; retry %d/%d in %.2f s", url, exc.what,
                             attempt + 1, retry.attempts - 1, wait)
-                _count("retries")
+                increment_stat("retries")
                 retry.sleep(wait)
             continue
         breaker.record_success()
@@ -175,7 +175,7 @@ def fetch_readings(url: str, facility_id: str, tags: Sequence[str], start, end, 
     if batch_tags < 1:
         raise ValueError(f"batch_tags must be >= 1, not {batch_tags}")
     base = url.rstrip("/")
-    safe = _safe_url(base)
+    safe = redact_url(base)
     retry = retry or RetryPolicy()
     breaker = breaker or breaker_for(base)
     headers = {"Accept": "application/json"}
@@ -233,7 +233,7 @@ def readings_from_records(records: list, source: str) -> ReadResult:
     ``row`` is the 1-based position of the reading in ``records``.
     """
     if not records:
-        return ReadResult(empty_readings(), empty_rejects(), [])
+        return ReadResult(empty_raw_readings(), empty_rejects(), [])
     recs = [r if isinstance(r, dict) else {} for r in records]
     ts = pd.to_datetime(pd.Series([_text(r.get("timestamp")) for r in recs], dtype="str"),
                         utc=True, format="ISO8601", errors="coerce")

@@ -83,7 +83,8 @@ def _melt(batch: pa.RecordBatch, tag_idx: list[int]) -> pa.Table:
 
 
 # ----------------------------------------------------------------------------- main reader
-def _detect_format(names: list[str], format: str | None, source: str) -> str:
+def detect_format(names: list[str], format: str | None, source: str) -> str:
+    """``'long'`` or ``'wide'``: ``format`` checked against the header ``names``, or guessed from them."""
     lower = [n.strip().lower() for n in names]
     if "timestamp" not in lower:
         raise DataError(f"no 'timestamp' column (columns found: {names[:10]!r}"
@@ -100,7 +101,8 @@ def _detect_format(names: list[str], format: str | None, source: str) -> str:
     return format
 
 
-def _check_unique(names: list[str], fmt: str, source: str) -> None:
+def check_unique_columns(names: list[str], fmt: str, source: str) -> None:
+    """Raise ``DataError`` when a reserved column (``timestamp``, ...) appears twice in the header."""
     lower = [n.strip().lower() for n in names]
     reserved = RESERVED_COLUMNS if fmt == "long" else {"timestamp"}
     twice = sorted({n for n in lower if n in reserved and lower.count(n) > 1})
@@ -108,7 +110,9 @@ def _check_unique(names: list[str], fmt: str, source: str) -> None:
         raise DataError(f"column(s) {twice} appear more than once in the header", source=source)
 
 
-def _rename(batch: pa.RecordBatch, fmt: str, start: int) -> pa.RecordBatch:
+def number_records(batch: pa.RecordBatch, fmt: str, start: int) -> pa.RecordBatch:
+    """``batch`` with reserved column names in lower case and a last column of record numbers
+    ``start + 1, start + 2, ...`` (before malformed records are counted in, see :func:`record_numbers`)."""
     names = [n.strip().lower() if (n.strip().lower() in RESERVED_COLUMNS and
                                    (fmt == "long" or n.strip().lower() == "timestamp")) else n
              for n in batch.schema.names]
@@ -116,7 +120,7 @@ def _rename(batch: pa.RecordBatch, fmt: str, start: int) -> pa.RecordBatch:
     return pa.record_batch(list(batch.columns) + [rows], names=names + [_ROW])
 
 
-def _fix_rows(provisional: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+def record_numbers(provisional: np.ndarray, skipped: np.ndarray) -> np.ndarray:
     """Record numbers once malformed records (``skipped``, sorted) are counted in."""
     if not len(skipped):
         return provisional
@@ -136,6 +140,46 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _good_and_rejects(out: pa.Table) -> tuple[list[pa.Table], list[pa.Table]]:
+    ok = pc.is_null(out["reason"])
+    return ([out.filter(ok).drop_columns(["reason", "raw"])],
+            [out.filter(pc.invert(ok)).select(["row", "reason", "raw"])])
+
+
+def parse_long(batch: pa.RecordBatch, lower: list[str]) -> tuple[list[pa.Table], list[pa.Table]]:
+    """Good rows and rejects (``row, reason, raw``) of a long batch numbered by :func:`number_records`.
+
+    ``lower`` holds the file's column names in lower case. A batch :func:`parse_long_fast` reads
+    gives no reject; any other is parsed by DuckDB.
+    """
+    fast = parse_long_fast(batch, lower)
+    if fast is not None:      # the common clean batch: no reject possible
+        return [fast], []
+    out = _connection().sql(_long_sql("unit" in lower, "quality" in lower)).to_arrow_table()
+    return _good_and_rejects(out)
+
+
+def parse_wide(batch: pa.RecordBatch, lower: list[str], tag_idx: list[int],
+               tagnames: pa.Table) -> tuple[list[pa.Table], list[pa.Table]]:
+    """Good rows and rejects of a wide batch numbered by :func:`number_records`.
+
+    ``tag_idx`` are the positions of the tag columns and ``tagnames`` maps ``tagi`` (an index into
+    ``tag_idx``) to the tag name. A bad timestamp rejects its whole record; a bad cell, itself.
+    """
+    con = _connection()
+    ts = batch.column(lower.index("timestamp"))
+    stamps = pa.table({"timestamp": ts, _ROW: batch.column(_ROW)})  # noqa: F841  (DuckDB reads it by name)
+    try:
+        con.execute(_WIDE_ROWS_SQL)
+        bad_stamps = con.sql(f"SELECT row, reason, left(coalesce(t, ''), {RAW_MAX_CHARS}) "
+                             "AS raw FROM rows_ WHERE reason IS NOT NULL").to_arrow_table()
+        if not tag_idx:
+            return [], [bad_stamps]
+        cells = _melt(batch, tag_idx)  # noqa: F841  (DuckDB reads it and tagnames by name)
+        goods, bads = _good_and_rejects(con.sql(_WIDE_CELLS_SQL).to_arrow_table())
+        return goods, [bad_stamps, *bads]
+    finally:
+        con.execute("DROP TABLE IF EXISTS rows_")
 
 
 # ----------------------------------------------------------------------------- fast long path
@@ -146,7 +190,7 @@ _TS_HIGH = np.datetime64("2261-12-31T00:00:00", "us").astype(np.int64)
 
 
 def parse_long_fast(batch: pa.RecordBatch, lower: list[str]) -> pa.Table | None:
-    """Good rows of a renamed long batch (``_rename``) as :func:`_long_sql` gives them, or None.
+    """Good rows of a long batch numbered by :func:`number_records` as the SQL path gives them, or None.
 
     None unless every row passes the SQL checks in their simplest form: a timestamp written
     ``YYYY-MM-DDTHH:MM:SSZ`` naming a real instant inside the supported range, a tag that is not

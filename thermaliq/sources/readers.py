@@ -7,7 +7,7 @@ pyarrow and every batch is parsed and checked by DuckDB (``TRY_CAST``, SQL in
 :mod:`thermaliq.sources.parse`), so memory is bounded by the size of the result, not by
 intermediate Python objects, and bad rows become rejects with their raw text instead of
 exceptions. A long batch with nothing to reject in its simplest form (``...Z`` instants, plain
-numbers) is parsed by pyarrow instead, with the same result (``readers_parse.parse_long_fast``).
+numbers) is parsed by pyarrow instead, with the same result (``parse.parse_long_fast``).
 Chunks hand their readings over in Arrow form (``ReadResult.table``); the pandas frame is built
 only when asked for.
 
@@ -46,9 +46,8 @@ import pyarrow.compute as pc
 
 from thermaliq.errors import DataError
 from thermaliq.sources.file_io import RecordBatches
-from thermaliq.sources.parse import (_ROW, _WIDE_CELLS_SQL, _WIDE_ROWS_SQL, RAW_MAX_CHARS,  # noqa: F401
-                                     _check_unique, _connection, _detect_format, _fix_rows,
-                                     _long_sql, _melt, _rename, parse_long_fast)
+from thermaliq.sources.parse import (RAW_MAX_CHARS, check_unique_columns, detect_format, number_records,
+                                     parse_long, parse_wide, record_numbers)
 from thermaliq.sources.wallclock import WallClock
 from thermaliq.settings import load_settings
 
@@ -86,7 +85,7 @@ class ReadResult:
         return len(self._readings) if self._readings is not None else self.table.num_rows
 
 
-def empty_readings() -> pd.DataFrame:
+def empty_raw_readings() -> pd.DataFrame:
     """An empty raw-readings frame with the documented dtypes."""
     return pd.DataFrame({"tag": pd.Series([], dtype="str"),
                          "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
@@ -146,8 +145,8 @@ class ReadingsStream:
             raise ValueError(f"batch_rows must be a positive number of rows, not {batch_rows!r}")
         self._batches = RecordBatches(path, self.source)
         names = self._batches.names
-        self.format = _detect_format(names, format, self.source)
-        _check_unique(names, self.format, self.source)
+        self.format = detect_format(names, format, self.source)
+        check_unique_columns(names, self.format, self.source)
         self._lower = [n.strip().lower() for n in names]
         self._tag_idx = [i for i, (n, lo) in enumerate(zip(names, self._lower))
                          if lo != "timestamp" and n != ""]
@@ -180,34 +179,15 @@ class ReadingsStream:
         self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
 
     def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
-        """Parse one slice of records with DuckDB into good rows and rejects (Arrow tables)."""
-        con = _connection()
-        batch = _rename(raw_batch, self.format, self._count)  # noqa: F841  (DuckDB reads it by name)
+        """Parse one slice of records into good rows and rejects (Arrow tables)."""
+        batch = number_records(raw_batch, self.format, self._count)
         self._count += raw_batch.num_rows
         if self.format == "long":
-            fast = parse_long_fast(batch, self._lower)
-            if fast is not None:      # the common clean batch: no reject possible
-                goods.append(fast)
-                return
-            out = con.sql(_long_sql("unit" in self._lower, "quality" in self._lower)).to_arrow_table()
+            good, bad = parse_long(batch, self._lower)
         else:
-            ts_i = self._lower.index("timestamp")
-            stamps = pa.table({"timestamp": batch.column(ts_i), _ROW: batch.column(_ROW)})  # noqa: F841
-            tagnames = self._tagnames  # noqa: F841  (DuckDB reads it by name)
-            try:
-                con.execute(_WIDE_ROWS_SQL)
-                bads.append(con.sql(f"SELECT row, reason, left(coalesce(t, ''), {RAW_MAX_CHARS}) "
-                                    "AS raw FROM rows_ WHERE reason IS NOT NULL").to_arrow_table())
-                out = None
-                if self._tag_idx:
-                    cells = _melt(batch, self._tag_idx)  # noqa: F841  (DuckDB reads it by name)
-                    out = con.sql(_WIDE_CELLS_SQL).to_arrow_table()
-            finally:
-                con.execute("DROP TABLE IF EXISTS rows_")
-        if out is not None:
-            ok = pc.is_null(out["reason"])
-            goods.append(out.filter(ok).drop_columns(["reason", "raw"]))
-            bads.append(out.filter(pc.invert(ok)).select(["row", "reason", "raw"]))
+            good, bad = parse_wide(batch, self._lower, self._tag_idx, self._tagnames)
+        goods += good
+        bads += bad
 
     def _chunk(self, goods: list, bads: list, final: bool) -> ReadResult:
         """Readings and rejects of the records parsed since the last chunk."""
@@ -215,7 +195,7 @@ class ReadingsStream:
         skip_rows = np.array([s[0] for s in skipped], dtype=np.int64)
         table = _readings_table(goods, skip_rows, self.source, self._clock)
         # malformed records up to this chunk's last record (all of them at the end)
-        last = int(_fix_rows(np.array([self._count], dtype=np.int64), skip_rows)[0])
+        last = int(record_numbers(np.array([self._count], dtype=np.int64), skip_rows)[0])
         fresh = [s for s in skipped[self._emitted:] if final or s[0] < last]
         self._emitted += len(fresh)
         return ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [],
@@ -264,7 +244,7 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
         return ReadResult(parts[0].readings, parts[0].rejects, stream.notes)
     readings = [p.readings for p in parts if len(p.readings)]
     rejects = [p.rejects for p in parts if len(p.rejects)]
-    return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_readings(),
+    return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_raw_readings(),
                       _sorted_rejects(pd.concat(rejects, ignore_index=True)) if rejects
                       else empty_rejects(), stream.notes)
 
@@ -290,7 +270,7 @@ def _rejects_frame(bads: list, skip_rows: np.ndarray, skipped: list, source: str
 
 def _to_pandas_rejects(t: pa.Table, skip_rows: np.ndarray) -> pd.DataFrame:
     df = t.to_pandas()
-    df["row"] = _fix_rows(df["row"].to_numpy(np.int64), skip_rows)
+    df["row"] = record_numbers(df["row"].to_numpy(np.int64), skip_rows)
     return df
 
 
@@ -299,10 +279,10 @@ def _readings_table(goods: list, skip_rows: np.ndarray, source: str, clock: Wall
     numbers counting malformed records and naive wall-clock times localised by ``clock``."""
     goods = [g for g in goods if g.num_rows]
     if not goods:
-        return _arrow_of(empty_readings())
+        return _arrow_of(empty_raw_readings())
     t = pa.concat_tables(goods)
     del goods
-    row = _fix_rows(t["row"].to_numpy(), skip_rows)
+    row = record_numbers(t["row"].to_numpy(), skip_rows)
     inst = t["inst"].cast(pa.int64())
     ts = pc.fill_null(inst, 0).to_numpy(zero_copy_only=False) * 1000   # [ns]; naive rows below
     if inst.null_count:
@@ -337,7 +317,7 @@ def _arrow_of(frame: pd.DataFrame) -> pa.Table:
 
 
 def _frame_of(t: pa.Table) -> pd.DataFrame:
-    """The raw-readings frame (pandas, dtypes of :func:`empty_readings`) of the Arrow form."""
+    """The raw-readings frame (pandas, dtypes of :func:`empty_raw_readings`) of the Arrow form."""
     ts = t["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     return pd.DataFrame({"tag": pd.Series(t["tag"].to_pandas(), dtype="str"),
                          "ts": pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC"),
@@ -365,5 +345,5 @@ def read_readings_files(paths: Iterable[str | Path], tz: str, format: str | None
         yield Path(p), read_readings_file(p, tz=tz, format=format)
 
 
-__all__ = ["ReadResult", "ReadingsStream", "read_readings_file", "batch_rows_setting", "read_readings_files", "empty_readings",
-           "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]
+__all__ = ["ReadResult", "ReadingsStream", "read_readings_file", "batch_rows_setting", "read_readings_files",
+           "empty_raw_readings", "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]

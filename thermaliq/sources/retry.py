@@ -45,12 +45,13 @@ def reset_stats() -> None:
         _STATS.update(connector_timeouts_total=0, retries=0, requests=0, circuit_state={})
 
 
-def _count(key: str) -> None:
+def increment_stat(key: str) -> None:
+    """Add one to the counter ``key`` of :func:`stats` (``requests``, ``retries``, ``connector_timeouts_total``)."""
     with _lock:
         _STATS[key] += 1
 
 
-def _safe_url(url: str) -> str:
+def redact_url(url: str) -> str:
     """URL without user:password, for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -103,7 +104,7 @@ class CircuitBreaker:
                  clock: Callable[[], float] = time.monotonic):
         if failure_threshold < 1:
             raise ValueError(f"failure_threshold must be >= 1, not {failure_threshold}")
-        self.url, self.failure_threshold, self.cooldown_s = _safe_url(url), failure_threshold, cooldown_s
+        self.url, self.failure_threshold, self.cooldown_s = redact_url(url), failure_threshold, cooldown_s
         self._clock = clock
         self.failures = 0
         self.state = "closed"
@@ -143,7 +144,7 @@ class CircuitBreaker:
 
 def breaker_for(url: str, **kwargs) -> CircuitBreaker:
     """The registry's breaker of ``url`` (created with ``kwargs`` on first use)."""
-    key = _safe_url(url.rstrip("/"))
+    key = redact_url(url.rstrip("/"))
     with _lock:
         found = _BREAKERS.get(key)
     if found is None:

@@ -43,7 +43,8 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("facility_id", "VARCHAR"), ("tag", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
                      ("period_end", "TIMESTAMPTZ"), ("expected_points", "BIGINT"),
                      ("valid_points", "BIGINT"), ("interpolated_points", "BIGINT"),
-                     ("rejected_points", "BIGINT"), ("completeness", "DOUBLE"), ("issues", "VARCHAR")],
+                     ("rejected_points", "BIGINT"), ("completeness", "DOUBLE"), ("issues", "VARCHAR"),
+                     ("outlier_points", "BIGINT")],
     "alerts": [("facility_id", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
                ("period_end", "TIMESTAMPTZ"), ("kind", "VARCHAR"), ("severity", "VARCHAR"),
                ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("message", "VARCHAR"),
@@ -65,10 +66,24 @@ GLOBS = {
 }
 
 
+# Columns a relation gained after files were written without them: those files read NULL there.
+ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
+}
+
+
 def _scan(lake: Path, dataset: str) -> str:
     pattern = str(lake / GLOBS[dataset]).replace("'", "''")
     extra = ", hive_partitioning = true" if dataset == "readings" else ", hive_partitioning = false"
     return f"read_parquet('{pattern}', union_by_name = true{extra})"
+
+
+def _with_added(scan: str, name: str) -> str:
+    """``scan`` with the :data:`ADDED_COLUMNS` of ``name``, even when no file has them yet."""
+    if name not in ADDED_COLUMNS:
+        return scan
+    cols = ", ".join(f'CAST(NULL AS {typ}) AS "{col}"' for col, typ in ADDED_COLUMNS[name])
+    return f"(SELECT * FROM {scan} UNION ALL BY NAME SELECT {cols} WHERE false)"
 
 
 def _empty(name: str) -> str:
@@ -94,6 +109,7 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
         if "calculations" not in present:
             return _empty(name)
         cols = ", ".join(f't."{c}"' for c, _ in RELATIONS[name])
+        scan = _with_added(scan, name)
         return (f"SELECT {cols} FROM {scan} AS t JOIN (SELECT facility_id, period_start AS day_start, "
                 f"max(write_seq) AS write_seq FROM {_scan(lake, 'calculations')} "
                 f"WHERE granularity = 'day' GROUP BY ALL) AS c "
@@ -128,7 +144,8 @@ class CatalogBusy(RuntimeError):
 
 
 def _signature(lake: Path, present: set[str]) -> str:
-    return f"v1|{lake}|{','.join(sorted(present))}"
+    # v2: data_quality.outlier_points; a new version makes existing catalogs redefine their views
+    return f"v2|{lake}|{','.join(sorted(present))}"
 
 
 def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:

@@ -74,10 +74,10 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     """Read one Parquet file into pandas, timestamps as ``datetime64[ns, UTC]``."""
-    return utc_ns(pq.read_table(path).to_pandas())
+    return utc_ns_columns(pq.read_table(path).to_pandas())
 
 
-def utc_ns(df: pd.DataFrame) -> pd.DataFrame:
+def utc_ns_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Give every tz-aware column the same dtype, ``datetime64[ns, UTC]``.
 
     pandas concatenates tz-aware columns of different units or UTC objects to ``object``;
@@ -129,7 +129,7 @@ def read_readings_days(lake: Path, facility_id: str, days: list[date]) -> pd.Dat
     """Stored readings of the given local days (missing days contribute nothing)."""
     frames = [read_parquet(p) for d in days if (p := readings_partition(lake, facility_id, d)).exists()]
     if not frames:
-        return empty_readings()
+        return empty_stored_readings()
     return pd.concat(frames, ignore_index=True)
 
 
@@ -137,7 +137,8 @@ READINGS_COLUMNS = {"tag": "str", "ts": "datetime64[us, UTC]", "value": "float64
                     "quality": "str", "source": "str", "row": "int64"}
 
 
-def empty_readings() -> pd.DataFrame:
+def empty_stored_readings() -> pd.DataFrame:
+    """An empty frame of stored readings (columns and dtypes of ``READINGS_COLUMNS``)."""
     return pd.DataFrame({c: pd.Series(dtype=t if t != "str" else "object")
                          for c, t in READINGS_COLUMNS.items()})
 
@@ -332,14 +333,6 @@ def read_results(lake: Path, dataset: str, facility_id: str, months: list[str]) 
             frames.extend(read_parquet(p) for p in sorted(d.glob("*.parquet")))
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def current_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Keep the highest ``version`` of each key (the current result)."""
-    if df.empty:
-        return df
-    df = df.sort_values(keys + ["version"], kind="mergesort")
-    return df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
 
 
 # --- runs -------------------------------------------------------------------------------------------

@@ -63,14 +63,14 @@ def read_month(home: Home, dataset: str, facility_id: str, month: str,
         return concat([_read_file(p, columns) for p in paths])
     if table.num_rows == 0:
         return pd.DataFrame()
-    return _period_start_utc(lake.utc_ns(table.to_pandas()))
+    return _period_start_utc(lake.utc_ns_columns(table.to_pandas()))
 
 
 def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
     parquet = pq.ParquetFile(path)
     names = set(parquet.schema_arrow.names)
-    return _period_start_utc(lake.utc_ns(parquet.read(columns=[c for c in columns if c in names])
-                                         .to_pandas()))
+    table = parquet.read(columns=[c for c in columns if c in names])
+    return _period_start_utc(lake.utc_ns_columns(table.to_pandas()))
 
 
 def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         values = written[col]
         if values.dtype == "string":
             values = values.astype("str")
-        elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns converts
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns_columns converts
             values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         out[col] = values
     return _period_start_utc(pd.DataFrame(out, index=written.index))
@@ -98,7 +98,7 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def utc_ns(column: pd.Series) -> np.ndarray:
+def utc_instants_ns(column: pd.Series) -> np.ndarray:
     """Instants of a column of tz-aware times (one zone, or Timestamp objects of several) [ns UTC]."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         return column.dt.as_unit("ns").array.asi8
@@ -115,7 +115,7 @@ def key_codes(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]:
     code = np.zeros(sum(sizes), dtype="int64")
     for key in keys:
         if key == "period_start":
-            values = np.concatenate([utc_ns(f[key]) for f in frames])
+            values = np.concatenate([utc_instants_ns(f[key]) for f in frames])
         else:
             values = pd.concat([f[key].reset_index(drop=True) for f in frames], ignore_index=True)
         codes, uniques = pd.factorize(values)
@@ -140,8 +140,8 @@ def previous_versions(stored: pd.DataFrame, rows: pd.DataFrame, keys: list[str])
 
 
 def current_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The rows of :func:`thermaliq.store.lake.current_rows` (highest ``version`` of each key, the
-    later row among equal versions), in an order of their own."""
+    """The current rows: the highest ``version`` of each key (the later row among equal versions),
+    in an order of their own."""
     if df.empty:
         return df
     (code,) = key_codes([df], keys)

@@ -13,7 +13,7 @@ offending tag with the exact number of offending readings.
 The suite, validation definition and checkpoint have stable names and are stored once per home:
 the stored ones are looked up and reused while their content is unchanged (also across
 processes), and cached per process. Runs store their validation result (Data Docs show every
-validation under its run name) but do not rebuild the Data Docs: ``tasks/gx_docs.py`` does,
+validation under its run name) but do not rebuild the Data Docs: ``tasks/gx/docs.py`` does,
 once per flow run (``tasks/report.py``).
 
 Locking: a GX file context is shared by every process using the home and is not thread-safe, so

@@ -1,7 +1,7 @@
 """Great Expectations Data Docs under ``<home>/gx``: brought up to date once per flow run, and the
 stored validation results pruned (every kept result costs the Data Docs index a read).
 
-Runs of :mod:`tasks.gx_validate` store their validation results; this module renders the ones
+Runs of :mod:`tasks.gx.validate` store their validation results; this module renders the ones
 without a page yet and removes old ones, under the same per-home GX lock.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tasks.gx_validate import SUITE_NAME, facility_of_run_name, gx_context, gx_lock, site_dir
+from tasks.gx.validate import SUITE_NAME, facility_of_run_name, gx_context, gx_lock, site_dir
 
 KEEP_PER_FACILITY = 7    # stored validation results kept per facility (or fleet): the index reads each one
 

@@ -2,8 +2,8 @@
 
 The Prefect UI cannot show HTML artifacts, so a run publishes a table artifact (one row per
 facility), a markdown summary and link artifacts to the HTML reports. Links are
-``$THERMALIQ_REPORTS_URL/<path>`` when the report server's base URL is configured (``thermaliq serve``
-sets it), else ``file://`` URLs. Each alert becomes a Prefect event ``thermaliq.alert.<kind>`` on the
+``<reports_url>/<path>`` when the report server's base URL is configured (``Settings.reports_url``;
+``thermaliq serve`` sets it), else ``file://`` URLs. Each alert becomes a Prefect event ``thermaliq.alert.<kind>`` on the
 resource ``thermaliq.facility.<facility_id>``, so automations can notify on them.
 
 The row/markdown/link/event builders are plain functions (tested without Prefect); only
@@ -31,10 +31,9 @@ def artifact_key(*parts: str) -> str:
 
 
 def report_url(reports_dir: str | os.PathLike, relative: str, base_url: str | None = None) -> str:
-    """URL of a report page: under the report server's base URL if configured, else ``file://``."""
-    base = base_url if base_url is not None else os.environ.get("THERMALIQ_REPORTS_URL")
-    if base:
-        return f"{base.rstrip('/')}/{relative.lstrip('/')}"
+    """URL of a report page: under the report server's ``base_url`` if given, else ``file://``."""
+    if base_url:
+        return f"{base_url.rstrip('/')}/{relative.lstrip('/')}"
     return (Path(reports_dir).resolve() / relative).as_uri()
 
 
@@ -132,17 +131,19 @@ def emit_alert_events(alerts: pd.DataFrame) -> int:
 
 
 def publish_flow_run(home, con, facilities: dict, first: date, last: date, run_id: str,
-                     flow_name: str, *, periods: dict | None = None) -> dict:
+                     flow_name: str, *, periods: dict | None = None, reports_url: str | None = None) -> dict:
     """Artifacts and alert events of a flow run over local days ``first`` .. ``last``.
 
     Each facility's period summary and alerts come from ``periods`` (facility id to the
     ``ReportData`` of ``first`` .. ``last`` that ``report.render_reports(..., periods=...)`` fills)
     or else from the relations (DESIGN §6) through :func:`thermaliq.report.data.load_windows`, one
     query per relation for all facilities. Only alerts written by ``run_id`` become events, so a
-    rerun does not announce old alerts again. Returns ``{"artifacts": n, "events": n}``.
+    rerun does not announce old alerts again. Links go under ``reports_url`` when given (the report
+    server's base URL), else to ``file://`` URLs. Returns ``{"artifacts": n, "events": n}``.
     """
     from thermaliq.periods import local_midnight
-    from thermaliq.report.data import load_windows, period_summary, window
+    from thermaliq.report.data import load_windows, window
+    from thermaliq.report.periods import period_summary
 
     ids = sorted(facilities)
     loaded = {fid: periods[fid] for fid in ids if periods and fid in periods}
@@ -158,9 +159,9 @@ def publish_flow_run(home, con, facilities: dict, first: date, last: date, run_i
         rows.append(summary_row(fid, facilities[fid].name, period_summary(data), len(data.alerts)))
         alerts.append(data.alerts[data.alerts["run_id"] == run_id])  # new alerts of this run only
         if (home.reports / fid / "index.html").exists():
-            links[fid] = report_url(home.reports, f"{fid}/index.html")
+            links[fid] = report_url(home.reports, f"{fid}/index.html", reports_url)
     if (home.reports / "index.html").exists():
-        links = {"fleet": report_url(home.reports, "index.html"), **links}
+        links = {"fleet": report_url(home.reports, "index.html", reports_url), **links}
     title = f"thermaliq {flow_name} run {run_id}: {first} to {last}"
     artifacts = publish_run_artifacts(rows, links, title)
     frames = [a for a in alerts if len(a)]
