@@ -49,11 +49,34 @@ class Settings(BaseSettings):
         return out
 
 
+_PREFIX = "THERMALIQ_"
+_READ: dict[tuple, Settings] = {}
+
+
 def load_settings(**overrides) -> Settings:
     """Read the settings from the environment; ``overrides`` (field=value) win over it.
 
+    Building the model costs milliseconds, so the object read for the same ``THERMALIQ_*``
+    variables is reused (a process reads its settings once, and again only when they change).
     Raises ``ConfigError`` naming the variable when a value does not parse.
     """
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_PREFIX)))
+    if not overrides and key in _READ:
+        return _READ[key]
+    settings = _read(overrides)
+    if not overrides:
+        _READ.clear()                      # one entry: the environment as it is now
+        _READ[key] = settings
+    return settings
+
+
+def crash_point_setting() -> str | None:
+    """``THERMALIQ_CRASH_AT`` alone, read without building the model (the crash-safety tests'
+    hook is asked at every write, so this must cost microseconds)."""
+    return os.environ.get(_PREFIX + "CRASH_AT") or None
+
+
+def _read(overrides: dict) -> Settings:
     try:
         return Settings(**overrides)
     except Exception as exc:  # pydantic's ValidationError: name the variable, not the model

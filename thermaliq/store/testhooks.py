@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 
-from thermaliq.settings import load_settings
+from thermaliq.settings import crash_point_setting
 
 ENV = "THERMALIQ_CRASH_AT"
 _lock = threading.Lock()
@@ -27,7 +27,7 @@ _seen: dict[str, int] = {}
 
 def crash_point(name: str) -> None:
     """End the process at once if ``THERMALIQ_CRASH_AT`` names this point and its count is due."""
-    wanted = load_settings().crash_at
+    wanted = crash_point_setting()
     if not wanted:
         return
     point, _, nth = wanted.rpartition(":")
