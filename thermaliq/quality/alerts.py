@@ -98,11 +98,11 @@ def quiet_while_off(events: pd.DataFrame | None, standby: pd.DatetimeIndex | Non
     offline = events["kind"] == "offline"
     if not offline.any():
         return events
-    starts = standby.asi8
-    ends = starts + pd.Timedelta(interval).value
+    starts = pd.DatetimeIndex(standby).tz_convert("UTC").as_unit("ns").asi8
+    ends = starts + pd.Timedelta(interval).as_unit("ns").value
     kept = [events[~offline]]
     for ev in events[offline].itertuples(index=False):
-        lo, hi = ev.start.value, ev.end.value
+        lo, hi = (pd.Timestamp(t).as_unit("ns").value for t in (ev.start, ev.end))
         cut = (ends > lo) & (starts < hi)
         cursor, parts = lo, []
         for a, b in zip(starts[cut], ends[cut]):
@@ -111,7 +111,7 @@ def quiet_while_off(events: pd.DataFrame | None, standby: pd.DatetimeIndex | Non
             cursor = max(cursor, b)
         if cursor < hi:
             parts.append((cursor, hi))
-        for a, b in (p for p in parts if p[1] - p[0] > pd.Timedelta(offline_after).value):
+        for a, b in (p for p in parts if p[1] - p[0] > pd.Timedelta(offline_after).as_unit("ns").value):
             kept.append(pd.DataFrame([{**ev._asdict(), "start": pd.Timestamp(a, tz="UTC"),
                                        "end": pd.Timestamp(b, tz="UTC")}]))
     return pd.concat(kept, ignore_index=True)
