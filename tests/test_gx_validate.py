@@ -167,7 +167,7 @@ def _failed(result) -> dict:
 def test_clean_day_passes_with_half_a_percent_counter_drops(runs):
     assert runs["clean"]["success"] is True and runs["other"]["success"] is True
     assert all(r["success"] and r["unexpected_count"] == 0 for r in runs["clean"]["results"])
-    assert len(runs["clean"]["results"]) == 10            # one row per expectation of the suite
+    assert len(runs["clean"]["results"]) == 9             # one row per expectation of the suite
 
 
 def test_faulty_day_reports_offending_readings_per_tag(runs):
@@ -180,14 +180,15 @@ def test_faulty_day_reports_offending_readings_per_tag(runs):
     assert above["unexpected_count"] == 2
     assert above["unexpected_percent"] == pytest.approx(100 * 2 / 1441)   # of FT-101's readings
     assert failed[(BETWEEN, "n_duplicate_ts", "FT-101")]["unexpected_count"] == 2
-    assert failed[("expect_column_values_to_be_in_set", "tag_configured", "XX-1")]["unexpected_count"] == 2
+    # issue #14: readings of a tag no stream uses (XX-1) are ordinary readings, not failures
+    assert not any(tag == "XX-1" for _, _, tag in failed)
     steps = failed[(BETWEEN, "negative_step_fraction", "JQ-301")]
     assert steps["unexpected_count"] == 29
     assert steps["unexpected_percent"] == pytest.approx(100 * 29 / 1439)
     # PT-201 every 2 hours: 12 readings, 11 spacings of 7200 s > offline_after 1 h
     assert failed[(BETWEEN, "long_spacing_fraction", "PT-201")]["unexpected_count"] == 11
     assert failed[(BETWEEN, "n_null_values", "TT-201")]["unexpected_count"] == 1
-    assert len(failed) == 8                               # nothing else failed
+    assert len(failed) == 7                               # nothing else failed
     assert (PAIR, "physical_max,max_value", None) in {
         (r["expectation"], r["column"], r["tag"]) for r in faulty["results"] if r["success"]}
 
@@ -246,7 +247,7 @@ def test_suite_stored_once_and_reused_across_processes(runs):
                               "validation_definitions/thermaliq_readings.json"]
     assert json.loads(stored["checkpoints/thermaliq_readings.json"])["actions"] == []
     suite = json.loads(stored["expectations/thermaliq_readings.json"])
-    assert len(suite["expectations"]) == 10
+    assert len(suite["expectations"]) == 9
 
 
 def test_data_docs_built_once_per_run_and_pruned(runs):
@@ -277,7 +278,7 @@ def test_build_data_docs_without_gx_context(tmp_path):
 
 
 def test_merge_gx_issues_puts_counts_on_the_offending_tag(runs):
-    """FT-101's rows get its own counts; the unconfigured tag XX-1 (no row) goes on every row."""
+    """FT-101's rows get its own counts; a tag without a row (PT-201) goes on every row."""
     dq = pd.DataFrame({"tag": ["FT-101", "FT-101", "JQ-301", "FT-201"],
                        "period_start": [START, START + pd.Timedelta("1D"), START, START],
                        "issues": ["3 outliers", "", None, ""]})
@@ -287,7 +288,10 @@ def test_merge_gx_issues_puts_counts_on_the_offending_tag(runs):
     assert f"GX {PAIR}: 3 unexpected" in ft and f"GX {PAIR}: 2 unexpected" in ft
     assert f"GX {BETWEEN}: 2 unexpected" in ft                            # duplicates
     assert f"GX {BETWEEN}: 29 unexpected" in out.loc[("JQ-301", START)]
-    window_wide = "GX expect_column_values_to_be_in_set: 2 unexpected"
+    # PT-201 (no data_quality row here) spaced 2 h: its 11 long spacings go on every row; the
+    # unconfigured tag XX-1 fails nothing any more (issue #14)
+    window_wide = f"GX {BETWEEN}: 11 unexpected"
     assert all(window_wide in text for text in out)
+    assert not any("expect_column_values_to_be_in_set" in text for text in out)
     assert "29 unexpected" not in out.loc[("FT-201", START)]
     assert merge_gx_issues(dq, runs["clean"]).equals(dq)                  # nothing failed

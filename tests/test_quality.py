@@ -99,19 +99,26 @@ def test_spike_beyond_range_rejected_with_reason():
     assert "value=9999.0" in res.rejects["raw"].iloc[0]
 
 
-def test_non_numeric_and_unknown_tag_rejected():
-    """NaN (a non-numeric cell after parsing) and inf are rejected; an unknown tag is rejected."""
+def test_non_numeric_rejected_and_unconfigured_tags_kept():
+    """NaN (a non-numeric cell after parsing) and inf are rejected; a tag no stream uses is kept as
+    an ordinary reading with the file's unit (issue #14: unconfigured tags are not errors),
+    counted, and its exact duplicate dropped like any other; its non-finite value is rejected."""
     raw = _raw([("FT-101", 0, np.nan, None, None, "a.csv", 1),
                 ("FT-101", 1, np.inf, None, None, "a.csv", 2),
-                ("XX-999", 0, 5.0, None, None, "a.csv", 3),
-                ("FT-101", 2, 900.0, None, None, "a.csv", 4)])
+                ("XX-999", 0, 5.0, "bar", None, "a.csv", 3),
+                ("FT-101", 2, 900.0, None, None, "a.csv", 4),
+                ("XX-999", 0, 5.0, "bar", None, "a.csv", 5),
+                ("YY-1", 0, np.nan, None, None, "a.csv", 6)])
     res = clean_readings(raw, _facility())
-    assert list(res.readings["value"]) == [900.0]
+    kept = res.readings.set_index("tag")
+    assert kept.loc["FT-101", "value"] == 900.0
+    assert kept.loc["XX-999", "value"] == 5.0 and kept.loc["XX-999", "unit"] == "bar"
+    assert len(res.readings) == 2
     assert res.counts.loc["FT-101", "non_numeric"] == 2
-    assert res.counts.loc["XX-999", "unknown_tag"] == 1
+    assert res.counts.loc["XX-999", "unknown_tag"] == 2 and res.counts.loc["XX-999", "duplicates"] == 1
     reasons = res.rejects.set_index("row")["reason"]
-    assert reasons[3] == "unknown tag"
-    assert reasons[1] == reasons[2] == "non-numeric or non-finite value"
+    assert 3 not in reasons.index and 5 not in reasons.index
+    assert reasons[1] == reasons[2] == reasons[6] == "non-numeric or non-finite value"
     assert set(res.rejects.columns) >= {"source", "row", "reason", "raw", "tag", "ts"}
 
 

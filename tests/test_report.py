@@ -76,7 +76,8 @@ def make_relations(facility_id: str = "FAC-R1", first: date = date(2026, 11, 1),
                      "balance_error_percent": unacc / e_in * 100, "exergy_efficiency_percent": 31.0,
                      "data_quality_score": quality, "status": "ok" if quality >= 0.9 else "low_quality",
                      "version": 1, "is_current": True, "calculated_at": pe + pd.Timedelta(hours=2),
-                     "run_id": run_id, "reason": None})
+                     "run_id": run_id, "reason": None,
+                     "firing_hours": (pe - ps) / pd.Timedelta("1h"), "standby_hours": 0.0})
         for sid, role, carrier, e in (("gas", "input", "natural_gas", gas), ("power_in", "input", "electricity", power),
                                       ("steam", "output", "steam", steam), ("flue", "loss", "flue_gas", flue),
                                       ("shell", "loss", None, shell)):
@@ -98,7 +99,8 @@ def make_relations(facility_id: str = "FAC-R1", first: date = date(2026, 11, 1),
     calc_df, se_df = pd.DataFrame(calc), pd.DataFrame(se)
     # Month row: sums of the days (the first `days` days are the whole month here).
     mstart, mend = local_midnight(first, TZ), local_midnight(first + timedelta(days=days), TZ)
-    m = calc_df[["energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh"]].sum()
+    m = calc_df[["energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
+                "firing_hours", "standby_hours"]].sum()
     month = calc_df.iloc[[0]].copy()
     month[["granularity", "period_start", "period_end"]] = ["month", mstart, mend]
     for k in m.index:
@@ -221,6 +223,19 @@ def test_render_reports_writes_layout_and_offline_plotly(tmp_path, con):
     assert "Alerts (2)" in month and "balance error 17 %" in month
     latest = (tmp_path / "FAC-R1/index.html").read_text()
     assert 'href="2026-11-27.html"' in latest
+    # issue #14: firing and standby hours of the period (the fixture fires every hour of a day);
+    # the month is summed from 30 days of 24 h, one of them the 25-hour day of 2026-11-01
+    assert "Firing / standby hours" in day and "24 h / 0 h" in day
+    assert "721 h / 0 h" in month
+
+
+def test_condensing_label_only_above_100_percent_on_lhv():
+    """Issue #14: 104 % on LHV is condensing operation; on HHV, or at 99 %, there is no label."""
+    from thermaliq.report.render import operating_label
+
+    assert operating_label(104.0, "LHV") == " (condensing)"
+    assert operating_label(99.0, "LHV") == "" and operating_label(104.0, "HHV") == ""
+    assert operating_label(float("nan"), "LHV") == ""
 
 
 class RecordingExecutor(Executor):

@@ -19,7 +19,13 @@ _FIELD_KINDS = {
     "return_temperature": ("temperature",),
     "air_temperature": ("temperature",),
     "o2": ("fraction",),
+    "line_pressure": ("pressure",),
+    "line_temperature": ("temperature",),
+    "dryness": ("fraction",),
 }
+# Fuels the table meters as a liquid by volume: a volume needs ``phase``.
+LIQUEFIABLE = ("propane", "lpg", "butane")
+_ONLY_ON = {"line_pressure": "gas", "line_temperature": "gas", "dryness": "steam"}
 _FLOW_KINDS = {
     "fuel": ("volume_flow", "mass_flow", "amount_flow", "power"),
     "electricity": ("power",),
@@ -77,6 +83,7 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
                                         fix="add meter_on: supply or meter_on: return"))
         except UnitError:
             pass
+    errs.extend(_metering_checks(where, s, family))
     checks = dict(_FIELD_KINDS)
     checks["flow"] = _FLOW_KINDS.get(family, ())
     checks["counter"] = _COUNTER_KINDS.get(family, ())
@@ -93,6 +100,55 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
         except UnitError as exc:
             errs.append(ConfigError(f"stream {s.id!r}: {exc.message}",
                                     field=f"{where}.heating_value.unit", fix=exc.fix))
+    return errs
+
+
+def _unit_kind(m) -> str | None:
+    try:
+        return units.kind_of(m.unit)
+    except UnitError:
+        return None
+
+
+def _metering_checks(where: str, s: Stream, family: str) -> list[ConfigError]:
+    """Operating-state and metering-convention fields: where each may appear and what it needs."""
+    errs: list[ConfigError] = []
+    for name, m in s.measurements().items():
+        if m.low_flow_cutoff is not None and name != "flow":
+            errs.append(ConfigError(f"stream {s.id!r}: low_flow_cutoff belongs on 'flow'",
+                                    field=f"{where}.{name}.low_flow_cutoff"))
+        if m.basis is not None and name != "o2":
+            errs.append(ConfigError(f"stream {s.id!r}: basis dry|wet belongs on 'o2'",
+                                    field=f"{where}.{name}.basis"))
+    if s.dryness is not None and s.carrier != "steam":
+        errs.append(ConfigError(f"stream {s.id!r}: dryness applies to steam only",
+                                field=f"{where}.dryness"))
+    q = s.quantity
+    kind = _unit_kind(q) if q is not None else None
+    if family != "fuel":
+        for name in ("energy_basis", "phase", "line_pressure", "line_temperature"):
+            if getattr(s, name) is not None:
+                errs.append(ConfigError(f"stream {s.id!r}: {name} applies to fuels only",
+                                        field=f"{where}.{name}"))
+        return errs
+    if kind in ("energy", "power") and s.energy_basis is None:
+        errs.append(ConfigError(f"fuel stream {s.id!r} is metered in energy ({q.unit}): say on "
+                                "which heating value", field=f"{where}.energy_basis",
+                                fix="add energy_basis: HHV (gas is usually billed on HHV) or LHV"))
+    if s.carrier in LIQUEFIABLE and kind in ("volume", "volume_flow") and s.phase is None:
+        errs.append(ConfigError(f"{s.carrier} stream {s.id!r} is metered by volume ({q.unit}): say "
+                                "whether the meter sees liquid or vapour", field=f"{where}.phase",
+                                fix="add phase: liquid (tank, vaporiser inlet) or phase: gas"))
+    line = (s.line_pressure, s.line_temperature)
+    if any(m is not None for m in line):
+        if None in line:
+            errs.append(ConfigError(f"stream {s.id!r}: give both line_pressure and "
+                                    "line_temperature", field=f"{where}.line_pressure"))
+        gas = s.phase == "gas" or (s.carrier not in LIQUEFIABLE and s.phase is None)
+        if kind not in ("volume", "volume_flow") or not gas:
+            errs.append(ConfigError(f"stream {s.id!r}: line conditions apply to a gas metered in "
+                                    "a plain volume unit (m3, L, ft3)", field=f"{where}.line_pressure",
+                                    fix="remove line_pressure/line_temperature, or meter in m3"))
     return errs
 
 

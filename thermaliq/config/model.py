@@ -33,6 +33,8 @@ class Measurement(_Strict):
     value: float | None = None
     unit: str
     range: tuple[float, float] | None = None
+    low_flow_cutoff: float | None = Field(None, ge=0)   # flow only: below it counts as zero
+    basis: Literal["dry", "wet"] | None = None          # o2 only: default dry
 
     @model_validator(mode="after")
     def _tag_or_value(self):
@@ -85,11 +87,19 @@ class Stream(_Strict):
     o2: Measurement | None = None
     air_temperature: Measurement | None = None
     estimate: Estimate | None = None
+    energy_basis: Literal["HHV", "LHV"] | None = None      # fuels metered in energy units
+    phase: Literal["liquid", "gas"] | None = None          # liquefiable fuels metered by volume
+    line_pressure: Measurement | None = None               # gas volume at line conditions
+    line_temperature: Measurement | None = None
+    compressibility: float = Field(1.0, gt=0)
+    saturation_tolerance: float = Field(2.0, ge=0)         # steam: K below saturation taken as saturated
+    dryness: Measurement | None = None                     # steam: quality of saturated steam
 
     def measurements(self) -> dict[str, Measurement]:
         """Every measurement of this stream by field name."""
         names = ("flow", "counter", "pressure", "temperature", "feedwater_temperature",
-                 "supply_temperature", "return_temperature", "o2", "air_temperature")
+                 "supply_temperature", "return_temperature", "o2", "air_temperature",
+                 "line_pressure", "line_temperature", "dryness")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     def required_tags(self) -> list[str]:

@@ -28,12 +28,13 @@ STATUS_OK = "ok"
 STATUS_LOW_QUALITY = "low_quality"
 STATUS_NO_DATA = "no_data"
 STATUS_INVALID = "invalid_efficiency"
+STATUS_STANDBY = "standby"          # valid data, no firing interval: no efficiency
 
 
 COLUMNS = ["period_start", "period_end", "basis", "energy_input_kwh", "useful_output_kwh",
            "losses_kwh", "unaccounted_kwh", "efficiency_percent", "indirect_efficiency_percent",
            "balance_error_percent", "exergy_efficiency_percent", "data_quality_score",
-           "valid_intervals", "intervals"]
+           "valid_intervals", "intervals", "firing_hours", "standby_hours"]
 GRANULARITIES = ("interval", "day", "month")
 
 
@@ -69,8 +70,10 @@ def _row_sum(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _parts(facility: Facility, e: pd.DataFrame, x: pd.DataFrame, ok: pd.Series) -> pd.DataFrame:
-    """Per-interval sums by role (0 where the interval is not valid) and exergy-unknown flags."""
+def _parts(facility: Facility, e: pd.DataFrame, x: pd.DataFrame, ok: pd.Series,
+           states: np.ndarray) -> pd.DataFrame:
+    """Per-interval sums by role (0 where the interval is not valid), exergy-unknown flags and
+    valid firing and standby intervals (``states`` per interval: firing, standby, unknown)."""
     roles = {s.id: s.role for s in facility.streams}
     where = {r: [i for i, c in enumerate(e.columns) if roles.get(c) == r]
              for r in ("input", "output", "loss")}
@@ -90,6 +93,8 @@ def _parts(facility: Facility, e: pd.DataFrame, x: pd.DataFrame, ok: pd.Series) 
         parts[k] = np.nan_to_num(parts[k], nan=0.0, posinf=np.inf, neginf=-np.inf)
     parts["x_unknown"] = x_unknown
     parts["ok"] = ok_values.astype("int64")
+    parts["firing"] = (ok_values & (states == "firing")).astype("int64")
+    parts["standby"] = (ok_values & (states == "standby")).astype("int64")
     return pd.DataFrame(parts, index=e.index)
 
 
@@ -99,6 +104,7 @@ def _frame(facility: Facility, sums: pd.DataFrame, starts, ends, intervals) -> p
     n_valid = sums["ok"].to_numpy()
     inp, useful, losses = (sums[c].to_numpy() for c in ("inp", "useful", "losses"))
     none = n_valid == 0
+    step_h = facility.interval_td / pd.Timedelta("1h")
     nan_if_none = lambda a: np.where(none, np.nan, a)  # noqa: E731
     intervals = np.asarray(intervals, dtype="int64")
     out = pd.DataFrame({
@@ -115,12 +121,14 @@ def _frame(facility: Facility, sums: pd.DataFrame, starts, ends, intervals) -> p
                                               nan_if_none(_ratio(sums["x_out"], sums["x_in"]))),
         "data_quality_score": n_valid / intervals,
         "valid_intervals": n_valid.astype("int64"), "intervals": intervals,
+        "firing_hours": sums["firing"].to_numpy() * step_h,
+        "standby_hours": sums["standby"].to_numpy() * step_h,
     })
     return out[COLUMNS].reset_index(drop=True)
 
 
 def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Series,
-                   granularity: str) -> pd.DataFrame:
+                   granularity: str, states: pd.Series | None = None) -> pd.DataFrame:
     """Efficiency and energy balance per interval, local day or local month.
 
     Parameters
@@ -132,12 +140,18 @@ def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Serie
     valid : pandas.Series of bool
         Per interval start: every needed tag measured or interpolated.
     granularity : {"interval", "day", "month"}
+    states : pandas.Series of str, optional
+        Per interval start: ``firing``, ``standby`` or ``unknown``
+        (:func:`thermaliq.physics.operating.operating_states`); ``valid`` and ``energies`` should
+        already count standby intervals (:func:`thermaliq.physics.operating.with_standby`).
+        Without it every valid interval counts as firing.
 
     Returns
     -------
     pandas.DataFrame
         One row per period with the columns of ``COLUMNS``; energies [kWh], percentages
-        0..100, ``data_quality_score`` 0..1. Numeric results are NaN without valid intervals.
+        0..100, ``data_quality_score`` 0..1, ``firing_hours`` and ``standby_hours`` [h] of valid
+        intervals. Numeric results are NaN without valid intervals.
 
     Examples
     --------
@@ -148,7 +162,9 @@ def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Serie
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
     e, x = energies.energy_kwh, energies.exergy_kwh
     ok = valid.reindex(e.index).fillna(False).astype(bool) & e.notna().all(axis=1)
-    parts = _parts(facility, e, x.reindex(index=e.index, columns=e.columns), ok)
+    states_values = np.full(len(e.index), "firing", dtype=object) if states is None else \
+        states.reindex(e.index).fillna("unknown").to_numpy(dtype=object)
+    parts = _parts(facility, e, x.reindex(index=e.index, columns=e.columns), ok, states_values)
     step = facility.interval_td
     if granularity == "interval":
         return _frame(facility, parts, e.index, e.index + step, np.ones(len(e.index)))

@@ -237,3 +237,42 @@ def stoichiometric_loss_fraction(t_flue_K, t_air_K, o2_fraction, fuel: str, basi
     loss = (dry + m_w * (h_v - h_ref)) / (f.hhv_j_kg if basis == "HHV" else f.lhv_j_kg)
     loss = np.where(ok, loss, np.nan)
     return _kind_like(loss, t_flue_K, t_air_K, o2_fraction)
+
+
+def o2_dry_from_wet(o2_wet_fraction, fuel: str):
+    """O2 of the dry flue gas from O2 measured in the wet flue gas (in-situ zirconia probes).
+
+    Parameters
+    ----------
+    o2_wet_fraction : float, numpy.ndarray or pandas.Series
+        O2 in the wet flue gas [-] (0.03 for 3 %).
+    fuel : str
+        Fuel name; its composition gives the water vapour of combustion.
+
+    Returns
+    -------
+    O2 in the dry flue gas [-]; NaN where the wet O2 is outside 0 .. 20.95 %.
+
+    Notes
+    -----
+    Per kg of fuel, with stoichiometric dry flue gas D0, combustion water W (hydrogen plus fuel
+    moisture; air humidity neglected) and excess oxygen E: O2_wet = E / (D0 + E / 0.2095 + W),
+    so E = O2_wet (D0 + W) / (1 - O2_wet / 0.2095) and O2_dry = E / (D0 + E / 0.2095).
+
+    Examples
+    --------
+    >>> round(o2_dry_from_wet(0.03, "natural_gas") * 100, 2)
+    3.57
+    """
+    c = fuels.get_fuel(fuel).composition
+    n_c, n_h2, n_s = c["C"] / _MOLAR["C"], c["H"] / _MOLAR["H2"], c["S"] / _MOLAR["S"]
+    o2_st = n_c + n_h2 / 2 + n_s - c["O"] / _MOLAR["O2"]
+    dry0 = n_c + c["CO2"] / _MOLAR["CO2"] + n_s + c["N"] / _MOLAR["N2"] + \
+        o2_st * (1 - Y_O2_AIR) / Y_O2_AIR
+    water = n_h2 + c["H2O"] / _MOLAR["H2O"]
+    x = np.asarray(o2_wet_fraction, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess_o2 = x * (dry0 + water) / (1 - x / Y_O2_AIR)
+        dry = excess_o2 / (dry0 + excess_o2 / Y_O2_AIR)
+        dry = np.where((x >= 0) & (x < Y_O2_AIR), dry, np.nan)
+    return _kind_like(dry, o2_wet_fraction)

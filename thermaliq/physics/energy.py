@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import combustion, fuels, water
+from thermaliq.physics import combustion, fuels, metering, water
 from thermaliq import units
 from thermaliq.config import Facility, Measurement, Stream, is_fuel
 from thermaliq.errors import ConfigError, UnitError
@@ -32,6 +32,7 @@ from thermaliq.errors import ConfigError, UnitError
 J_PER_KWH = 3.6e6
 T0_K = 298.15
 P0_PA = 101325.0
+O2_FLAME_OUT = 0.209        # O2 of the flue gas at or above which only air flows [-]
 _TOTAL_OF_RATE = {"mass_flow": "mass", "volume_flow": "volume", "amount_flow": "amount",
                   "power": "energy"}
 
@@ -97,7 +98,13 @@ def _quantity(ctx: _Ctx, s: Stream, allowed: tuple[str, ...]) -> tuple[np.ndarra
     name = "flow" if s.flow is not None else "counter"
     if s.flow is not None:
         kind = units.check_kind(m.unit, [k for k, v in _TOTAL_OF_RATE.items() if v in allowed])
-        return units.to_si(ctx.raw(s, name, m), m.unit, kind) * ctx.dt_s, _TOTAL_OF_RATE[kind]
+        raw, n_negative, n_cut = metering.apply_cutoff(ctx.raw(s, name, m), m.low_flow_cutoff)
+        if n_negative:
+            ctx.note(s, f"negative flow reading counted as zero in {n_negative} interval(s)")
+        if n_cut:
+            ctx.note(s, f"flow below low_flow_cutoff {m.low_flow_cutoff:g} {m.unit} counted as zero "
+                        f"in {n_cut} interval(s)")
+        return units.to_si(raw, m.unit, kind) * ctx.dt_s, _TOTAL_OF_RATE[kind]
     kind = units.check_kind(m.unit, allowed)
     return units.to_si(ctx.raw(s, name, m), m.unit, kind), kind
 
@@ -115,9 +122,10 @@ def _fuel(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ConfigError(f"stream {s.id!r}: unknown fuel {s.carrier!r}", field="carrier",
                           fix=f"use a fuel of the table ({', '.join(sorted(fuels.FUELS))}) or "
                               "give heating_value on the facility basis")
+    if kind == "volume" and fuel is not None and _is_gas_volume(s, fuel):
+        qty = _line_to_standard(ctx, s, qty)
     if kind == "energy":
-        energy = qty
-        ctx.note(s, f"metered as energy: taken as {basis} energy")
+        energy = _energy_metered(ctx, s, qty, fuel)
     elif s.heating_value is not None:
         hv = s.heating_value
         hv_kind = units.check_kind(hv.unit, ("energy_per_mass", "energy_per_volume",
@@ -134,37 +142,90 @@ def _fuel(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             ctx.note(s, f"heating value per {hv_per} converted to per {kind} with the fuel table")
         energy = qty * fuels.convert_basis(hv_si, fuel.name, hv.basis, basis) \
             if hv.basis and hv.basis != basis else qty * hv_si
+    elif kind == "volume" and _is_gas_volume(s, fuel):
+        energy = qty * metering.gas_heating_value_per_std_m3(fuel.name, basis)
     else:
         energy = qty * fuels.heating_value(fuel.name, basis, kind)
-        if kind == "volume" and fuel.state == "gas" and fuel.liquid_density_kg_m3 is None:
-            ctx.note(s, "gas volume in m3 taken at standard conditions (15 degC, 1.01325 bar); "
-                        "use Nm3, Sm3 or scf to be explicit")
     if fuel is None:
         return energy, ctx.nan(), ctx.nan()
     lhv = fuels.convert_basis(energy, fuel.name, basis, "LHV")
     return energy, lhv, lhv * fuel.exergy_factor
 
 
+def _is_gas_volume(s: Stream, fuel: fuels.Fuel) -> bool:
+    """A volume of this fuel stream is a gas volume (not the liquid of LPG/propane)."""
+    if fuel.liquid_density_kg_m3 is not None:
+        return s.phase == "gas"
+    return fuel.state == "gas"
+
+
+def _line_to_standard(ctx: _Ctx, s: Stream, volume_m3: np.ndarray) -> np.ndarray:
+    """Gas volume at line conditions to standard m3 when the stream gives them [m3]."""
+    if s.line_pressure is None or s.line_temperature is None:
+        ctx.note(s, "gas volume in m3 taken at standard conditions (15 degC, 1.01325 bar); "
+                    "give line_pressure and line_temperature, or use Nm3, Sm3 or scf")
+        return volume_m3
+    p = ctx.si(s, "line_pressure", s.line_pressure, "pressure")
+    t = ctx.si(s, "line_temperature", s.line_temperature, "temperature")
+    return metering.standard_volume_m3(volume_m3, p, t, s.compressibility)
+
+
+def _energy_metered(ctx: _Ctx, s: Stream, energy_j: np.ndarray,
+                    fuel: fuels.Fuel | None) -> np.ndarray:
+    """Fuel metered in energy units, converted from its ``energy_basis`` to the facility's [J]."""
+    basis = ctx.facility.basis
+    source = s.energy_basis
+    if source is None:
+        ctx.note(s, f"metered as energy without energy_basis: taken as {basis} energy")
+        return energy_j
+    if source == basis:
+        return energy_j
+    if fuel is None:
+        raise ConfigError(f"stream {s.id!r}: energy on {source} but {s.carrier!r} is not in the "
+                          f"fuel table, so it cannot be converted to {basis}", field="energy_basis",
+                          fix=f"meter it on {basis} or use a fuel of the table")
+    return fuels.convert_basis(energy_j, fuel.name, source, basis)
+
+
 def _steam(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
     mass, _ = _quantity(ctx, s, ("mass",))
     p = ctx.si(s, "pressure", s.pressure, "pressure")
     t_fw = ctx.si(s, "feedwater_temperature", s.feedwater_temperature, "temperature")
-    h_g, s_g, t_sat = water.sat_props_p(p, 1)
+    h, sv, t_sat = _saturated_steam(ctx, s, p)
     with np.errstate(invalid="ignore"):
         if s.temperature is not None:
             t = ctx.si(s, "temperature", s.temperature, "temperature")
-            h, sv, _ = water.props_pt(p, t)
-            wet = t < t_sat
-            ctx.count_note(s, wet, "steam temperature below saturation: NaN")
-            h = np.where(wet, np.nan, h)
-        else:
-            h, sv = h_g, s_g
+            h_t, s_t, _ = water.props_pt(p, t)
+            tol = s.saturation_tolerance
+            near = (t < t_sat) & (t >= t_sat - tol)
+            wet = t < t_sat - tol
+            ctx.count_note(s, near, f"steam temperature up to {tol:g} K below saturation taken as "
+                                    "saturated (repaired)")
+            ctx.count_note(s, wet, f"steam temperature more than {tol:g} K below saturation: NaN")
+            h = np.where(wet, np.nan, np.where(near, h, h_t))
+            sv = np.where(near, sv, s_t)
         h_fw, s_fw, _ = water.props_pt(p, t_fw)
         bad_fw = t_fw >= t_sat
     ctx.count_note(s, bad_fw, "feedwater at or above saturation temperature: NaN")
     h_fw = np.where(bad_fw, np.nan, h_fw)
     _note_range(ctx, s, (p, h, h_fw), mass)
     return mass * (h - h_fw), mass * ((h - h_fw) - T0_K * (sv - s_fw))
+
+
+def _saturated_steam(ctx: _Ctx, s: Stream, p: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(h [J/kg], s [J/(kg K)], T_sat [K]) of saturated steam of the stream's ``dryness``
+    (default 1: dry saturated vapour): h = h_f + x (h_g - h_f), likewise s."""
+    h_g, s_g, t_sat = water.sat_props_p(p, 1)
+    if s.dryness is None:
+        return h_g, s_g, t_sat
+    x = ctx.si(s, "dryness", s.dryness, "fraction")
+    with np.errstate(invalid="ignore"):
+        bad = (x < 0.5) | (x > 1.0)
+    ctx.count_note(s, bad, "steam dryness outside 0.5 .. 1: NaN")
+    x = np.where(bad, np.nan, x)
+    h_f, s_f, _ = water.sat_props_p(p, 0)
+    return h_f + x * (h_g - h_f), s_f + x * (s_g - s_f), t_sat
 
 
 def _hot_water(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
@@ -204,6 +265,8 @@ def _flue_loss(ctx: _Ctx, s: Stream, fuel_lhv: dict[str, np.ndarray],
     if s.air_temperature is None:
         ctx.note(s, "no air_temperature: 20 degC assumed")
     o2 = ctx.si(s, "o2", s.o2, "fraction")
+    if s.o2 is not None and s.o2.basis == "wet":
+        o2 = np.asarray(combustion.o2_dry_from_wet(o2, fuel.name), dtype="float64")
     names = {k: fuels.ALIASES.get(k.split("|", 1)[1], k.split("|", 1)[1]) for k in fuel_lhv}
     same = [k for k, name in names.items() if name == fuel.name]
     if not same:
@@ -212,15 +275,35 @@ def _flue_loss(ctx: _Ctx, s: Stream, fuel_lhv: dict[str, np.ndarray],
     e_lhv = sum(fuel_lhv[k] for k in same) if same else ctx.nan()
     e_basis = sum(fuel_basis[k] for k in same) if same else ctx.nan()
     basis = ctx.facility.basis
+    firing = np.asarray(e_lhv, dtype="float64") > 0
+    with np.errstate(invalid="ignore"):
+        no_excess = firing & (o2 >= O2_FLAME_OUT)
+    ctx.count_note(s, no_excess, f"O2 at or above {O2_FLAME_OUT * 100:g} % while firing (air "
+                                 "only: analyser or burner fault): NaN")
     if (s.method or "siegert") == "siegert":
         q = combustion.siegert_loss_fraction(t_f, t_a, o2, fuel.name)
-        ctx.count_note(s, np.isnan(q) & ~np.isnan(t_f) & ~np.isnan(o2),
+        ctx.count_note(s, firing & np.isnan(q) & ~np.isnan(t_f) & ~np.isnan(o2) & ~no_excess,
                        "Siegert loss not computable: NaN")
-        return q * e_lhv + ((e_basis - e_lhv) if basis == "HHV" else 0.0)
-    share = combustion.stoichiometric_loss_fraction(t_f, t_a, o2, fuel.name, basis)
-    ctx.count_note(s, np.isnan(share) & ~np.isnan(t_f) & ~np.isnan(o2),
-                   "stoichiometric loss outside its range (T 250..1000 K, O2 < 20.95 %): NaN")
-    return share * e_basis
+        loss = q * e_lhv + ((e_basis - e_lhv) if basis == "HHV" else 0.0)
+        share = _ratio_or_nan(loss, e_basis)
+    else:
+        share = combustion.stoichiometric_loss_fraction(t_f, t_a, o2, fuel.name, basis)
+        ctx.count_note(s, firing & np.isnan(share) & ~np.isnan(t_f) & ~np.isnan(o2) & ~no_excess,
+                       "stoichiometric loss outside its range (T 250..1000 K, O2 < 20.95 %): NaN")
+        loss = share * e_basis
+    with np.errstate(invalid="ignore"):
+        too_big = firing & (share >= 1.0)
+    ctx.count_note(s, too_big, "flue-gas loss at or above 100 % of the fuel input: NaN")
+    loss = np.where(no_excess | too_big, np.nan, loss)
+    # no fuel, no flue-gas loss: a standby interval is not made invalid by an idle analyser
+    return np.where(np.asarray(e_basis, dtype="float64") == 0, 0.0, loss)
+
+
+def _ratio_or_nan(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, else NaN [-]."""
+    num, den = np.asarray(num, dtype="float64"), np.asarray(den, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
 
 
 def _simple_energy(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:

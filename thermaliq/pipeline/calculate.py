@@ -17,11 +17,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from thermaliq.quality import alerts, align
-from thermaliq.physics import balance, energy
+from thermaliq.physics import balance, bounds, energy, operating
 from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.config import Facility
-from thermaliq.physics.balance import STATUS_INVALID, STATUS_LOW_QUALITY, STATUS_NO_DATA, STATUS_OK
+from thermaliq.physics.balance import (STATUS_INVALID, STATUS_LOW_QUALITY, STATUS_NO_DATA, STATUS_OK,
+                                       STATUS_STANDBY)
 from thermaliq.quality.alerts import trailing_mean
 from thermaliq.home import Home
 
@@ -135,13 +136,19 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     aligned = align.align_window(readings, facility, start, end,
                                  rejected_counts=rejected_counts(home, facility, start, end))
     energies = energy.stream_energies(facility, aligned.values, facility.interval_td)
-    intervals = balance.period_results(facility, energies, aligned.valid, "interval")
-    days = balance.period_results(facility, energies, aligned.valid, "day")
+    states = operating.operating_states(facility, energies.energy_kwh,
+                                        aligned.status.isin(["measured", "interpolated"]))
+    energies, valid = operating.with_standby(energies, aligned.valid, states)
+    intervals = balance.period_results(facility, energies, valid, "interval", states)
+    days = balance.period_results(facility, energies, valid, "day", states)
+    day_energies = summed_over_periods(energies, valid, days)
+    intervals["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, energies.energy_kwh)
+    days["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, day_energies.energy_kwh)
     intervals["status"] = interval_status(intervals)
     days["status"] = period_status(days, facility)
     stream_rows = pd.concat([
         long_stream_energies(facility, energies, "interval", intervals),
-        long_stream_energies(facility, summed_over_periods(energies, aligned.valid, days), "day", days),
+        long_stream_energies(facility, day_energies, "day", days),
     ], ignore_index=True)
     return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
                         aligned.tag_quality, pd.DataFrame(columns=alerts.ALERT_COLUMNS), aligned.events,
@@ -155,7 +162,10 @@ def add_alerts(home: Home, facility: Facility, result: WindowResult, *,
     if trailing_days is None:
         trailing_days = load_trailing_days(home, facility, result.first)
     trailing = trailing_mean(result.days, trailing_days)
-    result.alerts = alerts.day_alerts(facility, result.days, trailing, result.events)
+    iv = result.intervals
+    standby = pd.DatetimeIndex(iv.loc[iv["status"] == STATUS_STANDBY, "period_start"]) \
+        if "status" in iv else None
+    result.alerts = alerts.day_alerts(facility, result.days, trailing, result.events, standby)
     return result
 
 
@@ -184,21 +194,36 @@ class _Energies:
     exergy_kwh: pd.DataFrame
 
 
+def _out_of_bounds(rows: pd.DataFrame) -> pd.Series:
+    """Efficiency below 0 or above the period's ``max_efficiency_percent`` (100 % when the rows
+    do not carry it)."""
+    eff = rows["efficiency_percent"]
+    bound = rows["max_efficiency_percent"] if "max_efficiency_percent" in rows else 100.0
+    return (eff < 0) | (eff > bound)
+
+
+def _no_firing(rows: pd.DataFrame) -> pd.Series:
+    """Valid data without a firing interval (rows without ``firing_hours`` never are)."""
+    if "firing_hours" not in rows:
+        return pd.Series(False, index=rows.index)
+    return (rows["valid_intervals"] > 0) & (rows["firing_hours"] == 0)
+
+
 def interval_status(intervals: pd.DataFrame) -> pd.Series:
     status = np.where(intervals["data_quality_score"] >= 1.0, STATUS_OK, STATUS_NO_DATA)
-    eff = intervals["efficiency_percent"]
-    status = np.where((status == STATUS_OK) & ((eff < 0) | (eff > 100)), STATUS_INVALID, status)
+    status = np.where((status == STATUS_OK) & _no_firing(intervals), STATUS_STANDBY, status)
+    status = np.where((status == STATUS_OK) & _out_of_bounds(intervals), STATUS_INVALID, status)
     return pd.Series(status, index=intervals.index)
 
 
 def period_status(rows: pd.DataFrame, facility: Facility) -> pd.Series:
-    """``no_data`` without valid intervals, ``invalid_efficiency`` outside 0..100 %,
-    ``low_quality`` below ``data_quality_min``, else ``ok``."""
-    eff = rows["efficiency_percent"]
+    """``no_data`` without valid intervals, ``standby`` with valid intervals but none firing,
+    ``invalid_efficiency`` below 0 % or above ``max_efficiency_percent`` (100 % on HHV, 100 x
+    HHV/LHV of the input mix on LHV), ``low_quality`` below ``data_quality_min``, else ``ok``."""
     status = np.select(
-        [rows["valid_intervals"] == 0, (eff < 0) | (eff > 100),
+        [rows["valid_intervals"] == 0, _no_firing(rows), _out_of_bounds(rows),
          rows["data_quality_score"] < facility.thresholds.data_quality_min],
-        [STATUS_NO_DATA, STATUS_INVALID, STATUS_LOW_QUALITY], default=STATUS_OK)
+        [STATUS_NO_DATA, STATUS_STANDBY, STATUS_INVALID, STATUS_LOW_QUALITY], default=STATUS_OK)
     return pd.Series(status, index=rows.index)
 
 

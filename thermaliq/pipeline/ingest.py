@@ -37,6 +37,7 @@ class IngestSummary:
     readings_read: int = 0
     readings_stored: int = 0
     rejected: int = 0
+    unconfigured: int = 0      # readings of tags no stream uses: kept in the lake, not rejected
     days: list[date] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)   # files that could not be read at all
@@ -187,14 +188,18 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows)
     rows = rejected = 0
     notes: list[str] = []
+    unconfigured = pd.Series(dtype="int64")
+    configured = pd.Index(list(facility.tag_specs()), dtype=object)
     try:
         stream = readers.ReadingsStream(path, tz=facility.timezone, format=facility.source.format,
                                         source=rel, batch_rows=batch_rows)
         for chunk in stream:
             rows += len(chunk)
             rejected += len(chunk.rejects)
+            unconfigured = unconfigured.add(_unconfigured_counts(chunk, configured), fill_value=0)
             _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
-        notes = stream.notes
+        notes = stream.notes + unconfigured_note(rel, unconfigured)
+        summary.unconfigured += int(unconfigured.sum())
     except DataError as exc:   # the whole file is unusable: keep why, go on with the others
         summary.file_errors.append(str(exc))
         failed = _whole_file_reject(rel, exc)
@@ -205,6 +210,28 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     summary.notes.extend(notes)
     quarantine.flush()
     return rows, rejected
+
+
+def _unconfigured_counts(chunk, configured: pd.Index) -> pd.Series:
+    """Readings per tag of a chunk whose tag no stream uses (an Arrow chunk stays Arrow unless
+    it holds such tags)."""
+    if chunk.table is not None:
+        distinct = chunk.table.column("tag").unique().to_pylist()
+        if all(t is None or t in configured for t in distinct):
+            return pd.Series(dtype="int64")
+    tags = chunk.readings["tag"].dropna()
+    return tags[~tags.isin(configured)].value_counts()
+
+
+def unconfigured_note(rel: str, per_tag: pd.Series) -> list[str]:
+    """One note per file for the readings of tags no stream uses (kept in the lake)."""
+    if per_tag.empty:
+        return []
+    names = sorted(str(t) for t in per_tag.index)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return [f"{rel}: {int(per_tag.sum())} readings of {len(names)} tag(s) no stream uses were kept "
+            f"({shown}); a stream added later that uses them needs `thermaliq recalculate`, "
+            "not a new ingest"]
 
 
 class _Quarantine:

@@ -298,7 +298,8 @@ def _move_in(lake_dir: Path, facility_id: str, scratch_lake: Path, touched: tupl
 
 def add_summary(summary: IngestSummary, part: IngestSummary) -> None:
     """Add the summary of later files to ``summary`` (days in order of first storage)."""
-    for name in ("sources_read", "sources_skipped", "readings_read", "readings_stored", "rejected"):
+    for name in ("sources_read", "sources_skipped", "readings_read", "readings_stored", "rejected",
+                 "unconfigured"):
         setattr(summary, name, getattr(summary, name) + getattr(part, name))
     summary.days.extend(d for d in part.days if d not in summary.days)
     summary.notes.extend(part.notes)

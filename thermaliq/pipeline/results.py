@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import balance, energy
+from thermaliq.physics import balance, bounds, energy, operating
 from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
@@ -332,8 +332,9 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     energy_kwh, exergy_kwh = _by_stream(se, intervals.index, ["energy_kwh", "exergy_kwh"])
     energies = energy.StreamEnergies(energy_kwh=energy_kwh, exergy_kwh=exergy_kwh, issues=[])
     valid = intervals["data_quality_score"] >= 1.0
+    states = operating.operating_states(facility, energy_kwh)
     first, _ = periods.month_bounds(month)
-    rows = balance.period_results(facility, energies, valid, "month")
+    rows = balance.period_results(facility, energies, valid, "month", states)
     rows = rows[rows["period_start"] == periods.local_midnight(first, facility.timezone)]
     if rows.empty:
         return False
@@ -342,6 +343,8 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     # progress (or a backfill that starts mid-month) is not reported as missing data.
     rows["intervals"] = len(intervals)
     rows["data_quality_score"] = rows["valid_intervals"] / max(len(intervals), 1)
+    rows["max_efficiency_percent"] = bounds.max_efficiency_percent(
+        facility, summed_over_periods(energies, valid, rows).energy_kwh)
     rows["status"] = period_status(rows, facility)
     months_current = current[current["granularity"] == "month"]
     if not months_current.empty:

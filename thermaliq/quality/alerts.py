@@ -25,7 +25,8 @@ def _alert(facility: Facility, row, kind: str, severity: str, value: float, thre
 
 
 def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
-               events: pd.DataFrame | None = None) -> pd.DataFrame:
+               events: pd.DataFrame | None = None,
+               standby: pd.DatetimeIndex | None = None) -> pd.DataFrame:
     """Alerts for each day row of ``days``.
 
     Parameters
@@ -41,6 +42,9 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
     events : pandas.DataFrame, optional
         Quality events (``tag, kind, start, end, detail``); ``offline`` events raise
         ``meter_offline`` on the day they start.
+    standby : pandas.DatetimeIndex, optional
+        Starts of the standby intervals (UTC): a tag silent only while the plant is off raises
+        no ``meter_offline`` (:func:`quiet_while_off`).
     """
     th = facility.thresholds
     out: list[dict] = []
@@ -51,11 +55,12 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
                               th.balance_tolerance_percent,
                               f"energy balance error {row.balance_error_percent:+.1f} % exceeds "
                               f"±{th.balance_tolerance_percent:g} %: a meter or a loss estimate is off"))
-        if not math.isnan(eff) and not 0.0 <= eff <= 100.0:
+        bound = float(getattr(row, "max_efficiency_percent", 100.0))
+        if not math.isnan(eff) and not 0.0 <= eff <= bound:
             out.append(_alert(facility, row, "invalid_efficiency", "critical", eff,
-                              0.0 if eff < 0 else 100.0,
-                              f"efficiency {eff:.1f} % ({row.basis}) is outside 0..100 %: "
-                              "check meter scaling and units"))
+                              0.0 if eff < 0 else bound,
+                              f"efficiency {eff:.1f} % ({row.basis}) is outside 0..{bound:.1f} % "
+                              f"(the bound on {row.basis}): check meter scaling and units"))
         mean = trailing_mean.get(row.period_start, math.nan)
         if not math.isnan(eff) and not math.isnan(mean) and abs(eff - mean) > th.anomaly_points:
             out.append(_alert(facility, row, "efficiency_anomaly", "warning", eff - mean,
@@ -73,9 +78,43 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
                               f"efficiency {eff:.1f} % ({row.basis}) is below the "
                               f"{facility.type.replace('_', ' ')} minimum of {placement.minimum:.1f} % "
                               f"({placement.source})"))
-    out.extend(_offline_alerts(facility, days, events))
+    out.extend(_offline_alerts(facility, days, quiet_while_off(
+        events, standby, facility.interval_td, pd.Timedelta(th.offline_after))))
     frame = pd.DataFrame(out, columns=ALERT_COLUMNS)
     return frame.sort_values(["period_start", "kind"], kind="mergesort").reset_index(drop=True)
+
+
+def quiet_while_off(events: pd.DataFrame | None, standby: pd.DatetimeIndex | None,
+                    interval: pd.Timedelta, offline_after: pd.Timedelta) -> pd.DataFrame | None:
+    """``events`` with the time of ``offline`` events that falls in standby intervals cut out.
+
+    Meters may stop reporting while the plant is off (a flue-gas analyser in purge, a steam
+    meter without flow): only silence outside standby counts. Each offline event is cut into
+    its parts outside the standby intervals ``[start, start + interval)``; a part is kept only
+    while it is longer than ``offline_after``.
+    """
+    if events is None or events.empty or standby is None or len(standby) == 0:
+        return events
+    offline = events["kind"] == "offline"
+    if not offline.any():
+        return events
+    starts = pd.DatetimeIndex(standby).tz_convert("UTC").as_unit("ns").asi8
+    ends = starts + pd.Timedelta(interval).as_unit("ns").value
+    kept = [events[~offline]]
+    for ev in events[offline].itertuples(index=False):
+        lo, hi = (pd.Timestamp(t).as_unit("ns").value for t in (ev.start, ev.end))
+        cut = (ends > lo) & (starts < hi)
+        cursor, parts = lo, []
+        for a, b in zip(starts[cut], ends[cut]):
+            if a > cursor:
+                parts.append((cursor, min(a, hi)))
+            cursor = max(cursor, b)
+        if cursor < hi:
+            parts.append((cursor, hi))
+        for a, b in (p for p in parts if p[1] - p[0] > pd.Timedelta(offline_after).as_unit("ns").value):
+            kept.append(pd.DataFrame([{**ev._asdict(), "start": pd.Timestamp(a, tz="UTC"),
+                                       "end": pd.Timestamp(b, tz="UTC")}]))
+    return pd.concat(kept, ignore_index=True)
 
 
 def _offline_alerts(facility: Facility, days: pd.DataFrame, events: pd.DataFrame | None) -> list[dict]:

@@ -383,7 +383,10 @@ def align_window(readings: pd.DataFrame, facility: Facility, start: pd.Timestamp
     step = facility.interval_td
     th = facility.thresholds
     first = start - pd.Timedelta(days=ESTIMATE_DAYS) if th.estimate_long_gaps else start
-    edges = np.arange(first.value, end.value + 1, step.value, dtype="int64")
+    # integer arithmetic: np.arange(first, end + 1, step) sizes itself in float64 and drops the
+    # last interval of windows longer than about 104 days (ns counts beyond 2**53)
+    edges = first.value + step.value * np.arange((end.value - first.value) // step.value + 1,
+                                                 dtype="int64")
     index = pd.DatetimeIndex(edges[:-1], tz="UTC")
     window = edges[:-1] >= start.value
     arrays = _tag_arrays(readings)

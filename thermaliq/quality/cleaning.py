@@ -4,7 +4,10 @@
 every reading it can use (in the tag's configured unit) and quarantines every other one with its
 reason, so that nothing is lost silently (DESIGN §4). Steps, in this order, each counted per tag:
 
-1. unknown tag (not in ``facility.tag_specs()``) -> reject ``unknown tag``;
+1. unconfigured tag (not in ``facility.tag_specs()``) -> kept as an ordinary reading with the unit
+   the file gives (none without a ``unit`` column) and counted (``unknown_tag``): a stream added
+   later that uses it needs a ``recalculate``, not a re-ingest. Only steps 3 (non-finite), the
+   physical magnitude limit of step 4 and steps 5-6 apply to it;
 2. ``unit`` present and different from the configured unit -> converted with
    :func:`thermaliq.units.convert`; an unknown or incompatible unit -> reject naming both units;
 3. non-finite value (NaN from a non-numeric cell, +-inf) -> reject;
@@ -228,36 +231,58 @@ def clean_readings(raw: pd.DataFrame, facility: Facility) -> CleanResult:
     known = code >= 0
     values, unit_bad, unit_reason = _convert_units(df, code, tag_units)
     finite = np.isfinite(values)
-    lo, hi = lo_of[code], hi_of[code]          # code -1 (unknown) picks the NaN sentinel
+    lo, hi = lo_of[code], hi_of[code]          # code -1 (unconfigured) picks the NaN sentinel
+    lo, hi = np.where(known, lo, -PHYSICAL_LIMIT), np.where(known, hi, PHYSICAL_LIMIT)
     in_range = (values >= lo) & (values <= hi)
-    masks = {"unknown_tag": ~known,
-             "unit_errors": known & unit_bad,
-             "non_numeric": known & ~unit_bad & ~finite,
-             "out_of_range": known & ~unit_bad & finite & ~in_range}
+    unconfigured = ~known
+    code = _codes_with_unconfigured(df["tag"], code, len(specs))
+    masks = {"unit_errors": known & unit_bad,
+             "non_numeric": ~unit_bad & ~finite,
+             "out_of_range": ~unit_bad & finite & ~in_range}
     rng_pos = masks["out_of_range"]
-    reasons = {"unknown_tag": "unknown tag",
-               "unit_errors": pd.Series(unit_reason[masks["unit_errors"]],
+    reasons = {"unit_errors": pd.Series(unit_reason[masks["unit_errors"]],
                                         index=df.index[masks["unit_errors"]]),
                "non_numeric": "non-numeric or non-finite value",
                "out_of_range": pd.Series(
                    [_range_reason(a, b, u) for a, b, u in
-                    zip(lo[rng_pos], hi[rng_pos], tag_units[code[rng_pos]])],
+                    zip(lo[rng_pos], hi[rng_pos], _units_of(df, code, tag_units)[rng_pos])],
                    index=df.index[rng_pos], dtype=object)}
     none = _rejects(df.iloc[:0], pd.Series([], dtype=object))
     rejects = {k: _rejects(df[m], reasons[k]) if m.any() else none for k, m in masks.items()}
 
-    ok = known & ~unit_bad & finite & in_range
-    df = df[ok].assign(value=values[ok], unit=tag_units[code[ok]])
+    ok = ~unit_bad & finite & in_range
+    counts = {"unknown_tag": df["tag"][unconfigured & ok].value_counts()}
+    df = df[ok].assign(value=values[ok], unit=_units_of(df, code, tag_units)[ok])
     df, dup_tags, rejects["conflicts"] = _resolve_duplicates(df, code[ok])
 
     readings = df[list(RAW_COLUMNS)].reset_index(drop=True)
-    counts = {name: r["tag"].value_counts() for name, r in rejects.items()}
+    counts.update({name: r["tag"].value_counts() for name, r in rejects.items()})
     counts["duplicates"] = dup_tags.value_counts()
-    order = ("unknown_tag", "unit_errors", "non_numeric", "out_of_range", "conflicts")
+    order = ("unit_errors", "non_numeric", "out_of_range", "conflicts")
     parts = [rejects[k] for k in order if len(rejects[k])]
     rej = (pd.concat(parts, ignore_index=True) if parts
            else _rejects(df.iloc[:0], pd.Series([], dtype=object)))
     return CleanResult(readings, rej[list(REJECT_COLUMNS)], _counts_frame(counts, specs))
+
+
+def _codes_with_unconfigured(tags: pd.Series, code: np.ndarray, n_configured: int) -> np.ndarray:
+    """``code`` with a code of its own (from ``n_configured`` on) for each unconfigured tag, so
+    that duplicates are resolved per tag."""
+    unknown = code < 0
+    if not unknown.any():
+        return code
+    extra, _ = pd.factorize(tags[unknown].astype(str), sort=True)
+    code = code.copy()
+    code[unknown] = n_configured + extra
+    return code
+
+
+def _units_of(df: pd.DataFrame, code: np.ndarray, tag_units: np.ndarray) -> np.ndarray:
+    """The unit of every row: the configured one, or for an unconfigured tag the file's (None)."""
+    n = len(tag_units)
+    file_units = df["unit"].to_numpy(dtype=object) if "unit" in df else np.full(len(df), None)
+    configured = tag_units[np.clip(code, 0, max(n - 1, 0))] if n else np.full(len(df), None)
+    return np.where(code < n, configured, file_units).astype(object)
 
 
 def tag_limits(specs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -298,7 +323,7 @@ def implausible_times(raw: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.DataFram
 
 
 def _counts_frame(counts: dict[str, pd.Series], specs) -> pd.DataFrame:
-    """Assemble the per-tag counts: configured tags first, then unknown tags seen."""
+    """Assemble the per-tag counts: configured tags first, then unconfigured tags seen."""
     tags = list(specs)
     tags += sorted(set(counts["unknown_tag"].index.astype(str)) - set(tags))
     frame = pd.DataFrame({c: counts[c].reindex(tags) for c in COUNT_COLUMNS}, index=tags)

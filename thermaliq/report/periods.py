@@ -96,6 +96,8 @@ def period_summary(data: ReportData) -> dict | None:
             "balance_error_percent": bal, "exergy_efficiency_percent": math.nan,
             "data_quality_score": float((days["data_quality_score"] * hours).sum() / hours.sum()),
             "status": ", ".join(sorted(set(days["status"].dropna().astype(str)))),
+            **{k: days[k].sum(min_count=len(days)) if k in days else math.nan
+               for k in ("firing_hours", "standby_hours")},
             "source": f"summed from {len(days)} day calculations"}
 
 

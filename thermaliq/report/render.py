@@ -41,12 +41,21 @@ LOAD_FACILITY_DAYS = 20_000
 JOB_PAGES = 16
 
 
+def operating_label(efficiency_percent: float, basis: str) -> str:
+    """`` (condensing)`` for a valid efficiency above 100 % on LHV: a condensing boiler recovers
+    part of the latent heat the lower heating value leaves out (bound 100 x HHV/LHV)."""
+    return " (condensing)" if basis == "LHV" and efficiency_percent > 100.0 else ""
+
+
 def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> Markup:
     th = facility.thresholds
     basis = summary.get("basis", facility.basis) if summary else facility.basis
     bal, dq = summary_value(summary, "balance_error_percent"), summary_value(summary, "data_quality_score")
+    eff = summary_value(summary, "efficiency_percent")
+    firing_h, standby_h = summary_value(summary, "firing_hours"), summary_value(summary, "standby_hours")
     items = [
-        ("Efficiency", f"{fmt_pct(summary_value(summary, 'efficiency_percent'))} {basis}", ""),
+        ("Efficiency", f"{fmt_pct(eff)} {basis}" + operating_label(eff, basis), ""),
+        ("Firing / standby hours", "–" if math.isnan(firing_h) else f"{firing_h:g} h / {standby_h:g} h", ""),
         ("Energy input", fmt_kwh(summary_value(summary, "energy_input_kwh")), ""),
         ("Useful output", fmt_kwh(summary_value(summary, "useful_output_kwh")), ""),
         ("Known losses", fmt_kwh(summary_value(summary, "losses_kwh")), ""),

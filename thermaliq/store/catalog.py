@@ -39,7 +39,8 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
                      ("indirect_efficiency_percent", "DOUBLE"), ("balance_error_percent", "DOUBLE"),
                      ("exergy_efficiency_percent", "DOUBLE"), ("data_quality_score", "DOUBLE"),
                      ("status", "VARCHAR"), ("version", "BIGINT"), ("is_current", "BOOLEAN"),
-                     ("calculated_at", "TIMESTAMPTZ"), ("run_id", "VARCHAR"), ("reason", "VARCHAR")],
+                     ("calculated_at", "TIMESTAMPTZ"), ("run_id", "VARCHAR"), ("reason", "VARCHAR"),
+                     ("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")],
     "data_quality": [("facility_id", "VARCHAR"), ("tag", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
                      ("period_end", "TIMESTAMPTZ"), ("expected_points", "BIGINT"),
                      ("valid_points", "BIGINT"), ("interpolated_points", "BIGINT"),
@@ -69,6 +70,7 @@ GLOBS = {
 # Columns a relation gained after files were written without them: those files read NULL there.
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
+    "calculations": [("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")],   # NULL: not known
 }
 
 
@@ -103,6 +105,7 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
     if name in ("stream_energies", "calculations"):
         keys = "facility_id, granularity, period_start" + (", stream_id" if name == "stream_energies" else "")
         current = f"(row_number() OVER (PARTITION BY {keys} ORDER BY write_seq DESC) = 1) AS is_current"
+        scan = _with_added(scan, name)
         return f"SELECT {_select(name).replace(chr(34) + 'is_current' + chr(34), current)} FROM {scan}"
     if name in ("data_quality", "alerts"):
         # current = written by the same write as the current day row of `calculations`
@@ -144,8 +147,9 @@ class CatalogBusy(RuntimeError):
 
 
 def _signature(lake: Path, present: set[str]) -> str:
-    # v2: data_quality.outlier_points; a new version makes existing catalogs redefine their views
-    return f"v2|{lake}|{','.join(sorted(present))}"
+    # v2: data_quality.outlier_points; v3: calculations.firing_hours, standby_hours; a new
+    # version makes existing catalogs redefine their views
+    return f"v3|{lake}|{','.join(sorted(present))}"
 
 
 def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:
