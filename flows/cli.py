@@ -17,7 +17,6 @@ from rich.table import Table
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
 import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
-from thermaliq.config import load_facilities
 from thermaliq.errors import ConfigError, ThermaliqError
 from thermaliq.home import Home
 
@@ -35,13 +34,35 @@ DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar 
 
 def _check_dates(start: str | None, end: str | None, day: str | None) -> None:
     """Raise ``ConfigError`` for a bad date or end < start before Prefect starts (a typo fails fast)."""
-    from flows.params import parse_date, parse_range
+    from flows.dates import parse_date, parse_range
 
     if start and end:
         parse_range(start, end)
     for value, name in ((start, "start"), (end, "end"), (day, "date")):
         if value:
             parse_date(value, name)
+
+
+def _preflight(home: Optional[Path], facility: Optional[list[str]], start: str | None = None,
+               end: str | None = None, day: str | None = None) -> Home:
+    """Refuse bad dates and unknown facility ids with exit 2 before Prefect is imported (< 2 s)."""
+    h = Home.resolve(home)
+    try:
+        _check_dates(start, end, day)
+    except ConfigError as exc:
+        err.print(f"[red]usage error[/]: {exc}")
+        raise typer.Exit(2)
+    if not h.facilities.is_dir():
+        err.print(f"[red]no facilities directory[/] {h.facilities} (fix: create a home with "
+                  f"'thermaliq init {h.root}', or give --home)")
+        raise typer.Exit(2)
+    known = sorted(p.stem for p in h.facilities.glob("*.yaml"))
+    unknown = [f for f in facility or [] if f not in known]
+    if unknown:
+        err.print(f"[red]unknown facility[/] {', '.join(repr(f) for f in unknown)} in {h.facilities} "
+                  f"(known: {', '.join(known) or 'none'})")
+        raise typer.Exit(2)
+    return h
 
 
 def _run_flow(flow_fn, label: str, **params) -> int:
@@ -111,6 +132,7 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
         "--date", help="Local date to process; default yesterday per facility.")] = None,
         facility: FacilitiesOpt = None) -> None:
     """Run the nightly flow now (ingest, validate, calculate, report)."""
+    _preflight(home, facility, day=date_)
     from flows.nightly import nightly
 
     raise typer.Exit(_guard(lambda: _run_flow(nightly, "nightly", date=date_, facilities=facility,
@@ -121,6 +143,7 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
 def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
              reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
     """Ingest, validate and calculate an inclusive range of local days."""
+    _preflight(home, facility, start, end)
     from flows.backfill import backfill as backfill_flow
 
     raise typer.Exit(_guard(lambda: _run_flow(backfill_flow, "backfill", start=start, end=end,
@@ -133,6 +156,7 @@ def recalculate(start: DateOpt, end: DateOpt,
                 reason: Annotated[str, typer.Option(help="Why (stored with the new version).")],
                 home: HomeOpt = None, facility: FacilitiesOpt = None) -> None:
     """Recalculate from stored readings as a new version (earlier versions stay queryable)."""
+    _preflight(home, facility, start, end)
     from flows.recalculate import recalculate as recalc_flow
 
     if not reason.strip():
@@ -151,6 +175,7 @@ def report(home: HomeOpt = None,
                help="Last local day YYYY-MM-DD; default yesterday (UTC).")] = None,
            facility: FacilitiesOpt = None) -> None:
     """Render the HTML reports and metrics from stored results (default: last 7 days)."""
+    _preflight(home, facility, start, end)
     from flows.report import report as report_flow
 
     raise typer.Exit(_guard(lambda: _run_flow(report_flow, "report", start=start, end=end,
@@ -164,6 +189,8 @@ def check_config(home: HomeOpt = None) -> None:
     if not h.facilities.is_dir():
         err.print(f"[red]no facilities directory[/] {h.facilities} (create it and add <facility_id>.yaml)")
         raise typer.Exit(2)
+    from thermaliq.config import load_facilities
+
     facilities, errors = load_facilities(h.facilities)
     for fid in sorted(facilities):
         console.print(f"[green]ok[/]    {h.facility_file(fid)}")
