@@ -153,3 +153,114 @@ def test_an_identical_run_after_a_recalculation_writes_nothing_and_keeps_the_rea
     rows = con.execute("SELECT version, reason, run_id FROM calculations WHERE is_current AND "
                        "granularity = 'day' ORDER BY period_start").fetchall()
     assert rows == [(2, "gas HHV corrected", "recalc"), (3, None, "edit")]
+
+
+# ----------------------------------------------------------------------------- readings files
+EU_HEADER = "timestamp;FT-101;FT-201;PT-201;TT-202\n"
+
+
+def _eu_lines(day: str = "19.10.2026", minutes: int = 60, gas: str = "750,5") -> str:
+    """A European Excel export: ';' between fields, decimal commas, DD.MM.YYYY HH:MM local times."""
+    return "".join(f"{day} {m // 60:02d}:{m % 60:02d};{gas};10.000,0;1,0;105\n" for m in range(minutes))
+
+
+def test_a_european_excel_export_is_read_with_its_decimal_commas_and_day_first_dates(tmp_path):
+    """The export used to go to quarantine whole, row by row, with exit 0. Hand-worked: '750,5' is
+    750.5 m3/h, '10.000,0' is 10 000 kg/h (a thousands dot), '19.10.2026 00:00' in Berlin (CEST,
+    UTC+2) is 2026-10-18T22:00Z."""
+    from thermaliq.sources.readers import read_readings_file
+
+    path = tmp_path / "export.csv"
+    path.write_text(EU_HEADER + _eu_lines(minutes=3) + "19.10.2026 00:03;abc;10.000,0;1,0;105\n")
+    r = read_readings_file(path, tz="Europe/Berlin")
+    first = r.readings[r.readings["ts"] == pd.Timestamp("2026-10-18T22:00Z")].set_index("tag")["value"]
+    assert first.to_dict() == {"FT-101": 750.5, "FT-201": 10_000.0, "PT-201": 1.0, "TT-202": 105.0}
+    assert len(r.readings) == 3 * 4 + 3
+    # the one bad cell is rejected with its original line, as the file wrote it
+    assert r.rejects[["row", "reason", "raw"]].to_dict("records") == [
+        {"row": 4, "reason": "non-numeric value", "raw": "19.10.2026 00:03;abc;10.000,0;1,0;105"}]
+    assert any("decimal comma detected" in n for n in r.notes)
+    assert any("%d.%m.%Y" in n for n in r.notes)
+
+
+def test_configured_decimal_and_timestamp_format_are_used(tmp_path):
+    """`source.decimal` and `source.timestamp_format` given: month-first dates with slashes that
+    detection would refuse are read as configured (10/11/2026 = 11 October 2026)."""
+
+    path = tmp_path / "us.csv"
+    path.write_text("timestamp;FT-101\n10/11/2026 06:00;1,5\n")
+    from thermaliq.sources.readers import ReadingsStream
+    stream = ReadingsStream(path, tz="UTC", decimal=",", timestamp_format="%m/%d/%Y %H:%M")
+    readings = pd.concat([c.readings for c in stream])
+    assert readings[["tag", "ts", "value"]].to_dict("records") == [
+        {"tag": "FT-101", "ts": pd.Timestamp("2026-10-11T06:00Z"), "value": 1.5}]
+
+
+def test_an_ambiguous_day_or_month_first_file_is_refused_with_the_fix(tmp_path):
+    """'10/11/2026' could be 10 November or 11 October; no row of the file tells: never guess."""
+    from thermaliq.errors import DataError
+    from thermaliq.sources.readers import read_readings_file
+
+    path = tmp_path / "amb.csv"
+    path.write_text("timestamp;FT-101\n10/11/2026 00:00;750,5\n10/11/2026 00:01;751\n")
+    with pytest.raises(DataError) as info:
+        read_readings_file(path, tz="UTC")
+    text = str(info.value)
+    assert "amb.csv" in text and "day first or month first" in text
+    assert "'%d/%m/%Y %H:%M'" in text and "'%m/%d/%Y %H:%M'" in text
+    # one day above 12 decides it: 13/11 can only be day first
+    path.write_text("timestamp;FT-101\n10/11/2026 00:00;750,5\n13/11/2026 00:00;751\n")
+    r = read_readings_file(path, tz="UTC")
+    assert sorted(r.readings["ts"]) == [pd.Timestamp("2026-11-10T00:00Z"), pd.Timestamp("2026-11-13T00:00Z")]
+
+
+def _boiler_home(tmp_path, text: str, **config_changes):
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    config.update(config_changes)
+    write_facility(tmp_path, config)
+    folder = tmp_path / "inbox" / "BOILER-1"
+    folder.mkdir(parents=True)
+    (folder / "export.csv").write_text(text)
+    return home, load_facility(home.facility_file("BOILER-1"))
+
+
+def test_a_file_mostly_rejected_for_one_reason_fails_the_ingest_naming_file_share_and_reason(tmp_path):
+    """The YAML says TT-202, the file has TT-203: a quarter of the readings are unknown tags (not
+    loud); with two of the four tags wrong, 120 of 240 readings is not more than half; with three
+    wrong (180 of 240 = 75 %) the ingest names the file, the share, the reason and the fix. Every
+    rejected reading stays in quarantine either way."""
+    header = EU_HEADER.replace("FT-201;PT-201;TT-202", "FT-209;PT-209;TT-203")
+    home, facility = _boiler_home(tmp_path, header + _eu_lines(minutes=60))
+    summary = ingest.ingest_files(home, facility)
+    assert summary.file_errors == [
+        "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'unknown tag' (fix: the "
+        "file's tag names are not the facility's: compare them with 'thermaliq check-config', fix "
+        "the YAML, then re-read the file with 'thermaliq backfill --reingest')"]
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'unknown tag'").fetchall() == [(180,)]
+    assert con.execute("SELECT count(*) FROM readings").fetchall() == [(60,)]
+
+
+def test_a_quarter_of_unknown_tags_is_not_a_file_failure(tmp_path):
+    header = EU_HEADER.replace("TT-202", "TT-203")
+    home, facility = _boiler_home(tmp_path, header + _eu_lines(minutes=60))
+    summary = ingest.ingest_files(home, facility)
+    assert summary.file_errors == [] and summary.rejected == 60
+
+
+def test_backfill_of_a_mostly_rejected_file_exits_1_naming_it(prefect_harness, tmp_path):
+    """Through the CLI: the European export with the dates in a format detection refuses
+    (slashes, every day <= 12) used to run with exit 0 and an empty efficiency. Now the backfill
+    exits 1 and the console names the file and the fix; the runs relation keeps the reason."""
+    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
+        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
+    text += "".join(f"05/10/2026 01:{m:02d};750,0;10.000;1;105\n" for m in range(60, 180 - 60))
+    home, _ = _boiler_home(tmp_path, text)
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-05", "--end", "2026-10-05")
+    assert res.exit_code == 1, res.output
+    assert "inbox/BOILER-1/export.csv" in res.output and "day first or month first" in res.output
+    con = catalog.memory_connection(home)
+    reason = con.execute("SELECT reason FROM runs WHERE flow = 'backfill'").fetchall()[0][0]
+    assert "export.csv" in reason and "timestamp_format" in reason
+    assert con.execute("SELECT count(*), any_value(reason) FROM quarantine").fetchall()[0][0] == 1
