@@ -264,3 +264,76 @@ def test_backfill_of_a_mostly_rejected_file_exits_1_naming_it(prefect_harness, t
     reason = con.execute("SELECT reason FROM runs WHERE flow = 'backfill'").fetchall()[0][0]
     assert "export.csv" in reason and "timestamp_format" in reason
     assert con.execute("SELECT count(*), any_value(reason) FROM quarantine").fetchall()[0][0] == 1
+
+
+# ----------------------------------------------------------------------------- a new home
+def test_init_writes_a_template_that_loads_and_an_inbox(tmp_path):
+    """`thermaliq init DIR`: the README's complete example, valid as written."""
+    res = _invoke("init", str(tmp_path / "home"), "-f", "BOILER-7")
+    assert res.exit_code == 0, res.output
+    facility = load_facility(tmp_path / "home" / "facilities" / "BOILER-7.yaml")
+    assert [s.id for s in facility.streams] == ["gas", "steam", "flue"]
+    assert (tmp_path / "home" / "inbox" / "BOILER-7").is_dir()
+    again = _invoke("init", str(tmp_path / "home"), "-f", "BOILER-7")
+    assert again.exit_code == 2 and "not overwritten" in again.output
+
+
+def test_the_readme_opens_its_configuration_section_with_the_template():
+    """The README's example is the template (with its example tags), so the two cannot drift."""
+    from pathlib import Path
+
+    from thermaliq.config.template import template_yaml
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Facility configuration", 1)[1]
+    assert template_yaml("FAC-001").strip() in section.split("```yaml", 1)[1].split("```", 1)[0]
+
+
+def test_init_from_csv_proposes_streams_from_tags_and_units(tmp_path):
+    """A long file with units: m3/h is the gas meter, t/h the steam meter, barg the steam
+    pressure, degC tags the feedwater and flue temperatures, percent the O2; kW is left over."""
+    csv = tmp_path / "export.csv"
+    csv.write_text("timestamp,tag,value,unit\n" + "".join(
+        f"2026-10-19T00:00:00Z,{t},1,{u}\n" for t, u in [("GAS_FLOW", "m3/h"), ("STM_FLOW", "t/h"),
+                                                           ("STM_P", "barg"), ("FW_T", "degC"),
+                                                           ("FLUE_T", "degC"), ("O2", "percent"),
+                                                           ("FAN_POWER", "kW")]))
+    res = _invoke("init", str(tmp_path / "home"), "-f", "B1", "--from-csv", str(csv))
+    assert res.exit_code == 0, res.output
+    facility = load_facility(tmp_path / "home" / "facilities" / "B1.yaml")
+    by_id = {s.id: s for s in facility.streams}
+    assert (by_id["gas"].flow.tag, by_id["gas"].flow.unit) == ("GAS_FLOW", "m3/h")
+    assert (by_id["steam"].flow.tag, by_id["steam"].pressure.tag) == ("STM_FLOW", "STM_P")
+    assert by_id["steam"].feedwater_temperature.tag == "FW_T"
+    assert (by_id["flue"].temperature.tag, by_id["flue"].o2.tag) == ("FLUE_T", "O2")
+    assert "FAN_POWER" in res.output
+
+
+def test_check_config_names_configured_tags_missing_from_the_files_and_unused_ones(tmp_path):
+    """The YAML says TT-202, the file has TT-203: all its rows used to be quarantined silently."""
+    header = EU_HEADER.replace("TT-202", "TT-203")
+    _boiler_home(tmp_path, header + _eu_lines(minutes=3))
+    res = _invoke("check-config", "--home", str(tmp_path))
+    assert res.exit_code == 2
+    assert "configured tags in none of the 1 newest file(s)" in res.output and "TT-202" in res.output
+    assert "tags in the files that no stream uses (typos?): TT-203" in res.output
+
+
+def test_check_source_shows_the_first_rows_as_parsed(tmp_path):
+    _boiler_home(tmp_path, EU_HEADER + _eu_lines(minutes=3))
+    res = _invoke("check-source", "--home", str(tmp_path), "-f", "BOILER-1")
+    assert res.exit_code == 0, res.output
+    assert "2026-10-19 00:00:00+02:00" in res.output and "750.5" in res.output
+    assert "decimal comma detected" in res.output
+
+
+def test_query_answers_sql_without_a_duckdb_cli(tmp_path):
+    """`thermaliq query` replaces the hint `duckdb -readonly ...` (no DuckDB CLI installed)."""
+    home = Home(tmp_path)
+    now = pd.Timestamp("2024-06-05T03:00Z")
+    record_run(home, "r2", "recalculate", {}, status="completed", started_at=now, finished_at=now,
+               reason="gas HHV corrected")
+    res = _invoke("query", "--home", str(tmp_path), "--csv", "SELECT run_id, reason FROM runs")
+    assert res.exit_code == 0 and res.output == "run_id,reason\nr2,gas HHV corrected\n"
+    bad = _invoke("query", "--home", str(tmp_path), "SELECT nope FROM runs")
+    assert bad.exit_code == 2 and "query error" in bad.output and "Traceback" not in bad.output

@@ -185,6 +185,11 @@ class ReadingsStream:
         self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
         self.notes.extend(self._regional_notes)
 
+    @property
+    def detected(self) -> list[str]:
+        """Notes on the decimal mark and date format detected (known after the first chunk)."""
+        return list(self._regional_notes)
+
     def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
         """Parse one slice of records into good rows and rejects (Arrow tables)."""
         ts_idx = self._lower.index("timestamp")
