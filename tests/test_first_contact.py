@@ -337,3 +337,35 @@ def test_query_answers_sql_without_a_duckdb_cli(tmp_path):
     assert res.exit_code == 0 and res.output == "run_id,reason\nr2,gas HHV corrected\n"
     bad = _invoke("query", "--home", str(tmp_path), "SELECT nope FROM runs")
     assert bad.exit_code == 2 and "query error" in bad.output and "Traceback" not in bad.output
+
+
+# ----------------------------------------------------------------------------- alerts
+def test_a_stuck_analyser_raises_frozen_value_not_meter_offline_in_local_time():
+    """An O2 analyser stuck for 7 h used to raise `meter_offline ... silent 7.0 h` with a UTC time
+    on a page in local time, although it was transmitting all along. Its frozen samples are
+    excluded, which leaves a 7 h gap (an `offline` event): that is the same fault, one alert."""
+    from thermaliq.quality.alerts import day_alerts
+
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"].append({"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
+                              "temperature": {"tag": "TT-501", "unit": "degC"},
+                              "o2": {"tag": "AT-501", "unit": "percent"}})
+    from thermaliq.config import parse_facility
+    facility = parse_facility(config)
+    day_start = pd.Timestamp("2026-10-19", tz=TZ)
+    days = pd.DataFrame({"period_start": [day_start], "period_end": [day_start + pd.Timedelta("1D")],
+                         "efficiency_percent": [85.0], "balance_error_percent": [float("nan")],
+                         "data_quality_score": [1.0], "basis": ["HHV"]})
+    start, end = pd.Timestamp("2026-10-19T06:00Z"), pd.Timestamp("2026-10-19T13:00Z")
+    events = pd.DataFrame({"tag": ["AT-501", "AT-501", "FT-101"], "kind": ["frozen", "offline", "offline"],
+                           "start": [start, start, pd.Timestamp("2026-10-19T20:00Z")],
+                           "end": [end, end, pd.Timestamp("2026-10-19T22:00Z")],
+                           "detail": ["value 3.2 unchanged for 7h", "", ""]})
+    alerts = day_alerts(facility, days, pd.Series(dtype=float), events)
+    rows = alerts[["kind", "value", "message"]].to_dict("records")
+    assert rows == [
+        {"kind": "frozen_value", "value": 7.0,
+         "message": "tag AT-501 stuck: value 3.2 unchanged for 7h (from 2026-10-19 08:00 CEST; limit 2h): "
+                    "the meter sends but its value does not change"},
+        {"kind": "meter_offline", "value": 2.0,
+         "message": "tag FT-101 silent 2.0 h (from 2026-10-19 22:00 CEST; limit 1h)"}]
