@@ -53,7 +53,8 @@ def recorded_run(home: Home, flow: str, parameters: dict):
     """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
     run = RunRecord(home, flow, parameters)
     historian.reset_stats()   # connector counters are per run (metrics add them to totals)
-    record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at)
+    record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at,
+               reason=parameters.get("reason") or None)
     try:
         yield run
     except BaseException as exc:
@@ -61,5 +62,6 @@ def recorded_run(home: Home, flow: str, parameters: dict):
                    finished_at=pd.Timestamp.now(tz="UTC"), reason=f"{type(exc).__name__}: {exc}")
         raise
     status = "failed" if run.failures else "completed"
+    why = [str(parameters["reason"])] if parameters.get("reason") else []   # a recalculation's reason
     record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
-               finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(run.failures) or None)
+               finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(why + run.failures) or None)

@@ -68,17 +68,20 @@ class UnitError(ConfigError):
 class DataError(ValueError, ThermaliqError):
     """Readings that cannot be used; names the source and row where known."""
 
-    def __init__(self, message: str, *, source: str | None = None, row: int | None = None):
+    def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
+                 fix: str | None = None):
         self.message = message
         self.source = source
         self.row = row
+        self.fix = fix
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = self.source or ""
         if self.row is not None:
             where = f"{where}, row {self.row}" if where else f"row {self.row}"
-        return f"{where}: {self.message}" if where else self.message
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} (fix: {self.fix})" if getattr(self, "fix", None) else text
 
 
 class HistorianError(ConnectionError, ThermaliqError):

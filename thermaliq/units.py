@@ -11,6 +11,8 @@ Examples
 """
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,9 +67,36 @@ def parse_unit(text: str) -> pint.Unit:
         return ureg.parse_units(spelling)
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError,
             TypeError, ValueError, AssertionError) as exc:
-        raise UnitError(f"unknown unit {text!r}",
-                        fix="use a pint unit or a plant spelling such as m3/h, Nm3, t/h, barg, "
-                            "degC, kW, MWh, GJ, MMBtu") from exc
+        raise UnitError(f"unknown unit {text!r}", fix=suggest_unit(text)) from exc
+
+
+#: Unit spellings plants use, offered as suggestions for a unit thermaliq cannot use.
+PLANT_SPELLINGS = ("m3", "m3/h", "Nm3", "Nm3/h", "Sm3", "Sm3/h", "scf", "scf/h", "L", "L/min", "gal",
+                   "gal/min", "t", "t/h", "kg", "kg/h", "kg/s", "lb/h", "klb/h", "bar", "barg", "bara",
+                   "psi", "psig", "psia", "kPa", "kPag", "MPa", "MPag", "degC", "degF", "K", "kW", "MW",
+                   "kWh", "MWh", "GJ", "MJ", "MMBtu", "therm", "Btu", "percent", "kWh/m3", "MJ/m3",
+                   "MJ/kg", "kWh/Nm3", "MJ/Nm3", "Btu/scf")
+
+
+def suggest_unit(text: str) -> str:
+    """A fix for a unit spelling thermaliq cannot use: the closest plant spelling, if any.
+
+    Parentheses, spaces and dots are dropped first, so ``bar(g)`` suggests ``barg`` and
+    ``Nm³/h`` ``Nm3/h``.
+
+    Examples
+    --------
+    >>> suggest_unit("bar(g)")
+    "write 'barg' (plant spellings: m3/h, Nm3, t/h, barg, psig, degC, kW, MWh, GJ, MMBtu)"
+    """
+    squeezed = re.sub(r"[()\s.]", "", str(text)).replace("³", "3").replace("²", "2").replace("°", "deg")
+    lower = {s.lower(): s for s in PLANT_SPELLINGS}
+    close = ([lower[squeezed.lower()]] if squeezed.lower() in lower
+             else difflib.get_close_matches(squeezed, PLANT_SPELLINGS, n=2, cutoff=0.6))
+    hint = "m3/h, Nm3, t/h, barg, psig, degC, kW, MWh, GJ, MMBtu"
+    if close:
+        return "write " + " or ".join(repr(c) for c in close) + f" (plant spellings: {hint})"
+    return f"use a pint unit or a plant spelling such as {hint}"
 
 
 @lru_cache(maxsize=512)
@@ -85,7 +114,8 @@ def kind_of(text: str) -> str:
             if kind == "fraction" and text.strip() not in ("percent", "%", "dimensionless", "1", "ppm"):
                 continue
             return kind
-    raise UnitError(f"unit {text!r} has dimension {unit.dimensionality}, which no measurement uses")
+    raise UnitError(f"unit {text!r} is not a unit of any measurement (read as {str(unit)!r})",
+                    fix=suggest_unit(text))
 
 
 def check_kind(text: str, allowed: tuple[str, ...] | list[str] | set[str]) -> str:
@@ -105,8 +135,9 @@ def check_kind(text: str, allowed: tuple[str, ...] | list[str] | set[str]) -> st
     allowed_text = " or ".join(k.replace("_", " ") for k in allowed)
     try:
         actual = "a " + kind_of(text).replace("_", " ")
-    except UnitError:
-        actual = f"of dimension {unit.dimensionality}"
+    except UnitError as exc:   # no measurement's unit: say how pint read it and suggest a spelling
+        raise UnitError(f"unit {text!r} is of dimension {unit.dimensionality}, expected a "
+                        f"{allowed_text} (read as {str(unit)!r})", fix=exc.fix) from exc
     raise UnitError(f"unit {text!r} is {actual}, expected a {allowed_text}",
                     fix=f"give a unit of {allowed_text}")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from thermaliq import units
 from thermaliq.config.model import Facility, Stream, is_fuel
+from thermaliq.config.vocabulary import (FUEL_ALIASES, FUEL_NAMES, OTHER_CARRIERS, did_you_mean,
+                                         known_fuel)
 from thermaliq.errors import ConfigError, UnitError
 
 # Which unit kinds each field accepts; used for dimension checks with stream-level messages.
@@ -58,6 +60,7 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
     if s.carrier is None:
         return [ConfigError(f"stream {s.id!r} needs a 'carrier' (or an 'estimate' for a loss)",
                             field=f"{where}.carrier")]
+    errs.extend(_check_vocabulary(where, s))
     family = "fuel" if is_fuel(s.carrier) else s.carrier
     if s.carrier == "flue_gas":
         if s.role != "loss":
@@ -149,6 +152,23 @@ def _metering_checks(where: str, s: Stream, family: str) -> list[ConfigError]:
             errs.append(ConfigError(f"stream {s.id!r}: line conditions apply to a gas metered in "
                                     "a plain volume unit (m3, L, ft3)", field=f"{where}.line_pressure",
                                     fix="remove line_pressure/line_temperature, or meter in m3"))
+
+def _check_vocabulary(where: str, s: Stream) -> list[ConfigError]:
+    """Unknown carriers and fuels, with a "did you mean" (a typo must not pass as a new fuel).
+
+    A carrier outside the vocabulary is accepted only as a fuel of its own, with its own
+    ``heating_value``; a flue-gas ``fuel`` must be in the fuel table (its combustion coefficients).
+    """
+    errs: list[ConfigError] = []
+    words = FUEL_NAMES + FUEL_ALIASES + OTHER_CARRIERS
+    if s.carrier not in OTHER_CARRIERS and not known_fuel(s.carrier) and s.heating_value is None:
+        errs.append(ConfigError(f"stream {s.id!r}: unknown carrier {s.carrier!r}",
+                                field=f"{where}.carrier",
+                                fix=f"{did_you_mean(s.carrier, words)} (a fuel of your own needs "
+                                    "heating_value: {value: ..., unit: ...})"))
+    if s.fuel is not None and not known_fuel(s.fuel):
+        errs.append(ConfigError(f"stream {s.id!r}: unknown fuel {s.fuel!r}", field=f"{where}.fuel",
+                                fix=did_you_mean(s.fuel, FUEL_NAMES + FUEL_ALIASES)))
     return errs
 
 

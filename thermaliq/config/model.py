@@ -144,6 +144,8 @@ class Source(_Strict):
     token_block: str | None = None     # name of a Prefect Secret block (loaded by tasks/ingest.py)
     timeout_s: float = Field(30.0, gt=0)
     batch_tags: int = Field(50, ge=1, le=10000)
+    decimal: Literal[".", ","] | None = None   # files: detected when omitted (sources/regional.py)
+    timestamp_format: str | None = None        # files: strftime format, e.g. "%d.%m.%Y %H:%M"
 
     @model_validator(mode="after")
     def _kind_fields(self):

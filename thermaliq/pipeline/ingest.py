@@ -190,9 +190,12 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     notes: list[str] = []
     unconfigured = pd.Series(dtype="int64")
     configured = pd.Index(list(facility.tag_specs()), dtype=object)
+    whole_file = False
     try:
         stream = readers.ReadingsStream(path, tz=facility.timezone, format=facility.source.format,
-                                        source=rel, batch_rows=batch_rows)
+                                        source=rel, batch_rows=batch_rows,
+                                        decimal=facility.source.decimal,
+                                        timestamp_format=facility.source.timestamp_format)
         for chunk in stream:
             rows += len(chunk)
             rejected += len(chunk.rejects)
@@ -202,6 +205,7 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
         summary.unconfigured += int(unconfigured.sum())
     except DataError as exc:   # the whole file is unusable: keep why, go on with the others
         summary.file_errors.append(str(exc))
+        whole_file = True
         failed = _whole_file_reject(rel, exc)
         quarantine.add(_with_time(failed.rejects, now))
         notes = failed.notes if not rows else [f"{rel}: {exc.message} (after {rows} readings "
@@ -209,6 +213,9 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
         rejected += 1
     summary.notes.extend(notes)
     quarantine.flush()
+    mostly = None if whole_file else mostly_rejected(rel, rows + rejected, quarantine.reasons)
+    if mostly:
+        summary.file_errors.append(mostly)
     return rows, rejected
 
 
@@ -233,6 +240,41 @@ def unconfigured_note(rel: str, per_tag: pd.Series) -> list[str]:
             f"({shown}); a stream added later that uses them needs `thermaliq recalculate`, "
             "not a new ingest"]
 
+#: What to do when most of a file is rejected for one reason (see :func:`mostly_rejected`).
+REJECT_FIXES = {
+    "unknown tag": "the file's tag names are not the facility's: compare them with "
+                   "'thermaliq check-config', fix the YAML, then re-read the file with "
+                   "'thermaliq backfill --reingest'",
+    "unparseable timestamp": "set source.timestamp_format, e.g. '%d.%m.%Y %H:%M', then re-read the "
+                             "file with 'thermaliq backfill --reingest'",
+    "non-numeric value": "numbers with a decimal comma? set source.decimal: ',' and re-read the file "
+                         "with 'thermaliq backfill --reingest'",
+}
+
+
+def mostly_rejected(rel: str, records: int, reasons: dict[str, int]) -> str | None:
+    """The failure message of a file of which more than half of ``records`` were rejected for one
+    reason, else None. Such a file almost always means a setup mistake (tag names, number or date
+    format), not bad meters: the run fails loudly instead of reporting empty days.
+
+    Parameters
+    ----------
+    rel : str
+        The file, relative to the home.
+    records : int
+        Readings the file held (stored or rejected) [rows].
+    reasons : dict
+        Rejected rows per reason [rows].
+    """
+    if not reasons or records <= 0:
+        return None
+    reason, count = max(reasons.items(), key=lambda kv: kv[1])
+    if count * 2 <= records:
+        return None
+    fix = REJECT_FIXES.get(reason, "see the quarantine relation for the rows and their raw text")
+    return (f"{rel}: {count} of {records} readings ({100 * count / records:.0f} %) rejected as "
+            f"'{reason}' (fix: {fix})")
+
 
 class _Quarantine:
     """Rejects of one file, written to the quarantine when ``flush_rows`` of them are buffered
@@ -242,11 +284,14 @@ class _Quarantine:
                  flush_rows: int):
         self.home, self.facility, self.now, self.summary = home, facility, now, summary
         self.flush_rows, self.parts, self.rows = flush_rows, [], 0
+        self.reasons: dict[str, int] = {}   # rejected rows of the file per reason
 
     def add(self, rejects: pd.DataFrame) -> None:
         if not rejects.empty:
             self.parts.append(rejects)
             self.rows += len(rejects)
+            for reason, n in rejects["reason"].value_counts().items():
+                self.reasons[str(reason)] = self.reasons.get(str(reason), 0) + int(n)
         if self.rows >= self.flush_rows:
             self.flush()
 

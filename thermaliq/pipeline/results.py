@@ -1,7 +1,9 @@
 """Store calculated windows as versioned results and keep month results in step.
 
-Month rows cover the days calculated so far (month to date). A window's rows are written only
-when they differ from the current version (so an identical rerun changes nothing) or when a recalculation with a reason asks for a new version. Each write adds new
+Month rows cover the days calculated so far (month to date). A day's rows are written only
+when they differ from the current version (so an identical rerun changes nothing and keeps the
+current version's reason, whatever the window boundaries) or when a recalculation with a reason asks
+for a new version. Each write adds new
 files and never rewrites old ones; ``version`` counts the calculations of a period and the catalog
 marks the newest write current. Month rows are recomputed from the current interval rows of the
 whole month after every change inside it.
@@ -14,6 +16,7 @@ uninterrupted run (tests/test_crash_safety.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import time
@@ -164,16 +167,39 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)
 
 
-def _window_hash(result: WindowResult, facility: Facility) -> str:
+def _day_hashes(result: WindowResult, facility: Facility) -> tuple[np.ndarray, np.ndarray]:
+    """The content hash of each day of a window: (day starts [ns UTC], hashes).
+
+    A day's hash covers its interval and day rows, its stream energies, data quality rows and
+    alerts, and the facility's configuration as written (``exclude_defaults``: a new optional field
+    with a default does not re-version stored days). Per day, not per window, so that a run over
+    other window boundaries (a nightly day inside a recalculated month) finds equal days equal.
+    """
     calc_cols = ["period_start"] + CALC_VALUE_COLUMNS
     se = result.stream_energies.drop(columns=["facility_id"])
-    return _content_hash(result.intervals[calc_cols], result.days[calc_cols],
-                         (se, _stream_time_hashes(se, facility)),
-                         # outlier_points counts what the issues text already says: left out, so
-                         # hashes stored before the column existed stay valid
-                         _as_text(result.data_quality.drop(columns=["outlier_points"], errors="ignore")),
-                         result.alerts.astype(str),
-                         pd.DataFrame({"config": [facility.model_dump_json()]}))
+    dq = result.data_quality.drop(columns=["outlier_points"], errors="ignore")
+    starts = versions.utc_instants_ns(result.days["period_start"])
+    order = np.argsort(starts, kind="stable")
+    frames = [(result.intervals[calc_cols], None), (result.days[calc_cols], None),
+              (se, _stream_time_hashes(se, facility)), (_as_text(dq), dq["period_start"]),
+              (result.alerts.astype(str), result.alerts.get("period_start"))]
+    config = facility.model_dump_json(exclude_defaults=True).encode()
+    digests = [hashlib.sha256(config) for _ in starts]
+    for frame, given in frames:
+        times = frame["period_start"] if given is None or isinstance(given, dict) else given
+        hashes = _row_hashes(frame, given if isinstance(given, dict) else None)
+        day = _day_index(times, starts[order])
+        for i, d in enumerate(order):
+            digests[d].update(hashes[day == i].tobytes())
+            digests[d].update(b"|")
+    return starts, np.array([h.hexdigest()[:32] for h in digests], dtype=object)
+
+
+def _day_index(times: pd.Series | None, sorted_starts: np.ndarray) -> np.ndarray:
+    """For each time, the position of its day in ``sorted_starts`` (-1 before the first)."""
+    if times is None or len(times) == 0:
+        return np.empty(0, dtype="int64")
+    return np.searchsorted(sorted_starts, versions.utc_instants_ns(times), side="right") - 1
 
 
 def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
@@ -186,22 +212,29 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
     """
     now = now or pd.Timestamp.now(tz="UTC")
     months = periods.months_touching(result.first, result.last)
-    content = _window_hash(result, facility)
+    day_starts, day_hashes = _day_hashes(result, facility)
     with lake.facility_lock(home.lake, facility.facility_id):
         lake.rollback_pending(home.lake, facility.facility_id)   # files of a crashed earlier write
         stored = {m: versions.StoredMonth.read(home, facility.facility_id, m) for m in months}
         stored_calc = versions.concat([stored[m].calc for m in months])
         current = versions.current_rows(stored_calc, ["granularity", "period_start"])
-        if not new_version and _unchanged(current, result, content):
+        changed = np.ones(len(day_starts), dtype=bool) if new_version else \
+            _changed_days(current, day_starts, day_hashes)
+        if not changed.any():
             # a run that died after the window's write may not have updated its months yet
             recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
                                                                run_id=run_id, reason=reason, now=now)]
             return StoreSummary(facility.facility_id, changed=bool(recomputed),
                                 months_recomputed=recomputed)
+        result = _only_days(result, day_starts[changed])   # equal days keep their version
+        content = dict(zip(day_starts[changed], day_hashes[changed]))
         seq = time.time_ns()
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           _utc_times(result.days).assign(granularity="day")], ignore_index=True)
-        calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
+        sorted_starts = np.sort(day_starts[changed])
+        calc_day = sorted_starts[_day_index(calc["period_start"], sorted_starts)]
+        calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq,
+                            [content[d] for d in calc_day])
         energies = _versioned_energies(result.stream_energies,
                                        versions.concat([stored[m].energies for m in months]), seq)
         with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
@@ -229,17 +262,35 @@ def _utc_times(rows: pd.DataFrame) -> pd.DataFrame:
                           for c in ("period_start", "period_end")})
 
 
-def _unchanged(current: pd.DataFrame, result: WindowResult, content: str) -> bool:
+def _changed_days(current: pd.DataFrame, day_starts: np.ndarray, day_hashes: np.ndarray) -> np.ndarray:
+    """Which days' hashes differ from their current stored day row (or have none)."""
     if current.empty or "content_hash" not in current:
-        return False
-    wanted = pd.to_datetime(result.days["period_start"], utc=True)
-    starts = pd.to_datetime(current["period_start"], utc=True)
-    days = current[(current["granularity"] == "day") & starts.isin(wanted)]
-    return len(days) == len(result.days) and bool((days["content_hash"] == content).all())
+        return np.ones(len(day_starts), dtype=bool)
+    days = current[current["granularity"] == "day"]
+    stored = dict(zip(versions.utc_instants_ns(days["period_start"]), days["content_hash"]))
+    return np.array([stored.get(d) != h for d, h in zip(day_starts, day_hashes)], dtype=bool)
+
+
+def _only_days(result: WindowResult, keep: np.ndarray) -> WindowResult:
+    """``result`` with the rows of the days starting at ``keep`` [ns UTC] only."""
+    if len(keep) == len(result.days):
+        return result
+    starts = np.sort(versions.utc_instants_ns(result.days["period_start"]))
+    wanted = np.isin(starts, keep)
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        day = _day_index(frame["period_start"], starts)
+        return frame[(day >= 0) & wanted[np.maximum(day, 0)]].reset_index(drop=True)
+
+    return dataclasses.replace(result, intervals=rows(result.intervals), days=rows(result.days),
+                               stream_energies=rows(result.stream_energies),
+                               data_quality=rows(result.data_quality), alerts=rows(result.alerts))
 
 
 def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, run_id: str,
-                 reason: str | None, now: pd.Timestamp, seq: int, content: str) -> pd.DataFrame:
+                 reason: str | None, now: pd.Timestamp, seq: int, content) -> pd.DataFrame:
     calc = calc.copy()
     calc["facility_id"] = facility.facility_id
     if stored.empty:

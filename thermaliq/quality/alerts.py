@@ -1,7 +1,7 @@
 """Alerts of DESIGN §7, computed from day results and data-quality events.
 
 Kinds: ``energy_balance``, ``invalid_efficiency``, ``efficiency_anomaly``, ``low_data_quality``,
-``meter_offline``, ``below_benchmark``. Every alert belongs to one local day of one facility.
+``meter_offline``, ``frozen_value``, ``below_benchmark``. Every alert belongs to one local day of one facility.
 """
 from __future__ import annotations
 
@@ -118,21 +118,57 @@ def quiet_while_off(events: pd.DataFrame | None, standby: pd.DatetimeIndex | Non
 
 
 def _offline_alerts(facility: Facility, days: pd.DataFrame, events: pd.DataFrame | None) -> list[dict]:
+    """``meter_offline`` for tags that stopped sending, ``frozen_value`` for tags that kept sending
+    one value (their samples are excluded, which leaves a gap: that gap is not an offline meter).
+    Times in messages are the facility's local times."""
     if events is None or events.empty:
         return []
     offline = events[events["kind"] == "offline"]
-    if offline.empty:
+    frozen = events[events["kind"] == "frozen"]
+    if offline.empty and frozen.empty:
         return []
     out = []
-    limit_h = pd.Timedelta(facility.thresholds.offline_after) / pd.Timedelta("1h")
+    th = facility.thresholds
+    offline_h = pd.Timedelta(th.offline_after) / pd.Timedelta("1h")
+    frozen_h = pd.Timedelta(th.frozen_after) / pd.Timedelta("1h")
     for row in days.itertuples(index=False):
-        inside = offline[(offline["start"] < row.period_end) & (offline["end"] > row.period_start)]
-        for ev in inside.itertuples(index=False):
-            silent_h = (min(ev.end, row.period_end) - max(ev.start, row.period_start)) / pd.Timedelta("1h")
-            out.append(_alert(facility, row, "meter_offline", "warning", silent_h, limit_h,
-                              f"tag {ev.tag} silent {silent_h:.1f} h (from {ev.start:%Y-%m-%d %H:%M} UTC; "
-                              f"limit {facility.thresholds.offline_after})"))
+        for ev in _overlapping(frozen, row):
+            hours = _hours_inside(ev, row)
+            out.append(_alert(facility, row, "frozen_value", "warning", hours, frozen_h,
+                              f"tag {ev.tag} stuck: {ev.detail} (from {_local(ev.start, facility)}; "
+                              f"limit {th.frozen_after}): the meter sends but its value does not change"))
+        for ev in _overlapping(offline, row):
+            if _mostly_frozen(ev, frozen):
+                continue
+            hours = _hours_inside(ev, row)
+            out.append(_alert(facility, row, "meter_offline", "warning", hours, offline_h,
+                              f"tag {ev.tag} silent {hours:.1f} h (from {_local(ev.start, facility)}; "
+                              f"limit {th.offline_after})"))
     return out
+
+
+def _overlapping(events: pd.DataFrame, row):
+    inside = events[(events["start"] < row.period_end) & (events["end"] > row.period_start)]
+    return inside.itertuples(index=False)
+
+
+def _hours_inside(ev, row) -> float:
+    return (min(ev.end, row.period_end) - max(ev.start, row.period_start)) / pd.Timedelta("1h")
+
+
+def _mostly_frozen(ev, frozen: pd.DataFrame) -> bool:
+    """Whether frozen runs of the same tag cover at least half of an offline span."""
+    same = frozen[(frozen["tag"] == ev.tag) & (frozen["start"] < ev.end) & (frozen["end"] > ev.start)]
+    covered = sum((min(f.end, ev.end) - max(f.start, ev.start)) / pd.Timedelta("1s")
+                  for f in same.itertuples(index=False))
+    return covered * 2 >= (ev.end - ev.start) / pd.Timedelta("1s")
+
+
+def _local(instant, facility: Facility) -> str:
+    """An instant as the facility's local time, e.g. ``2026-10-19 08:00 CEST``."""
+    ts = pd.Timestamp(instant)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return f"{ts.tz_convert(facility.tz):%Y-%m-%d %H:%M %Z}"
 
 
 def _benchmark(facility: Facility, efficiency_percent: float, basis: str):

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from thermaliq.errors import DataError
 from thermaliq.sources.file_io import RESERVED_COLUMNS
 
-RAW_MAX_CHARS = 500
+RAW_MAX_CHARS = 4000   # a reject's original line, cut beyond this [characters]
 _ROW = "__thermaliq_row"
 # An ISO 8601 time of day followed by Z or a numeric offset (date-only strings are naive).
 _OFFSET_RE = r"[T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)$"

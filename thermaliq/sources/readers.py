@@ -48,6 +48,7 @@ from thermaliq.errors import DataError
 from thermaliq.sources.file_io import RecordBatches
 from thermaliq.sources.parse import (RAW_MAX_CHARS, check_unique_columns, detect_format, number_records,
                                      parse_long, parse_wide, record_numbers)
+from thermaliq.sources.regional import Regional, regional_of
 from thermaliq.sources.wallclock import WallClock
 from thermaliq.settings import load_settings
 
@@ -136,7 +137,8 @@ class ReadingsStream:
     """
 
     def __init__(self, path: str | Path, *, tz: str, format: str | None = None,
-                 source: str | None = None, batch_rows: int | None = None):
+                 source: str | None = None, batch_rows: int | None = None,
+                 decimal: str | None = None, timestamp_format: str | None = None):
         self.source = str(path) if source is None else source
         path = Path(path)
         if not path.is_file():
@@ -157,6 +159,10 @@ class ReadingsStream:
         self._count = 0           # records parsed so far, malformed CSV records not counted
         self._emitted = 0         # malformed records already handed out as rejects
         self.notes: list[str] = []
+        self._wanted = (decimal, timestamp_format)   # source.decimal, source.timestamp_format
+        self._regional: Regional | None = None       # decided on the first batch
+        self._regional_notes: list[str] = []
+        self._value_idx = [self._lower.index("value")] if self.format == "long" else self._tag_idx
 
     def __iter__(self) -> Iterator[ReadResult]:
         goods, bads, in_chunk = [], [], 0
@@ -177,17 +183,29 @@ class ReadingsStream:
         if self.format == "wide" and not self._tag_idx:
             self.notes.append(f"{self.source}: wide file without tag columns")
         self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
+        self.notes.extend(self._regional_notes)
+
+    @property
+    def detected(self) -> list[str]:
+        """Notes on the decimal mark and date format detected (known after the first chunk)."""
+        return list(self._regional_notes)
 
     def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
         """Parse one slice of records into good rows and rejects (Arrow tables)."""
-        batch = number_records(raw_batch, self.format, self._count)
+        ts_idx = self._lower.index("timestamp")
+        if self._regional is None:
+            self._regional, self._regional_notes = regional_of(
+                raw_batch, ts_idx, self._value_idx, self._batches.delimiter, *self._wanted, self.source)
+        start = self._count
+        batch = number_records(self._regional.apply(raw_batch, ts_idx, self._value_idx),
+                               self.format, start)
         self._count += raw_batch.num_rows
         if self.format == "long":
             good, bad = parse_long(batch, self._lower)
         else:
             good, bad = parse_wide(batch, self._lower, self._tag_idx, self._tagnames)
         goods += good
-        bads += bad
+        bads += [_with_original_lines(b, raw_batch, start, self._batches.delimiter) for b in bad]
 
     def _chunk(self, goods: list, bads: list, final: bool) -> ReadResult:
         """Readings and rejects of the records parsed since the last chunk."""
@@ -247,6 +265,19 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
     return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_raw_readings(),
                       _sorted_rejects(pd.concat(rejects, ignore_index=True)) if rejects
                       else empty_rejects(), stream.notes)
+
+
+def _with_original_lines(bad: pa.Table, raw_batch: pa.RecordBatch, start: int,
+                         delimiter: str) -> pa.Table:
+    """Rejects whose ``raw`` is their record as the file wrote it (its fields joined by the file's
+    delimiter; quotes are not restored), not the parser's re-joined fields."""
+    if not bad.num_rows:
+        return bad
+    rows = raw_batch.take(pc.subtract(bad["row"], start + 1).cast(pa.int64()).combine_chunks())
+    fields = [pc.fill_null(c, "") for c in rows.columns]
+    line = pc.binary_join_element_wise(*fields, delimiter) if len(fields) > 1 else fields[0]
+    line = pc.utf8_slice_codeunits(line, 0, RAW_MAX_CHARS)
+    return bad.set_column(bad.schema.get_field_index("raw"), "raw", line)
 
 
 def _sorted_rejects(r: pd.DataFrame) -> pd.DataFrame:

@@ -120,6 +120,8 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
                 f"AND t.write_seq = c.write_seq")
     if name == "readings":
         return f"SELECT {_select(name)} FROM {scan}"
+    if name == "runs":   # files written before reason was typed hold a NULL-typed column
+        return f"SELECT {_select(name).replace(chr(34) + 'reason' + chr(34), 'CAST(reason AS VARCHAR) AS reason')} FROM {scan}"
     return f"SELECT {_select(name)} FROM {scan}"
 
 

@@ -343,6 +343,6 @@ def write_run(lake: Path, record: dict) -> Path:
     for col in ("started_at", "finished_at"):
         df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
     for col in ("run_id", "flow", "status", "parameters", "reason"):
-        df[col] = df[col].astype("string").astype(object)
+        df[col] = df[col].astype("string")   # typed text even when every value is missing
     return write_parquet_atomic(df[["run_id", "flow", "started_at", "finished_at", "status",
                                     "parameters", "reason"]], lake / "runs" / f"{record['run_id']}.parquet")
