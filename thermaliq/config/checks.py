@@ -53,6 +53,8 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
         return [ConfigError(f"stream {s.id!r} needs a 'carrier' (or an 'estimate' for a loss)",
                             field=f"{where}.carrier")]
     family = "fuel" if is_fuel(s.carrier) else s.carrier
+    if s.carrier == "blowdown":
+        return errs + _check_blowdown(where, s)
     if s.carrier == "flue_gas":
         if s.role != "loss":
             errs.append(ConfigError("a flue_gas stream is a loss", field=f"{where}.role",
@@ -96,6 +98,30 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
     return errs
 
 
+def _check_blowdown(where: str, s: Stream) -> list[ConfigError]:
+    """A blowdown loss: role loss, ``of`` a steam stream, one of flow, percent_of_feedwater and
+    conductivity (the steam stream's existence is checked in :func:`check_facility`)."""
+    errs = []
+    if s.role != "loss":
+        errs.append(ConfigError("a blowdown stream is a loss", field=f"{where}.role",
+                                fix="set role: loss"))
+    if not s.of:
+        errs.append(ConfigError(f"blowdown stream {s.id!r} needs 'of': the id of its steam stream",
+                                field=f"{where}.of"))
+    given = [n for n in ("flow", "percent_of_feedwater", "conductivity") if getattr(s, n) is not None]
+    if len(given) != 1:
+        errs.append(ConfigError(f"blowdown stream {s.id!r} needs exactly one of flow, "
+                                f"percent_of_feedwater, conductivity (got {given or 'none'})",
+                                field=f"{where}.percent_of_feedwater"))
+    if s.flow is not None:
+        try:
+            units.check_kind(s.flow.unit, ("mass_flow",))
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}", field=f"{where}.flow.unit",
+                                    fix=exc.fix))
+    return errs
+
+
 def check_facility(f: Facility) -> list[ConfigError]:
     errs: list[ConfigError] = []
     seen_ids: set[str] = set()
@@ -114,6 +140,18 @@ def check_facility(f: Facility) -> list[ConfigError]:
                     f"{tag_units[m.tag][1]}", field=f"streams[{i}].{field}.unit",
                     fix="a tag has one unit: use the same unit everywhere"))
             tag_units.setdefault(m.tag, (m.unit, f"streams[{i}].{field}"))
+    steam_ids = {s.id for s in f.streams if s.carrier == "steam"}
+    for i, s in enumerate(f.streams):
+        if s.carrier == "blowdown" and s.of and s.of not in steam_ids:
+            errs.append(ConfigError(f"blowdown stream {s.id!r}: 'of' names {s.of!r}, which is not "
+                                    "a steam stream", field=f"streams[{i}].of",
+                                    fix=f"use one of {sorted(steam_ids)}"))
+        if s.estimate is not None and s.estimate.rated_output is not None:
+            try:
+                units.check_kind(s.estimate.rated_output.unit, ("power",))
+            except UnitError as exc:
+                errs.append(ConfigError(f"stream {s.id!r}: {exc.message}",
+                                        field=f"streams[{i}].estimate.rated_output.unit", fix=exc.fix))
     if not any(s.role == "input" for s in f.streams):
         errs.append(ConfigError("a facility needs at least one input stream", field="streams"))
     if not any(s.role == "output" for s in f.streams):

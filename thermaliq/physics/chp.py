@@ -1,0 +1,94 @@
+"""Indicators of combined heat and power (CHP) units, per period.
+
+With fuel input F, electricity output E and useful heat Q of a period (same energy unit, on the
+facility's heating-value basis; the EU method asks for LHV, so set ``basis: LHV`` for PES):
+
+* electrical efficiency ηE = E/F, thermal efficiency ηQ = Q/F, total = (E + Q)/F;
+* PURPA efficiency (E + Q/2)/F (FERC, 18 CFR 292.205(a)(2): at least 42.5 %, or 45 % when the
+  useful thermal output is below 15 % of total output);
+* EPA effective electrical efficiency E/(F − Q/0.8): the fuel left for power after the heat
+  a 80 % boiler would have needed (EPA CHP Partnership, "Methods for Calculating CHP Efficiency");
+* primary energy savings PES = 1 − 1/(ηQ/ηQ,ref + ηE/ηE,ref) (Directive 2012/27/EU Annex II(b))
+  with the harmonised reference values of Commission Delegated Regulation (EU) 2015/2402,
+  Annexes I and II (:data:`REFERENCE_EFFICIENCY`, units built from 2016, before the grid and
+  climate corrections).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EPA_BOILER_EFFICIENCY = 0.8   # the displaced boiler of the EPA effective electrical efficiency [-]
+
+#: (electrical, heat) reference efficiencies [%] by fuel, Reg. (EU) 2015/2402 Annex I (electricity,
+#: units from 2016) and Annex II (heat: hot water/steam, direct use of exhaust gas not covered).
+REFERENCE_EFFICIENCY: dict[str, tuple[float, float]] = {
+    "natural_gas": (53.0, 92.0),    # G10 natural gas
+    "propane": (53.0, 92.0),        # G11 LPG
+    "lng": (53.0, 92.0),
+    "fuel_oil": (44.2, 85.0),       # L7 heavy fuel oil
+    "diesel": (44.2, 85.0),         # L8 gas oil, diesel
+    "coal": (44.2, 88.0),           # S1 hard coal (heat: steam/hot water)
+    "biomass": (33.0, 86.0),        # S4 wood fuels
+    "biogas": (42.0, 80.0),         # G12 biogas
+    "hydrogen": (53.0, 92.0),       # G13 hydrogen, taken as natural gas
+}
+
+
+def _share(num, den):
+    num, den = np.asarray(num, dtype="float64"), np.asarray(den, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den * 100.0, np.nan)
+
+
+def chp_indicators(fuel, electricity, heat, electrical_reference_percent: float = 53.0,
+                   heat_reference_percent: float = 92.0) -> dict[str, np.ndarray]:
+    """CHP indicators of periods [%].
+
+    Parameters
+    ----------
+    fuel : float or numpy.ndarray
+        Fuel input F [kWh].
+    electricity : float or numpy.ndarray
+        Electricity output E [kWh].
+    heat : float or numpy.ndarray
+        Useful heat output Q [kWh].
+    electrical_reference_percent, heat_reference_percent : float
+        ηE,ref and ηQ,ref of the PES [%].
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``electrical_efficiency_percent``, ``thermal_efficiency_percent``,
+        ``total_efficiency_percent``, ``purpa_efficiency_percent``,
+        ``effective_electrical_efficiency_percent``, ``primary_energy_savings_percent`` [%];
+        NaN where F <= 0 (and the EPA figure where F <= Q/0.8).
+
+    Examples
+    --------
+    F = 100, E = 30, Q = 45: total 75 %, PURPA (30 + 22.5)/100 = 52.5 %, EPA 30/(100 − 56.25)
+    = 68.6 %, PES = 1 − 1/(0.45/0.92 + 0.30/0.53) = 5.23 %.
+    """
+    for name, value in (("electrical_reference_percent", electrical_reference_percent),
+                        ("heat_reference_percent", heat_reference_percent)):
+        if not 0 < value <= 100:
+            raise ValueError(f"{name} must be in (0, 100], got {value}")
+    f = np.asarray(fuel, dtype="float64")
+    e = np.asarray(electricity, dtype="float64")
+    q = np.asarray(heat, dtype="float64")
+    eta_e, eta_q = _share(e, f), _share(q, f)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = eta_q / heat_reference_percent + eta_e / electrical_reference_percent
+        pes = np.where(ratio > 0, (1.0 - 1.0 / ratio) * 100.0, np.nan)
+    return {
+        "electrical_efficiency_percent": eta_e,
+        "thermal_efficiency_percent": eta_q,
+        "total_efficiency_percent": _share(e + q, f),
+        "purpa_efficiency_percent": _share(e + q / 2.0, f),
+        "effective_electrical_efficiency_percent": _share(e, f - q / EPA_BOILER_EFFICIENCY),
+        "primary_energy_savings_percent": pes,
+    }
+
+
+def reference_efficiencies(fuel: str | None) -> tuple[float, float]:
+    """(ηE,ref, ηQ,ref) [%] of a fuel from :data:`REFERENCE_EFFICIENCY`; natural gas otherwise."""
+    return REFERENCE_EFFICIENCY.get(fuel or "natural_gas", REFERENCE_EFFICIENCY["natural_gas"])
