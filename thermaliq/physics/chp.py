@@ -92,3 +92,50 @@ def chp_indicators(fuel, electricity, heat, electrical_reference_percent: float 
 def reference_efficiencies(fuel: str | None) -> tuple[float, float]:
     """(ηE,ref, ηQ,ref) [%] of a fuel from :data:`REFERENCE_EFFICIENCY`; natural gas otherwise."""
     return REFERENCE_EFFICIENCY.get(fuel or "natural_gas", REFERENCE_EFFICIENCY["natural_gas"])
+
+
+CHP_COLUMNS = ["electrical_efficiency_percent", "thermal_efficiency_percent",
+               "purpa_efficiency_percent", "effective_electrical_efficiency_percent",
+               "primary_energy_savings_percent"]
+
+
+def facility_references(facility) -> tuple[float, float]:
+    """(ηE,ref, ηQ,ref) [%] of a facility: its ``chp`` block, else the default of its first fuel."""
+    fuel = next((s.carrier for s in facility.streams
+                 if s.role == "input" and s.carrier not in (None, "electricity", "steam",
+                                                            "hot_water", "heat")), None)
+    ref_e, ref_q = reference_efficiencies(fuel)
+    if facility.chp is not None:
+        ref_e = facility.chp.electrical_reference_percent or ref_e
+        ref_q = facility.chp.heat_reference_percent or ref_q
+    return ref_e, ref_q
+
+
+def period_chp_columns(facility, energy_kwh) -> "dict[str, np.ndarray]":
+    """The CHP columns of ``calculations`` from per-period stream energies [%].
+
+    Parameters
+    ----------
+    facility : thermaliq.config.Facility
+    energy_kwh : pandas.DataFrame
+        Periods x stream ids, each summed over the period's valid intervals [kWh].
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        :data:`CHP_COLUMNS`; NaN for a facility without fuel input, electricity output and
+        another useful output (F = fuel inputs, E = electricity outputs, Q = other outputs).
+    """
+    n = len(energy_kwh)
+    fuel_ids = [s.id for s in facility.streams if s.role == "input" and s.carrier not in
+                (None, "electricity", "steam", "hot_water", "heat")]
+    e_ids = [s.id for s in facility.streams if s.role == "output" and s.carrier == "electricity"]
+    q_ids = [s.id for s in facility.streams if s.role == "output" and s.carrier != "electricity"]
+    if not (fuel_ids and e_ids and q_ids):
+        return {c: np.full(n, np.nan) for c in CHP_COLUMNS}
+
+    def total(ids):
+        return energy_kwh[ids].to_numpy(dtype="float64").sum(axis=1)
+
+    out = chp_indicators(total(fuel_ids), total(e_ids), total(q_ids), *facility_references(facility))
+    return {c: out[c] for c in CHP_COLUMNS}

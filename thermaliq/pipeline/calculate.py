@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from thermaliq.quality import alerts, align
+from thermaliq.pipeline import engineering
 from thermaliq.physics import balance, energy
 from thermaliq.store import lake, versions
 from thermaliq import periods
@@ -41,6 +42,7 @@ class WindowResult:
     alerts: pd.DataFrame
     events: pd.DataFrame
     issues: list[str] = field(default_factory=list)
+    uncertainty_budget: pd.DataFrame | None = None   # day rows of the `uncertainty_budget` relation
 
 
 def history_margin(facility: Facility) -> pd.Timedelta:
@@ -139,13 +141,16 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     days = balance.period_results(facility, energies, aligned.valid, "day")
     intervals["status"] = interval_status(intervals)
     days["status"] = period_status(days, facility)
+    day_energies = summed_over_periods(energies, aligned.valid, days)
+    budget_rows = engineering.add_columns(facility, aligned.values, energies, aligned.valid,
+                                          intervals, days, day_energies.energy_kwh)
     stream_rows = pd.concat([
         long_stream_energies(facility, energies, "interval", intervals),
-        long_stream_energies(facility, summed_over_periods(energies, aligned.valid, days), "day", days),
+        long_stream_energies(facility, day_energies, "day", days),
     ], ignore_index=True)
     return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
                         aligned.tag_quality, pd.DataFrame(columns=alerts.ALERT_COLUMNS), aligned.events,
-                        list(energies.issues))
+                        list(energies.issues), budget_rows)
 
 
 def add_alerts(home: Home, facility: Facility, result: WindowResult, *,

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import balance, energy
+from thermaliq.physics import balance, chp, energy
 from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
@@ -216,6 +216,11 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             al["day_start"] = al["period_start"]      # alerts belong to one local day
             if not al.empty:
                 _write_by_month(home, facility, "alerts", al, seq)
+            ub = result.uncertainty_budget
+            if ub is not None and not ub.empty:
+                ub = ub.assign(write_seq=seq)
+                ub["day_start"] = ub["period_start"]   # budget rows belong to one local day
+                _write_by_month(home, facility, "uncertainty_budget", ub, seq)
         recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
                                                            run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
@@ -289,7 +294,7 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
 TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
 TEXT_COLUMNS = ("facility_id", "granularity", "basis", "status", "run_id", "reason", "content_hash",
                 "stream_id", "role", "carrier", "tag", "issues", "kind", "severity", "message",
-                "detail")
+                "detail", "quantity", "source", "unit")
 
 
 def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
@@ -343,6 +348,10 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     rows["intervals"] = len(intervals)
     rows["data_quality_score"] = rows["valid_intervals"] / max(len(intervals), 1)
     rows["status"] = period_status(rows, facility)
+    for col, value in chp.period_chp_columns(
+            facility, summed_over_periods(energies, valid, rows).energy_kwh
+            .reindex(columns=energy_kwh.columns)).items():
+        rows[col] = value
     months_current = current[current["granularity"] == "month"]
     if not months_current.empty:
         old = months_current.iloc[0]
