@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
@@ -13,6 +14,7 @@ from thermaliq.store import catalog
 TZ = "Europe/Berlin"
 VALUES = {"FT-101": 750.0, "FT-201": 10_000.0, "PT-201": 1.0, "TT-202": 105.0}
 DAY = date(2024, 6, 4)
+DAY2 = date(2024, 6, 5)
 
 
 def _config():
@@ -30,21 +32,22 @@ def _config():
 
 
 def test_day_and_interval_rows_carry_uncertainty_and_the_budget_is_a_relation(home):
-    """Issue #17: U (k = 2) = 2.41 pt on the issue-2 boiler for the day and for each interval
-    (systematic); the blowdown loss is 0.58 % of input, so indirect efficiency = 99.42 %;
+    """Issue #17: U (k = 2) = 2.41 pt on the issue-2 boiler for each of two days, each interval and
+    the month (systematic errors: the month's effects are the days' effects added, so the relative
+    uncertainty stays that of one interval); the blowdown loss is 0.58 % of input, so indirect efficiency = 99.42 %;
     `uncertainty_budget` lists the five inputs per quantity; not a CHP: the CHP columns are NULL."""
     write_facility(home.root, _config())
-    write_daily_csv(home.root, "BOILER-1", constant_readings(DAY, DAY, TZ, VALUES))
+    write_daily_csv(home.root, "BOILER-1", constant_readings(DAY, DAY2, TZ, VALUES))
     facility = load_facility(home.facility_file("BOILER-1"))
     ingest.ingest_files(home, facility)
-    result = calculate.calculate_window(home, facility, DAY, DAY)
+    result = calculate.calculate_window(home, facility, DAY, DAY2)
     results.store_window(home, facility, result, run_id="test")
     con = catalog.memory_connection(home)
     rows = con.execute(
         "SELECT granularity, efficiency_uncertainty_points, indirect_efficiency_percent, "
         "indirect_efficiency_uncertainty_points, purpa_efficiency_percent FROM calculations "
-        "WHERE is_current AND granularity IN ('day', 'interval')").fetchall()
-    assert {r[0] for r in rows} == {"day", "interval"}
+        "WHERE is_current").fetchall()
+    assert {r[0] for r in rows} == {"day", "interval", "month"}
     for _, u, indirect, u_indirect, purpa in rows:
         assert u == pytest.approx(2.41, abs=0.01)
         assert indirect == pytest.approx(100 - 0.579, abs=0.01)
@@ -52,7 +55,8 @@ def test_day_and_interval_rows_carry_uncertainty_and_the_budget_is_a_relation(ho
         assert purpa is None
     budget = con.execute(
         "SELECT source, round(contribution_points, 3) FROM uncertainty_budget "
-        "WHERE quantity = 'efficiency' ORDER BY source").fetchall()
+        "WHERE quantity = 'efficiency' AND period_start = ? ORDER BY source",
+        [pd.Timestamp(DAY, tz=TZ)]).fetchall()
     assert [b[0] for b in budget] == ["FT-101", "FT-201", "PT-201", "TT-202", "gas.heating_value"]
     assert dict(budget)["FT-201"] == pytest.approx(0.799, abs=0.002)    # η · 1 %
 

@@ -25,7 +25,8 @@ from thermaliq.physics.uncertainty import (COVERAGE_EXPANDED, InstrumentAccuracy
                                            ratio_contribution, standard_uncertainty)
 
 BUDGET_COLUMNS = ["period_start", "period_end", "quantity", "source", "stream_id",
-                  "standard_uncertainty", "unit", "sensitivity", "contribution_points"]
+                  "standard_uncertainty", "unit", "sensitivity", "contribution_points",
+                  "input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]
 QUANTITIES = {"efficiency": "efficiency_uncertainty_points",
               "indirect_efficiency": "indirect_efficiency_uncertainty_points",
               "balance_error": "balance_error_uncertainty_points"}
@@ -168,6 +169,34 @@ def _role_sums(facility: Facility, e: pd.DataFrame, ok: np.ndarray, which: np.nd
     return out
 
 
+def contributions(inp, out, loss, d_inp, d_out, d_loss, has_losses: bool) -> dict[str, np.ndarray]:
+    """Effect of one input on each figure [points] from its effects on the period's input,
+    useful output and losses [kWh] (first order: :func:`ratio_contribution`)."""
+    out_ = {"efficiency": ratio_contribution(d_out, d_inp, out, inp)}
+    if has_losses:
+        out_["indirect_efficiency"] = -ratio_contribution(d_loss, d_inp, loss, inp)
+        out_["balance_error"] = ratio_contribution(np.asarray(d_inp) - d_out - d_loss, d_inp,
+                                                   np.asarray(inp) - out - loss, inp)
+    return out_
+
+
+def uncertainty_from_effects(facility: Facility, inp: float, out: float, loss: float,
+                             effects: pd.DataFrame) -> dict[str, float]:
+    """Expanded uncertainties (k = 2) of a period [points] from the energy effects of each input
+    summed over its days (``effects``: one row per source with ``input_effect_kwh``,
+    ``output_effect_kwh``, ``losses_effect_kwh`` [kWh]). Systematic errors: the effects of the
+    days add up before the ratio is taken (used for months, whose days carry the budget)."""
+    has_losses = any(s.role == "loss" for s in facility.streams)
+    squares = {q: 0.0 for q in QUANTITIES}
+    for r in effects.itertuples():
+        for q, c in contributions(inp, out, loss, r.input_effect_kwh, r.output_effect_kwh,
+                                  r.losses_effect_kwh, has_losses).items():
+            squares[q] += float(np.nan_to_num(c)) ** 2
+    return {column: (COVERAGE_EXPANDED * float(np.sqrt(squares[q]))
+                     if inp > 0 and len(effects) and (q == "efficiency" or has_losses) else np.nan)
+            for q, column in QUANTITIES.items()}
+
+
 def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effects: Effects,
                        valid: pd.Series, period_starts) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Expanded uncertainties (k = 2) of the period figures and the budget of each input.
@@ -209,11 +238,7 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
     counts = np.bincount(which, weights=ok.astype(float), minlength=n)
     for src, d, u in zip(effects.sources, effects.energy_kwh, effects.u):
         db = _role_sums(facility, d.reindex_like(e), ok, which, n)
-        contrib = {"efficiency": ratio_contribution(db["output"], db["input"], out, inp)}
-        if has_losses:
-            contrib["indirect_efficiency"] = -ratio_contribution(db["loss"], db["input"], loss, inp)
-            contrib["balance_error"] = ratio_contribution(db["input"] - db["output"] - db["loss"],
-                                                          db["input"], inp - out - loss, inp)
+        contrib = contributions(inp, out, loss, db["input"], db["output"], db["loss"], has_losses)
         with np.errstate(invalid="ignore", divide="ignore"):
             u_mean = np.bincount(which, weights=np.where(ok, np.nan_to_num(u), 0.0),
                                  minlength=n) / counts
@@ -224,7 +249,9 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
             rows.append(pd.DataFrame({"period_start": shown, "quantity": q, "source": src.name,
                                       "stream_id": src.stream_id, "standard_uncertainty": u_mean,
                                       "unit": src.unit, "sensitivity": sens,
-                                      "contribution_points": c}))
+                                      "contribution_points": c, "input_effect_kwh": db["input"],
+                                      "output_effect_kwh": db["output"],
+                                      "losses_effect_kwh": db["loss"]}))
     none = counts == 0
     cols = {}
     for q, column in QUANTITIES.items():

@@ -22,7 +22,8 @@ from thermaliq.home import Home
 CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_end", "basis",
              "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
              "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
-             "exergy_efficiency_percent", "data_quality_score", "status"]
+             "exergy_efficiency_percent", "data_quality_score", "status",
+             "write_seq"]   # write_seq: which uncertainty_budget rows are current (issue 17)
 #: Columns of the stored stream energies they need.
 ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
 
