@@ -231,3 +231,47 @@ def test_chp_indicators_issue_example():
     assert out["primary_energy_savings_percent"] == pytest.approx(5.23, abs=0.005)
     with pytest.raises(ValueError, match="heat_reference_percent"):
         chp.chp_indicators(1.0, 1.0, 1.0, 53.0, 0.0)
+
+
+def test_alert_messages_say_whether_a_difference_is_within_the_uncertainty():
+    """A steam boiler day at 70 % against a 7-day mean of 81 % (difference −11 pt > 10 pt) with
+    U = 2.4 pt is beyond the uncertainty; the DOE Steam Tip Sheet #4 minimum of the benchmark
+    (68.2 % HHV) is 1.8 pt above 66.4 %, within a U of 2.4 pt, and beyond a U of 1.0 pt."""
+    from thermaliq.quality import alerts
+    fac = issue2_boiler()
+    start = pd.Timestamp("2024-03-05", tz="Europe/Berlin")
+
+    def day(eff, u):
+        return pd.DataFrame({"period_start": [start], "period_end": [start + pd.Timedelta(days=1)],
+                             "efficiency_percent": [eff], "balance_error_percent": [np.nan],
+                             "data_quality_score": [1.0], "basis": ["HHV"], "status": ["ok"],
+                             "efficiency_uncertainty_points": [u]})
+
+    found = alerts.day_alerts(fac, day(70.0, 2.4), pd.Series({start: 81.0}))
+    anomaly = found[found["kind"] == "efficiency_anomaly"]["message"].iloc[0]
+    assert anomaly.endswith("beyond the ±2.4 pt measurement uncertainty of the day (k = 2)")
+    below = alerts.day_alerts(fac, day(66.4, 2.4), pd.Series(dtype=float))
+    assert "; within the ±2.4 pt" in below[below["kind"] == "below_benchmark"]["message"].iloc[0]
+    below = alerts.day_alerts(fac, day(66.4, 1.0), pd.Series(dtype=float))
+    assert "; beyond the ±1.0 pt" in below[below["kind"] == "below_benchmark"]["message"].iloc[0]
+
+
+def test_reduced_recalculation_equals_moving_the_whole_facility():
+    """stream_effects recomputes only the streams an input can change (and moves the estimates from
+    the totals); on the demo steam plant (fuel, electricity, superheated steam, Siegert flue gas,
+    blowdown by conductivity, ABMA radiation) every effect equals recomputing the whole facility."""
+    from thermaliq.demo.signals import facility_configs
+    fac = config.parse_facility(facility_configs()["FAC-STEAM"])
+    idx = pd.date_range("2024-03-05", periods=8, freq=INTERVAL, tz="UTC")
+    load = np.linspace(0.4, 1.0, len(idx))
+    values = pd.DataFrame({"FT-101": 1580 * load, "JT-301": 45 + 75 * load, "FT-201": 19.0 * load,
+                           "PT-201": 10.0, "TT-201": 190.0, "TT-202": 105.0,
+                           "TT-501": 140 + 60 * load, "AT-501": 2.5 + 2 * (1 - load)}, index=idx)
+    base = energy.stream_energies(fac, values, INTERVAL)
+    effects = budget.stream_effects(fac, values, INTERVAL, base)
+    assert len(effects.sources) == 10    # 8 tags, the heating value and the air temperature
+    for src, delta in zip(effects.sources, effects.energy_kwh):
+        moved_fac, moved_values, _ = budget.moved_by_u(fac, values, src)
+        full = energy.stream_energies(moved_fac, moved_values, INTERVAL).energy_kwh - base.energy_kwh
+        pd.testing.assert_frame_equal(delta, full, check_exact=False, rtol=1e-9, atol=1e-9,
+                                      obj=src.name)

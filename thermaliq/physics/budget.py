@@ -90,7 +90,7 @@ def _stream(facility: Facility, stream_id: str) -> Stream:
     return next(s for s in facility.streams if s.id == stream_id)
 
 
-def _perturbed(facility: Facility, values: pd.DataFrame, src: UncertainInput):
+def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
     """(facility, values, u per interval in the source's unit) with the source moved by u."""
     s = _stream(facility, src.stream_id)
     if src.field == "heating_value":
@@ -145,16 +145,66 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
         The unperturbed energies of ``values``.
     """
     sources, effects, us = [], [], []
+    base_e = base.energy_kwh
     for src in uncertainty_sources(facility):
-        moved = _perturbed(facility, values, src)
+        moved = moved_by_u(facility, values, src)
         if moved is None:
             continue
         fac, vals, u = moved
-        e = energy_mod.stream_energies(fac, vals, interval).energy_kwh
+        sub = _affected(fac, src, values)
+        e = energy_mod.stream_energies(sub, vals, interval).energy_kwh
+        delta = pd.DataFrame(0.0, index=base_e.index, columns=base_e.columns)
+        for c in e.columns:
+            delta[c] = e[c] - base_e[c]
+        _estimate_effects(facility, base_e, delta, pd.Timedelta(interval).total_seconds())
         sources.append(src)
-        effects.append(e - base.energy_kwh)
+        effects.append(delta)
         us.append(u)
     return Effects(tuple(sources), tuple(effects), tuple(us))
+
+
+def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> Facility:
+    """The facility reduced to the streams an input can change and those they need: the streams
+    that read it, blowdowns of a steam stream among them (and that steam stream), flue-gas losses
+    when a fuel input moves (and the fuel inputs a flue-gas loss needs). Estimates are left out:
+    :func:`_estimate_effects` moves them from the totals. Only the cost changes, not the result
+    (tests/test_uncertainty.py compares with moving the whole facility)."""
+    streams = facility.streams
+    if src.field == "heating_value" or not _stream(facility, src.stream_id).measurements()[src.field].is_tag:
+        touched = {src.stream_id}
+    else:
+        touched = {s.id for s in streams if any(m.is_tag and m.tag == src.name
+                                                for m in s.measurements().values())}
+    keep = set(touched)
+    for s in streams:
+        if s.carrier == "blowdown" and (s.of in touched or s.id in touched):
+            keep |= {s.id, s.of}
+        if s.carrier == "flue_gas" and (s.id in touched or any(
+                is_fuel(x.carrier) and x.role == "input" and x.id in touched for x in streams)):
+            keep.add(s.id)
+    if any(s.carrier == "flue_gas" and s.id in keep for s in streams):
+        keep |= {s.id for s in streams if is_fuel(s.carrier) and s.role == "input"}
+    return facility.model_copy(update={"streams": [s for s in streams
+                                                   if s.id in keep and s.estimate is None]})
+
+
+def _estimate_effects(facility: Facility, base_e: pd.DataFrame, delta: pd.DataFrame,
+                      interval_s: float) -> None:
+    """Set the effects on estimated losses (in ``delta``) from the moved input and output totals."""
+    estimates = [s for s in facility.streams if s.estimate is not None]
+    if not estimates:
+        return
+    roles = {s.id: s.role for s in facility.streams}
+
+    def total(frame, role):
+        cols = [c for c in frame.columns if roles.get(c) == role]
+        return frame[cols].to_numpy(dtype="float64").sum(axis=1) if cols else np.zeros(len(frame))
+
+    inp, out = total(base_e, "input"), total(base_e, "output")
+    d_inp, d_out = total(delta, "input"), total(delta, "output")
+    for s in estimates:
+        delta[s.id] = (energy_mod.estimated_loss_kwh(s, inp + d_inp, out + d_out, interval_s)
+                       - energy_mod.estimated_loss_kwh(s, inp, out, interval_s))
 
 
 def _role_sums(facility: Facility, e: pd.DataFrame, ok: np.ndarray, which: np.ndarray,

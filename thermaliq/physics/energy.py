@@ -244,15 +244,26 @@ def _blowdown(ctx: _Ctx, s: Stream) -> np.ndarray:
     return mass * dh
 
 
-def _estimate(ctx: _Ctx, s: Stream, total_input: np.ndarray, total_useful: np.ndarray) -> np.ndarray:
-    """An estimated loss [kWh]: a share of input, or radiation on the ABMA curve, L(f) = L(1)/f
-    of input at load f = useful output / rated output (no loss while nothing is produced; loads
-    below 5 % are taken as 5 %)."""
+def estimated_loss_kwh(s: Stream, total_input_kwh, total_useful_kwh, interval_s: float) -> np.ndarray:
+    """An estimated loss per interval [kWh]: a share of input, or radiation on the ABMA curve,
+    L(f) = L(1)/f of input at load f = useful output / rated output (no loss while nothing is
+    produced; loads below 5 % are taken as 5 %).
+
+    Parameters
+    ----------
+    s : Stream
+        A stream with an ``estimate``.
+    total_input_kwh, total_useful_kwh : numpy.ndarray
+        Inputs and useful outputs of each interval [kWh].
+    interval_s : float
+        Interval length [s].
+    """
     est = s.estimate
+    total_input, total_useful = np.asarray(total_input_kwh), np.asarray(total_useful_kwh)
     if est.percent_of_input is not None:
         return total_input * est.percent_of_input / 100.0
     rated_kwh = float(units.to_si(est.rated_output.value, est.rated_output.unit, "power")) \
-        * ctx.dt_s / J_PER_KWH
+        * interval_s / J_PER_KWH
     load = total_useful / rated_kwh
     share = heat_loss.radiation_loss_percent(np.maximum(load, 0.05), est.percent_of_rated) / 100.0
     return np.where(total_useful > 0, share * total_input, 0.0)
@@ -337,7 +348,7 @@ def stream_energies(facility: Facility, values: pd.DataFrame,
     for i, s in deferred:
         with _stream_errors(i):
             if s.estimate is not None:
-                energy[s.id] = _estimate(ctx, s, total_input, total_useful)
+                energy[s.id] = estimated_loss_kwh(s, total_input, total_useful, ctx.dt_s)
             elif s.carrier == "blowdown":
                 energy[s.id] = _blowdown(ctx, s) / J_PER_KWH
             else:
