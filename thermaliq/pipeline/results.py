@@ -395,6 +395,8 @@ def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.Da
     stored = stored.assign(day_start=versions.utc_instants_ns(stored["day_start"]))
     mine = stored.merge(keys, on=["day_start", "write_seq"])
     mine = mine[mine["quantity"] == "efficiency"]     # the effects repeat on every quantity's row
+    # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
+    mine = mine.sort_values(["source", "day_start"], kind="mergesort")
     effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",
                                       "losses_effect_kwh"]].sum().reset_index()
     losses = row["losses_kwh"] if pd.notna(row["losses_kwh"]) else 0.0
