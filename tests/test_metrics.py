@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,6 +59,11 @@ def test_design_metric_names_are_all_known():
               "thermaliq_readings_ingested_total", "thermaliq_readings_rejected_total",
               "thermaliq_readings_interpolated_total", "thermaliq_stage_duration_seconds",
               "thermaliq_last_successful_run_timestamp_seconds"]
+    # issue 17: the latest day's uncertainty and CHP indicators
+    design += ["thermaliq_efficiency_uncertainty_points", "thermaliq_chp_electrical_efficiency",
+               "thermaliq_chp_thermal_efficiency", "thermaliq_chp_purpa_efficiency",
+               "thermaliq_chp_effective_electrical_efficiency",
+               "thermaliq_chp_primary_energy_savings_percent"]
     assert sorted(design) == sorted(METRICS)
     assert METRICS["thermaliq_calculation_duration_seconds"][0] == "histogram"
 
@@ -343,3 +350,20 @@ def test_private_registry_leaves_the_default_one_alone(tmp_path):
     before = {m.name for m in REGISTRY.collect()}
     write_metrics(tmp_path / "thermaliq.prom", [gauge("thermaliq_efficiency", 1.0, facility_id="F")])
     assert {m.name for m in REGISTRY.collect()} == before and "thermaliq_efficiency" not in before
+
+
+def test_optional_gauges_of_the_latest_day():
+    """Issue 17: the CHP gauges and the uncertainty appear only where the latest day has them
+    (values of the issue's CHP example: PURPA 52.5 %, PES 5.23 %)."""
+    from thermaliq.report.metrics import results_samples
+    days = pd.DataFrame({"period_start": pd.to_datetime(["2026-11-01", "2026-11-02"], utc=True),
+                         "efficiency_percent": [75.0, 75.0], "balance_error_percent": [np.nan, np.nan],
+                         "data_quality_score": [1.0, 1.0], "efficiency_uncertainty_points": [2.4, 2.41],
+                         "purpa_efficiency_percent": [52.5, 52.5],
+                         "primary_energy_savings_percent": [5.23, 5.23],
+                         "electrical_efficiency_percent": [np.nan, np.nan]})
+    got = {s.name: s.value for s in results_samples("CHP-1", days)}
+    assert got["thermaliq_efficiency_uncertainty_points"] == 2.41
+    assert got["thermaliq_chp_purpa_efficiency"] == 52.5
+    assert got["thermaliq_chp_primary_energy_savings_percent"] == 5.23
+    assert "thermaliq_chp_electrical_efficiency" not in got

@@ -62,6 +62,8 @@ def _check_stream(i: int, s: Stream) -> list[ConfigError]:
                             field=f"{where}.carrier")]
     errs.extend(_check_vocabulary(where, s))
     family = "fuel" if is_fuel(s.carrier) else s.carrier
+    if s.carrier == "blowdown":
+        return errs + _check_blowdown(where, s)
     if s.carrier == "flue_gas":
         if s.role != "loss":
             errs.append(ConfigError("a flue_gas stream is a loss", field=f"{where}.role",
@@ -152,6 +154,8 @@ def _metering_checks(where: str, s: Stream, family: str) -> list[ConfigError]:
             errs.append(ConfigError(f"stream {s.id!r}: line conditions apply to a gas metered in "
                                     "a plain volume unit (m3, L, ft3)", field=f"{where}.line_pressure",
                                     fix="remove line_pressure/line_temperature, or meter in m3"))
+    return errs
+
 
 def _check_vocabulary(where: str, s: Stream) -> list[ConfigError]:
     """Unknown carriers and fuels, with a "did you mean" (a typo must not pass as a new fuel).
@@ -169,6 +173,30 @@ def _check_vocabulary(where: str, s: Stream) -> list[ConfigError]:
     if s.fuel is not None and not known_fuel(s.fuel):
         errs.append(ConfigError(f"stream {s.id!r}: unknown fuel {s.fuel!r}", field=f"{where}.fuel",
                                 fix=did_you_mean(s.fuel, FUEL_NAMES + FUEL_ALIASES)))
+    return errs
+
+
+def _check_blowdown(where: str, s: Stream) -> list[ConfigError]:
+    """A blowdown loss: role loss, ``of`` a steam stream, one of flow, percent_of_feedwater and
+    conductivity (the steam stream's existence is checked in :func:`check_facility`)."""
+    errs = []
+    if s.role != "loss":
+        errs.append(ConfigError("a blowdown stream is a loss", field=f"{where}.role",
+                                fix="set role: loss"))
+    if not s.of:
+        errs.append(ConfigError(f"blowdown stream {s.id!r} needs 'of': the id of its steam stream",
+                                field=f"{where}.of"))
+    given = [n for n in ("flow", "percent_of_feedwater", "conductivity") if getattr(s, n) is not None]
+    if len(given) != 1:
+        errs.append(ConfigError(f"blowdown stream {s.id!r} needs exactly one of flow, "
+                                f"percent_of_feedwater, conductivity (got {given or 'none'})",
+                                field=f"{where}.percent_of_feedwater"))
+    if s.flow is not None:
+        try:
+            units.check_kind(s.flow.unit, ("mass_flow",))
+        except UnitError as exc:
+            errs.append(ConfigError(f"stream {s.id!r}: {exc.message}", field=f"{where}.flow.unit",
+                                    fix=exc.fix))
     return errs
 
 
@@ -190,6 +218,18 @@ def check_facility(f: Facility) -> list[ConfigError]:
                     f"{tag_units[m.tag][1]}", field=f"streams[{i}].{field}.unit",
                     fix="a tag has one unit: use the same unit everywhere"))
             tag_units.setdefault(m.tag, (m.unit, f"streams[{i}].{field}"))
+    steam_ids = {s.id for s in f.streams if s.carrier == "steam"}
+    for i, s in enumerate(f.streams):
+        if s.carrier == "blowdown" and s.of and s.of not in steam_ids:
+            errs.append(ConfigError(f"blowdown stream {s.id!r}: 'of' names {s.of!r}, which is not "
+                                    "a steam stream", field=f"streams[{i}].of",
+                                    fix=f"use one of {sorted(steam_ids)}"))
+        if s.estimate is not None and s.estimate.rated_output is not None:
+            try:
+                units.check_kind(s.estimate.rated_output.unit, ("power",))
+            except UnitError as exc:
+                errs.append(ConfigError(f"stream {s.id!r}: {exc.message}",
+                                        field=f"streams[{i}].estimate.rated_output.unit", fix=exc.fix))
     if not any(s.role == "input" for s in f.streams):
         errs.append(ConfigError("a facility needs at least one input stream", field="streams"))
     if not any(s.role == "output" for s in f.streams):

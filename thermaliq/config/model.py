@@ -19,11 +19,36 @@ from thermaliq.errors import ConfigError
 
 FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FACILITY_TYPES = ("steam_boiler", "hot_water_boiler", "chp", "process_heater", "furnace", "dryer")
-NON_FUEL_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas")
+NON_FUEL_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas", "blowdown")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Accuracy(_Strict):
+    """An instrument's accuracy (GUM): parts in quadrature, k = ``coverage`` or a rectangular MPE.
+
+    See :mod:`thermaliq.physics.uncertainty` for how it becomes a standard uncertainty.
+    """
+
+    percent_of_reading: float = Field(0.0, ge=0, le=100)
+    absolute: float = Field(0.0, ge=0)
+    unit: str | None = None
+    percent_of_span: float = Field(0.0, ge=0, le=100)
+    span: tuple[float, float] | None = None
+    coverage: float = Field(1.0, gt=0, le=10)
+    distribution: Literal["normal", "rectangular"] = "normal"
+
+    @model_validator(mode="after")
+    def _parts(self):
+        if not (self.percent_of_reading or self.absolute or self.percent_of_span):
+            raise ValueError("give percent_of_reading, absolute (with unit) or percent_of_span")
+        if self.percent_of_span and (self.span is None or not self.span[0] < self.span[1]):
+            raise ValueError("percent_of_span needs span: [low, high] with low < high")
+        if self.unit is not None:
+            units.parse_unit(self.unit)
+        return self
 
 
 class Measurement(_Strict):
@@ -35,6 +60,7 @@ class Measurement(_Strict):
     range: tuple[float, float] | None = None
     low_flow_cutoff: float | None = Field(None, ge=0)   # flow only: below it counts as zero
     basis: Literal["dry", "wet"] | None = None          # o2 only: default dry
+    accuracy: Accuracy | None = None
 
     @model_validator(mode="after")
     def _tag_or_value(self):
@@ -61,10 +87,44 @@ class HeatingValue(_Strict):
     value: float = Field(gt=0)
     unit: str
     basis: Literal["HHV", "LHV"] | None = None
+    accuracy: Accuracy | None = None
 
 
 class Estimate(_Strict):
-    percent_of_input: float = Field(ge=0, le=100)
+    """A loss as a constant share of input, or radiation at ``percent_of_rated`` (ABMA curve)."""
+
+    percent_of_input: float | None = Field(None, ge=0, le=100)
+    percent_of_rated: float | None = Field(None, ge=0, le=100)
+    rated_output: Measurement | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.percent_of_input is None) == (self.percent_of_rated is None):
+            raise ValueError("give exactly one of 'percent_of_input' or 'percent_of_rated'")
+        if self.percent_of_rated is not None:
+            if self.rated_output is None or self.rated_output.is_tag:
+                raise ValueError("percent_of_rated needs rated_output: {value: ..., unit: kW}")
+        return self
+
+
+class Conductivity(_Strict):
+    """Conductivities (or TDS) of feedwater and boiler water; only their ratio counts [µS/cm]."""
+
+    feedwater: float = Field(ge=0)
+    blowdown: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _below(self):
+        if self.feedwater >= self.blowdown:
+            raise ValueError("the feedwater conductivity must be below the blowdown's")
+        return self
+
+
+class ChpReference(_Strict):
+    """Reference efficiencies of the primary energy savings (Reg. (EU) 2015/2402) [%]."""
+
+    electrical_reference_percent: float | None = Field(None, gt=0, le=100)
+    heat_reference_percent: float | None = Field(None, gt=0, le=100)
 
 
 class Stream(_Strict):
@@ -94,6 +154,9 @@ class Stream(_Strict):
     compressibility: float = Field(1.0, gt=0)
     saturation_tolerance: float = Field(2.0, ge=0)         # steam: K below saturation taken as saturated
     dryness: Measurement | None = None                     # steam: quality of saturated steam
+    of: str | None = None                       # blowdown: the steam stream it belongs to
+    percent_of_feedwater: float | None = Field(None, ge=0, lt=100)
+    conductivity: Conductivity | None = None
 
     def measurements(self) -> dict[str, Measurement]:
         """Every measurement of this stream by field name."""
@@ -186,6 +249,7 @@ class Facility(_Strict):
     source: Source
     thresholds: Thresholds = Thresholds()
     streams: list[Stream] = Field(min_length=1)
+    chp: ChpReference | None = None
 
     @field_validator("facility_id")
     @classmethod

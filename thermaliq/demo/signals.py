@@ -49,6 +49,13 @@ CHP_GAS_LHV_KWH_NM3 = 10.0
 OIL_HHV_MJ_L = 38.6
 STEAM_AIR_TEMPERATURE_C = 20.0
 STEAM_SHELL_LOSS_PERCENT = 1.0
+#: FAC-STEAM's water chemistry and casing, as its engineer states them (issue 17): conductivity of
+#: feedwater and boiler water [µS/cm] (ratio 3 % of feedwater, DOE Steam Tip Sheet #9 range) and
+#: an ABMA radiation loss of 0.4 % at the rated 13 MW of steam.
+STEAM_FEEDWATER_US_CM = 90.0
+STEAM_BLOWDOWN_US_CM = 3000.0
+STEAM_RADIATION_PERCENT_OF_RATED = 0.4
+STEAM_RATED_OUTPUT_KW = 13000.0
 CHP_WATER_PRESSURE_BARG = 4.0
 HEATER_WATER_PRESSURE_BARG = 8.0
 
@@ -63,21 +70,32 @@ def facility_configs() -> dict[str, dict]:
         "source": {"kind": "files", "path": "inbox/FAC-STEAM/*.csv", "format": "long"},
         "streams": [
             {"id": "gas", "role": "input", "carrier": "natural_gas",
-             "flow": tag("FT-101", "m3/h", [0, 2500]),
-             "heating_value": {"value": STEAM_GAS_HHV_KWH_M3, "unit": "kWh/m3", "basis": "HHV"}},
+             "flow": tag("FT-101", "m3/h", [0, 2500], _mpe(1.0)),
+             "heating_value": {"value": STEAM_GAS_HHV_KWH_M3, "unit": "kWh/m3", "basis": "HHV",
+                               "accuracy": {"percent_of_reading": 1.0, "coverage": 2}}},
             {"id": "power_in", "role": "input", "carrier": "electricity",
-             "flow": tag("JT-301", "kW", [0, 400])},
+             "flow": tag("JT-301", "kW", [0, 400], _mpe(0.5))},
             {"id": "steam", "role": "output", "carrier": "steam",
-             "flow": tag("FT-201", "t/h", [0, 30]),
-             "pressure": tag("PT-201", "barg", [0, 16]),
-             "temperature": tag("TT-201", "degC", [100, 250]),
-             "feedwater_temperature": tag("TT-202", "degC", [10, 150])},
+             "flow": tag("FT-201", "t/h", [0, 30], _mpe(1.0)),
+             "pressure": tag("PT-201", "barg", [0, 16],
+                             {"percent_of_span": 0.25, "span": [0, 16], "distribution": "rectangular"}),
+             "temperature": tag("TT-201", "degC", [100, 250],
+                                {"absolute": 0.5, "unit": "K", "distribution": "rectangular"}),
+             "feedwater_temperature": tag("TT-202", "degC", [10, 150],
+                                          {"absolute": 0.5, "unit": "K", "distribution": "rectangular"})},
             {"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
-             "method": "siegert", "temperature": tag("TT-501", "degC", [50, 350]),
-             "o2": tag("AT-501", "percent", [0, 21]),
-             "air_temperature": {"value": STEAM_AIR_TEMPERATURE_C, "unit": "degC"}},
-            {"id": "shell", "role": "loss",
-             "estimate": {"percent_of_input": STEAM_SHELL_LOSS_PERCENT}},
+             "method": "siegert", "temperature": tag("TT-501", "degC", [50, 350],
+                                                     {"absolute": 2.0, "unit": "K", "coverage": 2}),
+             "o2": tag("AT-501", "percent", [0, 21], {"absolute": 0.2, "distribution": "rectangular"}),
+             "air_temperature": {"value": STEAM_AIR_TEMPERATURE_C, "unit": "degC",
+                                 "accuracy": {"absolute": 5.0, "unit": "K", "distribution": "rectangular"}}},
+            # the generated plant loses STEAM_SHELL_LOSS_PERCENT of its gas to blowdown and casing;
+            # the engineer's estimates below come close (the balance error shows what is left)
+            {"id": "blowdown", "role": "loss", "carrier": "blowdown", "of": "steam",
+             "conductivity": {"feedwater": STEAM_FEEDWATER_US_CM, "blowdown": STEAM_BLOWDOWN_US_CM}},
+            {"id": "radiation", "role": "loss",
+             "estimate": {"percent_of_rated": STEAM_RADIATION_PERCENT_OF_RATED,
+                          "rated_output": {"value": STEAM_RATED_OUTPUT_KW, "unit": "kW"}}},
         ],
     }
     chp = {
@@ -87,16 +105,22 @@ def facility_configs() -> dict[str, dict]:
         "source": {"kind": "files", "path": "inbox/FAC-CHP/*.csv", "format": "wide"},
         "streams": [
             {"id": "gas", "role": "input", "carrier": "natural_gas",
-             "counter": {"tag": "FQ-101", "unit": "Nm3"},
-             "heating_value": {"value": CHP_GAS_LHV_KWH_NM3, "unit": "kWh/Nm3", "basis": "LHV"}},
+             "counter": {"tag": "FQ-101", "unit": "Nm3",
+                         "accuracy": {"percent_of_reading": 1.0, "distribution": "rectangular"}},
+             "heating_value": {"value": CHP_GAS_LHV_KWH_NM3, "unit": "kWh/Nm3", "basis": "LHV",
+                               "accuracy": {"percent_of_reading": 0.5}}},
             {"id": "power_out", "role": "output", "carrier": "electricity",
-             "flow": tag("JT-201", "kW", [0, 2500])},
+             "flow": tag("JT-201", "kW", [0, 2500], _mpe(0.5))},
             {"id": "heat_out", "role": "output", "carrier": "hot_water",
-             "flow": tag("FT-301", "t/h", [0, 150]),
-             "supply_temperature": tag("TT-301", "degC", [40, 110]),
-             "return_temperature": tag("TT-302", "degC", [30, 90]),
+             "flow": tag("FT-301", "t/h", [0, 150], _mpe(2.0)),
+             "supply_temperature": tag("TT-301", "degC", [40, 110],
+                                       {"absolute": 0.1, "unit": "K", "distribution": "rectangular"}),
+             "return_temperature": tag("TT-302", "degC", [30, 90],
+                                       {"absolute": 0.1, "unit": "K", "distribution": "rectangular"}),
              "pressure": {"value": CHP_WATER_PRESSURE_BARG, "unit": "barg"}},
         ],
+        # primary energy savings against Reg. (EU) 2015/2402 natural gas (G10) references
+        "chp": {"electrical_reference_percent": 53.0, "heat_reference_percent": 92.0},
     }
     heater = {
         "facility_id": "FAC-HEATER", "name": "Thameside process heater (demo)",
@@ -119,8 +143,16 @@ def facility_configs() -> dict[str, dict]:
     return {c["facility_id"]: c for c in (steam, chp, heater)}
 
 
-def _m(tag: str, unit: str, rng: list[float]) -> dict:
-    return {"tag": tag, "unit": unit, "range": rng}
+def _m(tag: str, unit: str, rng: list[float], accuracy: dict | None = None) -> dict:
+    out = {"tag": tag, "unit": unit, "range": rng}
+    if accuracy is not None:
+        out["accuracy"] = accuracy
+    return out
+
+
+def _mpe(percent: float) -> dict:
+    """A maximum permissible error of ``percent`` of reading (rectangular: u = a/√3)."""
+    return {"percent_of_reading": percent, "distribution": "rectangular"}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import combustion, fuels, metering, water
+from thermaliq.physics import combustion, fuels, heat_loss, metering, water
 from thermaliq import units
 from thermaliq.config import Facility, Measurement, Stream, is_fuel
 from thermaliq.errors import ConfigError, UnitError
@@ -306,6 +306,52 @@ def _ratio_or_nan(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
+def _blowdown(ctx: _Ctx, s: Stream) -> np.ndarray:
+    """Blowdown loss [J]: mass (flow, share of feedwater or conductivity ratio) x (h' at the
+    steam pressure - h of the feedwater) of the steam stream ``s.of``."""
+    steam = next(x for x in ctx.facility.streams if x.id == s.of)
+    p = ctx.si(steam, "pressure", steam.pressure, "pressure")
+    t_fw = ctx.si(steam, "feedwater_temperature", steam.feedwater_temperature, "temperature")
+    if s.flow is not None:
+        mass, _ = _quantity(ctx, s, ("mass",))
+    else:
+        share = (s.percent_of_feedwater / 100.0 if s.percent_of_feedwater is not None else
+                 heat_loss.blowdown_share_from_conductivity(s.conductivity.feedwater,
+                                                            s.conductivity.blowdown))
+        steam_mass, _ = _quantity(ctx, steam, ("mass",))
+        mass = heat_loss.blowdown_mass(steam_mass, share)
+    with np.errstate(invalid="ignore"):
+        dh = heat_loss.blowdown_enthalpy_rise(p, t_fw)
+    ctx.count_note(s, np.isnan(dh) & ~np.isnan(p) & ~np.isnan(t_fw),
+                   "blowdown enthalpy not computable: NaN")
+    return mass * dh
+
+
+def estimated_loss_kwh(s: Stream, total_input_kwh, total_useful_kwh, interval_s: float) -> np.ndarray:
+    """An estimated loss per interval [kWh]: a share of input, or radiation on the ABMA curve,
+    L(f) = L(1)/f of input at load f = useful output / rated output (no loss while nothing is
+    produced; loads below 5 % are taken as 5 %).
+
+    Parameters
+    ----------
+    s : Stream
+        A stream with an ``estimate``.
+    total_input_kwh, total_useful_kwh : numpy.ndarray
+        Inputs and useful outputs of each interval [kWh].
+    interval_s : float
+        Interval length [s].
+    """
+    est = s.estimate
+    total_input, total_useful = np.asarray(total_input_kwh), np.asarray(total_useful_kwh)
+    if est.percent_of_input is not None:
+        return total_input * est.percent_of_input / 100.0
+    rated_kwh = float(units.to_si(est.rated_output.value, est.rated_output.unit, "power")) \
+        * interval_s / J_PER_KWH
+    load = total_useful / rated_kwh
+    share = heat_loss.radiation_loss_percent(np.maximum(load, 0.05), est.percent_of_rated) / 100.0
+    return np.where(total_useful > 0, share * total_input, 0.0)
+
+
 def _simple_energy(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
     """Electricity and heat: power x time or energy counter; exergy per DESIGN."""
     energy, _ = _quantity(ctx, s, ("energy",))
@@ -360,7 +406,7 @@ def stream_energies(facility: Facility, values: pd.DataFrame,
     fuel_basis: dict[str, np.ndarray] = {}
     deferred = []
     for i, s in enumerate(facility.streams):
-        if s.estimate is not None or s.carrier == "flue_gas":
+        if s.estimate is not None or s.carrier in ("flue_gas", "blowdown"):
             deferred.append((i, s))
             continue
         with _stream_errors(i):
@@ -379,10 +425,15 @@ def stream_energies(facility: Facility, values: pd.DataFrame,
     total_input = sum((energy[s.id] for s in facility.streams
                        if s.role == "input" and s.id in energy),
                       start=np.zeros(len(ctx.index)))
+    total_useful = sum((energy[s.id] for s in facility.streams
+                        if s.role == "output" and s.id in energy),
+                       start=np.zeros(len(ctx.index)))
     for i, s in deferred:
         with _stream_errors(i):
             if s.estimate is not None:
-                energy[s.id] = total_input * s.estimate.percent_of_input / 100.0
+                energy[s.id] = estimated_loss_kwh(s, total_input, total_useful, ctx.dt_s)
+            elif s.carrier == "blowdown":
+                energy[s.id] = _blowdown(ctx, s) / J_PER_KWH
             else:
                 energy[s.id] = _flue_loss(ctx, s, fuel_lhv, fuel_basis) / J_PER_KWH
         exergy[s.id] = ctx.nan()

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from thermaliq.quality import alerts, align
 from thermaliq.physics import balance, bounds, energy, operating
+from thermaliq.pipeline import engineering
 from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.config import Facility
@@ -42,6 +43,7 @@ class WindowResult:
     alerts: pd.DataFrame
     events: pd.DataFrame
     issues: list[str] = field(default_factory=list)
+    uncertainty_budget: pd.DataFrame | None = None   # day rows of the `uncertainty_budget` relation
 
 
 def history_margin(facility: Facility) -> pd.Timedelta:
@@ -146,13 +148,15 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     days["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, day_energies.energy_kwh)
     intervals["status"] = interval_status(intervals)
     days["status"] = period_status(days, facility)
+    budget_rows = engineering.add_columns(facility, aligned.values, energies, valid,
+                                          intervals, days, day_energies.energy_kwh)
     stream_rows = pd.concat([
         long_stream_energies(facility, energies, "interval", intervals),
         long_stream_energies(facility, day_energies, "day", days),
     ], ignore_index=True)
     return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
                         aligned.tag_quality, pd.DataFrame(columns=alerts.ALERT_COLUMNS), aligned.events,
-                        list(energies.issues))
+                        list(energies.issues), budget_rows)
 
 
 def add_alerts(home: Home, facility: Facility, result: WindowResult, *,

@@ -240,6 +240,7 @@ def unconfigured_note(rel: str, per_tag: pd.Series) -> list[str]:
             f"({shown}); a stream added later that uses them needs `thermaliq recalculate`, "
             "not a new ingest"]
 
+
 #: What to do when most of a file is rejected for one reason (see :func:`mostly_rejected`).
 REJECT_FIXES = {
     "unknown tag": "the file's tag names are not the facility's: compare them with "

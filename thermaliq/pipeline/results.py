@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import balance, bounds, energy, operating
+from thermaliq.physics import balance, bounds, budget, chp, energy, operating
 from thermaliq.store import lake, versions
 from thermaliq import periods
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
@@ -249,6 +249,11 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             al["day_start"] = al["period_start"]      # alerts belong to one local day
             if not al.empty:
                 _write_by_month(home, facility, "alerts", al, seq)
+            ub = result.uncertainty_budget
+            if ub is not None and not ub.empty:
+                ub = ub.assign(write_seq=seq)
+                ub["day_start"] = ub["period_start"]   # budget rows belong to one local day
+                _write_by_month(home, facility, "uncertainty_budget", ub, seq)
         recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
                                                            run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
@@ -340,7 +345,7 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
 TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
 TEXT_COLUMNS = ("facility_id", "granularity", "basis", "status", "run_id", "reason", "content_hash",
                 "stream_id", "role", "carrier", "tag", "issues", "kind", "severity", "message",
-                "detail")
+                "detail", "quantity", "source", "unit")
 
 
 def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
@@ -397,10 +402,17 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     rows["max_efficiency_percent"] = bounds.max_efficiency_percent(
         facility, summed_over_periods(energies, valid, rows).energy_kwh)
     rows["status"] = period_status(rows, facility)
+    for col, value in month_uncertainty(home, facility, month, current, rows.iloc[0]).items():
+        rows[col] = value
+    for col, value in chp.period_chp_columns(
+            facility, summed_over_periods(energies, valid, rows).energy_kwh
+            .reindex(columns=energy_kwh.columns)).items():
+        rows[col] = value
     months_current = current[current["granularity"] == "month"]
     if not months_current.empty:
         old = months_current.iloc[0]
-        if all(_same(old[c], rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS if c in rows):
+        if all(_same(old.get(c, np.nan), rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS + MONTH_ADDED_COLUMNS
+               if c in rows):
             return False
     seq = time.time_ns()
     rows = rows.assign(granularity="month")
@@ -418,6 +430,32 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
                               stored.energies[stored.energies["granularity"] == "month"], seq)),
                           f"{seq:020d}")
     return True
+
+
+#: Month columns beyond ``CALC_VALUE_COLUMNS`` (issue 17) that a changed month rewrites.
+MONTH_ADDED_COLUMNS = list(budget.QUANTITIES.values()) + chp.CHP_COLUMNS
+
+
+def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.DataFrame,
+                      row: pd.Series) -> dict[str, float]:
+    """Expanded uncertainties of a month row from the current budgets of its days (each source's
+    energy effects summed over the days, :func:`thermaliq.physics.budget.uncertainty_from_effects`)."""
+    stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
+    days = current[current["granularity"] == "day"]
+    if stored.empty or days.empty or "write_seq" not in days:
+        return {c: np.nan for c in budget.QUANTITIES.values()}
+    keys = pd.DataFrame({"day_start": versions.utc_instants_ns(days["period_start"]),
+                         "write_seq": days["write_seq"].to_numpy()})
+    stored = stored.assign(day_start=versions.utc_instants_ns(stored["day_start"]))
+    mine = stored.merge(keys, on=["day_start", "write_seq"])
+    mine = mine[mine["quantity"] == "efficiency"]     # the effects repeat on every quantity's row
+    # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
+    mine = mine.sort_values(["source", "day_start"], kind="mergesort")
+    effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",
+                                      "losses_effect_kwh"]].sum().reset_index()
+    losses = row["losses_kwh"] if pd.notna(row["losses_kwh"]) else 0.0
+    return budget.uncertainty_from_effects(facility, float(row["energy_input_kwh"]),
+                                           float(row["useful_output_kwh"]), float(losses), effects)
 
 
 def _by_stream(rows: pd.DataFrame, index: pd.DatetimeIndex, values: list[str]) -> list[pd.DataFrame]:

@@ -24,6 +24,16 @@ def _alert(facility: Facility, row, kind: str, severity: str, value: float, thre
             "value": float(value), "threshold": float(threshold), "message": message}
 
 
+def _against_uncertainty(row, difference: float) -> str:
+    """``"; within/beyond the ±U pt measurement uncertainty (k = 2)"`` of the day's efficiency
+    (``efficiency_uncertainty_points``, issue 17), or nothing without one."""
+    u = getattr(row, "efficiency_uncertainty_points", math.nan)
+    if u is None or not math.isfinite(u):
+        return ""
+    word = "within" if abs(difference) <= u else "beyond"
+    return f"; {word} the ±{u:.1f} pt measurement uncertainty of the day (k = 2)"
+
+
 def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
                events: pd.DataFrame | None = None,
                standby: pd.DatetimeIndex | None = None) -> pd.DataFrame:
@@ -66,7 +76,7 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
             out.append(_alert(facility, row, "efficiency_anomaly", "warning", eff - mean,
                               th.anomaly_points,
                               f"efficiency {eff:.1f} % differs from the 7-day mean {mean:.1f} % by "
-                              f"{eff - mean:+.1f} points"))
+                              f"{eff - mean:+.1f} points" + _against_uncertainty(row, eff - mean)))
         if row.data_quality_score < th.data_quality_min:
             out.append(_alert(facility, row, "low_data_quality", "warning", row.data_quality_score,
                               th.data_quality_min,
@@ -77,7 +87,8 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
             out.append(_alert(facility, row, "below_benchmark", "info", eff, placement.minimum,
                               f"efficiency {eff:.1f} % ({row.basis}) is below the "
                               f"{facility.type.replace('_', ' ')} minimum of {placement.minimum:.1f} % "
-                              f"({placement.source})"))
+                              f"({placement.source})"
+                              + _against_uncertainty(row, eff - placement.minimum)))
     out.extend(_offline_alerts(facility, days, quiet_while_off(
         events, standby, facility.interval_td, pd.Timedelta(th.offline_after))))
     frame = pd.DataFrame(out, columns=ALERT_COLUMNS)

@@ -26,6 +26,14 @@ CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "bas
                 "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
                 "exergy_efficiency_percent", "data_quality_score", "status", "version",
                 "is_current", "calculated_at", "run_id", "reason", "firing_hours", "standby_hours")
+#: Columns of ``calculations`` added by issue 17 (expanded uncertainties, k = 2, and CHP
+#: indicators): read when the relation has them, NaN otherwise.
+CALC_ADDED_COLUMNS = ("efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",
+                      "balance_error_uncertainty_points", "electrical_efficiency_percent",
+                      "thermal_efficiency_percent", "purpa_efficiency_percent",
+                      "effective_electrical_efficiency_percent", "primary_energy_savings_percent")
+BUDGET_COLUMNS = ("facility_id", "period_start", "period_end", "quantity", "source", "stream_id",
+                  "standard_uncertainty", "unit", "sensitivity", "contribution_points")
 SE_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
               "carrier", "energy_kwh", "is_current")
 DQ_COLUMNS = ("facility_id", "tag", "period_start", "period_end", "expected_points", "valid_points",
@@ -57,6 +65,7 @@ class ReportData:
     readings_summary: pd.DataFrame
     runs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    uncertainty_budget: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BUDGET_COLUMNS))
 
     def period(self, start: pd.Timestamp, end: pd.Timestamp,
                trailing_days: int = 30) -> "ReportData":
@@ -73,7 +82,8 @@ class ReportData:
                        calculations=cut(self.calculations, window_start),
                        stream_energies=cut(self.stream_energies, start),
                        data_quality=cut(self.data_quality, window_start),
-                       alerts=cut(self.alerts, start), notes=list(self.notes))
+                       alerts=cut(self.alerts, start), notes=list(self.notes),
+                       uncertainty_budget=cut(self.uncertainty_budget, start))
 
 
 def utc_instant(value: date | datetime | pd.Timestamp, tz: str) -> pd.Timestamp:
@@ -138,6 +148,16 @@ def _fetch(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ..
         raise DataError(f"relation {relation!r} lacks a column of DESIGN §6 "
                         f"({', '.join(columns)}): {exc}", source="thermaliq.duckdb") from exc
     return _utc(df)
+
+
+def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``columns`` that ``relation`` has (none when it does not exist): relations written
+    before a column was added, or made by other programs, still load."""
+    try:
+        have = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
+    except duckdb.CatalogException:
+        return ()
+    return tuple(c for c in columns if c in have)
 
 
 @dataclass(frozen=True)
@@ -227,7 +247,8 @@ def _readings_summary_sql(windows: list[Window]) -> tuple[str, list]:
 
 def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
                  relations: tuple[str, ...] = ("calculations", "stream_energies", "data_quality", "alerts",
-                                               "readings", "runs")) -> dict[str, ReportData]:
+                                               "readings", "runs", "uncertainty_budget")
+                 ) -> dict[str, ReportData]:
     """Report data of many facilities with one query per relation (see :func:`load_facility_period`).
 
     ``relations`` may leave some out (their frames are then empty); a facility appears once.
@@ -275,10 +296,15 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
         return {fid: _split(pd.concat([rows[fid], found[fid]], ignore_index=True), [fid])[fid]
                 if len(found[fid]) else rows[fid] for fid in ids}
 
-    calcs = with_intervals("calculations", CALC_COLUMNS, win)
+    calc_columns = CALC_COLUMNS + _present(con, "calculations", CALC_ADDED_COLUMNS)
+    calcs = with_intervals("calculations", calc_columns, win)
+    calcs = {fid: df.reindex(columns=list(CALC_COLUMNS + CALC_ADDED_COLUMNS)) for fid, df in calcs.items()}
     energies = with_intervals("stream_energies", SE_COLUMNS, per)
     dq = overlap("data_quality", DQ_COLUMNS, win)
     alerts = overlap("alerts", ALERT_COLUMNS, per)
+    budgets = (overlap("uncertainty_budget", BUDGET_COLUMNS, per)
+               if _present(con, "uncertainty_budget", BUDGET_COLUMNS) == BUDGET_COLUMNS
+               else {fid: _empty(BUDGET_COLUMNS) for fid in ids})
     readings = {fid: _empty(READING_SUMMARY_COLUMNS) for fid in ids}
     if "readings" in relations and ids:
         sql, params = _readings_summary_sql(windows)
@@ -297,7 +323,8 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
         out[w.facility_id] = ReportData(
             w.facility_id, w.start, w.end, w.window_start, c, energies[w.facility_id], dq[w.facility_id],
             alerts[w.facility_id], readings[w.facility_id],
-            runs[runs["run_id"].isin(mine)].reset_index(drop=True) if len(runs) else runs, list(notes))
+            runs[runs["run_id"].isin(mine)].reset_index(drop=True) if len(runs) else runs, list(notes),
+            budgets[w.facility_id])
     return out
 
 

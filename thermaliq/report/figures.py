@@ -129,8 +129,12 @@ def trend_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str,
                            f"benchmark range {band.minimum:g}–{band.best:g} %, typical {band.typical:g} % "
                            f"({band.basis})")})
     quality = np.asarray(days["data_quality_score"], dtype=float).tolist()
-    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_percent"]),
-                   "mode": "lines+markers", "name": f"daily efficiency ({esc(basis)})",
+    error = _vals(days["efficiency_uncertainty_points"]) if "efficiency_uncertainty_points" in days else []
+    error_bars = {"error_y": {"type": "data", "array": error, "visible": True, "color": "#7b8794",
+                              "thickness": 1}} if any(e is not None for e in error) else {}
+    traces.append({"type": "scatter", "x": x, "y": _vals(days["efficiency_percent"]), **error_bars,
+                   "mode": "lines+markers", "name": f"daily efficiency ({esc(basis)})"
+                   + (" ± U (k = 2)" if error_bars else ""),
                    "line": {"color": "#1f2933", "width": 1.5}, "marker": {"size": 7, "color": "#1f2933"},
                    "customdata": [f"data quality {q:.2f}" if math.isfinite(q) else "data quality –"
                                   for q in quality],

@@ -59,6 +59,26 @@ METRICS: dict[str, tuple[str, str]] = {
     "thermaliq_readings_interpolated_total": ("counter", "Interval values filled by interpolation"),
     "thermaliq_stage_duration_seconds": ("gauge", "Duration of the last run of a pipeline stage [s]"),
     "thermaliq_last_successful_run_timestamp_seconds": ("gauge", "End of the last successful run [unix s]"),
+    # issue 17: uncertainty and CHP indicators of the latest day (only where calculated)
+    "thermaliq_efficiency_uncertainty_points": ("gauge", "Expanded uncertainty (k = 2) of the latest day's "
+                                                         "efficiency [percentage points]"),
+    "thermaliq_chp_electrical_efficiency": ("gauge", "Electrical efficiency E/F of the latest day [percent]"),
+    "thermaliq_chp_thermal_efficiency": ("gauge", "Thermal efficiency Q/F of the latest day [percent]"),
+    "thermaliq_chp_purpa_efficiency": ("gauge", "PURPA efficiency (E + Q/2)/F of the latest day [percent]"),
+    "thermaliq_chp_effective_electrical_efficiency": ("gauge", "EPA effective electrical efficiency "
+                                                               "E/(F - Q/0.8) of the latest day [percent]"),
+    "thermaliq_chp_primary_energy_savings_percent": ("gauge", "Primary energy savings (EU 2012/27 Annex II) "
+                                                              "of the latest day [percent]"),
+}
+#: Optional gauges of the latest day: metric -> ``calculations`` column (issue 17); a facility gets
+#: one only when its latest day has the value (no CHP gauges for a boiler).
+OPTIONAL_DAY_GAUGES = {
+    "thermaliq_efficiency_uncertainty_points": "efficiency_uncertainty_points",
+    "thermaliq_chp_electrical_efficiency": "electrical_efficiency_percent",
+    "thermaliq_chp_thermal_efficiency": "thermal_efficiency_percent",
+    "thermaliq_chp_purpa_efficiency": "purpa_efficiency_percent",
+    "thermaliq_chp_effective_electrical_efficiency": "effective_electrical_efficiency_percent",
+    "thermaliq_chp_primary_energy_savings_percent": "primary_energy_savings_percent",
 }
 #: Bucket bounds of the duration histogram [s]; fixed, so totals of different runs add up.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -141,17 +161,20 @@ def results_samples(facility_id: str, days: pd.DataFrame) -> list[Sample]:
     list of Sample
         ``thermaliq_efficiency``, ``thermaliq_efficiency_7d_avg`` (mean of the efficiencies of the
         latest 7 rows, skipping unknown ones), ``thermaliq_energy_balance_percent`` and
-        ``thermaliq_data_quality_score``; empty when there is no day.
+        ``thermaliq_data_quality_score``, plus the :data:`OPTIONAL_DAY_GAUGES` the latest day has;
+        empty when there is no day.
     """
     if days.empty:
         return []
     d = days.sort_values("period_start")
     last = d.iloc[-1]
     week = d["efficiency_percent"].astype(float).iloc[-7:].dropna()
+    optional = [gauge(name, float(last[col]), facility_id=facility_id)
+                for name, col in OPTIONAL_DAY_GAUGES.items() if col in d and pd.notna(last[col])]
     return [gauge("thermaliq_efficiency", last["efficiency_percent"], facility_id=facility_id),
             gauge("thermaliq_efficiency_7d_avg", week.mean() if len(week) else math.nan, facility_id=facility_id),
             gauge("thermaliq_energy_balance_percent", last["balance_error_percent"], facility_id=facility_id),
-            gauge("thermaliq_data_quality_score", last["data_quality_score"], facility_id=facility_id)]
+            gauge("thermaliq_data_quality_score", last["data_quality_score"], facility_id=facility_id)] + optional
 
 
 _FAMILIES = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily, "histogram": HistogramMetricFamily}
@@ -262,6 +285,12 @@ def _in(ids: list[str]) -> str:
     return "IN (" + ", ".join("?" for _ in ids) + ")"
 
 
+def _optional_columns(con) -> list[str]:
+    """The columns of :data:`OPTIONAL_DAY_GAUGES` that the ``calculations`` relation has."""
+    have = set(con.sql("SELECT * FROM calculations LIMIT 0").columns)
+    return [c for c in OPTIONAL_DAY_GAUGES.values() if c in have]
+
+
 def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict[str, list[Sample]]:
     """Per facility: latest-day gauges, tag last-reading times and this run's quality counters.
 
@@ -272,7 +301,8 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
     if not fids:
         return out
     days = con.execute(
-        "SELECT facility_id, period_start, efficiency_percent, balance_error_percent, data_quality_score "
+        "SELECT facility_id, period_start, efficiency_percent, balance_error_percent, data_quality_score"
+        + "".join(f", {c}" for c in _optional_columns(con)) + " "
         f"FROM calculations WHERE facility_id {_in(fids)} AND granularity = 'day' AND is_current "
         "QUALIFY row_number() OVER (PARTITION BY facility_id ORDER BY period_start DESC) <= 7 "
         "ORDER BY facility_id, period_start DESC", fids).df()

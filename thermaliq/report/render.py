@@ -24,6 +24,7 @@ from thermaliq.config import Facility
 from thermaliq.errors import DataError
 from thermaliq.periods import days_in, local_midnight, month_bounds, month_key, months_touching
 from thermaliq.report import figures as figs
+from thermaliq.report.engineering import engineering_sections, with_uncertainty, within_text
 from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
@@ -51,10 +52,11 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
     th = facility.thresholds
     basis = summary.get("basis", facility.basis) if summary else facility.basis
     bal, dq = summary_value(summary, "balance_error_percent"), summary_value(summary, "data_quality_score")
-    eff = summary_value(summary, "efficiency_percent")
+    eff, u_eff = (summary_value(summary, k) for k in ("efficiency_percent", "efficiency_uncertainty_points"))
     firing_h, standby_h = summary_value(summary, "firing_hours"), summary_value(summary, "standby_hours")
     items = [
-        ("Efficiency", f"{fmt_pct(eff)} {basis}" + operating_label(eff, basis), ""),
+        ("Efficiency" + (" (U, k = 2)" if math.isfinite(u_eff) else ""),
+         f"{with_uncertainty(eff, u_eff)} {basis}" + operating_label(eff, basis), ""),
         ("Firing / standby hours", "–" if math.isnan(firing_h) else f"{firing_h:g} h / {standby_h:g} h", ""),
         ("Energy input", fmt_kwh(summary_value(summary, "energy_input_kwh")), ""),
         ("Useful output", fmt_kwh(summary_value(summary, "useful_output_kwh")), ""),
@@ -67,7 +69,10 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
         ("Alerts", str(alerts), "bad" if alerts else "ok"),
     ]
     if placement is not None:
-        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %", str(placement.position), ""))
+        near = min((placement.minimum, placement.best), key=lambda b: abs(eff - b))
+        within = within_text(eff - near, u_eff) if abs(eff - near) <= u_eff else ""
+        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %",
+                      str(placement.position) + (f" ({near:g} % {within})" if within else ""), ""))
     notes = None if not summary else {
         "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
         "exergy": fmt_pct(summary_value(summary, "exergy_efficiency_percent")),
@@ -192,7 +197,10 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
         if bench_note:
             view.notes.append(bench_note)
         memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement),
-                    rest=(_trend_sections(view, facility, basis, placement) + _quality_section(view, facility)
+                    rest=(engineering_sections(
+                              summary, view.stream_energies_of_period([s.id for s in facility.streams])[0],
+                              _page_budget(view))
+                          + _trend_sections(view, facility, basis, placement) + _quality_section(view, facility)
                           + _alerts_section(view, facility.timezone)),
                     footer=_footer(view, datetime.now(timezone.utc)))
     basis = memo["basis"]
@@ -203,6 +211,15 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
         plotly_src="../plotly.min.js", nav=nav, kpis=memo["kpis"],
         flows=_sankey_section(view, facility, basis, f"{facility.name} {label}", stats),
         trend_quality_alerts=memo["rest"], extra=extra, footer_text=footer_text, footer_notes=footer_notes)
+
+
+def _page_budget(view: PageView) -> pd.DataFrame:
+    """The ``uncertainty_budget`` rows of the page's days."""
+    budget = view.data().uncertainty_budget
+    if budget.empty:
+        return budget
+    starts = pd.to_datetime(budget["period_start"], utc=True)
+    return budget[(starts >= view.start) & (starts < view.end)]
 
 
 def _nav(day: date | None, month: str, reports: set[str]) -> Markup:

@@ -29,7 +29,7 @@ from thermaliq.report.quality import RepairCounts, local_text
 STREAM_COLUMNS = ("stream_id", "role", "carrier", "energy_kwh")
 #: Day-result columns of the trend and balance figures (times as int64 UTC nanoseconds).
 DAY_COLUMNS = ("period_start", "efficiency_percent", "efficiency_mean_percent", "data_quality_score",
-               "balance_error_percent", "unaccounted_kwh")
+               "balance_error_percent", "unaccounted_kwh", "efficiency_uncertainty_points")
 
 
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:

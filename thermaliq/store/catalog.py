@@ -40,7 +40,22 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
                      ("exergy_efficiency_percent", "DOUBLE"), ("data_quality_score", "DOUBLE"),
                      ("status", "VARCHAR"), ("version", "BIGINT"), ("is_current", "BOOLEAN"),
                      ("calculated_at", "TIMESTAMPTZ"), ("run_id", "VARCHAR"), ("reason", "VARCHAR"),
-                     ("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")],
+                     ("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE"),
+                     # issue 17: uncertainty (k = 2) and CHP indicators
+                     ("efficiency_uncertainty_points", "DOUBLE"),
+                     ("indirect_efficiency_uncertainty_points", "DOUBLE"),
+                     ("balance_error_uncertainty_points", "DOUBLE"),
+                     ("electrical_efficiency_percent", "DOUBLE"), ("thermal_efficiency_percent", "DOUBLE"),
+                     ("purpa_efficiency_percent", "DOUBLE"),
+                     ("effective_electrical_efficiency_percent", "DOUBLE"),
+                     ("primary_energy_savings_percent", "DOUBLE")],
+    "uncertainty_budget": [("facility_id", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
+                           ("period_end", "TIMESTAMPTZ"), ("quantity", "VARCHAR"),
+                           ("source", "VARCHAR"), ("stream_id", "VARCHAR"),
+                           ("standard_uncertainty", "DOUBLE"), ("unit", "VARCHAR"),
+                           ("sensitivity", "DOUBLE"), ("contribution_points", "DOUBLE"),
+                           ("input_effect_kwh", "DOUBLE"), ("output_effect_kwh", "DOUBLE"),
+                           ("losses_effect_kwh", "DOUBLE")],
     "data_quality": [("facility_id", "VARCHAR"), ("tag", "VARCHAR"), ("period_start", "TIMESTAMPTZ"),
                      ("period_end", "TIMESTAMPTZ"), ("expected_points", "BIGINT"),
                      ("valid_points", "BIGINT"), ("interpolated_points", "BIGINT"),
@@ -64,13 +79,20 @@ GLOBS = {
     "data_quality": "data_quality/*/*/*.parquet",
     "alerts": "alerts/*/*/*.parquet",
     "runs": "runs/*.parquet",
+    "uncertainty_budget": "uncertainty_budget/*/*/*.parquet",
 }
 
 
 # Columns a relation gained after files were written without them: those files read NULL there.
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
-    "calculations": [("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")],   # NULL: not known
+    # NULL in results written before these columns existed: operating hours (issue 14),
+    # uncertainty and CHP indicators (issue 17)
+    "calculations": [("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")] + [(c, "DOUBLE") for c in (
+        "efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",
+        "balance_error_uncertainty_points", "electrical_efficiency_percent",
+        "thermal_efficiency_percent", "purpa_efficiency_percent",
+        "effective_electrical_efficiency_percent", "primary_energy_savings_percent")],
 }
 
 
@@ -107,7 +129,7 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
         current = f"(row_number() OVER (PARTITION BY {keys} ORDER BY write_seq DESC) = 1) AS is_current"
         scan = _with_added(scan, name)
         return f"SELECT {_select(name).replace(chr(34) + 'is_current' + chr(34), current)} FROM {scan}"
-    if name in ("data_quality", "alerts"):
+    if name in ("data_quality", "alerts", "uncertainty_budget"):
         # current = written by the same write as the current day row of `calculations`
         if "calculations" not in present:
             return _empty(name)

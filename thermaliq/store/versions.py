@@ -22,7 +22,12 @@ from thermaliq.home import Home
 CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_end", "basis",
              "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
              "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
-             "exergy_efficiency_percent", "data_quality_score", "status"]
+             "exergy_efficiency_percent", "data_quality_score", "status",
+             # issue 17: which uncertainty_budget rows are current, and the month columns it added
+             "write_seq", "efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",
+             "balance_error_uncertainty_points", "electrical_efficiency_percent",
+             "thermal_efficiency_percent", "purpa_efficiency_percent",
+             "effective_electrical_efficiency_percent", "primary_energy_savings_percent"]
 #: Columns of the stored stream energies they need.
 ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
 

@@ -1,0 +1,315 @@
+"""Uncertainty of every period figure from the instruments' accuracies (GUM, ASME PTC 19.1).
+
+Numerical first-order propagation through the real calculation: each uncertain input
+(:func:`uncertainty_sources`: a tag, a constant with an accuracy, a heating value) is moved by its
+standard uncertainty in every interval at once, :func:`thermaliq.physics.energy.stream_energies`
+is run again, and the change of each stream's energy is that input's effect (the sensitivity
+coefficient times u, GUM 5.1.3 note 2). Moving it in every interval at once treats the error as
+*systematic* over the period: period sums add the effects of the intervals, they do not average
+out. The analytic sensitivities of ratios (:func:`thermaliq.physics.uncertainty.ratio_contribution`)
+turn the energy effects into points of efficiency, indirect efficiency and balance error, and the
+inputs combine in quadrature (uncorrelated instruments). tests/test_uncertainty.py checks the
+result against closed-form sensitivities of a steam boiler.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from thermaliq import units
+from thermaliq.config import Facility, Stream, is_fuel
+from thermaliq.physics import energy as energy_mod
+from thermaliq.physics.uncertainty import (COVERAGE_EXPANDED, InstrumentAccuracy, default_accuracy,
+                                           ratio_contribution, standard_uncertainty)
+
+BUDGET_COLUMNS = ["period_start", "period_end", "quantity", "source", "stream_id",
+                  "standard_uncertainty", "unit", "sensitivity", "contribution_points",
+                  "input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]
+QUANTITIES = {"efficiency": "efficiency_uncertainty_points",
+              "indirect_efficiency": "indirect_efficiency_uncertainty_points",
+              "balance_error": "balance_error_uncertainty_points"}
+
+
+@dataclass(frozen=True)
+class UncertainInput:
+    """One uncertain input: ``name`` is the tag, or ``<stream>.<field>`` for a constant or a
+    heating value; ``unit`` is the unit of u (``percent`` for a heating value)."""
+
+    name: str
+    stream_id: str
+    field: str
+    accuracy: InstrumentAccuracy
+    unit: str
+
+
+def _accuracy(configured, family: str, field: str) -> InstrumentAccuracy | None:
+    if configured is not None:
+        return InstrumentAccuracy(**configured.model_dump())
+    return default_accuracy(family, field)
+
+
+def uncertainty_sources(facility: Facility) -> list[UncertainInput]:
+    """The uncertain inputs of a facility, each once (a tag used twice is one instrument).
+
+    Tags without an accuracy take :data:`thermaliq.physics.uncertainty.DEFAULT_ACCURACY`;
+    constants count only with a configured accuracy; a fuel's heating value counts unless the
+    fuel is metered as energy.
+    """
+    out: dict[str, UncertainInput] = {}
+    for s in facility.streams:
+        family = "fuel" if is_fuel(s.carrier) else (s.carrier or "estimate")
+        for field, m in s.measurements().items():
+            name = m.tag if m.is_tag else f"{s.id}.{field}"
+            acc = _accuracy(m.accuracy, family, field) if m.is_tag else \
+                (InstrumentAccuracy(**m.accuracy.model_dump()) if m.accuracy else None)
+            if acc is not None and name not in out:
+                out[name] = UncertainInput(name, s.id, field, acc, m.unit)
+        if is_fuel(s.carrier) and s.role == "input" and s.quantity is not None and \
+                units.kind_of(s.quantity.unit) not in ("energy", "power"):
+            hv = s.heating_value
+            acc = _accuracy(hv.accuracy if hv else None, "fuel", "heating_value")
+            if acc is not None:
+                out[f"{s.id}.heating_value"] = UncertainInput(f"{s.id}.heating_value", s.id,
+                                                      "heating_value", acc, "percent")
+    return list(out.values())
+
+
+def _replace_value(facility: Facility, stream_id: str, field: str, new_value: float) -> Facility:
+    streams = []
+    for s in facility.streams:
+        if s.id == stream_id:
+            m = getattr(s, field)
+            s = s.model_copy(update={field: m.model_copy(update={"value": new_value})})
+        streams.append(s)
+    return facility.model_copy(update={"streams": streams})
+
+
+def _stream(facility: Facility, stream_id: str) -> Stream:
+    return next(s for s in facility.streams if s.id == stream_id)
+
+
+def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
+    """(facility, values, u per interval in the source's unit) with the source moved by u."""
+    s = _stream(facility, src.stream_id)
+    if src.field == "heating_value":
+        # E = quantity x heating value: a relative change of the heating value is the same
+        # relative change of the quantity (for the fuel and the flue loss computed from it)
+        hv = s.heating_value
+        ref = hv.value if hv is not None else 100.0
+        rel = standard_uncertainty(ref, src.accuracy, hv.unit if hv is not None else "percent") / ref
+        q = s.quantity
+        field = "flow" if s.flow is not None else "counter"
+        u_out = np.full(len(values.index), rel * 100.0)
+        if q.is_tag:
+            moved = values.copy()
+            moved[q.tag] = pd.to_numeric(moved[q.tag], errors="coerce") * (1.0 + rel)
+            return facility, moved, u_out
+        return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), values, u_out
+    m = getattr(s, src.field)
+    if m.is_tag:
+        if m.tag not in values.columns:
+            return None
+        reading = pd.to_numeric(values[m.tag], errors="coerce").to_numpy(dtype="float64")
+        u = np.asarray(standard_uncertainty(reading, src.accuracy, m.unit), dtype="float64")
+        moved = values.copy()
+        moved[m.tag] = reading + u
+        return facility, moved, u
+    u = float(standard_uncertainty(m.value, src.accuracy, m.unit))
+    return (_replace_value(facility, s.id, src.field, m.value + u), values,
+            np.full(len(values.index), u))
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Per source, the change of every stream's energy when it moves by u [kWh] (intervals x
+    streams), and u per interval [the source's unit]."""
+
+    sources: tuple[UncertainInput, ...]
+    energy_kwh: tuple[pd.DataFrame, ...]
+    u: tuple[np.ndarray, ...]
+
+
+def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timedelta,
+                   base: energy_mod.StreamEnergies) -> Effects:
+    """Effect of each uncertain input on each stream's energy, per interval [kWh].
+
+    Parameters
+    ----------
+    facility : Facility
+    values : pandas.DataFrame
+        Aligned tag values (as for :func:`thermaliq.physics.energy.stream_energies`) [config units].
+    interval : pandas.Timedelta
+    base : StreamEnergies
+        The unperturbed energies of ``values``.
+    """
+    sources, effects, us = [], [], []
+    base_e = base.energy_kwh
+    for src in uncertainty_sources(facility):
+        moved = moved_by_u(facility, values, src)
+        if moved is None:
+            continue
+        fac, vals, u = moved
+        sub = _affected(fac, src, values)
+        e = energy_mod.stream_energies(sub, vals, interval).energy_kwh
+        delta = pd.DataFrame(0.0, index=base_e.index, columns=base_e.columns)
+        for c in e.columns:
+            delta[c] = e[c] - base_e[c]
+        _estimate_effects(facility, base_e, delta, pd.Timedelta(interval).total_seconds())
+        sources.append(src)
+        effects.append(delta)
+        us.append(u)
+    return Effects(tuple(sources), tuple(effects), tuple(us))
+
+
+def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> Facility:
+    """The facility reduced to the streams an input can change and those they need: the streams
+    that read it, blowdowns of a steam stream among them (and that steam stream), flue-gas losses
+    when a fuel input moves (and the fuel inputs a flue-gas loss needs). Estimates are left out:
+    :func:`_estimate_effects` moves them from the totals. Only the cost changes, not the result
+    (tests/test_uncertainty.py compares with moving the whole facility)."""
+    streams = facility.streams
+    if src.field == "heating_value" or not _stream(facility, src.stream_id).measurements()[src.field].is_tag:
+        touched = {src.stream_id}
+    else:
+        touched = {s.id for s in streams if any(m.is_tag and m.tag == src.name
+                                                for m in s.measurements().values())}
+    keep = set(touched)
+    for s in streams:
+        if s.carrier == "blowdown" and (s.of in touched or s.id in touched):
+            keep |= {s.id, s.of}
+        if s.carrier == "flue_gas" and (s.id in touched or any(
+                is_fuel(x.carrier) and x.role == "input" and x.id in touched for x in streams)):
+            keep.add(s.id)
+    if any(s.carrier == "flue_gas" and s.id in keep for s in streams):
+        keep |= {s.id for s in streams if is_fuel(s.carrier) and s.role == "input"}
+    return facility.model_copy(update={"streams": [s for s in streams
+                                                   if s.id in keep and s.estimate is None]})
+
+
+def _estimate_effects(facility: Facility, base_e: pd.DataFrame, delta: pd.DataFrame,
+                      interval_s: float) -> None:
+    """Set the effects on estimated losses (in ``delta``) from the moved input and output totals."""
+    estimates = [s for s in facility.streams if s.estimate is not None]
+    if not estimates:
+        return
+    roles = {s.id: s.role for s in facility.streams}
+
+    def total(frame, role):
+        cols = [c for c in frame.columns if roles.get(c) == role]
+        return frame[cols].to_numpy(dtype="float64").sum(axis=1) if cols else np.zeros(len(frame))
+
+    inp, out = total(base_e, "input"), total(base_e, "output")
+    d_inp, d_out = total(delta, "input"), total(delta, "output")
+    for s in estimates:
+        delta[s.id] = (energy_mod.estimated_loss_kwh(s, inp + d_inp, out + d_out, interval_s)
+                       - energy_mod.estimated_loss_kwh(s, inp, out, interval_s))
+
+
+def _role_sums(facility: Facility, e: pd.DataFrame, ok: np.ndarray, which: np.ndarray,
+               n_periods: int) -> dict[str, np.ndarray]:
+    roles = {s.id: s.role for s in facility.streams}
+    out = {}
+    for role in ("input", "output", "loss"):
+        cols = [c for c in e.columns if roles.get(c) == role]
+        per_interval = e[cols].to_numpy(dtype="float64").sum(axis=1) if cols else np.zeros(len(e))
+        per_interval = np.where(ok, np.nan_to_num(per_interval), 0.0)
+        out[role] = np.bincount(which, weights=per_interval, minlength=n_periods)
+    return out
+
+
+def contributions(inp, out, loss, d_inp, d_out, d_loss, has_losses: bool) -> dict[str, np.ndarray]:
+    """Effect of one input on each figure [points] from its effects on the period's input,
+    useful output and losses [kWh] (first order: :func:`ratio_contribution`)."""
+    out_ = {"efficiency": ratio_contribution(d_out, d_inp, out, inp)}
+    if has_losses:
+        out_["indirect_efficiency"] = -ratio_contribution(d_loss, d_inp, loss, inp)
+        out_["balance_error"] = ratio_contribution(np.asarray(d_inp) - d_out - d_loss, d_inp,
+                                                   np.asarray(inp) - out - loss, inp)
+    return out_
+
+
+def uncertainty_from_effects(facility: Facility, inp: float, out: float, loss: float,
+                             effects: pd.DataFrame) -> dict[str, float]:
+    """Expanded uncertainties (k = 2) of a period [points] from the energy effects of each input
+    summed over its days (``effects``: one row per source with ``input_effect_kwh``,
+    ``output_effect_kwh``, ``losses_effect_kwh`` [kWh]). Systematic errors: the effects of the
+    days add up before the ratio is taken (used for months, whose days carry the budget)."""
+    has_losses = any(s.role == "loss" for s in facility.streams)
+    squares = {q: 0.0 for q in QUANTITIES}
+    for r in effects.itertuples():
+        for q, c in contributions(inp, out, loss, r.input_effect_kwh, r.output_effect_kwh,
+                                  r.losses_effect_kwh, has_losses).items():
+            squares[q] += float(np.nan_to_num(c)) ** 2
+    return {column: (COVERAGE_EXPANDED * float(np.sqrt(squares[q]))
+                     if inp > 0 and len(effects) and (q == "efficiency" or has_losses) else np.nan)
+            for q, column in QUANTITIES.items()}
+
+
+def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effects: Effects,
+                       valid: pd.Series, period_starts) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Expanded uncertainties (k = 2) of the period figures and the budget of each input.
+
+    Parameters
+    ----------
+    facility : Facility
+    base : StreamEnergies
+        Unperturbed energies per interval [kWh].
+    effects : Effects
+        From :func:`stream_effects`.
+    valid : pandas.Series of bool
+        Valid intervals (as for :func:`thermaliq.physics.balance.period_results`).
+    period_starts : sequence of pandas.Timestamp
+        Period starts (intervals, or local days as in the ``days`` rows); each interval belongs
+        to the last start at or before it.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        One row per period with the columns of :data:`QUANTITIES` [points, k = 2]; and the budget
+        (:data:`BUDGET_COLUMNS` without the period_end, filled by the caller): contribution
+        [points, k = 1] = sensitivity [points per unit] x standard_uncertainty [unit, the mean
+        over the period's valid intervals].
+    """
+    e = base.energy_kwh
+    shown = pd.DatetimeIndex(period_starts)
+    starts = shown.tz_convert("UTC") if shown.tz is not None else shown
+    n = len(starts)
+    ok = (valid.reindex(e.index).fillna(False).to_numpy(dtype=bool)
+          & e.notna().all(axis=1).to_numpy())
+    which = np.clip(starts.searchsorted(e.index, side="right") - 1, 0, max(n - 1, 0))
+    ok &= starts.searchsorted(e.index, side="right") > 0
+    b = _role_sums(facility, e, ok, which, n)
+    inp, out, loss = b["input"], b["output"], b["loss"]
+    has_losses = any(s.role == "loss" for s in facility.streams)
+    squares = {q: np.zeros(n) for q in QUANTITIES}
+    rows = []
+    counts = np.bincount(which, weights=ok.astype(float), minlength=n)
+    for src, d, u in zip(effects.sources, effects.energy_kwh, effects.u):
+        db = _role_sums(facility, d.reindex_like(e), ok, which, n)
+        contrib = contributions(inp, out, loss, db["input"], db["output"], db["loss"], has_losses)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u_mean = np.bincount(which, weights=np.where(ok, np.nan_to_num(u), 0.0),
+                                 minlength=n) / counts
+        for q, c in contrib.items():
+            squares[q] += np.nan_to_num(c) ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sens = np.where(u_mean > 0, c / u_mean, np.nan)
+            rows.append(pd.DataFrame({"period_start": shown, "quantity": q, "source": src.name,
+                                      "stream_id": src.stream_id, "standard_uncertainty": u_mean,
+                                      "unit": src.unit, "sensitivity": sens,
+                                      "contribution_points": c, "input_effect_kwh": db["input"],
+                                      "output_effect_kwh": db["output"],
+                                      "losses_effect_kwh": db["loss"]}))
+    none = counts == 0
+    cols = {}
+    for q, column in QUANTITIES.items():
+        value = COVERAGE_EXPANDED * np.sqrt(squares[q])
+        applies = q == "efficiency" or has_losses
+        cols[column] = np.where(none | (not applies) | (inp <= 0), np.nan, value)
+    budget = pd.concat(rows, ignore_index=True) if rows else \
+        pd.DataFrame(columns=[c for c in BUDGET_COLUMNS if c != "period_end"])
+    if not budget.empty:
+        budget = budget[budget["contribution_points"].notna()].reset_index(drop=True)
+    return pd.DataFrame(cols), budget

@@ -1,0 +1,123 @@
+"""The report's engineering section: uncertainty of the figures, the heat-loss table beside the
+direct method, the uncertainty budget and the CHP indicators (issue 17).
+
+Everything comes from the period's ``calculations`` row (``*_uncertainty_points`` are expanded,
+k = 2), its ``stream_energies`` and the ``uncertainty_budget`` rows of its days.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from thermaliq.report.html import PARTS, fmt_pct
+from thermaliq.report.periods import summary_value
+from thermaliq.report.sankey import fmt_kwh
+
+_CHP_ROWS = (("electrical_efficiency_percent", "electrical efficiency E/F"),
+             ("thermal_efficiency_percent", "thermal efficiency Q/F"),
+             ("purpa_efficiency_percent", "PURPA efficiency (E + Q/2)/F (18 CFR 292.205: ≥ 42.5 %)"),
+             ("effective_electrical_efficiency_percent", "EPA effective electrical efficiency E/(F − Q/0.8)"),
+             ("primary_energy_savings_percent", "primary energy savings PES (2012/27/EU Annex II)"))
+
+
+def with_uncertainty(value: float, expanded: float, digits: int = 1) -> str:
+    """``"81.9 ± 2.4 %"``; without an uncertainty just ``"81.9 %"``; ``–`` when unknown [%]."""
+    if not math.isfinite(value):
+        return "–"
+    if not math.isfinite(expanded):
+        return fmt_pct(value, digits)
+    return f"{value:.{digits}f} ± {expanded:.{digits}f} %"
+
+
+def within_text(difference: float, expanded: float) -> str:
+    """Whether a difference [points] is within an expanded uncertainty [points] (k = 2)."""
+    if not (math.isfinite(difference) and math.isfinite(expanded)):
+        return ""
+    if abs(difference) <= expanded:
+        return f"within the uncertainty (|{difference:+.1f}| ≤ {expanded:.1f} pt, k = 2)"
+    return f"beyond the uncertainty (|{difference:+.1f}| > {expanded:.1f} pt, k = 2)"
+
+
+def _loss_table(summary: dict, energies: dict) -> Markup:
+    inp = summary_value(summary, "energy_input_kwh")
+    rows = []
+    for sid, role, carrier, kwh in zip(energies["stream_id"], energies["role"], energies["carrier"],
+                                       energies["energy_kwh"]):
+        if role != "loss":
+            continue
+        share = kwh / inp * 100 if inp and inp > 0 and kwh is not None and math.isfinite(kwh) else math.nan
+        rows.append({"loss": sid, "kind": carrier or "", "energy": fmt_kwh(kwh),
+                     "share": fmt_pct(share, 2)})
+    losses = summary_value(summary, "losses_kwh")
+    rows.append({"loss": "sum of listed losses", "kind": "", "energy": fmt_kwh(losses),
+                 "share": fmt_pct(losses / inp * 100 if inp and inp > 0 else math.nan, 2)})
+    return PARTS.table(rows, [("loss", "loss"), ("kind", "carrier / estimate"),
+                              ("energy", "energy"), ("share", "% of input")],
+                       numeric=("energy", "share"))
+
+
+def _methods_table(summary: dict) -> Markup:
+    direct = summary_value(summary, "efficiency_percent")
+    u_direct = summary_value(summary, "efficiency_uncertainty_points")
+    indirect = summary_value(summary, "indirect_efficiency_percent")
+    u_indirect = summary_value(summary, "indirect_efficiency_uncertainty_points")
+    diff = summary_value(summary, "balance_error_percent")
+    u_diff = summary_value(summary, "balance_error_uncertainty_points")
+    rows = [{"method": "direct (input-output): useful / input", "value": with_uncertainty(direct, u_direct)},
+            {"method": "indirect (heat loss): 100 − listed losses", "value": with_uncertainty(indirect, u_indirect)},
+            {"method": "difference = balance error (unlisted losses)",
+             "value": with_uncertainty(diff, u_diff, 2), "verdict": within_text(diff, u_diff)}]
+    return PARTS.table(rows, [("method", "method"), ("value", "efficiency (U, k = 2)"),
+                              ("verdict", "difference vs. combined uncertainty")], numeric=("value",))
+
+
+def _budget_table(budget: pd.DataFrame) -> Markup:
+    """Per source: mean u, sensitivity and the contribution to the efficiency over the period."""
+    eff = budget[budget["quantity"] == "efficiency"]
+    if eff.empty:
+        return PARTS.empty("No uncertainty budget for this period (budgets are kept per day).")
+    days = eff["period_start"].nunique()
+    grouped = eff.groupby(["source", "stream_id", "unit"], sort=False).agg(
+        u=("standard_uncertainty", "mean"), c=("sensitivity", "mean"),
+        contribution=("contribution_points", lambda s: float(np.sqrt((s ** 2).mean()))))
+    total = float((grouped["contribution"] ** 2).sum())
+    rows = []
+    for (source, stream, unit), r in grouped.sort_values("contribution", ascending=False).iterrows():
+        rows.append({"source": source, "stream": stream, "u": f"{r.u:.4g} {unit}",
+                     "c": f"{r.c:+.4g} pt/{unit}" if math.isfinite(r.c) else "–",
+                     "contribution": f"{r.contribution:.2f} pt",
+                     "share": fmt_pct(r.contribution ** 2 / total * 100 if total > 0 else math.nan, 0)})
+    table = PARTS.table(rows, [("source", "input"), ("stream", "stream"), ("u", "u(x), k = 1"),
+                               ("c", "sensitivity"), ("contribution", "|c·u| on efficiency"),
+                               ("share", "share of variance")],
+                        numeric=("u", "c", "contribution", "share"))
+    note = (f"Mean over {days} day(s); each instrument's error is systematic over a period "
+            "(it does not average out), inputs combine in quadrature (GUM, JCGM 100:2008).")
+    return table + PARTS.notes([note])
+
+
+def _chp_table(summary: dict) -> Markup:
+    rows = [{"indicator": label, "value": fmt_pct(summary_value(summary, key))}
+            for key, label in _CHP_ROWS]
+    return PARTS.table(rows, [("indicator", "indicator"), ("value", "value")], numeric=("value",))
+
+
+def engineering_sections(summary: dict | None, energies: dict, budget: pd.DataFrame) -> Markup:
+    """The heat-loss, uncertainty-budget and CHP sections of a facility page (HTML)."""
+    if not summary:
+        return Markup()
+    out = Markup()
+    if math.isfinite(summary_value(summary, "indirect_efficiency_percent")):
+        body = (PARTS.heading("Direct and indirect method") + _methods_table(summary)
+                + PARTS.heading("Listed losses (ASME PTC 4 §5, EN 12952-15)")
+                + _loss_table(summary, energies))
+        out += PARTS.section("Heat-loss method beside the direct method", body, id="heat-loss")
+    if math.isfinite(summary_value(summary, "efficiency_uncertainty_points")) or len(budget):
+        out += PARTS.section("Uncertainty budget of the efficiency", _budget_table(budget),
+                             id="uncertainty")
+    if math.isfinite(summary_value(summary, "purpa_efficiency_percent")):
+        out += PARTS.section("CHP indicators", _chp_table(summary), id="chp")
+    return out
