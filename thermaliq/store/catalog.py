@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 from thermaliq.home import Home
+from thermaliq.store.em_relations import (CO2E_COLUMNS, ENERGY_MANAGEMENT_ADDED,
+                                          ENERGY_MANAGEMENT_GLOBS, ENERGY_MANAGEMENT_RELATIONS,
+                                          latest_write_view)
 from thermaliq.store.testhooks import crash_point
 
 # Columns of each relation: (name, DuckDB type), in contract order (DESIGN §6), then extras.
@@ -52,7 +55,9 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
     "runs": [("run_id", "VARCHAR"), ("flow", "VARCHAR"), ("started_at", "TIMESTAMPTZ"),
              ("finished_at", "TIMESTAMPTZ"), ("status", "VARCHAR"), ("parameters", "VARCHAR"),
              ("reason", "VARCHAR")],
+    **ENERGY_MANAGEMENT_RELATIONS,
 }
+RELATIONS["calculations"] = RELATIONS["calculations"] + CO2E_COLUMNS
 
 # Glob of each dataset's files below the lake.
 GLOBS = {
@@ -63,12 +68,14 @@ GLOBS = {
     "data_quality": "data_quality/*/*/*.parquet",
     "alerts": "alerts/*/*/*.parquet",
     "runs": "runs/*.parquet",
+    **ENERGY_MANAGEMENT_GLOBS,
 }
 
 
 # Columns a relation gained after files were written without them: those files read NULL there.
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
+    **ENERGY_MANAGEMENT_ADDED,
 }
 
 
@@ -100,7 +107,10 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
     if name not in present:
         return _empty(name)
     scan = _scan(lake, name)
+    if name in ENERGY_MANAGEMENT_RELATIONS:
+        return latest_write_view(name, scan, _select(name))
     if name in ("stream_energies", "calculations"):
+        scan = _with_added(scan, name)
         keys = "facility_id, granularity, period_start" + (", stream_id" if name == "stream_energies" else "")
         current = f"(row_number() OVER (PARTITION BY {keys} ORDER BY write_seq DESC) = 1) AS is_current"
         return f"SELECT {_select(name).replace(chr(34) + 'is_current' + chr(34), current)} FROM {scan}"
@@ -145,7 +155,8 @@ class CatalogBusy(RuntimeError):
 
 def _signature(lake: Path, present: set[str]) -> str:
     # v2: data_quality.outlier_points; a new version makes existing catalogs redefine their views
-    return f"v2|{lake}|{','.join(sorted(present))}"
+    # v3: emissions, baselines, baseline_results; calculations.co2e_kg, co2e_intensity_kg_per_mwh
+    return f"v3|{lake}|{','.join(sorted(present))}"
 
 
 def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:
