@@ -25,7 +25,8 @@ CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "bas
                 "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
                 "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
                 "exergy_efficiency_percent", "data_quality_score", "status", "version",
-                "is_current", "calculated_at", "run_id", "reason")
+                "is_current", "calculated_at", "run_id", "reason",
+                "co2e_kg", "co2e_intensity_kg_per_mwh")
 SE_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
               "carrier", "energy_kwh", "is_current")
 DQ_COLUMNS = ("facility_id", "tag", "period_start", "period_end", "expected_points", "valid_points",
