@@ -175,7 +175,9 @@ def _model_rows(facility: Facility, fit, reason: str | None) -> pd.DataFrame:
 def _content_hash(model_rows: pd.DataFrame, results: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     for frame in (model_rows, results):
-        digest.update(frame.round(9).astype(str).to_csv(index=False).encode())
+        numbers = frame.select_dtypes("number").columns
+        frame = frame.assign(**{c: frame[c].round(9) for c in numbers})
+        digest.update(frame.astype(str).to_csv(index=False).encode())
     return digest.hexdigest()[:32]
 
 
@@ -186,7 +188,7 @@ def _stored_head(home: Home, facility_id: str) -> tuple[int, str | None]:
         return 0, None
     pattern = str(folder / "*" / "*.parquet").replace("'", "''")
     row = duckdb.sql(f"SELECT version, content_hash FROM read_parquet('{pattern}', union_by_name = true) "
-                     "ORDER BY write_seq DESC LIMIT 1").fetchone()
+                     "ORDER BY write_seq DESC LIMIT 1").fetchall()[0]
     return int(row[0]), row[1]
 
 

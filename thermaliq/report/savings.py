@@ -59,6 +59,18 @@ def _co2e_kg(view: PageView, summary: dict | None) -> float:
     return float(days["co2e_kg"].sum(min_count=len(days))) if len(days) else math.nan
 
 
+def _days_calculated(view: PageView) -> float:
+    """Days of the period with a day calculation (a month in progress counts its days so far) [d]."""
+    calc = view.data().calculations
+    if not calc.empty:
+        rows = calc[(calc["granularity"] == "day") & (calc["period_start"] >= view.start)
+                    & (calc["period_end"] <= view.end)]
+        hours = (rows["period_end"] - rows["period_start"]).dt.total_seconds().sum() / 3600.0
+        if hours > 0:
+            return hours / 24.0
+    return (view.end - view.start).total_seconds() / 86400.0
+
+
 def _money(value: float, currency: str) -> str:
     return "–" if not math.isfinite(value) else f"{value:,.0f} {currency}"
 
@@ -70,7 +82,7 @@ def period_section(view: PageView, facility: Facility, placement) -> Markup:
     out = summary_value(summary, "useful_output_kwh")
     eff = summary_value(summary, "efficiency_percent")
     co2e = _co2e_kg(view, summary)
-    days = (view.end - view.start).total_seconds() / 86400.0
+    days = _days_calculated(view)
     order = [s.id for s in facility.streams]
     streams, _ = view.stream_energies_of_period(order)
     rows, total, currency, priced_all = [], 0.0, None, True
