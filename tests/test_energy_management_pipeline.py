@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
 from thermaliq.config import load_facility
 from thermaliq.pipeline import baselines, calculate, ingest, results
+from thermaliq.report.em_metrics import em_gauges
 from thermaliq.store import catalog
 
 TZ = "Europe/Berlin"
@@ -134,6 +135,11 @@ def test_baseline_fit_cusum_and_versions(home):
     assert last[4] == pytest.approx(251220 / 228600, rel=1e-4) and last[5]
     again = baselines.update_baseline(home, facility, run_id="t2")
     assert not again.written and again.version == 1           # nothing changed: no new version
+    # the metrics file's gauges: the same numbers (issue #18 metrics)
+    gauges = {name: value for name, value, _ in em_gauges(con, ["BOILER-1"])}
+    assert gauges["thermaliq_baseline_cusum_kwh"] == pytest.approx(last[3])
+    assert gauges["thermaliq_baseline_enpi_ratio"] == pytest.approx(last[4])
+    assert "thermaliq_co2e_kg" in gauges
     # a changed baseline period is a new version; the old one stays queryable
     shorter = dict(baseline, end=(D0 + timedelta(days=2)).isoformat())
     write_facility(home.root, _config(baseline=shorter))
