@@ -42,7 +42,8 @@ import pyarrow.csv as pcsv
 import yaml
 
 from thermaliq import units
-from thermaliq.demo.signals import FACILITY_IDS, demo_readings_frame, demo_truth, facility_configs
+from thermaliq.demo.signals import (FACILITY_IDS, baseline_config, demo_readings_frame, demo_truth,
+                                    facility_configs)
 from thermaliq.home import Home
 
 __all__ = ["DemoHome", "make_demo_home", "default_window", "dst_changes", "config_yaml",
@@ -410,6 +411,8 @@ def make_demo_home(home: str | Path, *, end_date: date | None = None, days: int 
         inbox.mkdir(parents=True, exist_ok=True)
         for old in inbox.glob(f"{facility_id}_*.csv"):
             old.unlink()
+        if facility_id == "FAC-STEAM":          # its boiler fouls part-way: the CUSUM shows it
+            config = {**config, "baseline": baseline_config(start, end)}
         paths.facility_file(facility_id).write_text(config_yaml(config), encoding="utf-8")
         faults.extend(_write_facility(paths.root, facility_id, start, end, days, seed))
     summary = {"start": start.isoformat(), "end": end.isoformat(), "seed": seed, "faults": faults}

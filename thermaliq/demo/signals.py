@@ -140,6 +140,8 @@ def facility_configs() -> dict[str, dict]:
              "pressure": {"value": HEATER_WATER_PRESSURE_BARG, "unit": "barg"}},
         ],
     }
+    for config in (steam, chp, heater):
+        config.update(ENERGY_MANAGEMENT[config["facility_id"]])
     return {c["facility_id"]: c for c in (steam, chp, heater)}
 
 
@@ -153,6 +155,52 @@ def _m(tag: str, unit: str, rng: list[float], accuracy: dict | None = None) -> d
 def _mpe(percent: float) -> dict:
     """A maximum permissible error of ``percent`` of reading (rectangular: u = a/√3)."""
     return {"percent_of_reading": percent, "distribution": "rectangular"}
+
+
+#: Prices, grid factors and targets of the demo facilities (illustrative values of the right
+#: order for each country, not quotes; the baseline dates depend on the window: see
+#: :func:`baseline_config`).
+ENERGY_MANAGEMENT = {
+    "FAC-STEAM": {
+        "emission_factors": {"gwp": "AR5", "electricity": {
+            "value": 373.0, "unit": "kg/MWh", "method": "location",
+            "source": "illustrative, about the EPA eGRID2022 U.S. average output rate"}},
+        "prices": {"natural_gas": {"value": 8.0, "unit": "USD/MMBtu"},
+                   "electricity": {"value": 0.11, "unit": "USD/kWh"}},
+    },
+    "FAC-CHP": {
+        "emission_factors": {"gwp": "AR5", "electricity": {
+            "value": 380.0, "unit": "kg/MWh", "method": "location",
+            "source": "illustrative, about the German grid mix of recent years"}},
+        "prices": {"natural_gas": {"value": 45.0, "unit": "EUR/MWh"}},
+        "target": {"efficiency_percent": 85.0},
+    },
+    "FAC-HEATER": {
+        "emission_factors": {"gwp": "AR5", "electricity": {
+            "value": 207.0, "unit": "kg/MWh", "method": "location",
+            "source": "illustrative, about the UK government's 2024 grid conversion factor"}},
+        "prices": {"fuel_oil_no2": {"value": 0.75, "unit": "GBP/L"},
+                   "electricity": {"value": 0.25, "unit": "GBP/kWh"}},
+    },
+}
+#: FAC-STEAM's baseline covers this share of the window; its boiler fouls from DEGRADE_AT on.
+BASELINE_SHARE = 0.4
+DEGRADE_AT = 0.55
+#: Extra flue-gas temperature of the fouled boiler [K] (soot on the tubes).
+FOULING_FLUE_RISE_K = 70.0
+
+
+def baseline_config(start: date, end: date) -> dict:
+    """FAC-STEAM's ``baseline``: daily gas and power against the useful output over the first
+    :data:`BASELINE_SHARE` of the window (at least 4 days)."""
+    days = (end - start).days + 1
+    last = start + timedelta(days=max(4, int(days * BASELINE_SHARE)) - 1)
+    return {"start": start.isoformat(), "end": min(last, end).isoformat(), "granularity": "day",
+            "regressors": ["useful_output"]}
+
+
+def _m(tag: str, unit: str, rng: list[float]) -> dict:
+    return {"tag": tag, "unit": unit, "range": rng}
 
 
 @dataclass(frozen=True)
@@ -291,7 +339,10 @@ def steam_truth(ts: pd.DatetimeIndex, rng: np.random.Generator) -> tuple[dict, p
     local = ts.tz_convert("America/Chicago")
     load = _load_profile(local, rng, base=0.68, swing=0.22, sigma=0.04, lo=0.35, hi=1.0)
     o2 = np.round(2.5 + 2.0 * (1.0 - load) + _noise(rng, 0.08, n), 2)
-    t_flue = np.round(140.0 + 60.0 * load + _noise(rng, 1.0, n), 1)
+    # fouling from DEGRADE_AT of the window on, ramped in over a day: hotter flue gas, more loss
+    elapsed_d = (ts - ts[0]).total_seconds().to_numpy() / 86400.0
+    fouled = np.clip((elapsed_d - DEGRADE_AT * elapsed_d[-1]) / 1.0, 0.0, 1.0) if n else elapsed_d
+    t_flue = np.round(140.0 + 60.0 * load + FOULING_FLUE_RISE_K * fouled + _noise(rng, 1.0, n), 1)
     p = np.round(10.0 - 0.4 * (load - 0.7) + _noise(rng, 0.03, n), 2)
     t_sat = _unique_map(lambda pm: _TSat_P(pm) - 273.15, units.convert(p, "barg", "MPa"))
     t_steam = np.round(t_sat + 6.0 + _noise(rng, 0.4, n).clip(-2, 2), 1)

@@ -15,7 +15,7 @@ from datetime import date
 
 import pandas as pd
 
-from thermaliq.pipeline import calculate, ingest, results
+from thermaliq.pipeline import baselines, calculate, ingest, results
 from thermaliq.pipeline.outcomes import AlertSummary, ComputedWindow, DaySummary, IngestOutcome, StoreOutcome
 from thermaliq import periods
 from thermaliq.store import stash
@@ -58,6 +58,7 @@ def store_window_job(home: str, facility: Facility, computed: ComputedWindow, ru
     result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)
+    baselines.update_baseline(h, facility, run_id=run_id)   # a new version when anything changed
     release_memory()
     return StoreOutcome(
         facility.facility_id, computed.first, computed.last, changed=stored.changed,

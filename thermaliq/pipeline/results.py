@@ -29,6 +29,7 @@ import pandas as pd
 from thermaliq.physics import balance, bounds, budget, chp, energy, operating
 from thermaliq.store import lake, versions
 from thermaliq import periods
+from thermaliq.pipeline import carbon
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
                                   summed_over_periods)
 from thermaliq.config import Facility
@@ -237,11 +238,14 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                             [content[d] for d in calc_day])
         energies = _versioned_energies(result.stream_energies,
                                        versions.concat([stored[m].energies for m in months]), seq)
+        emitted = carbon.emission_rows(facility, energies).assign(write_seq=seq)
+        calc = carbon.with_co2e(calc, emitted)
         with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
             for month, part in _write_by_month(home, facility, "calculations", calc, seq):
                 stored[month].add_calc(part)
             for month, part in _write_by_month(home, facility, "stream_energies", energies, seq):
                 stored[month].add_energies(part)
+            _write_by_month(home, facility, "emissions", emitted, seq)
             dq = result.data_quality.assign(facility_id=facility.facility_id, write_seq=seq)
             dq["day_start"] = dq["period_start"]
             _write_by_month(home, facility, "data_quality", dq, seq)
@@ -345,7 +349,7 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
 TIME_COLUMNS = ("period_start", "period_end", "calculated_at", "day_start", "start", "end", "ts")
 TEXT_COLUMNS = ("facility_id", "granularity", "basis", "status", "run_id", "reason", "content_hash",
                 "stream_id", "role", "carrier", "tag", "issues", "kind", "severity", "message",
-                "detail", "quantity", "source", "unit")
+                "detail", "quantity", "source", "unit", "scope", "factor_source")
 
 
 def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
@@ -408,27 +412,31 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
             facility, summed_over_periods(energies, valid, rows).energy_kwh
             .reindex(columns=energy_kwh.columns)).items():
         rows[col] = value
+    rows = rows.assign(granularity="month")
+    month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
+                                          "month", rows)
+    month_emitted = carbon.emission_rows(facility, month_energies)
+    rows = carbon.with_co2e(rows, month_emitted)
     months_current = current[current["granularity"] == "month"]
     if not months_current.empty:
         old = months_current.iloc[0]
-        if all(_same(old.get(c, np.nan), rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS + MONTH_ADDED_COLUMNS
-               if c in rows):
+        if all(_same(old.get(c, np.nan), rows.iloc[0][c])
+               for c in CALC_VALUE_COLUMNS + MONTH_ADDED_COLUMNS + carbon.CALC_COLUMNS if c in rows):
             return False
     seq = time.time_ns()
-    rows = rows.assign(granularity="month")
     # versions count per granularity: only stored month rows can match
     rows = _finish_calc(rows, facility, calc[calc["granularity"] == "month"], run_id, reason, now,
                         seq, "")
-    month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
-                                          "month", rows)
+    month_energies = _versioned_energies(
+        month_energies, stored.energies[stored.energies["granularity"] == "month"], seq)
+    month_emitted = carbon.emission_rows(facility, month_energies).assign(write_seq=seq)
     with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
         lake.write_result(home.lake, "calculations", facility.facility_id, month,
                           _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")
         lake.write_result(home.lake, "stream_energies", facility.facility_id, month,
-                          _stable_types(_versioned_energies(
-                              month_energies,
-                              stored.energies[stored.energies["granularity"] == "month"], seq)),
-                          f"{seq:020d}")
+                          _stable_types(month_energies), f"{seq:020d}")
+        lake.write_result(home.lake, "emissions", facility.facility_id, month,
+                          _stable_types(month_emitted), f"{seq:020d}")
     return True
 
 

@@ -25,7 +25,8 @@ CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "bas
                 "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
                 "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
                 "exergy_efficiency_percent", "data_quality_score", "status", "version",
-                "is_current", "calculated_at", "run_id", "reason", "firing_hours", "standby_hours")
+                "is_current", "calculated_at", "run_id", "reason", "firing_hours", "standby_hours",
+                "co2e_kg", "co2e_intensity_kg_per_mwh")
 #: Columns of ``calculations`` added by issue 17 (expanded uncertainties, k = 2, and CHP
 #: indicators): read when the relation has them, NaN otherwise.
 CALC_ADDED_COLUMNS = ("efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",

@@ -36,6 +36,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from thermaliq.periods import day_window
+from thermaliq.report.em_metrics import EM_METRICS, em_gauges
 from thermaliq.store.atomic import write_text_atomic
 
 #: name -> (type, help). Counters carry their ``_total`` suffix here and in the file.
@@ -80,6 +81,7 @@ OPTIONAL_DAY_GAUGES = {
     "thermaliq_chp_effective_electrical_efficiency": "effective_electrical_efficiency_percent",
     "thermaliq_chp_primary_energy_savings_percent": "primary_energy_savings_percent",
 }
+METRICS.update(EM_METRICS)     # CO2e and baseline gauges (issue #18)
 #: Bucket bounds of the duration histogram [s]; fixed, so totals of different runs add up.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -307,9 +309,11 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
         "QUALIFY row_number() OVER (PARTITION BY facility_id ORDER BY period_start DESC) <= 7 "
         "ORDER BY facility_id, period_start DESC", fids).df()
     latest: dict[str, pd.Timestamp] = {}
+    for name, value, fid in em_gauges(con, fids):
+        out[fid].append(gauge(name, value, facility_id=fid))
     for fid, d in days.groupby("facility_id", sort=False):
         d = d.drop(columns="facility_id").reset_index(drop=True)
-        out[fid] = results_samples(fid, d)
+        out[fid] = results_samples(fid, d) + out[fid]
         latest[fid] = pd.Timestamp(d["period_start"].max())
     if not latest:
         return out

@@ -32,6 +32,7 @@ from thermaliq.report.periods import benchmark_band, summary_value
 from thermaliq.report.quality import completeness, local_label
 from thermaliq.report.sankey import fmt_kwh, sankey_data
 from thermaliq.report.view import FacilityView, PageView
+from thermaliq.report import baseline_page, savings
 
 #: Facility-days read together (one query per relation for many facilities; each query scans its
 #: relation's view once, whatever the number of facilities): bounds memory on big fleets and ranges.
@@ -200,7 +201,8 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
                     rest=(engineering_sections(
                               summary, view.stream_energies_of_period([s.id for s in facility.streams])[0],
                               _page_budget(view))
-                          + _trend_sections(view, facility, basis, placement) + _quality_section(view, facility)
+                          + _trend_sections(view, facility, basis, placement)
+                          + savings.period_section(view, facility, placement) + _quality_section(view, facility)
                           + _alerts_section(view, facility.timezone)),
                     footer=_footer(view, datetime.now(timezone.utc)))
     basis = memo["basis"]
@@ -396,6 +398,7 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
         raise ValueError(f"end {end} is before start {start}")
     reports_dir = Path(home_reports_dir)
     ensure_plotly_js(reports_dir)
+    baseline_paths = baseline_page.write_baseline_pages(con, reports_dir, facilities)
     paths, rows, failures = [], {}, []
     ids = sorted(facilities)
     span = (month_bounds(month_key(end))[1] - min(start, month_bounds(month_key(start))[0])).days + 1 + trailing_days
@@ -422,6 +425,7 @@ def render_reports(con: duckdb.DuckDBPyConnection, home_reports_dir: Path, facil
             if periods is not None:
                 periods[fid] = whole
             paths.extend(written)
+    paths.extend(baseline_paths)
     merged, note = merge_fleet_rows(reports_dir, rows)
     paths.append(write_atomic(reports_dir / "index.html", fleet_page(merged, note)))
     if failures:

@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 from thermaliq.home import Home
+from thermaliq.store.em_relations import (CO2E_COLUMNS,
+                                          ENERGY_MANAGEMENT_GLOBS, ENERGY_MANAGEMENT_RELATIONS,
+                                          latest_write_view)
 from thermaliq.store.testhooks import crash_point
 
 # Columns of each relation: (name, DuckDB type), in contract order (DESIGN §6), then extras.
@@ -68,7 +71,9 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
     "runs": [("run_id", "VARCHAR"), ("flow", "VARCHAR"), ("started_at", "TIMESTAMPTZ"),
              ("finished_at", "TIMESTAMPTZ"), ("status", "VARCHAR"), ("parameters", "VARCHAR"),
              ("reason", "VARCHAR")],
+    **ENERGY_MANAGEMENT_RELATIONS,
 }
+RELATIONS["calculations"] = RELATIONS["calculations"] + CO2E_COLUMNS
 
 # Glob of each dataset's files below the lake.
 GLOBS = {
@@ -80,6 +85,7 @@ GLOBS = {
     "alerts": "alerts/*/*/*.parquet",
     "runs": "runs/*.parquet",
     "uncertainty_budget": "uncertainty_budget/*/*/*.parquet",
+    **ENERGY_MANAGEMENT_GLOBS,
 }
 
 
@@ -87,12 +93,12 @@ GLOBS = {
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
     # NULL in results written before these columns existed: operating hours (issue 14),
-    # uncertainty and CHP indicators (issue 17)
+    # uncertainty and CHP indicators (issue 17), CO2e (issue 18)
     "calculations": [("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")] + [(c, "DOUBLE") for c in (
         "efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",
         "balance_error_uncertainty_points", "electrical_efficiency_percent",
         "thermal_efficiency_percent", "purpa_efficiency_percent",
-        "effective_electrical_efficiency_percent", "primary_energy_savings_percent")],
+        "effective_electrical_efficiency_percent", "primary_energy_savings_percent")] + CO2E_COLUMNS,
 }
 
 
@@ -124,10 +130,12 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
     if name not in present:
         return _empty(name)
     scan = _scan(lake, name)
+    if name in ENERGY_MANAGEMENT_RELATIONS:
+        return latest_write_view(name, scan, _select(name))
     if name in ("stream_energies", "calculations"):
+        scan = _with_added(scan, name)
         keys = "facility_id, granularity, period_start" + (", stream_id" if name == "stream_energies" else "")
         current = f"(row_number() OVER (PARTITION BY {keys} ORDER BY write_seq DESC) = 1) AS is_current"
-        scan = _with_added(scan, name)
         return f"SELECT {_select(name).replace(chr(34) + 'is_current' + chr(34), current)} FROM {scan}"
     if name in ("data_quality", "alerts", "uncertainty_budget"):
         # current = written by the same write as the current day row of `calculations`
@@ -171,9 +179,10 @@ class CatalogBusy(RuntimeError):
 
 
 def _signature(lake: Path, present: set[str]) -> str:
-    # v2: data_quality.outlier_points; v3: calculations.firing_hours, standby_hours; a new
-    # version makes existing catalogs redefine their views
-    return f"v3|{lake}|{','.join(sorted(present))}"
+    # v2: data_quality.outlier_points; v3: calculations.firing_hours, standby_hours, uncertainty and
+    # CHP columns, uncertainty_budget; v4: emissions, baselines, baseline_results, co2e columns;
+    # a new version makes existing catalogs redefine their views
+    return f"v4|{lake}|{','.join(sorted(present))}"
 
 
 def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:

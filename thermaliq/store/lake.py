@@ -42,7 +42,8 @@ from thermaliq.store.testhooks import crash_point
 from thermaliq.settings import load_settings
 
 DATASETS = ("readings", "quarantine", "ingested", "stream_energies", "calculations",
-            "data_quality", "alerts", "runs", "uncertainty_budget")
+            "data_quality", "alerts", "runs", "uncertainty_budget", "emissions", "baselines",
+            "baseline_results")
 #: Seconds a writer waits for another run holding the same facility before giving up.
 LOCK_TIMEOUT_S = load_settings().lock_timeout_s
 
@@ -280,7 +281,8 @@ def write_result(lake: Path, dataset: str, facility_id: str, month: str, df: pd.
     return write_parquet_atomic(df, path)
 
 
-RESULT_DATASETS = ("calculations", "stream_energies", "data_quality", "alerts", "uncertainty_budget")
+RESULT_DATASETS = ("calculations", "stream_energies", "data_quality", "alerts", "uncertainty_budget",
+                   "emissions", "baselines", "baseline_results")
 
 
 def _pending_dir(lake: Path, facility_id: str) -> Path:

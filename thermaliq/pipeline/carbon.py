@@ -1,0 +1,132 @@
+"""Emission rows of a facility's stream energies, and the CO2e columns of its calculations.
+
+Every period's stream energies (``stream_energies`` rows) give one ``emissions`` row per input
+stream that emits (fuels, grid electricity) and per exported electricity stream:
+
+- fuels: the energy on the facility's basis is brought to HHV (the fuel table's HHV/LHV ratio)
+  and multiplied by the EPA Subpart C factors (:mod:`thermaliq.physics.emissions`), or by the
+  facility's own ``emission_factors.fuels`` entry for the stream id or the fuel;
+- electricity imports: energy × ``emission_factors.electricity`` (scope ``indirect``);
+- electricity outputs (a CHP's export): the grid emissions it displaces, scope ``exported``,
+  reported apart and never subtracted from the facility's CO2e.
+
+``co2e_kg`` of a calculation is the sum over its ``direct`` and ``indirect`` rows; it is NaN when a
+stream that emits has no factor (electricity without a grid factor) or no energy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from thermaliq.config import Facility, is_fuel
+from thermaliq.physics import emissions, fuels
+
+EMISSION_COLUMNS = ["facility_id", "granularity", "period_start", "period_end", "stream_id",
+                    "scope", "energy_hhv_kwh", "co2_kg", "ch4_kg", "n2o_kg", "co2e_kg",
+                    "factor_source"]
+CALC_COLUMNS = ["co2e_kg", "co2e_intensity_kg_per_mwh"]     # added to `calculations`
+NO_GRID_FACTOR = "no grid factor: set emission_factors.electricity"
+
+
+def _stream_factors(facility: Facility) -> dict[str, tuple[str, object]]:
+    """Per emitting stream: (scope, FuelFactors | grid factor [kg/MWh] | None)."""
+    ef = facility.emission_factors
+    out: dict[str, tuple[str, object]] = {}
+    for s in facility.streams:
+        if s.role == "input" and is_fuel(s.carrier):
+            fuel = fuels.canonical_name(s.carrier)
+            own = ef.fuels.get(s.id) or ef.fuels.get(s.carrier) or ef.fuels.get(fuel)
+            factors = (emissions.FuelFactors(own.co2_kg_per_mmbtu, own.ch4_kg_per_mmbtu,
+                                             own.n2o_kg_per_mmbtu, f"facility: {own.source}")
+                       if own is not None else emissions.FACTORS.get(fuel))
+            out[s.id] = ("direct", (fuel, factors))
+        elif s.carrier == "electricity" and s.role in ("input", "output"):
+            grid = ef.electricity.kg_per_mwh if ef.electricity is not None else None
+            out[s.id] = ("indirect" if s.role == "input" else "exported", grid)
+    return out
+
+
+def _grid_source(facility: Facility) -> str:
+    grid = facility.emission_factors.electricity
+    if grid is None:
+        return NO_GRID_FACTOR
+    text = f"grid factor {grid.value:g} {grid.unit} ({grid.method}-based)"
+    return f"{text}: {grid.source}" if grid.source else text
+
+
+def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
+    """``emissions`` rows of long stream-energy rows (as ``stream_energies`` holds them).
+
+    Parameters
+    ----------
+    facility : Facility
+    energies : DataFrame
+        Rows with ``granularity, period_start, period_end, stream_id, energy_kwh`` [kWh, on the
+        facility's basis].
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`EMISSION_COLUMNS` (kg; ``energy_hhv_kwh`` in kWh).
+    """
+    factors = _stream_factors(facility)
+    rows = energies[energies["stream_id"].isin(list(factors))]
+    parts = []
+    gwp = facility.emission_factors.gwp
+    for stream_id, part in rows.groupby("stream_id", sort=True):
+        scope, what = factors[stream_id]
+        e_kwh = part["energy_kwh"].to_numpy(dtype="float64")
+        if scope == "direct":
+            fuel, ff = what
+            ratio = 1.0 if facility.basis == "HHV" else fuels.get_fuel(fuel).hhv_lhv_ratio
+            e_hhv = e_kwh * ratio
+            if ff is None:
+                nan = e_hhv * np.nan
+                em = emissions.Emissions(nan, nan, nan, nan,
+                                         f"no factors for {fuel}: set emission_factors.fuels")
+            else:
+                em = emissions.fuel_emissions(e_hhv / emissions.KWH_PER_MMBTU, fuel, factors=ff,
+                                              gwp=gwp)
+                em = emissions.Emissions(em.co2_kg, em.ch4_kg, em.n2o_kg, em.co2e_kg,
+                                         f"{em.source}; GWP IPCC {gwp}")
+        else:
+            e_hhv = e_kwh
+            em = (emissions.electricity_emissions(e_kwh, what, _grid_source(facility))
+                  if what is not None else emissions.Emissions(*(e_kwh * np.nan,) * 4, NO_GRID_FACTOR))
+        parts.append(pd.DataFrame({
+            "facility_id": facility.facility_id,
+            "granularity": part["granularity"].to_numpy(),
+            "period_start": part["period_start"].to_numpy(),
+            "period_end": part["period_end"].to_numpy(),
+            "stream_id": stream_id, "scope": scope, "energy_hhv_kwh": e_hhv,
+            "co2_kg": em.co2_kg, "ch4_kg": em.ch4_kg, "n2o_kg": em.n2o_kg, "co2e_kg": em.co2e_kg,
+            "factor_source": em.source}, index=part.index))
+        if "version" in part:
+            parts[-1]["version"] = part["version"].to_numpy()
+    if not parts:
+        return pd.DataFrame(columns=EMISSION_COLUMNS)
+    out = pd.concat(parts).sort_index()
+    for col in ("period_start", "period_end"):
+        out[col] = pd.to_datetime(out[col], utc=True)
+    return out[EMISSION_COLUMNS + [c for c in ("version",) if c in out]].reset_index(drop=True)
+
+
+def with_co2e(calc: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``calc`` with ``co2e_kg`` (direct + indirect, NaN if one is unknown) and
+    ``co2e_intensity_kg_per_mwh`` (per MWh of useful output) [kg, kg/MWh]."""
+    out = calc.copy()
+    counted = rows[rows["scope"] != "exported"]
+    if counted.empty:
+        out["co2e_kg"] = np.nan
+    else:
+        total = counted.groupby(["granularity", "period_start"])["co2e_kg"].sum(min_count=1)
+        unknown = counted["co2e_kg"].isna().groupby(
+            [counted["granularity"], counted["period_start"]]).any()
+        total[unknown] = np.nan
+        key = pd.MultiIndex.from_arrays([out["granularity"],
+                                         pd.to_datetime(out["period_start"], utc=True)])
+        total.index = total.index.set_levels(pd.to_datetime(total.index.levels[1], utc=True), level=1)
+        out["co2e_kg"] = total.reindex(key).to_numpy()
+    out["co2e_intensity_kg_per_mwh"] = emissions.intensity_kg_per_mwh(out["co2e_kg"],
+                                                                      out["useful_output_kwh"])
+    return out
