@@ -173,6 +173,17 @@ def check_config(home: HomeOpt = None) -> None:
     raise typer.Exit(2 if errors else 0)
 
 
+@app.command("check-source")
+def check_source_command(facility: Annotated[list[str], typer.Option(
+        "--facility", "-f", help="Facility id (repeat for several).")],
+                 home: HomeOpt = None) -> None:
+    """Connect to each facility's historian (opcua, piwebapi, historian), resolve every
+    configured tag and list what is missing; exit 1 when something is missing or unreachable."""
+    from flows.check_source import check_facility_sources
+
+    raise typer.Exit(_guard(lambda: check_facility_sources(Home.resolve(home), facility, console)))
+
+
 @app.command()
 def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of demo data.")] = 21,
          seed: Annotated[int, typer.Option(help="Random seed of the demo data.")] = 7) -> None:

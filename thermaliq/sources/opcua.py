@@ -274,8 +274,8 @@ def fetch_opcua_readings(endpoint: str, tags, start, end, *, nodes: dict[str, st
                          namespace: int = 2, credentials: Credentials | None = None,
                          security: OpcUaSecurity | None = None, timeout_s: float = 30.0,
                          batch_tags: int = 50, page_values: int = 1000,
-                         retry: RetryPolicy | None = None,
-                         breaker: CircuitBreaker | None = None) -> ReadResult:
+                         retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None,
+                         since: dict | None = None) -> ReadResult:
     """Raw history of ``tags`` in [start, end) from an OPC UA server.
 
     Parameters
@@ -296,6 +296,8 @@ def fetch_opcua_readings(endpoint: str, tags, start, end, *, nodes: dict[str, st
         Nodes per HistoryRead; values per node and page (NumValuesPerNode).
     retry, breaker : RetryPolicy, CircuitBreaker, optional
         The policy (default ``RetryPolicy()``) and the endpoint's breaker (default: registry).
+    since : dict, optional
+        Tag -> last timestamp already stored [UTC]: that tag is read after it only (incremental).
 
     Returns
     -------
@@ -320,7 +322,8 @@ def fetch_opcua_readings(endpoint: str, tags, start, end, *, nodes: dict[str, st
             if node_id is None:
                 got.missing[tag] = why
             else:
-                todo.append(_Node(tag, node_id, t0))
+                last = _utc(since[tag], "since") if since and tag in since else None
+                todo.append(_Node(tag, node_id, max(t0, last) if last else t0, last_ts=last))
         for i in range(0, len(todo), batch_tags):
             _read_batch(session, todo[i:i + batch_tags], t1, page_values, retry, breaker, got)
     finally:

@@ -248,7 +248,7 @@ def demo_data(day: str = "2024-05-30", tags=("FT-101", "FT-201", "PT-201", "TT-2
                      ignore_index=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_opcua_server(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m thermaliq.sources.opcua_server",
                                      description="Local OPC UA server with Historical Access.")
     parser.add_argument("--data", help="directory of long CSV readings files (default: demo day)")
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_opcua_server()
 
 
 __all__ = ["OpcUaTestServer", "demo_data", "NAMESPACE_URI"]

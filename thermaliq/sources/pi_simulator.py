@@ -247,7 +247,7 @@ def _handler(sim: PiWebApiSimulator):
     return Handler
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_pi_simulator(argv: list[str] | None = None) -> None:
     """``python -m thermaliq.sources.pi_simulator [--data DIR] --port N [--user U --password P]``."""
     from thermaliq.sources.opcua_server import demo_data
 
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_pi_simulator()
 
 
 __all__ = ["PiWebApiSimulator", "web_id_of", "SYSTEM_STATES"]

@@ -143,7 +143,7 @@ def fetch_pi_readings(url: str, data_server: str, tags: Sequence[str], start, en
                       credentials: Credentials | None = None, verify: bool | str = True,
                       timeout_s: float = 30.0, batch_tags: int = 50, max_count: int = 10000,
                       retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None,
-                      session: requests.Session | None = None) -> ReadResult:
+                      session: requests.Session | None = None, since: dict | None = None) -> ReadResult:
     """Recorded values of ``tags`` in [start, end) from a PI Web API.
 
     Parameters
@@ -160,6 +160,9 @@ def fetch_pi_readings(url: str, data_server: str, tags: Sequence[str], start, en
         Read timeout of each request [s] (connect: ``min(timeout_s, 10)``).
     batch_tags, max_count : int
         Points per streamset request; values per stream and request.
+    since : dict, optional
+        Tag -> last timestamp already stored [UTC]: that tag is read after it only (incremental);
+        tags with the same ``since`` share streamset requests.
 
     Returns
     -------
@@ -179,22 +182,27 @@ def fetch_pi_readings(url: str, data_server: str, tags: Sequence[str], start, en
                    breaker=breaker, session=session)
     records, notes = [], []
     try:
-        found = []
+        groups: dict = {}      # first timestamp to read -> [(tag, WebId)]
         for tag in dict.fromkeys(tags):
             web_id, why = api.web_id(data_server, tag)
             if web_id is None:
                 notes.append(f"{tag}: {why}; not read")
-            else:
-                found.append((tag, web_id))
-        for i in range(0, len(found), batch_tags):
-            _read_batch(api, found[i:i + batch_tags], t0, t1, max_count, records, notes)
+                continue
+            last = _time(since[tag], "since") if since and tag in since else None
+            groups.setdefault(last if last is not None and last > t0 else None, []).append((tag, web_id))
+        for last, found in groups.items():
+            for i in range(0, len(found), batch_tags):
+                _read_batch(api, found[i:i + batch_tags], t0 if last is None else last, t1,
+                            max_count, records, notes, last)
     finally:
         if session is None:
             api.close()
     return readings_from_items(records, "piwebapi:" + api.safe, notes)
 
 
-def _read_batch(api: PiWebApi, batch, t0, t1, max_count: int, records: list, notes: list) -> None:
+def _read_batch(api: PiWebApi, batch, t0, t1, max_count: int, records: list, notes: list,
+                after=None) -> None:
+    """Read the streams of ``batch`` from ``t0`` (values at or before ``after`` are skipped)."""
     params = [("webId", w) for _, w in batch] + list(_recorded_params(t0, t1, max_count).items())
     code, data = api.get("/streamsets/recorded", params)
     if code != 200:
@@ -205,12 +213,11 @@ def _read_batch(api: PiWebApi, batch, t0, t1, max_count: int, records: list, not
         items = by_id.get(web_id)
         if items is None:
             notes.append(f"{tag}: no stream in the streamset answer; read on its own")
-            items = []
-            last = None
+            last = after
         else:
-            last = _take(tag, items, t1, None, records)
-        if items and len(items) < max_count:
-            continue
+            last = _take(tag, items, t1, after, records)
+            if len(items) < max_count:
+                continue
         _follow(api, tag, web_id, t0 if last is None else last, t1, max_count, records, last)
 
 
