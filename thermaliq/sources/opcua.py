@@ -11,6 +11,8 @@ rejected row whose reason names the code (``OPC UA status BadSensorFailure (0x80
 ``source`` is ``"opcua:" + endpoint``; ``row`` is the value's 1-based position in the order
 received.
 
+asyncua's own DEBUG logging (which would show the password) is capped at INFO.
+
 Reliability: each request has a timeout (``timeout_s``); a failed request (timeout, dropped
 connection, service fault) is retried under the REST historian's policy
 (:func:`thermaliq.sources.retry.call_with_retry`: backoff with jitter, one circuit breaker per
@@ -38,6 +40,9 @@ from thermaliq.sources.retry import (CircuitBreaker, RetryPolicy, Retryable, bre
                                      call_with_retry, increment_stat)
 
 log = logging.getLogger(__name__)
+#: asyncua logs whole requests at DEBUG, the ActivateSession request with its password among
+#: them: its loggers are capped at INFO while a session exists, so no secret reaches a log.
+_ASYNCUA_LOG_FLOOR = logging.INFO
 
 _NODE_ID_RE = re.compile(r"^(ns=\d+;)?[isgb]=")
 #: Result codes that say the node itself is wrong: the tag is reported, not retried.
@@ -106,6 +111,9 @@ class OpcUaSession:
             raise ValueError(f"timeout_s must be > 0, not {timeout_s}")
         self.endpoint, self.timeout_s = endpoint, timeout_s
         self.credentials, self.security = credentials or Credentials(), security or OpcUaSecurity()
+        lib = logging.getLogger("asyncua")
+        if lib.getEffectiveLevel() < _ASYNCUA_LOG_FLOOR:
+            lib.setLevel(_ASYNCUA_LOG_FLOOR)
         self.loop = asyncio.new_event_loop()
         self.client = None
         self._resolved: dict[str, object] = {}
