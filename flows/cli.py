@@ -239,8 +239,10 @@ def _report_tags(h: Home, facility) -> str | None:
 def check_source(facility: Annotated[str, typer.Option("--facility", "-f", help="Facility id.")],
                  home: HomeOpt = None,
                  rows: Annotated[int, typer.Option(help="Readings to show.")] = 12) -> None:
-    """Read the facility's newest file as an ingest would, without storing: show the first rows
-    as parsed, the rejects with their reasons and what was detected."""
+    """Check a facility's source before any run. Files: read the newest file as an ingest would,
+    without storing, and show the first rows as parsed, the rejects with their reasons and what was
+    detected. Historians (historian, opcua, piwebapi): connect, resolve every configured tag and
+    list what is missing (exit 1 when something is missing or unreachable)."""
     from thermaliq.config import load_facility
     from thermaliq.errors import DataError
     from thermaliq.sources.inventory import source_files
@@ -252,7 +254,11 @@ def check_source(facility: Annotated[str, typer.Option("--facility", "-f", help=
     except ThermaliqError as exc:
         err.print(f"[red]configuration error[/]: {exc}")
         raise typer.Exit(2)
-    files = source_files(h.root, f.source.path or "", newest=1) if f.source.kind == "files" else []
+    if f.source.kind != "files":      # a historian: connect, resolve every tag, list what is missing
+        from flows.check_source import check_facility_sources
+
+        raise typer.Exit(_guard(lambda: check_facility_sources(h, [facility], console)))
+    files = source_files(h.root, f.source.path or "", newest=1)
     if not files:
         err.print(f"[red]no file matches[/] {f.source.path} under {h.root}")
         raise typer.Exit(2)
@@ -272,7 +278,7 @@ def check_source(facility: Annotated[str, typer.Option("--facility", "-f", help=
         known = set(f.tag_specs())
         unknown = sorted(set(chunk.readings["tag"]) - known)
         if unknown:
-            console.print(f"[yellow]tags no stream uses[/] (rejected as 'unknown tag'): {', '.join(unknown)}")
+            console.print(f"[yellow]tags no stream uses[/] (kept as readings; typos?): {', '.join(unknown)}")
         if len(chunk.rejects):
             console.print(f"[yellow]{len(chunk.rejects)} rejected[/] in these records, e.g.:")
             console.print(chunk.rejects[["row", "reason", "raw"]].head(5).to_string(index=False))

@@ -11,9 +11,10 @@ from thermaliq import periods
 from thermaliq.config import Facility
 from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianError
 from thermaliq.home import Home
-from thermaliq.pipeline import ingest, ingest_many, jobs
+from thermaliq.pipeline import ingest, ingest_many, ingest_remote, jobs
 from thermaliq.pipeline.outcomes import IngestOutcome
 from thermaliq.settings import Settings
+from thermaliq.sources.credentials import source_credentials
 
 
 def retry_io_only(task, task_run, state) -> bool:
@@ -40,6 +41,13 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
         out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
                                                 processes=settings.processes, force=force)
+    elif facility.source.kind in ingest_remote.REMOTE_KINDS:   # OPC UA, PI Web API
+        start, end = periods.day_window(first, last, facility.timezone)
+        credentials = source_credentials(facility.source, block_secret(facility))
+        summary = ingest_remote.ingest_remote(Home.resolve(home), facility, start, end,
+                                              credentials=credentials, incremental=not force)
+        jobs.release_memory()
+        out = IngestOutcome.of(summary)
     else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)
         summary = ingest.ingest_historian(Home.resolve(home), facility, start, end,
@@ -54,16 +62,28 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
     return out
 
 
+def block_secret(facility) -> str | None:
+    """The value of the Prefect Secret block named by ``source.password_block`` or
+    ``source.token_block`` (None without one); never logged."""
+    if facility.source.password_block:
+        return _load_block(facility.source.password_block, "source.password_block")
+    return _block_token(facility)
+
+
 def _block_token(facility) -> str | None:
     """The token of the Prefect Secret block named by ``source.token_block`` (None without one)."""
     name = facility.source.token_block
     if not name:
         return None
+    return _load_block(name, "source.token_block")
+
+
+def _load_block(name: str, field: str) -> str:
     from prefect.blocks.system import Secret
 
     try:
         return Secret.load(name).get()
     except ValueError as exc:   # no such block: say which, never echo a value
         raise ConfigError(f"Prefect Secret block {name!r} cannot be loaded ({type(exc).__name__})",
-                          field="source.token_block",
+                          field=field,
                           fix=f"create it: Secret(value=...).save({name!r}) or in the Prefect UI") from None

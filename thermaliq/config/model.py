@@ -200,7 +200,7 @@ class Thresholds(_Strict):
 
 
 class Source(_Strict):
-    kind: Literal["files", "historian"]
+    kind: Literal["files", "historian", "opcua", "piwebapi"]
     path: str | None = None
     format: Literal["long", "wide"] | None = None
     url: str | None = None
@@ -210,9 +210,26 @@ class Source(_Strict):
     batch_tags: int = Field(50, ge=1, le=10000)
     decimal: Literal[".", ","] | None = None   # files: detected when omitted (sources/regional.py)
     timestamp_format: str | None = None        # files: strftime format, e.g. "%d.%m.%Y %H:%M"
+    # opcua and piwebapi (README "OPC UA Historical Access source", "PI Web API source")
+    endpoint: str | None = None                 # opcua: opc.tcp://host:4840
+    nodes: dict[str, str] = Field(default_factory=dict)   # opcua: tag -> node id or browse path
+    namespace: int = Field(2, ge=0)             # opcua: ns of tags not in nodes (ns=<n>;s=<tag>)
+    security_mode: Literal["None", "SignAndEncrypt"] = "None"
+    security_policy: Literal["Basic256Sha256"] = "Basic256Sha256"
+    certificate: str | None = None              # opcua client certificate (PEM/DER), home-relative
+    private_key: str | None = None              # opcua client private key (PEM), home-relative
+    data_server: str | None = None              # piwebapi: the PI Data Archive's name
+    auth: Literal["none", "basic", "bearer"] = "none"   # piwebapi
+    username_env: str | None = None             # opcua/piwebapi basic: NAME of a variable
+    password_env: str | None = None             # NAME of a variable holding the password
+    password_block: str | None = None           # NAME of a Prefect Secret block with the password
+    ca_bundle: str | None = None                # piwebapi: CA bundle (PEM), home-relative
+    max_count: int = Field(10000, ge=1, le=1_000_000)    # piwebapi: values per request
 
     @model_validator(mode="after")
     def _kind_fields(self):
+        if self.kind in ("opcua", "piwebapi"):
+            check_remote_source(self)
         if self.kind == "files":
             if not self.path:
                 raise ValueError("a files source needs 'path' (a glob relative to home)")
@@ -347,6 +364,45 @@ class Target(_Strict):
     """``target``: the efficiency to compute savings to (default: the benchmark's typical)."""
 
     efficiency_percent: float = Field(gt=0, le=100)
+_VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BLOCK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def check_remote_source(src: "Source") -> None:
+    """The field rules of an ``opcua`` or ``piwebapi`` source (raises ValueError naming the field)."""
+    for name in ("token_env", "username_env", "password_env"):
+        value = getattr(src, name)
+        if value is not None and not _VAR_NAME_RE.match(value):
+            raise ValueError(f"{name} must be the NAME of an environment variable, not the secret")
+    for name in ("token_block", "password_block"):
+        value = getattr(src, name)
+        if value is not None and not _BLOCK_NAME_RE.match(value):
+            raise ValueError(f"{name} must be the NAME of a Prefect Secret block "
+                             "(lower-case letters, digits, '-'), not the secret")
+    if src.password_env and src.password_block:
+        raise ValueError("give either password_env or password_block, not both")
+    if src.token_env and src.token_block:
+        raise ValueError("give either token_env or token_block, not both")
+    for name in ("certificate", "private_key", "ca_bundle"):
+        value = getattr(src, name)
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError(f"{name} {value!r} must stay inside the home: relative, no '..'")
+    if src.kind == "opcua":
+        if not src.endpoint or not src.endpoint.startswith("opc.tcp://"):
+            raise ValueError("an opcua source needs 'endpoint' starting with opc.tcp://")
+        if src.security_mode == "SignAndEncrypt" and not (src.certificate and src.private_key):
+            raise ValueError("security_mode SignAndEncrypt needs 'certificate' and 'private_key'")
+        if (src.password_env or src.password_block) and not src.username_env:
+            raise ValueError("a password needs 'username_env' too")
+        return
+    if not src.url or not re.match(r"^https?://", src.url):
+        raise ValueError("a piwebapi source needs 'url' starting with http:// or https://")
+    if not src.data_server:
+        raise ValueError("a piwebapi source needs 'data_server' (the PI Data Archive's name)")
+    if src.auth == "basic" and not (src.username_env and (src.password_env or src.password_block)):
+        raise ValueError("auth basic needs 'username_env' and 'password_env' or 'password_block'")
+    if src.auth == "bearer" and not (src.token_env or src.token_block):
+        raise ValueError("auth bearer needs 'token_env' or 'token_block'")
 
 
 class Facility(_Strict):

@@ -161,5 +161,49 @@ def reset_breakers() -> None:
         _STATS["circuit_state"].clear()
 
 
+class Retryable(Exception):
+    """A transient failure of one request: retried by :func:`call_with_retry`.
+
+    ``what`` says what happened (no secret in it); ``retry_after_s`` is the wait the server asked
+    for (HTTP ``Retry-After``) [s], or None for the policy's backoff.
+    """
+
+    def __init__(self, what: str, retry_after_s: float | None = None):
+        super().__init__(what)
+        self.what, self.retry_after_s = what, retry_after_s
+
+
+def call_with_retry(request: Callable[[], object], retry: RetryPolicy, breaker: CircuitBreaker,
+                    name: str, on_retry: Callable[[], None] | None = None):
+    """Run ``request`` under the connector policy; return its result.
+
+    ``request`` raises :class:`Retryable` for a transient failure (retried after
+    ``retry.delay_s``, ``on_retry`` called first, e.g. to reconnect) and anything else for a
+    permanent one (passed through at once). The call counts once with ``breaker``: a success
+    closes it, exhausted retries count one failure and raise ``HistorianError`` naming
+    ``name`` (a redacted URL or endpoint).
+    """
+    breaker.before_call()
+    last = Retryable("no attempt")
+    for attempt in range(retry.attempts):
+        try:
+            result = request()
+        except Retryable as exc:
+            last = exc
+            if attempt + 1 < retry.attempts:
+                wait = retry.delay_s(attempt, exc.retry_after_s)
+                log.warning("%s: %s; retry %d/%d in %.2f s", name, exc.what, attempt + 1,
+                            retry.attempts - 1, wait)
+                increment_stat("retries")
+                retry.sleep(wait)
+                if on_retry is not None:
+                    on_retry()
+            continue
+        breaker.record_success()
+        return result
+    breaker.record_failure()
+    raise HistorianError(f"{name}: {last.what} after {retry.attempts} attempt(s)")
+
+
 __all__ = ["RetryPolicy", "CircuitBreaker", "breaker_for", "reset_breakers", "stats",
-           "reset_stats", "CIRCUIT_STATE_VALUES"]
+           "reset_stats", "CIRCUIT_STATE_VALUES", "Retryable", "call_with_retry"]
