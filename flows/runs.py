@@ -1,6 +1,7 @@
 """Recording a flow run in the ``runs`` relation and ending it Completed or Failed."""
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import pandas as pd
@@ -28,6 +29,19 @@ def run_settings() -> Settings:
     return settings.model_copy(update=unset) if unset else settings
 
 
+def forward_library_logs(level: int = logging.INFO) -> None:
+    """Send the ``thermaliq`` loggers' records (connector retries, circuit breaker, ...) to the
+    Prefect run page, as ``PREFECT_LOGGING_EXTRA_LOGGERS=thermaliq`` would, whatever the process's
+    Prefect settings (a worker's subprocess configures logging before it loads the flow)."""
+    from prefect.logging.handlers import APILogHandler
+
+    logger = logging.getLogger("thermaliq")
+    if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+        logger.addHandler(APILogHandler())
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+
+
 def current_run_id() -> str:
     run_id = flow_run.get_id()
     return str(run_id) if run_id else f"local-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S%f}"
@@ -51,6 +65,7 @@ class RunRecord:
 @contextmanager
 def recorded_run(home: Home, flow: str, parameters: dict):
     """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
+    forward_library_logs()
     run = RunRecord(home, flow, parameters)
     historian.reset_stats()   # connector counters are per run (metrics add them to totals)
     record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at)

@@ -256,7 +256,7 @@ def test_backfill_and_recalculate_launched_from_the_cli_run_on_the_worker(deploy
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
     by_key = {a.key: a for a in artifacts}
     # Prefect 3.9 stores link artifacts with type "markdown" and data "[text](url)"
-    assert sorted(by_key) == ["thermaliq-report-boiler-1", "thermaliq-report-fleet",
+    assert sorted(by_key) == ["thermaliq-progress", "thermaliq-report-boiler-1", "thermaliq-report-fleet",
                               "thermaliq-run-report", "thermaliq-run-summary"]
     assert by_key["thermaliq-run-summary"].type == "table"
     assert "BOILER-1" in str(by_key["thermaliq-run-summary"].data)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.physics import balance, energy
-from thermaliq.store import lake, versions
+from thermaliq.store import lake, sequence, versions
 from thermaliq import periods
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
                                   summed_over_periods)
@@ -198,7 +197,7 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                                                                run_id=run_id, reason=reason, now=now)]
             return StoreSummary(facility.facility_id, changed=bool(recomputed),
                                 months_recomputed=recomputed)
-        seq = time.time_ns()
+        seq = sequence.next_write_seq(home.lake, facility.facility_id)   # under the facility lock
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           _utc_times(result.days).assign(granularity="day")], ignore_index=True)
         calc = _finish_calc(calc, facility, stored_calc, run_id, reason, now, seq, content)
@@ -348,7 +347,7 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
         old = months_current.iloc[0]
         if all(_same(old[c], rows.iloc[0][c]) for c in CALC_VALUE_COLUMNS if c in rows):
             return False
-    seq = time.time_ns()
+    seq = sequence.next_write_seq(home.lake, facility.facility_id)   # under the facility lock
     rows = rows.assign(granularity="month")
     # versions count per granularity: only stored month rows can match
     rows = _finish_calc(rows, facility, calc[calc["granularity"] == "month"], run_id, reason, now,
