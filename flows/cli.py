@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
@@ -47,7 +48,7 @@ def _check_dates(start: str | None, end: str | None, day: str | None) -> None:
 def _run_flow(flow_fn, label: str, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
     _check_dates(params.get("start"), params.get("end"), params.get("date"))
-    with console.status(f"[bold]{label}[/] running (Prefect flow '{flow_fn.name}') ..."):
+    with _progress_bar(label, flow_fn.name):
         state = flow_fn(**params, return_state=True)
     home = Home.resolve(params.get("home"))
     if state.is_completed():
@@ -60,6 +61,24 @@ def _run_flow(flow_fn, label: str, **params) -> int:
         return 2
     err.print(f"[red]{label} finished with failures[/]: {state.message}")
     return 1
+
+
+@contextmanager
+def _progress_bar(label: str, flow_name: str):
+    """A rich progress bar of the windows stored (the run's progress artifact, in the terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tasks.publish.progress import watch_progress
+
+    bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+    task = bars.add_task(f"{label} (Prefect flow '{flow_name}'): starting", total=None)
+
+    def show(done: int, total: int, description: str) -> None:
+        bars.update(task, completed=done, total=total, description=f"{label}: {description}")
+
+    with bars, watch_progress(show):
+        yield
 
 
 def _print_summary(home: Home, summary: dict) -> None:

@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.gx import docs as gx_docs
+from tasks.gx.offline import AssetsMissing
 from tasks.pool import worker_pool
 from tasks.publish.artifacts import publish_flow_run
 from thermaliq.config import Facility
@@ -59,6 +60,10 @@ def _data_docs(h: Home, logger) -> str | None:
         logger.info("%d old validation result(s) pruned (kept the latest %d per facility)",
                     removed, gx_docs.KEEP_PER_FACILITY)
     if data_docs:
+        try:
+            gx_docs.localize(h.gx)
+        except AssetsMissing as exc:   # the Data Docs still open where the CDNs are reachable
+            logger.warning("Data Docs need internet access to render: %s", exc)
         logger.info("Data Docs: %s", data_docs)
     return data_docs
 
