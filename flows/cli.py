@@ -216,12 +216,13 @@ def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of d
     raise typer.Exit(code)
 
 
-def _report_server(reports: Path, port: int):
-    """The report server bound to 127.0.0.1:``port``; exit 2 with the reason if it cannot start."""
+def _report_server(reports: Path, port: int, data_docs: Path | None = None):
+    """The report server bound to 127.0.0.1:``port`` (Data Docs below /datadocs/); exit 2 with
+    the reason if it cannot start."""
     from thermaliq.report.server import serve as serve_dir
 
     try:
-        return serve_dir(reports, host="127.0.0.1", port=port)
+        return serve_dir(reports, host="127.0.0.1", port=port, data_docs_dir=data_docs)
     except FileNotFoundError as exc:
         err.print(f"[red]error[/]: {exc}")
     except OSError as exc:   # port in use or not allowed
@@ -232,10 +233,12 @@ def _report_server(reports: Path, port: int):
 @app.command("serve-reports")
 def serve_reports(home: HomeOpt = None,
                   port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 8765) -> None:
-    """Serve <home>/reports over HTTP on 127.0.0.1 (links in the Prefect UI point here)."""
+    """Serve <home>/reports and the Data Docs (/datadocs/) over HTTP on 127.0.0.1 (links in the
+    Prefect UI point here)."""
     h = Home.resolve(home)
-    server = _report_server(h.reports, port)
-    console.print(f"serving {h.reports} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    server = _report_server(h.reports, port, h.data_docs)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    console.print(f"serving {h.reports} at {url}/ and the Data Docs at {url}/datadocs/ (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -273,7 +276,7 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
         raise typer.Exit(2)
     h = Home.resolve(home)
     h.reports.mkdir(parents=True, exist_ok=True)
-    server = _report_server(h.reports, port)
+    server = _report_server(h.reports, port, h.data_docs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     serve_defaults(reports_url=f"http://127.0.0.1:{server.server_address[1]}")   # unless set
     console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")

@@ -87,3 +87,34 @@ def test_localize_is_idempotent_and_keeps_links_relative(gx_dir):
 def test_missing_assets_say_how_to_install_them(tmp_path):
     with pytest.raises(offline.AssetsMissing, match="scripts/setup"):
         offline.copy_assets(tmp_path / "site", vendor=tmp_path / "no-node-modules")
+
+
+def test_report_server_serves_the_data_docs_next_to_the_reports(gx_dir, tmp_path):
+    """``thermaliq serve-reports``' server: ``/datadocs/`` is the Data Docs site, the rest the
+    reports; paths leading out of either are 404."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from thermaliq.report.server import base_url, serve
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "index.html").write_text("<h1>reports</h1>")
+    server = serve(reports, port=0, data_docs_dir=gx_dir / "uncommitted" / "data_docs" / "local_site")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = base_url(server)
+        with urllib.request.urlopen(f"{url}/index.html", timeout=10) as r:
+            assert b"reports" in r.read()
+        with urllib.request.urlopen(f"{url}/datadocs/index.html", timeout=10) as r:
+            assert b"Data Docs" in r.read() or r.status == 200
+        with urllib.request.urlopen(f"{url}/datadocs/static/vendor/jquery/dist/jquery.min.js", timeout=10) as r:
+            assert r.status == 200
+        for bad in ("/datadocs/../../../etc/passwd", "/datadocs/%2e%2e/%2e%2e/great_expectations.yml"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"{url}{bad}", timeout=10)
+            assert info.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
