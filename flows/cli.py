@@ -189,6 +189,11 @@ def check_config(home: HomeOpt = None) -> None:
     for e in errors:
         console.print(f"[red]error[/] {e}")
     console.print(f"{len(facilities)} valid, {len(errors)} problem(s)")
+    from thermaliq.store import liveness
+
+    for run_id in liveness.reconcile_crashed(h, by="thermaliq check-config"):
+        console.print(f"[yellow]crashed[/] run {run_id}: its process ended without an end state "
+                      "(now 'crashed' in runs)")
     raise typer.Exit(2 if errors else 0)
 
 

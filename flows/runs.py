@@ -5,11 +5,13 @@ import logging
 from contextlib import contextmanager
 
 import pandas as pd
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from thermaliq.home import Home
 from thermaliq.settings import Settings, load_settings
 from thermaliq.sources import historian
+from thermaliq.store import liveness
 from thermaliq.store.runs import record_run
 
 #: Settings the process that serves the flows supplies where the environment leaves them unset
@@ -68,6 +70,9 @@ def recorded_run(home: Home, flow: str, parameters: dict):
     forward_library_logs()
     run = RunRecord(home, flow, parameters)
     historian.reset_stats()   # connector counters are per run (metrics add them to totals)
+    alive = liveness.hold(home.lake, run.run_id)   # released by the kernel if this process dies
+    for dead in liveness.reconcile_crashed(home, by=f"{flow} run {run.run_id}"):
+        get_run_logger().warning("run %s is marked crashed: its process ended without an end state", dead)
     record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at)
     try:
         yield run
@@ -75,6 +80,9 @@ def recorded_run(home: Home, flow: str, parameters: dict):
         record_run(home, run.run_id, flow, parameters, status="failed", started_at=run.started_at,
                    finished_at=pd.Timestamp.now(tz="UTC"), reason=f"{type(exc).__name__}: {exc}")
         raise
-    status = "failed" if run.failures else "completed"
-    record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
-               finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(run.failures) or None)
+    else:
+        status = "failed" if run.failures else "completed"
+        record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
+                   finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(run.failures) or None)
+    finally:
+        liveness.release(home.lake, run.run_id, alive)

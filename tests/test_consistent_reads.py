@@ -13,11 +13,12 @@ import os
 import time
 
 import duckdb
+import pandas as pd
 import pytest
 
 from tests.runs import start_cli
 from tests.test_crash_safety import ARGS, _make_home
-from thermaliq.store import catalog, lake, sequence
+from thermaliq.store import catalog, lake, liveness, sequence
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
 
@@ -42,6 +43,28 @@ def test_next_write_seq_survives_a_damaged_counter(tmp_path):
     old.parent.mkdir(parents=True)
     old.write_bytes(b"")
     assert sequence.next_write_seq(tmp_path, "F") == 42
+
+
+def test_only_runs_whose_process_is_gone_become_crashed(home):
+    """Three ``running`` rows: one whose liveness lock this process holds (alive), one whose lock
+    file is left but unheld (its process died), one without a lock file (started before locks
+    existed, or its file was removed): the last two become ``crashed``, a completed run stays."""
+    from thermaliq.store.runs import record_run
+
+    t0 = pd.Timestamp("2026-03-01 02:00", tz="UTC")
+    for run_id in ("alive", "dead", "no-lock", "done"):
+        record_run(home, run_id, "backfill", {}, status="completed" if run_id == "done" else "running",
+                   started_at=t0)
+    held = liveness.hold(home.lake, "alive")
+    os.close(os.open(liveness.lock_path(home.lake, "dead"), os.O_CREAT | os.O_RDWR))   # unheld file
+    try:
+        assert liveness.is_alive(home.lake, "alive") and not liveness.is_alive(home.lake, "dead")
+        assert liveness.reconcile_crashed(home, by="test", now=t0) == ["dead", "no-lock"]
+        rows = dict(catalog.memory_connection(home).execute("SELECT run_id, status FROM runs").fetchall())
+        assert rows == {"alive": "running", "dead": "crashed", "no-lock": "crashed", "done": "completed"}
+        assert liveness.reconcile_crashed(home, by="test") == []          # once is enough
+    finally:
+        liveness.release(home.lake, "alive", held)
 
 
 def _pending_seq(home) -> int:
@@ -84,6 +107,12 @@ def test_a_reader_never_sees_a_pending_write(prefect_harness, tmp_path):
         assert rows_of(catalog.memory_connection(home), "calculations") == on_disk_rows
     finally:
         os.rename(marker.with_name("moved-away"), marker)
+
+    (killed,) = [p.stem for p in (home.lake / "runs").glob("*.parquet")]
+    assert catalog.memory_connection(home).execute("SELECT status FROM runs").fetchone()[0] == "running"
+    assert liveness.reconcile_crashed(home, by="test") == [killed]   # the next run or check-config
+    status, reason = catalog.memory_connection(home).execute("SELECT status, reason FROM runs").fetchone()
+    assert status == "crashed" and "ended without recording an end" in reason
 
     with lake.facility_lock(home.lake, "BOILER-1"):   # what the next run does first
         assert lake.rollback_pending(home.lake, "BOILER-1") >= 1

@@ -59,6 +59,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "thermaliq_readings_interpolated_total": ("counter", "Interval values filled by interpolation"),
     "thermaliq_stage_duration_seconds": ("gauge", "Duration of the last run of a pipeline stage [s]"),
     "thermaliq_last_successful_run_timestamp_seconds": ("gauge", "End of the last successful run [unix s]"),
+    "thermaliq_alerts_latest_day": ("gauge", "Alerts of the latest calculated day, per kind [count]"),
 }
 #: Bucket bounds of the duration histogram [s]; fixed, so totals of different runs add up.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -316,6 +317,11 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
                          counter("thermaliq_readings_interpolated_total", w["interpolated_points"].sum(),
                                  facility_id=fid),
                          counter("thermaliq_outliers_detected_total", w["outlier_points"].sum(), facility_id=fid)]
+    for fid, start, kind, n in con.execute(   # the dashboards' and alert rules' alert counts
+            f"SELECT facility_id, period_start, kind, count(*) FROM alerts WHERE facility_id {_in(have)} "
+            "GROUP BY ALL ORDER BY ALL", have).fetchall():
+        if pd.Timestamp(start) == latest[fid]:
+            out[fid].append(gauge("thermaliq_alerts_latest_day", n, facility_id=fid, kind=kind))
     return out
 
 
