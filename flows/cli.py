@@ -235,6 +235,27 @@ def _report_server(reports: Path, port: int, data_docs: Path | None = None):
     raise typer.Exit(2)
 
 
+alerts_app = typer.Typer(help="The Prefect automation that notifies on thermaliq alerts.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("install")
+def alerts_install(block: Annotated[str, typer.Option(
+        help="Notification block to send through: its name, or <block-type-slug>/<name>.")]) -> None:
+    """Create or update the automation of ops/prefect/thermaliq-alerts.yaml on the Prefect server
+    (PREFECT_API_URL), notifying through BLOCK."""
+    from tasks.publish.automation import AUTOMATION_FILE, install_alert_automation
+
+    def install() -> int:
+        done, automation_id = install_alert_automation(block)
+        console.print(f"{done} automation 'thermaliq alerts' ({automation_id}) from {AUTOMATION_FILE}, "
+                      f"notifying through {block}")
+        return 0
+
+    raise typer.Exit(_guard(install))
+
+
 @app.command("serve-reports")
 def serve_reports(home: HomeOpt = None,
                   port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 8765) -> None:

@@ -120,3 +120,36 @@ def test_the_run_form_screenshot_matches_the_readme():
     assert "docs/img/run-form.png" in (ROOT / "README.md").read_text()
 
 
+
+
+def test_alerts_install_creates_then_updates_the_shipped_automation(operated):
+    """``thermaliq alerts install --block slack-webhook/ops-alerts`` against the server: the
+    automation of ops/prefect/thermaliq-alerts.yaml exists once, reacting to ``thermaliq.alert.*``
+    and notifying through that block; a second install updates it (still one), a block that does
+    not exist is a usage error (exit 2) naming it."""
+    import subprocess
+    import sys
+
+    from prefect.blocks.notifications import SlackWebhook
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server, _, _ = operated
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        block_id = SlackWebhook(url="http://127.0.0.1:9/hook").save("ops-alerts", overwrite=True)
+    cli = [sys.executable, "-m", "flows.cli", "alerts", "install"]
+    env = {**server.env, "PYTHONPATH": str(ROOT)}
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(cli + ["--block", "slack-webhook/ops-alerts"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0].startswith("created") and outputs[1].startswith("updated")
+    with server.client() as client:
+        (automation,) = client.read_automations_by_name("thermaliq alerts")
+    assert automation.trigger.expect == {"thermaliq.alert.*"}
+    assert [str(a.block_document_id) for a in automation.actions] == [str(block_id)]
+
+    bad = subprocess.run(cli + ["--block", "slack-webhook/nope"], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "nope" in bad.stdout + bad.stderr

@@ -58,7 +58,7 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
         ("Alerts", str(alerts), "bad" if alerts else "ok"),
     ]
     if placement is not None:
-        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %", str(placement.position), ""))
+        items.append((f"Benchmark {placement.minimum:.1f}–{placement.best:.1f} %", str(placement.position), ""))
     notes = None if not summary else {
         "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
         "exergy": fmt_pct(summary_value(summary, "exergy_efficiency_percent")),
@@ -97,8 +97,9 @@ def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -
             days, tz=tz, basis=basis, tolerance_percent=facility.thresholds.balance_tolerance_percent,
             period=period), "fig-balance")
     else:
-        balance = PARTS.empty("No balance error: it needs declared losses (DESIGN §7), "
-                              "and this facility declares none or they were not valid.")
+        balance = PARTS.empty("No balance error: it needs loss streams (role: loss, e.g. flue gas or "
+                              "a shell estimate) in the facility's configuration, and this facility "
+                              "declares none or they were not valid.")
     if placement is not None:
         trend += PARTS.notes([f"Benchmark ({placement.basis}): {placement.source}"])
     return (PARTS.section(f"Efficiency trend [%], {basis} basis", trend, id="trend")
