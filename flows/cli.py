@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
@@ -68,7 +69,7 @@ def _preflight(home: Optional[Path], facility: Optional[list[str]], start: str |
 def _run_flow(flow_fn, label: str, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
     _check_dates(params.get("start"), params.get("end"), params.get("date"))
-    with console.status(f"[bold]{label}[/] running (Prefect flow '{flow_fn.name}') ..."):
+    with _progress_bar(label, flow_fn.name):
         state = flow_fn(**params, return_state=True)
     home = Home.resolve(params.get("home"))
     if state.is_completed():
@@ -81,6 +82,24 @@ def _run_flow(flow_fn, label: str, **params) -> int:
         return 2
     err.print(f"[red]{label} finished with failures[/]: {state.message}")
     return 1
+
+
+@contextmanager
+def _progress_bar(label: str, flow_name: str):
+    """A rich progress bar of the windows stored (the run's progress artifact, in the terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tasks.publish.progress import watch_progress
+
+    bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+    task = bars.add_task(f"{label} (Prefect flow '{flow_name}'): starting", total=None)
+
+    def show(done: int, total: int, description: str) -> None:
+        bars.update(task, completed=done, total=total, description=f"{label}: {description}")
+
+    with bars, watch_progress(show):
+        yield
 
 
 def _print_summary(home: Home, summary: dict) -> None:
@@ -201,6 +220,11 @@ def check_config(home: HomeOpt = None) -> None:
     for e in errors:
         console.print(f"[red]error[/] {e}")
     console.print(f"{len(facilities)} valid, {len(errors)} problem(s)")
+    from thermaliq.store import liveness
+
+    for run_id in liveness.reconcile_crashed(h, by="thermaliq check-config"):
+        console.print(f"[yellow]crashed[/] run {run_id}: its process ended without an end state "
+                      "(now 'crashed' in runs)")
     raise typer.Exit(2 if errors else 0)
 
 
@@ -380,12 +404,13 @@ def demo(home: HomeOpt = None, days: Annotated[int, typer.Option(help="Days of d
     raise typer.Exit(code)
 
 
-def _report_server(reports: Path, port: int):
-    """The report server bound to 127.0.0.1:``port``; exit 2 with the reason if it cannot start."""
+def _report_server(reports: Path, port: int, data_docs: Path | None = None):
+    """The report server bound to 127.0.0.1:``port`` (Data Docs below /datadocs/); exit 2 with
+    the reason if it cannot start."""
     from thermaliq.report.server import serve as serve_dir
 
     try:
-        return serve_dir(reports, host="127.0.0.1", port=port)
+        return serve_dir(reports, host="127.0.0.1", port=port, data_docs_dir=data_docs)
     except FileNotFoundError as exc:
         err.print(f"[red]error[/]: {exc}")
     except OSError as exc:   # port in use or not allowed
@@ -393,13 +418,36 @@ def _report_server(reports: Path, port: int):
     raise typer.Exit(2)
 
 
+alerts_app = typer.Typer(help="The Prefect automation that notifies on thermaliq alerts.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("install")
+def alerts_install(block: Annotated[str, typer.Option(
+        help="Notification block to send through: its name, or <block-type-slug>/<name>.")]) -> None:
+    """Create or update the automation of ops/prefect/thermaliq-alerts.yaml on the Prefect server
+    (PREFECT_API_URL), notifying through BLOCK."""
+    from tasks.publish.automation import AUTOMATION_FILE, install_alert_automation
+
+    def install() -> int:
+        done, automation_id = install_alert_automation(block)
+        console.print(f"{done} automation 'thermaliq alerts' ({automation_id}) from {AUTOMATION_FILE}, "
+                      f"notifying through {block}")
+        return 0
+
+    raise typer.Exit(_guard(install))
+
+
 @app.command("serve-reports")
 def serve_reports(home: HomeOpt = None,
                   port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 8765) -> None:
-    """Serve <home>/reports over HTTP on 127.0.0.1 (links in the Prefect UI point here)."""
+    """Serve <home>/reports and the Data Docs (/datadocs/) over HTTP on 127.0.0.1 (links in the
+    Prefect UI point here)."""
     h = Home.resolve(home)
-    server = _report_server(h.reports, port)
-    console.print(f"serving {h.reports} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    server = _report_server(h.reports, port, h.data_docs)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    console.print(f"serving {h.reports} at {url}/ and the Data Docs at {url}/datadocs/ (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -437,7 +485,7 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
         raise typer.Exit(2)
     h = Home.resolve(home)
     h.reports.mkdir(parents=True, exist_ok=True)
-    server = _report_server(h.reports, port)
+    server = _report_server(h.reports, port, h.data_docs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     serve_defaults(reports_url=f"http://127.0.0.1:{server.server_address[1]}")   # unless set
     console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")

@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from tasks.calculate import calculate_facility_window
 from tasks.gx import validate as gx_validate
 from tasks.ingest import ingest_facility
+from tasks.publish.progress import RunProgress
 from tasks.store import store_window_results
 from tasks.validate import validate_window
 from thermaliq.config import Facility
@@ -82,15 +83,18 @@ def run_facilities(home: str, facilities: dict[str, Facility], windows: list[tup
     warm = _warm_up_gx(home)       # GX's import and context, while the ingest jobs run
     ready = _ingest_all(run, windows, force_ingest, out) if ingest else sorted(facilities)
     warm.join()
+    progress = RunProgress(len(windows), f"windows stored, {windows[0][0]}..{windows[-1][1]}"
+                           if windows else "windows stored")
     try:
         if ready:
-            _windows(run, ready, windows, out)
+            _windows(run, ready, windows, out, progress)
     finally:
         stash.discard_run(h, run_id)      # windows computed but not stored (failures)
+        progress.advance(len(windows))    # every window is now stored or recorded as failed
     return out
 
 
-def _windows(run: _Run, ids: list[str], windows, out: FanoutResult) -> None:
+def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: RunProgress) -> None:
     computing: list[dict] = []           # per window submitted: facility id -> calculation future
     computed: dict[int, dict] = {}       # window index -> facility id -> ComputedWindow
     checked: dict[int, dict | None] = {}  # window index -> facility id -> GX outcome (None: failed)
@@ -108,8 +112,11 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult) -> None:
             _validate(run, _ready_from(k, computing), windows, computing, computed, checked, out)
         if stored is not None:
             _collect(stored, out)        # the previous window is stored before this one starts
+            progress.advance()
             stored = None
-        if checked.get(k) and computed.get(k):
+        if not (checked.get(k) and computed.get(k)):
+            progress.advance()           # failed before its store: recorded in out.failures
+        else:
             window = computed.pop(k)
             stored = (f"{first}..{last}",
                       store_window_results.submit(run.home, {fid: run.facilities[fid] for fid in window},
@@ -118,6 +125,7 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult) -> None:
                                                   reason=run.reason, new_version=run.new_version))
     if stored is not None:
         _collect(stored, out)
+        progress.advance()
 
 
 def _ready_from(k: int, computing: list[dict]) -> list[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date as Date
 
 import pandas as pd
 from prefect import flow
@@ -9,6 +10,7 @@ from prefect.runtime import flow_run
 
 from flows.fanout import run_facilities, task_runner
 from flows.finish import finish_run
+from flows.names import nightly_name
 from flows.params import parse_date, select_facilities, yesterday_in
 from flows.runs import recorded_run
 from thermaliq.home import Home
@@ -20,23 +22,19 @@ def logical_now() -> pd.Timestamp:
     return pd.Timestamp(str(scheduled)).tz_convert("UTC") if scheduled else pd.Timestamp.now(tz="UTC")
 
 
-@flow(name="nightly", task_runner=task_runner(), log_prints=True)
-def nightly(date: str | None = None, facilities: list[str] | None = None,
+@flow(name="nightly", task_runner=task_runner(), log_prints=True, flow_run_name=nightly_name)
+def nightly(date: Date | None = None, facilities: list[str] | None = None,
             home: str | None = None) -> dict:
     """Ingest, validate, calculate and report one local day per facility.
 
-    Parameters
-    ----------
-    date : str, optional
-        ISO date to process; default: yesterday in each facility's time zone, counted from the
-        run's scheduled start.
-    facilities : list of str, optional
-        Facility ids; default: every facility of the home.
-    home : str, optional
-        The thermaliq home; default ``$THERMALIQ_HOME`` or ``./thermaliq-home``.
+    Args:
+        date: Local day to process (YYYY-MM-DD); empty means yesterday in each facility's time
+            zone, counted from the run's scheduled start.
+        facilities: Facility ids to process (their YAML file names); empty means every facility.
+        home: The thermaliq home directory; empty means $THERMALIQ_HOME of the worker.
     """
     h = Home.resolve(home)
-    params = {"date": date, "facilities": facilities, "home": str(h.root)}
+    params = {"date": date and str(date), "facilities": facilities, "home": str(h.root)}
     with recorded_run(h, "nightly", params) as run:
         selected, problems = select_facilities(h, facilities)
         for p in problems:

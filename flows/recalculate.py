@@ -1,10 +1,13 @@
 """Recalculate flow: new result versions from stored readings, with a required reason."""
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 
 from flows.fanout import run_facilities, task_runner
 from flows.finish import finish_run
+from flows.names import recalculate_name
 from flows.params import parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq import periods
@@ -12,16 +15,23 @@ from thermaliq.errors import ConfigError
 from thermaliq.home import Home
 
 
-@flow(name="recalculate", task_runner=task_runner(), log_prints=True)
-def recalculate(start: str, end: str, reason: str, facilities: list[str] | None = None,
+@flow(name="recalculate", task_runner=task_runner(), log_prints=True, flow_run_name=recalculate_name)
+def recalculate(start: date, end: date, reason: str, facilities: list[str] | None = None,
                 home: str | None = None) -> dict:
     """Recalculate local days ``start`` .. ``end`` from the readings already in the lake.
 
     Always writes a new version (``reason`` is stored with it and in ``runs``), e.g. after a
     configuration fix such as a corrected heating value.
+
+    Args:
+        start: First local day to recalculate (YYYY-MM-DD), in each facility's own calendar.
+        end: Last local day to recalculate (YYYY-MM-DD, included); not before start.
+        reason: Why (required), e.g. "corrected gas heating value"; stored with the new version.
+        facilities: Facility ids to recalculate (their YAML file names); empty means every facility.
+        home: The thermaliq home directory; empty means $THERMALIQ_HOME of the worker.
     """
     h = Home.resolve(home)
-    params = {"start": start, "end": end, "reason": reason, "facilities": facilities,
+    params = {"start": str(start), "end": str(end), "reason": reason, "facilities": facilities,
               "home": str(h.root)}
     with recorded_run(h, "recalculate", params) as run:
         if not reason or not reason.strip():

@@ -1,14 +1,17 @@
 """Recording a flow run in the ``runs`` relation and ending it Completed or Failed."""
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import pandas as pd
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from thermaliq.home import Home
 from thermaliq.settings import Settings, load_settings
 from thermaliq.sources import historian
+from thermaliq.store import liveness
 from thermaliq.store.runs import record_run
 
 #: Settings the process that serves the flows supplies where the environment leaves them unset
@@ -26,6 +29,19 @@ def run_settings() -> Settings:
     settings = load_settings()
     unset = {k: v for k, v in _SERVED.items() if getattr(settings, k) is None}
     return settings.model_copy(update=unset) if unset else settings
+
+
+def forward_library_logs(level: int = logging.INFO) -> None:
+    """Send the ``thermaliq`` loggers' records (connector retries, circuit breaker, ...) to the
+    Prefect run page, as ``PREFECT_LOGGING_EXTRA_LOGGERS=thermaliq`` would, whatever the process's
+    Prefect settings (a worker's subprocess configures logging before it loads the flow)."""
+    from prefect.logging.handlers import APILogHandler
+
+    logger = logging.getLogger("thermaliq")
+    if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+        logger.addHandler(APILogHandler())
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
 
 
 def current_run_id() -> str:
@@ -51,8 +67,12 @@ class RunRecord:
 @contextmanager
 def recorded_run(home: Home, flow: str, parameters: dict):
     """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
+    forward_library_logs()
     run = RunRecord(home, flow, parameters)
     historian.reset_stats()   # connector counters are per run (metrics add them to totals)
+    alive = liveness.hold(home.lake, run.run_id)   # released by the kernel if this process dies
+    for dead in liveness.reconcile_crashed(home, by=f"{flow} run {run.run_id}"):
+        get_run_logger().warning("run %s is marked crashed: its process ended without an end state", dead)
     record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at,
                reason=parameters.get("reason") or None)
     try:
@@ -61,7 +81,10 @@ def recorded_run(home: Home, flow: str, parameters: dict):
         record_run(home, run.run_id, flow, parameters, status="failed", started_at=run.started_at,
                    finished_at=pd.Timestamp.now(tz="UTC"), reason=f"{type(exc).__name__}: {exc}")
         raise
-    status = "failed" if run.failures else "completed"
-    why = [str(parameters["reason"])] if parameters.get("reason") else []   # a recalculation's reason
-    record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
-               finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(why + run.failures) or None)
+    else:
+        status = "failed" if run.failures else "completed"
+        why = [str(parameters["reason"])] if parameters.get("reason") else []   # a recalculation's reason
+        record_run(home, run.run_id, flow, parameters, status=status, started_at=run.started_at,
+                   finished_at=pd.Timestamp.now(tz="UTC"), reason="; ".join(why + run.failures) or None)
+    finally:
+        liveness.release(home.lake, run.run_id, alive)

@@ -13,8 +13,12 @@ from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianErro
 from thermaliq.home import Home
 from thermaliq.pipeline import ingest, ingest_many, ingest_remote, jobs
 from thermaliq.pipeline.outcomes import IngestOutcome
-from thermaliq.settings import Settings
 from thermaliq.sources.credentials import source_credentials
+from thermaliq.settings import Settings, load_settings
+
+#: Longest run of an ingest attempt before Prefect stops it (``THERMALIQ_IO_TIMEOUT_S``, read when
+#: the task is defined) [s]: a historian that hangs past its own timeouts fails the facility.
+IO_TIMEOUT_S = load_settings().io_timeout_s
 
 
 def retry_io_only(task, task_run, state) -> bool:
@@ -33,7 +37,8 @@ def retry_io_only(task, task_run, state) -> bool:
 
 
 @task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}", retries=2,
-      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
+      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE,
+      timeout_seconds=IO_TIMEOUT_S)
 def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
                     force: bool = False) -> IngestOutcome:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""

@@ -8,16 +8,18 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.gx import docs as gx_docs
+from tasks.gx.offline import AssetsMissing
 from tasks.pool import worker_pool
-from tasks.publish.artifacts import publish_flow_run
+from tasks.publish.artifacts import publish_data_docs_link, publish_flow_run
 from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.report import metrics, render
-from thermaliq.settings import Settings
+from thermaliq.settings import Settings, load_settings
 from thermaliq.store import catalog
 
 
-@task(name="report", task_run_name="report-{first}-{last}", cache_policy=NO_CACHE)
+@task(name="report", task_run_name="report-{first}-{last}", cache_policy=NO_CACHE,
+      timeout_seconds=load_settings().io_timeout_s)   # writes reports, metrics, Data Docs
 def publish_reports(home: str, facilities: dict[str, Facility], first: date, last: date, run_id: str,
                     flow_name: str, calculated: list[dict], settings: Settings,
                     succeeded: bool = True) -> dict:
@@ -47,6 +49,8 @@ def publish_reports(home: str, facilities: dict[str, Facility], first: date, las
                      reports_url=settings.reports_url)
     logger.info("%d report pages written; index %s", len(paths), index)
     data_docs = _data_docs(h, logger)
+    if data_docs:
+        publish_data_docs_link(data_docs, settings.reports_url)
     return {"index": str(index) if index.exists() else None, "pages": len(paths),
             "data_docs": data_docs}
 
@@ -59,6 +63,10 @@ def _data_docs(h: Home, logger) -> str | None:
         logger.info("%d old validation result(s) pruned (kept the latest %d per facility)",
                     removed, gx_docs.KEEP_PER_FACILITY)
     if data_docs:
+        try:
+            gx_docs.localize(h.gx)
+        except AssetsMissing as exc:   # the Data Docs still open where the CDNs are reachable
+            logger.warning("Data Docs need internet access to render: %s", exc)
         logger.info("Data Docs: %s", data_docs)
     return data_docs
 

@@ -256,12 +256,15 @@ def test_backfill_and_recalculate_launched_from_the_cli_run_on_the_worker(deploy
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
     by_key = {a.key: a for a in artifacts}
     # Prefect 3.9 stores link artifacts with type "markdown" and data "[text](url)"
-    assert sorted(by_key) == ["thermaliq-report-boiler-1", "thermaliq-report-fleet",
+    assert sorted(by_key) == ["thermaliq-data-docs", "thermaliq-progress", "thermaliq-report-boiler-1",
+                              "thermaliq-report-fleet",
                               "thermaliq-run-report", "thermaliq-run-summary"]
     assert by_key["thermaliq-run-summary"].type == "table"
     assert "BOILER-1" in str(by_key["thermaliq-run-summary"].data)
     assert by_key["thermaliq-run-report"].type == "markdown"
     assert "| Constant test boiler (BOILER-1) | 79.9 % | HHV |" in by_key["thermaliq-run-report"].data
+    assert by_key["thermaliq-data-docs"].data.endswith(f"({REPORTS_URL}/datadocs/index.html)")
+    assert (boiler_home / "gx/uncommitted/data_docs/local_site/index.html").is_file()
     links = {k: a.data for k, a in by_key.items() if k.startswith("thermaliq-report-")}
     for data in links.values():   # "[text](url)" with THERMALIQ_REPORTS_URL of the worker
         match = re.fullmatch(r"\[thermaliq report: [^\]]+\]\((\S+)\)", data)

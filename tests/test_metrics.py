@@ -58,7 +58,8 @@ def test_design_metric_names_are_all_known():
               "thermaliq_connector_timeouts_total", "thermaliq_circuit_breaker_state",
               "thermaliq_readings_ingested_total", "thermaliq_readings_rejected_total",
               "thermaliq_readings_interpolated_total", "thermaliq_stage_duration_seconds",
-              "thermaliq_last_successful_run_timestamp_seconds"]
+              "thermaliq_last_successful_run_timestamp_seconds",
+              "thermaliq_alerts_latest_day"]   # issue #16: the dashboards' and alert rules' alert counts
     # issue 17: the latest day's uncertainty and CHP indicators
     design += ["thermaliq_efficiency_uncertainty_points", "thermaliq_chp_electrical_efficiency",
                "thermaliq_chp_thermal_efficiency", "thermaliq_chp_purpa_efficiency",
@@ -180,6 +181,14 @@ def test_run_samples_from_relations(tmp_path):
     dq.loc[dq.index[-1], ["issues", "outlier_points"]] = ["3 outliers; frozen 2h10m", 3]
     dq.loc[dq.index[-2], ["issues", "outlier_points"]] = ["7 outliers", pd.NA]  # written before the column: 0
     dq.loc[dq.index[0], ["issues", "outlier_points"]] = ["5 outliers", 5]  # Nov 1: outside the changed window
+    days_all = rel["calculations"].query("granularity == 'day' and is_current").sort_values("period_start")
+    extra = [(days_all.iloc[i].period_start, days_all.iloc[i].period_end, kind)
+             for i, kind in ((-1, "energy_balance"), (-1, "energy_balance"), (-1, "low_data_quality"),
+                             (-2, "meter_offline"))]   # latest day: 2 + 1; the day before: not counted
+    rel["alerts"] = pd.concat([rel["alerts"], pd.DataFrame(
+        [{"facility_id": "FAC-R1", "period_start": a, "period_end": b, "kind": k, "severity": "warning",
+          "value": 1.0, "threshold": 0.5, "message": "test", "run_id": "r"} for a, b, k in extra])],
+        ignore_index=True)
     con = fx.connect(rel)
     facility = fx.make_facility()
     calculated = [{"facility_id": "FAC-R1", "first": "2026-11-29", "last": "2026-11-30", "changed": True,
@@ -221,6 +230,14 @@ def test_run_samples_from_relations(tmp_path):
     assert value(p, "thermaliq_outliers_detected", "thermaliq_outliers_detected_total", facility_id="FAC-R1") == 3
     name = "thermaliq_calculation_duration_seconds"
     assert value(p, name, f"{name}_count", facility_id="FAC-R1") == 1
+    # issue #16: alerts of the latest calculated day per kind, counted from the fixture's frame
+    alerts = rel["alerts"]
+    latest = alerts[pd.to_datetime(alerts.period_start, utc=True) == pd.Timestamp(last.period_start)]
+    assert len(latest), "the fixture's latest day should carry alerts"
+    assert dict(latest.groupby("kind").size()) == {"energy_balance": 2, "low_data_quality": 1}
+    for kind, n in latest.groupby("kind").size().items():
+        assert value(p, "thermaliq_alerts_latest_day", "thermaliq_alerts_latest_day", facility_id="FAC-R1",
+                     kind=kind) == n
 
 
 def test_run_samples_of_two_facilities_are_read_together_and_kept_apart():

@@ -45,6 +45,11 @@ class Home:
         return self.root / "gx"
 
     @property
+    def data_docs(self) -> Path:
+        """The Great Expectations Data Docs site (``tasks.gx.validate.site_dir`` of :attr:`gx`)."""
+        return self.gx / "uncommitted" / "data_docs" / "local_site"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

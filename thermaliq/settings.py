@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     crash_at: str | None = Field(None, description="crash point for the crash-safety tests (point:n)")
     serve_log: bool = Field(False, description="log every request of the report server")
     schedule_tz: str | None = Field(None, description="timezone of the nightly deployment's cron")
+    cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
+                           description="worker-process jobs at once on this machine, all runs together")
+    slots_dir: Path | None = Field(None, description="folder of the machine's CPU-slot lock files "
+                                   "(default: <temp>/thermaliq-cpu-slots)")
+    io_timeout_s: float = Field(1800.0, gt=0, description="longest run of an I/O task (ingest, "
+                                "report) before Prefect stops it [s]")
 
     def as_env(self) -> dict[str, str]:
         """The settings as ``THERMALIQ_*`` variables (for a child process that reads its own)."""

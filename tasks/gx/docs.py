@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from tasks.gx import offline
 from tasks.gx.validate import SUITE_NAME, facility_of_run_name, gx_context, gx_lock, site_dir
 
 KEEP_PER_FACILITY = 7    # stored validation results kept per facility (or fleet): the index reads each one
@@ -63,6 +64,23 @@ def build_data_docs(gx_dir: Path) -> str | None:
         if url and url.startswith("file://"):
             return unquote(urlparse(url).path)
     return str(index) if index.is_file() else None
+
+
+def localize(gx_dir: Path) -> int:
+    """Point the Data Docs under ``gx_dir`` at local copies of their CSS and JavaScript (see
+    :mod:`tasks.gx.offline`); return the pages changed (0 without Data Docs).
+
+    Raises
+    ------
+    tasks.gx.offline.AssetsMissing
+        When ``scripts/setup`` has not installed the npm packages.
+    """
+    root = Path(gx_dir).resolve()
+    site = site_dir(root)
+    if not (site / "index.html").is_file():
+        return 0
+    with gx_lock(root):
+        return offline.localize_data_docs(site)
 
 
 def prune_validation_results(gx_dir: Path, keep_per_facility: int = KEEP_PER_FACILITY) -> int:

@@ -29,6 +29,7 @@ import threading
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from tasks.pool.slots import CpuSlots, default_slots_dir
 from thermaliq.settings import Settings
 
 _PROCESSES: ProcessPoolExecutor | None = None
@@ -55,7 +56,7 @@ class WorkerPool(Executor):
         self.settings = settings
         self.processes = settings.processes
         self._rank = _rank
-        self._queue = _queue if _queue is not None or self.processes == 1 else _queue_for(self.processes)
+        self._queue = _queue if _queue is not None or self.processes == 1 else _queue_for(settings)
 
     def urgent(self) -> "WorkerPool":
         """The same processes, its jobs ahead of every waiting plain or ordered job: for the jobs
@@ -112,8 +113,9 @@ class _Queue:
     process pool's own queue would serve in arrival order); waiting jobs by rank, then arrival.
     A dispatcher thread hands them over; the processes' callbacks only free slots."""
 
-    def __init__(self, n: int, start=None) -> None:
+    def __init__(self, n: int, start=None, slots: CpuSlots | None = None) -> None:
         self.n = n
+        self._slots = slots                    # the machine's CPU slots (None: no machine limit)
         self._start = start or (lambda job: job.start(_processes(n)))
         self._cond = threading.Condition()
         self._busy = 0
@@ -141,15 +143,19 @@ class _Queue:
             if not job.future.set_running_or_notify_cancel():
                 self._free()
                 continue
+            slot = self._slots.acquire() if self._slots is not None else None   # may wait for other runs
             try:
                 running = self._start(job)
             except BrokenProcessPool as exc:        # broken before the job was handed over
                 _discard(None)
-                self._finish(job, None, exc)
+                self._finish(job, None, exc, slot)
                 continue
-            running.add_done_callback(lambda done, job=job: self._finish(job, done, None))
+            running.add_done_callback(lambda done, job=job, slot=slot: self._finish(job, done, None, slot))
 
-    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None) -> None:
+    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None,
+                slot: int | None = None) -> None:
+        if slot is not None:
+            CpuSlots.release(slot)
         if done is not None and done.cancelled():       # the processes were shut down
             job.future.set_exception(CancelledError(f"{job.fn.__name__}: the worker processes were stopped"))
             self._free()
@@ -173,11 +179,14 @@ class _Queue:
 _QUEUES: dict[int, _Queue] = {}
 
 
-def _queue_for(n: int) -> _Queue:
-    """The queue of ``n`` processes (one per size: a flow run's settings choose it)."""
+def _queue_for(settings: Settings) -> _Queue:
+    """The queue of ``settings.processes`` processes (one per size: a flow run's settings choose
+    it), its jobs within the machine's ``settings.cpu_slots`` CPU slots."""
+    n = settings.processes
     with _LOCK:
         if n not in _QUEUES:
-            _QUEUES[n] = _Queue(n)
+            _QUEUES[n] = _Queue(n, slots=CpuSlots(settings.slots_dir or default_slots_dir(),
+                                                  settings.cpu_slots))
         return _QUEUES[n]
 
 

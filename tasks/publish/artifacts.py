@@ -167,3 +167,21 @@ def publish_flow_run(home, con, facilities: dict, first: date, last: date, run_i
     frames = [a for a in alerts if len(a)]
     events = emit_alert_events(pd.concat(frames, ignore_index=True)) if frames else 0
     return {"artifacts": len(artifacts), "events": events}
+
+
+def data_docs_url(index: str | os.PathLike, reports_url: str | None = None) -> str:
+    """URL of the Data Docs index: below ``/datadocs/`` of the report server (``thermaliq
+    serve-reports``) when its base URL is configured, else the ``file://`` URL of ``index``."""
+    if reports_url:
+        return f"{reports_url.rstrip('/')}/datadocs/index.html"
+    return Path(index).resolve().as_uri()
+
+
+def publish_data_docs_link(index: str | os.PathLike, reports_url: str | None = None):
+    """A link artifact ``thermaliq-data-docs`` of the run to the Great Expectations Data Docs."""
+    from prefect.artifacts import create_link_artifact
+
+    return create_link_artifact(link=data_docs_url(index, reports_url),
+                                link_text="Great Expectations Data Docs (validation results)",
+                                key="thermaliq-data-docs",
+                                description="What Great Expectations found in this run's readings")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.physics import balance, bounds, budget, chp, energy, operating
-from thermaliq.store import lake, versions
+from thermaliq.store import lake, sequence, versions
 from thermaliq import periods
 from thermaliq.pipeline import carbon
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
@@ -229,7 +228,7 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
                                 months_recomputed=recomputed)
         result = _only_days(result, day_starts[changed])   # equal days keep their version
         content = dict(zip(day_starts[changed], day_hashes[changed]))
-        seq = time.time_ns()
+        seq = sequence.next_write_seq(home.lake, facility.facility_id)   # under the facility lock
         calc = pd.concat([result.intervals.assign(granularity="interval"),
                           _utc_times(result.days).assign(granularity="day")], ignore_index=True)
         sorted_starts = np.sort(day_starts[changed])
@@ -423,7 +422,7 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
         if all(_same(old.get(c, np.nan), rows.iloc[0][c])
                for c in CALC_VALUE_COLUMNS + MONTH_ADDED_COLUMNS + carbon.CALC_COLUMNS if c in rows):
             return False
-    seq = time.time_ns()
+    seq = sequence.next_write_seq(home.lake, facility.facility_id)   # under the facility lock
     # versions count per granularity: only stored month rows can match
     rows = _finish_calc(rows, facility, calc[calc["granularity"] == "month"], run_id, reason, now,
                         seq, "")

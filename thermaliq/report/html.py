@@ -21,6 +21,7 @@ import plotly.io as pio
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from thermaliq.report.csvlink import csv_href
 from thermaliq.store.atomic import atomic_path, write_text_atomic
 
 
@@ -47,6 +48,7 @@ def _escaped(value: object) -> Markup:
 
 _TEMPLATES = Environment(loader=PackageLoader("thermaliq.report", "templates"), autoescape=True,
                          finalize=_escaped, keep_trailing_newline=True)
+_TEMPLATES.globals["csv_href"] = csv_href    # the CSV link of every table (parts.html: table)
 #: The macros of ``templates/parts.html`` (section, table, notes, link, links, empty, severity,
 #: figure, kpis, listing, help); each returns ``Markup``.
 PARTS = _TEMPLATES.get_template("parts.html").module

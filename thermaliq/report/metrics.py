@@ -70,6 +70,7 @@ METRICS: dict[str, tuple[str, str]] = {
                                                                "E/(F - Q/0.8) of the latest day [percent]"),
     "thermaliq_chp_primary_energy_savings_percent": ("gauge", "Primary energy savings (EU 2012/27 Annex II) "
                                                               "of the latest day [percent]"),
+    "thermaliq_alerts_latest_day": ("gauge", "Alerts of the latest calculated day, per kind [count]"),
 }
 #: Optional gauges of the latest day: metric -> ``calculations`` column (issue 17); a facility gets
 #: one only when its latest day has the value (no CHP gauges for a boiler).
@@ -350,6 +351,11 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
                          counter("thermaliq_readings_interpolated_total", w["interpolated_points"].sum(),
                                  facility_id=fid),
                          counter("thermaliq_outliers_detected_total", w["outlier_points"].sum(), facility_id=fid)]
+    for fid, start, kind, n in con.execute(   # the dashboards' and alert rules' alert counts
+            f"SELECT facility_id, period_start, kind, count(*) FROM alerts WHERE facility_id {_in(have)} "
+            "GROUP BY ALL ORDER BY ALL", have).fetchall():
+        if pd.Timestamp(start) == latest[fid]:
+            out[fid].append(gauge("thermaliq_alerts_latest_day", n, facility_id=fid, kind=kind))
     return out
 
 

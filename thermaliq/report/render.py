@@ -72,7 +72,7 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
     if placement is not None:
         near = min((placement.minimum, placement.best), key=lambda b: abs(eff - b))
         within = within_text(eff - near, u_eff) if abs(eff - near) <= u_eff else ""
-        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %",
+        items.append((f"Benchmark {placement.minimum:.1f}–{placement.best:.1f} %",
                       str(placement.position) + (f" ({near:g} % {within})" if within else ""), ""))
     notes = None if not summary else {
         "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
@@ -112,8 +112,9 @@ def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -
             days, tz=tz, basis=basis, tolerance_percent=facility.thresholds.balance_tolerance_percent,
             period=period), "fig-balance")
     else:
-        balance = PARTS.empty("No balance error: it needs declared losses (DESIGN §7), "
-                              "and this facility declares none or they were not valid.")
+        balance = PARTS.empty("No balance error: it needs loss streams (role: loss, e.g. flue gas or "
+                              "a shell estimate) in the facility's configuration, and this facility "
+                              "declares none or they were not valid.")
     if placement is not None:
         trend += PARTS.notes([f"Benchmark ({placement.basis}): {placement.source}"])
     return (PARTS.section(f"Efficiency trend [%], {basis} basis", trend, id="trend")

@@ -132,6 +132,8 @@ class FacilityView:
 
 def _run_text(r) -> str:
     """A run as the footer names it."""
+    if r.status == "running":   # the page is rendered by that run: say so, not "running" for ever
+        return f"{r.run_id} ({r.flow}, in progress when this page was rendered)"
     return f"{r.run_id} ({r.flow}, {r.status}" + (f", finished {r.finished_at:%Y-%m-%d %H:%M} UTC)"
                                                  if pd.notna(r.finished_at) else ")")
 

@@ -125,11 +125,35 @@ def _select(name: str) -> str:
     return ", ".join(f'"{col}"' for col, _ in RELATIONS[name])
 
 
+#: Result relations whose rows carry the ``write_seq`` of the write that made them.
+VERSIONED = ("stream_energies", "calculations", "data_quality", "alerts", "uncertainty_budget",
+             "emissions")
+
+
+def committed_scan(lake: Path, dataset: str) -> str:
+    """The rows of ``dataset`` without those of a write still pending (its marker in
+    ``lake/_pending``: being written now, or left by a writer that died; see
+    :func:`thermaliq.store.lake.pending_results`).
+
+    The marker is created before a write's first file and removed after its last, and the file
+    list is taken when the query is planned, the markers when it runs, so a query never sees part
+    of a write: a write whose files it lists is either still marked (hidden) or complete.
+    """
+    scan = _scan(lake, dataset)
+    if dataset not in VERSIONED:
+        return scan
+    pending = str(lake / "_pending" / "*" / "*").replace("'", "''")
+    return (f"(SELECT t.* FROM {scan} AS t ANTI JOIN (SELECT regexp_extract(file, "
+            f"'facility_id=([^/]+)/', 1) AS pending_facility, TRY_CAST(regexp_extract(file, "
+            f"'([0-9]+)$', 1) AS BIGINT) AS pending_seq FROM glob('{pending}')) AS p "
+            f"ON t.facility_id = p.pending_facility AND t.write_seq = p.pending_seq)")
+
+
 def view_sql(lake: Path, name: str, present: set[str]) -> str:
-    """SQL of one relation's view given the datasets that have files."""
+    """SQL of one relation's view given the datasets that have files (pending writes left out)."""
     if name not in present:
         return _empty(name)
-    scan = _scan(lake, name)
+    scan = committed_scan(lake, name)
     if name in ENERGY_MANAGEMENT_RELATIONS:
         return latest_write_view(name, scan, _select(name))
     if name in ("stream_energies", "calculations"):
@@ -144,7 +168,7 @@ def view_sql(lake: Path, name: str, present: set[str]) -> str:
         cols = ", ".join(f't."{c}"' for c, _ in RELATIONS[name])
         scan = _with_added(scan, name)
         return (f"SELECT {cols} FROM {scan} AS t JOIN (SELECT facility_id, period_start AS day_start, "
-                f"max(write_seq) AS write_seq FROM {_scan(lake, 'calculations')} "
+                f"max(write_seq) AS write_seq FROM {committed_scan(lake, 'calculations')} "
                 f"WHERE granularity = 'day' GROUP BY ALL) AS c "
                 f"ON t.facility_id = c.facility_id AND t.day_start = c.day_start "
                 f"AND t.write_seq = c.write_seq")
@@ -181,8 +205,9 @@ class CatalogBusy(RuntimeError):
 def _signature(lake: Path, present: set[str]) -> str:
     # v2: data_quality.outlier_points; v3: calculations.firing_hours, standby_hours, uncertainty and
     # CHP columns, uncertainty_budget; v4: emissions, baselines, baseline_results, co2e columns;
-    # a new version makes existing catalogs redefine their views
-    return f"v4|{lake}|{','.join(sorted(present))}"
+    # v5: pending writes left out (issue #16); a new version makes existing catalogs redefine
+    # their views
+    return f"v5|{lake}|{','.join(sorted(present))}"
 
 
 def refresh_catalog(home: Home, *, attempts: int = 5, wait_s: float = 0.5) -> bool:

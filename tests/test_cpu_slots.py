@@ -1,0 +1,91 @@
+"""One machine, several runs: worker-process jobs never exceed the machine's CPU slots (issue #16).
+
+Two processes stand for two concurrent backfills (each a flow run with its own
+:class:`tasks.pool.WorkerPool` of as many worker processes as there are cores, as the CLI or a
+Prefect worker's flow-run subprocess has). Each submits sleeping jobs that record when they ran;
+together they would run twice as many jobs at once as there are cores, and the shared CPU slots
+(``Settings.cpu_slots``, default ``os.cpu_count()``) keep them at the number of cores.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tasks.pool.slots import CpuSlots
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = """
+import sys
+from tasks.pool import worker_pool, shutdown
+from thermaliq.settings import load_settings
+from tests.cpu_slot_job import timed_sleep
+pool = worker_pool(load_settings(processes={cores}, cpu_slots={slots}, slots_dir=sys.argv[1]))
+futures = [pool.submit(timed_sleep, sys.argv[2], 0.6) for _ in range({jobs})]
+[f.result() for f in futures]
+shutdown()
+"""
+
+
+def _max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Most intervals open at one instant (an end before a start at the same instant)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+                    key=lambda x: (x[0], x[1]))
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def test_max_overlap_hand_worked():
+    """[0,2] [1,3] [2.5,4]: two open at t=1..2 and t=2.5..3, never three."""
+    assert _max_overlap([(0, 2), (1, 3), (2.5, 4)]) == 2
+
+
+def _two_runs(tmp_path: Path, cores: int, slots: int) -> list[tuple[float, float]]:
+    """Start two runs at once, each with ``cores`` worker processes and ``2 * cores`` jobs."""
+    jobs = 2 * cores
+    records, folder = tmp_path / f"records-{slots}", tmp_path / f"slots-{slots}"
+    records.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    script = RUN.format(cores=cores, slots=slots, jobs=jobs)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(folder), str(records)], cwd=ROOT,
+                              env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+    intervals = [tuple(map(float, p.read_text().split())) for p in records.iterdir()]
+    assert len(intervals) == 2 * jobs
+    return intervals
+
+
+def test_two_runs_never_run_more_jobs_than_cores(tmp_path):
+    """With the default (one slot per core) at most ``cores`` jobs run at once; the control with
+    twice the slots shows that the two runs do overlap beyond that when nothing stops them."""
+    cores = os.cpu_count() or 1
+    assert _max_overlap(_two_runs(tmp_path, cores, cores)) <= cores
+    assert _max_overlap(_two_runs(tmp_path, cores, 2 * cores)) > cores
+
+
+def test_a_slot_is_free_again_when_its_holder_releases_it(tmp_path):
+    slots = CpuSlots(tmp_path, 1)
+    fd = slots.acquire()
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(slots.acquire()))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and not got, "a second holder of the only slot"
+    CpuSlots.release(fd)
+    waiter.join(5)
+    assert got
+    CpuSlots.release(got[0])
+
+
+def test_slots_need_at_least_one(tmp_path):
+    with pytest.raises(ValueError, match="n must be"):
+        CpuSlots(tmp_path, 0)
