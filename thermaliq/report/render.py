@@ -27,7 +27,7 @@ from thermaliq.report import figures as figs
 from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
-from thermaliq.report.periods import benchmark_band, summary_value
+from thermaliq.report.periods import benchmark_band, benchmarked, summary_value
 from thermaliq.report.quality import completeness, local_label
 from thermaliq.report.sankey import fmt_kwh, sankey_data
 from thermaliq.report.view import FacilityView, PageView
@@ -188,7 +188,7 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
     if "basis" not in memo:
         summary = view.summary()
         basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
-        placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
+        placement, bench_note = benchmark_band(facility.type, benchmarked(facility.type, summary), basis)
         if bench_note:
             view.notes.append(bench_note)
         memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement),
