@@ -27,6 +27,7 @@ from thermaliq.report import figures as figs
 from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
+from thermaliq.physics import efficiency_ranges
 from thermaliq.report.periods import benchmark_band, benchmarked, summary_value
 from thermaliq.report.quality import completeness, local_label
 from thermaliq.report.sankey import fmt_kwh, sankey_data
@@ -67,7 +68,9 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
         ("Alerts", str(alerts), "bad" if alerts else "ok"),
     ]
     if placement is not None:
-        items.append((f"Benchmark {placement.minimum:g}–{placement.best:g} %", str(placement.position), ""))
+        placed = "indirect" if efficiency_ranges.benchmark_measure(facility.type) == "combustion" else "direct"
+        items.append((f"Benchmark ({placed}) {placement.minimum:g}–{placement.best:g} %",
+                      str(placement.position), ""))
     notes = None if not summary else {
         "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
         "exergy": fmt_pct(summary_value(summary, "exergy_efficiency_percent")),
