@@ -27,7 +27,8 @@ def test_epa_chp_total_system_efficiency():
     units of fuel to make 30 units of electricity and 45 units of useful heat has a total
     system efficiency (W_E + sum Q_TH) / Q_FUEL of 75 %."""
     fac = facility([
-        {"id": "fuel", "role": "input", "carrier": "natural_gas", "counter": {"tag": "FQ", "unit": "MWh"}},
+        {"id": "fuel", "role": "input", "carrier": "natural_gas", "counter": {"tag": "FQ", "unit": "MWh"},
+         "energy_basis": "HHV"},   # on the facility's basis: taken as metered
         {"id": "power", "role": "output", "carrier": "electricity", "counter": {"tag": "EQ", "unit": "MWh"}},
         {"id": "heat", "role": "output", "carrier": "heat", "counter": {"tag": "HQ", "unit": "MWh"}},
     ], ftype="chp")

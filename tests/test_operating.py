@@ -319,3 +319,30 @@ def test_calculations_view_reads_files_written_before_firing_hours(tmp_path):
     df = duckdb.connect().execute(view_sql(tmp_path, "calculations", {"calculations"})).df()
     assert list(df.columns) == [c for c, _ in RELATIONS["calculations"]]
     assert df["firing_hours"].isna().all() and df["standby_hours"].isna().all()
+
+
+def test_unconfigured_column_is_kept_and_a_later_stream_needs_only_a_recalculation(tmp_path):
+    """Issue #14: a wide CSV with a column no stream uses (PT-202) is ingested without rejects;
+    a configuration that later reads the steam pressure from PT-202 computes from the lake
+    without a new ingest: the constant boiler of issue #2 (10 000 kg/h saturated at 1.0 MPa,
+    feedwater 105 degC, 750 m3/h at 39.0 MJ/m3) gives 79.87 %."""
+    from datetime import date
+
+    from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
+    from thermaliq.home import Home
+    from thermaliq.pipeline import calculate, ingest
+
+    home = Home(tmp_path)
+    day = date(2024, 6, 3)
+    cfg = constant_boiler_config(timezone="UTC")
+    write_facility(tmp_path, cfg)
+    frame = constant_readings(day, day, "UTC", {"FT-101": 750.0, "FT-201": 10_000.0, "PT-201": 1.0,
+                                                "TT-202": 105.0, "PT-202": 1.0})
+    write_daily_csv(tmp_path, "BOILER-1", frame)
+    summary = ingest.ingest_files(home, config.parse_facility(cfg))
+    assert summary.rejected == 0 and summary.unconfigured == 1440
+    assert any("no stream uses were kept (PT-202)" in n for n in summary.notes)
+    cfg["streams"][1]["pressure"]["tag"] = "PT-202"
+    later = config.parse_facility(cfg)
+    result = calculate.compute_window(home, later, day, day)
+    assert result.days["efficiency_percent"].iloc[0] == pytest.approx(79.87, abs=0.01)

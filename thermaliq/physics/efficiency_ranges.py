@@ -13,6 +13,7 @@ Examples
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from thermaliq.physics import fuels
@@ -23,7 +24,12 @@ _DOE_TS4 = ("U.S. DOE Steam Tip Sheet #4, 'Improve Your Boiler's Combustion Effi
             "9.5 % excess air at 200 degF (85.4 %). Combustion efficiency is an upper bound of "
             "fuel-to-steam efficiency (shell and blowdown losses excluded).")
 _EPA_CHP = ("U.S. EPA CHP Partnership, 'Methods for Calculating CHP Efficiency': CHP systems "
-            "typically achieve total system efficiencies of 60 to 80 percent; typical = midpoint.")
+            "typically achieve total system efficiencies of 60 to 80 percent (measured fuel to "
+            "power and useful heat; the source states no typical value).")
+#: What a benchmark range measures: ``combustion`` efficiency (flue-gas loss only: compared with
+#: the indirect efficiency) or ``fuel_to_output`` (measured useful output over fuel input:
+#: compared with the direct efficiency).
+MEASURES = ("combustion", "fuel_to_output")
 
 
 class NoBenchmarkError(ValueError):
@@ -41,6 +47,7 @@ class Benchmark:
     basis: str
     fuel: str
     source: str
+    measure: str = "combustion"
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ class BenchmarkPlacement:
     ``minimum``, ``typical``, ``best`` [%] are on ``basis`` (the caller's basis, converted from
     the table's basis with the fuel's HHV/LHV ratio when they differ; ``note`` says so).
     ``position`` is one of ``below_minimum``, ``below_typical``, ``typical_to_best``,
-    ``above_best``.
+    ``above_best``, or ``within_range`` between minimum and best when the source states no typical
+    value (``typical`` NaN).
     """
 
     facility_type: str
@@ -68,7 +76,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "hot_water_boiler": Benchmark("hot_water_boiler", 68.2, 80.4, 85.4, "HHV", "natural_gas",
                                   _DOE_TS4 + " The same combustion physics bounds non-condensing "
                                   "hot-water boilers."),
-    "chp": Benchmark("chp", 60.0, 70.0, 80.0, "HHV", "natural_gas", _EPA_CHP),
+    "chp": Benchmark("chp", 60.0, math.nan, 80.0, "HHV", "natural_gas", _EPA_CHP, "fuel_to_output"),
 }
 
 
@@ -115,6 +123,8 @@ def compare(facility_type: str, efficiency_percent: float, basis: str) -> Benchm
     lo, mid, hi = (v * factor for v in (b.minimum, b.typical, b.best))
     if efficiency_percent < lo:
         position = "below_minimum"
+    elif math.isnan(mid):
+        position = "within_range" if efficiency_percent <= hi else "above_best"
     elif efficiency_percent < mid:
         position = "below_typical"
     elif efficiency_percent <= hi:
@@ -122,3 +132,28 @@ def compare(facility_type: str, efficiency_percent: float, basis: str) -> Benchm
     else:
         position = "above_best"
     return BenchmarkPlacement(facility_type, lo, mid, hi, basis, b.source, position, note)
+
+
+def benchmark_measure(facility_type: str) -> str | None:
+    """What the facility type's range measures (a value of :data:`MEASURES`), None without one."""
+    b = BENCHMARKS.get(facility_type)
+    return None if b is None else b.measure
+
+
+def benchmarked_value(facility_type: str, efficiency_percent: float,
+                      indirect_efficiency_percent: float) -> float:
+    """The efficiency a type's range is compared with [%]: the indirect efficiency for a
+    combustion-efficiency range (flue-gas loss only), the direct efficiency for a measured
+    fuel-to-output range; NaN without a range.
+
+    Examples
+    --------
+    >>> benchmarked_value("steam_boiler", 79.9, 84.5)
+    84.5
+    >>> benchmarked_value("chp", 71.0, float("nan"))
+    71.0
+    """
+    measure = benchmark_measure(facility_type)
+    if measure == "combustion":
+        return indirect_efficiency_percent
+    return efficiency_percent if measure == "fuel_to_output" else math.nan

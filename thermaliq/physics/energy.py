@@ -162,8 +162,9 @@ def _is_gas_volume(s: Stream, fuel: fuels.Fuel) -> bool:
 def _line_to_standard(ctx: _Ctx, s: Stream, volume_m3: np.ndarray) -> np.ndarray:
     """Gas volume at line conditions to standard m3 when the stream gives them [m3]."""
     if s.line_pressure is None or s.line_temperature is None:
-        ctx.note(s, "gas volume in m3 taken at standard conditions (15 degC, 1.01325 bar); "
-                    "give line_pressure and line_temperature, or use Nm3, Sm3 or scf")
+        if s.heating_value is None:   # a configured heating value per m3 says which m3 it means
+            ctx.note(s, "gas volume in m3 taken at standard conditions (15 degC, 1.01325 bar); "
+                        "give line_pressure and line_temperature, or use Nm3, Sm3 or scf")
         return volume_m3
     p = ctx.si(s, "line_pressure", s.line_pressure, "pressure")
     t = ctx.si(s, "line_temperature", s.line_temperature, "temperature")

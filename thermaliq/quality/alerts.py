@@ -82,10 +82,11 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
                               th.data_quality_min,
                               f"only {row.data_quality_score:.1%} of intervals have complete data "
                               f"(minimum {th.data_quality_min:.0%})"))
-        placement = _benchmark(facility, eff, row.basis)
+        compared, what = _benchmarked(facility, row)
+        placement = _benchmark(facility, compared, row.basis)
         if placement is not None and placement.position == "below_minimum":
-            out.append(_alert(facility, row, "below_benchmark", "info", eff, placement.minimum,
-                              f"efficiency {eff:.1f} % ({row.basis}) is below the "
+            out.append(_alert(facility, row, "below_benchmark", "info", compared, placement.minimum,
+                              f"{what} {compared:.1f} % ({row.basis}) is below the "
                               f"{facility.type.replace('_', ' ')} minimum of {placement.minimum:.1f} % "
                               f"({placement.source})"
                               + _against_uncertainty(row, eff - placement.minimum)))
@@ -180,6 +181,16 @@ def _local(instant, facility: Facility) -> str:
     ts = pd.Timestamp(instant)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
     return f"{ts.tz_convert(facility.tz):%Y-%m-%d %H:%M %Z}"
+
+def _benchmarked(facility: Facility, row) -> tuple[float, str]:
+    """The efficiency the type's benchmark range applies to and its name: indirect against a
+    combustion-efficiency table, direct against a measured fuel-to-output range."""
+    from thermaliq.physics import efficiency_ranges  # the table is small; imported when first needed
+    indirect = float(getattr(row, "indirect_efficiency_percent", math.nan))
+    value = efficiency_ranges.benchmarked_value(facility.type, row.efficiency_percent, indirect)
+    if efficiency_ranges.benchmark_measure(facility.type) == "combustion":
+        return value, "indirect (combustion) efficiency"
+    return value, "efficiency"
 
 
 def _benchmark(facility: Facility, efficiency_percent: float, basis: str):

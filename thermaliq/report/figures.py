@@ -123,11 +123,13 @@ def trend_figure(days: Mapping[str, np.ndarray], *, tz: str, basis: str,
     rect, note = _period_marks(period, tz)
     shapes, traces = [rect], []
     if band is not None:
-        shapes += [_hband(band.minimum, band.best, BAND_COLOR), _hline(band.typical, OK_COLOR, "dot")]
+        typical = band.typical == band.typical          # NaN: the source states no typical value
+        shapes += [_hband(band.minimum, band.best, BAND_COLOR)] + \
+            ([_hline(band.typical, OK_COLOR, "dot")] if typical else [])
         traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines",
                        "line": {"color": BAND_COLOR, "width": 10}, "name": esc(
-                           f"benchmark range {band.minimum:g}–{band.best:g} %, typical {band.typical:g} % "
-                           f"({band.basis})")})
+                           f"benchmark range {band.minimum:g}–{band.best:g} %"
+                           + (f", typical {band.typical:g} %" if typical else "") + f" ({band.basis})")})
     quality = np.asarray(days["data_quality_score"], dtype=float).tolist()
     error = _vals(days["efficiency_uncertainty_points"]) if "efficiency_uncertainty_points" in days else []
     error_bars = {"error_y": {"type": "data", "array": error, "visible": True, "color": "#7b8794",

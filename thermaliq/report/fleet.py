@@ -17,7 +17,7 @@ from thermaliq.store.atomic import write_text_atomic
 from thermaliq.config import Facility
 from thermaliq.report.data import ReportData
 from thermaliq.report.html import PARTS, fmt_pct, render_page
-from thermaliq.report.periods import benchmark_band, period_summary, summary_value
+from thermaliq.report.periods import benchmark_band, benchmarked, period_summary, summary_value
 
 STATE = ".fleet.json"
 COLUMNS = [("facility", "facility"), ("period", "period (local days)"), ("type", "type"),
@@ -31,11 +31,12 @@ def fleet_row(data: ReportData, facility: Facility, start: date, end: date) -> d
     summary = period_summary(data)
     basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
     eff = summary_value(summary, "efficiency_percent")
-    band, note = benchmark_band(facility.type, eff, basis)
+    band, note = benchmark_band(facility.type, benchmarked(facility.type, summary), basis)
     critical = int((data.alerts["severity"] == "critical").sum()) if len(data.alerts) else 0
     return {"facility_id": facility.facility_id, "name": facility.name, "period": f"{start} to {end}",
             "type": facility.type, "efficiency": fmt_pct(eff), "basis": basis,
-            "benchmark": (f"{band.minimum:.1f}–{band.best:.1f} % (typical {band.typical:.1f}): "
+            "benchmark": (f"{band.minimum:.1f}–{band.best:.1f} %"
+                          + (f" (typical {band.typical:.1f})" if band.typical == band.typical else "") + ": "
                           f"{band.position.replace('_', ' ')}"
                           if band else note or "–"),
             "balance": fmt_pct(summary_value(summary, "balance_error_percent"), 2),

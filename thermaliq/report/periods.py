@@ -124,6 +124,13 @@ def daily_results(data: ReportData) -> pd.DataFrame:
     return days
 
 
+def benchmarked(facility_type: str, summary: dict | None) -> float:
+    """The summary's efficiency that the type's benchmark range places [%]: indirect against a
+    combustion-efficiency table, direct against a fuel-to-output range (issue #14)."""
+    return efficiency_ranges.benchmarked_value(facility_type, summary_value(summary, "efficiency_percent"),
+                                               summary_value(summary, "indirect_efficiency_percent"))
+
+
 def benchmark_band(facility_type: str, efficiency_percent: float, basis: str):
     """``(BenchmarkPlacement | None, note | None)``: the facility type's published range.
 

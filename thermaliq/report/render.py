@@ -28,7 +28,8 @@ from thermaliq.report.engineering import engineering_sections, with_uncertainty,
 from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
-from thermaliq.report.periods import benchmark_band, summary_value
+from thermaliq.physics import efficiency_ranges
+from thermaliq.report.periods import benchmark_band, benchmarked, summary_value
 from thermaliq.report.quality import completeness, local_label
 from thermaliq.report.sankey import fmt_kwh, sankey_data
 from thermaliq.report.view import FacilityView, PageView
@@ -70,9 +71,13 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
         ("Alerts", str(alerts), "bad" if alerts else "ok"),
     ]
     if placement is not None:
-        near = min((placement.minimum, placement.best), key=lambda b: abs(eff - b))
-        within = within_text(eff - near, u_eff) if abs(eff - near) <= u_eff else ""
-        items.append((f"Benchmark {placement.minimum:.1f}–{placement.best:.1f} %",
+        placed = "indirect" if efficiency_ranges.benchmark_measure(facility.type) == "combustion" else "direct"
+        compared, u_compared = ((summary_value(summary, "indirect_efficiency_percent"),
+                                 summary_value(summary, "indirect_efficiency_uncertainty_points"))
+                                if placed == "indirect" else (eff, u_eff))
+        near = min((placement.minimum, placement.best), key=lambda b: abs(compared - b))
+        within = within_text(compared - near, u_compared) if abs(compared - near) <= u_compared else ""
+        items.append((f"Benchmark ({placed}) {placement.minimum:.1f}–{placement.best:.1f} %",
                       str(placement.position) + (f" ({near:g} % {within})" if within else ""), ""))
     notes = None if not summary else {
         "indirect": fmt_pct(summary_value(summary, "indirect_efficiency_percent")),
@@ -195,7 +200,7 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
     if "basis" not in memo:
         summary = view.summary()
         basis = str(summary["basis"]) if summary and summary.get("basis") else facility.basis
-        placement, bench_note = benchmark_band(facility.type, summary_value(summary, "efficiency_percent"), basis)
+        placement, bench_note = benchmark_band(facility.type, benchmarked(facility.type, summary), basis)
         if bench_note:
             view.notes.append(bench_note)
         memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement),
