@@ -3,7 +3,8 @@
 Kept apart from :mod:`thermaliq.pipeline.calculate` so the stages stay short: :func:`add_columns`
 takes the window's energies and period rows and adds the ``*_uncertainty_points`` columns
 (:mod:`thermaliq.physics.budget`) and the CHP columns (:mod:`thermaliq.physics.chp`) to them, and
-returns the day budget rows of the ``uncertainty_budget`` relation.
+returns the day budget rows of the ``uncertainty_budget`` relation; :func:`month_uncertainty` gives
+a month row its uncertainty from the current budgets of its days.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.config import Facility
+from thermaliq.home import Home
+from thermaliq.store import lake, versions
 from thermaliq.physics import budget, chp
 from thermaliq.physics.energy import StreamEnergies
 
@@ -59,3 +62,25 @@ def add_columns(facility: Facility, values: pd.DataFrame, energies: StreamEnergi
     rows.insert(0, "facility_id", facility.facility_id)
     rows["period_end"] = [ends[s] for s in pd.DatetimeIndex(rows["period_start"])]
     return rows[BUDGET_RELATION_COLUMNS]
+
+
+def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.DataFrame,
+                      row: pd.Series) -> dict[str, float]:
+    """Expanded uncertainties of a month row from the current budgets of its days (each source's
+    energy effects summed over the days, :func:`thermaliq.physics.budget.uncertainty_from_effects`)."""
+    stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
+    days = current[current["granularity"] == "day"]
+    if stored.empty or days.empty or "write_seq" not in days:
+        return {c: np.nan for c in budget.QUANTITIES.values()}
+    keys = pd.DataFrame({"day_start": versions.utc_instants_ns(days["period_start"]),
+                         "write_seq": days["write_seq"].to_numpy()})
+    stored = stored.assign(day_start=versions.utc_instants_ns(stored["day_start"]))
+    mine = stored.merge(keys, on=["day_start", "write_seq"])
+    mine = mine[mine["quantity"] == "efficiency"]     # the effects repeat on every quantity's row
+    # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
+    mine = mine.sort_values(["source", "day_start"], kind="mergesort")
+    effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",
+                                      "losses_effect_kwh"]].sum().reset_index()
+    losses = row["losses_kwh"] if pd.notna(row["losses_kwh"]) else 0.0
+    return budget.uncertainty_from_effects(facility, float(row["energy_input_kwh"]),
+                                           float(row["useful_output_kwh"]), float(losses), effects)

@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics import balance, bounds, budget, chp, energy, operating
+from thermaliq.physics import balance, bounds, chp, energy, operating
 from thermaliq.store import lake, sequence, versions
 from thermaliq import periods
-from thermaliq.pipeline import carbon
+from thermaliq.pipeline import carbon, engineering
 from thermaliq.pipeline.calculate import (WindowResult, long_stream_energies, period_status,
                                   summed_over_periods)
 from thermaliq.config import Facility
@@ -405,7 +405,8 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     rows["max_efficiency_percent"] = bounds.max_efficiency_percent(
         facility, summed_over_periods(energies, valid, rows).energy_kwh)
     rows["status"] = period_status(rows, facility)
-    for col, value in month_uncertainty(home, facility, month, current, rows.iloc[0]).items():
+    for col, value in engineering.month_uncertainty(home, facility, month, current,
+                                                    rows.iloc[0]).items():
         rows[col] = value
     for col, value in chp.period_chp_columns(
             facility, summed_over_periods(energies, valid, rows).energy_kwh
@@ -440,29 +441,7 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
 
 
 #: Month columns beyond ``CALC_VALUE_COLUMNS`` (issue 17) that a changed month rewrites.
-MONTH_ADDED_COLUMNS = list(budget.QUANTITIES.values()) + chp.CHP_COLUMNS
-
-
-def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.DataFrame,
-                      row: pd.Series) -> dict[str, float]:
-    """Expanded uncertainties of a month row from the current budgets of its days (each source's
-    energy effects summed over the days, :func:`thermaliq.physics.budget.uncertainty_from_effects`)."""
-    stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
-    days = current[current["granularity"] == "day"]
-    if stored.empty or days.empty or "write_seq" not in days:
-        return {c: np.nan for c in budget.QUANTITIES.values()}
-    keys = pd.DataFrame({"day_start": versions.utc_instants_ns(days["period_start"]),
-                         "write_seq": days["write_seq"].to_numpy()})
-    stored = stored.assign(day_start=versions.utc_instants_ns(stored["day_start"]))
-    mine = stored.merge(keys, on=["day_start", "write_seq"])
-    mine = mine[mine["quantity"] == "efficiency"]     # the effects repeat on every quantity's row
-    # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
-    mine = mine.sort_values(["source", "day_start"], kind="mergesort")
-    effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",
-                                      "losses_effect_kwh"]].sum().reset_index()
-    losses = row["losses_kwh"] if pd.notna(row["losses_kwh"]) else 0.0
-    return budget.uncertainty_from_effects(facility, float(row["energy_input_kwh"]),
-                                           float(row["useful_output_kwh"]), float(losses), effects)
+MONTH_ADDED_COLUMNS = engineering.ENGINEERING_COLUMNS
 
 
 def _by_stream(rows: pd.DataFrame, index: pd.DatetimeIndex, values: list[str]) -> list[pd.DataFrame]:
