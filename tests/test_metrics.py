@@ -57,6 +57,9 @@ def test_design_metric_names_are_all_known():
               "thermaliq_readings_ingested_total", "thermaliq_readings_rejected_total",
               "thermaliq_readings_interpolated_total", "thermaliq_stage_duration_seconds",
               "thermaliq_last_successful_run_timestamp_seconds"]
+    # issue #18 (README "Metrics and alerts"): CO2e and energy-baseline gauges
+    design += ["thermaliq_co2e_kg", "thermaliq_co2e_intensity_kg_per_mwh", "thermaliq_baseline_enpi_ratio",
+               "thermaliq_baseline_cusum_kwh", "thermaliq_baseline_cv_rmse_percent"]
     assert sorted(design) == sorted(METRICS)
     assert METRICS["thermaliq_calculation_duration_seconds"][0] == "histogram"
 

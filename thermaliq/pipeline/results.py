@@ -174,7 +174,16 @@ def _window_hash(result: WindowResult, facility: Facility) -> str:
                          # hashes stored before the column existed stay valid
                          _as_text(result.data_quality.drop(columns=["outlier_points"], errors="ignore")),
                          result.alerts.astype(str),
-                         pd.DataFrame({"config": [facility.model_dump_json()]}))
+                         pd.DataFrame({"config": [_config_json(facility)]}))
+
+
+#: Facility fields added after content hashes were first stored: left out of the hash while a
+#: facility does not set them, so its stored hashes stay valid and a rerun writes nothing new.
+LATER_CONFIG_FIELDS = {"emission_factors", "prices", "baseline", "target"}
+
+
+def _config_json(facility: Facility) -> str:
+    return facility.model_dump_json(exclude=LATER_CONFIG_FIELDS - facility.model_fields_set)
 
 
 def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,

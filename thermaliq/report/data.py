@@ -25,8 +25,9 @@ CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "bas
                 "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
                 "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
                 "exergy_efficiency_percent", "data_quality_score", "status", "version",
-                "is_current", "calculated_at", "run_id", "reason",
-                "co2e_kg", "co2e_intensity_kg_per_mwh")
+                "is_current", "calculated_at", "run_id", "reason")
+#: Columns of ``calculations`` read where the relation has them (issue #18: CO2e).
+OPTIONAL_CALC_COLUMNS = ("co2e_kg", "co2e_intensity_kg_per_mwh")
 SE_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
               "carrier", "energy_kwh", "is_current")
 DQ_COLUMNS = ("facility_id", "tag", "period_start", "period_end", "expected_points", "valid_points",
@@ -165,6 +166,15 @@ _BOUNDS = ("(SELECT unnest(?::VARCHAR[]) AS b_fid, unnest(?::TIMESTAMPTZ[]) AS b
            "unnest(?::TIMESTAMPTZ[]) AS b_hi) AS b")
 
 
+def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of ``columns`` that ``relation`` has (none when it does not exist)."""
+    try:
+        have = {row[0] for row in con.sql(f"DESCRIBE {relation}").fetchall()}
+    except duckdb.Error:
+        return ()
+    return tuple(c for c in columns if c in have)
+
+
 def _overlapping(relation: str, columns: tuple[str, ...], where: str = "") -> str:
     """Rows of ``relation`` overlapping each facility's bounds, with only the §6 ``columns``."""
     cols = ", ".join(f"t.{c}" for c in columns)
@@ -276,7 +286,7 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
         return {fid: _split(pd.concat([rows[fid], found[fid]], ignore_index=True), [fid])[fid]
                 if len(found[fid]) else rows[fid] for fid in ids}
 
-    calcs = with_intervals("calculations", CALC_COLUMNS, win)
+    calcs = with_intervals("calculations", CALC_COLUMNS + _present(con, "calculations", OPTIONAL_CALC_COLUMNS), win)
     energies = with_intervals("stream_energies", SE_COLUMNS, per)
     dq = overlap("data_quality", DQ_COLUMNS, win)
     alerts = overlap("alerts", ALERT_COLUMNS, per)

@@ -23,6 +23,7 @@ CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_e
              "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
              "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
              "exergy_efficiency_percent", "data_quality_score", "status"]
+CALC_READ += ["co2e_kg", "co2e_intensity_kg_per_mwh"]     # issue #18: month rows compare them too
 #: Columns of the stored stream energies they need.
 ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
 
