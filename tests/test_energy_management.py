@@ -117,3 +117,39 @@ def test_annualised_and_volume_price():
     assert costs.price_per_kwh(0.30, "m3", fuel="natural_gas") == pytest.approx(0.30 / kwh_per_m3)
     with pytest.raises(ValueError, match="per_unit"):
         costs.price_per_kwh(0.30, "m3")
+
+
+def _facility(**extra):
+    from tests.helpers import constant_boiler_config
+    from thermaliq.config import parse_facility
+    return parse_facility({**constant_boiler_config(), **extra})
+
+
+def test_config_fields_and_prices_on_the_facility_basis():
+    """A price of 45 EUR/MWh (gross, HHV) on an LHV facility: a kWh on the LHV basis is worth
+    HHV/LHV kWh of gas, so 0.045 × 52.295/47.201 EUR (fuel table HHV/LHV of natural gas)."""
+    from thermaliq.physics import fuels
+    from thermaliq.report.savings import stream_price_per_kwh
+    f = _facility(basis="LHV", prices={"natural_gas": {"value": 45, "unit": "EUR/MWh"}},
+                  emission_factors={"gwp": "AR6", "electricity": {"value": 0.4, "unit": "kg/kWh"}},
+                  baseline={"start": "2026-01-01", "end": "2026-01-31",
+                            "regressors": ["useful_output", {"kind": "hdd", "temperature": {"value": 5, "unit": "degC"}}]},
+                  target={"efficiency_percent": 88})
+    price, currency = stream_price_per_kwh(f, "gas", "natural_gas")
+    assert currency == "EUR"
+    assert price == pytest.approx(0.045 * fuels.get_fuel("natural_gas").hhv_lhv_ratio)
+    assert f.emission_factors.electricity.kg_per_mwh == 400.0       # 0.4 kg/kWh × 1000
+    assert [r.name for r in f.baseline.regressors] == ["useful_output_kwh", "hdd_k_day"]
+    assert stream_price_per_kwh(f, "steam", "steam") is None
+
+
+@pytest.mark.parametrize("bad,field", [
+    ({"prices": {"natural_gas": {"value": 8, "unit": "dollars"}}}, "prices"),
+    ({"baseline": {"start": "2026-02-01", "end": "2026-01-01", "regressors": ["useful_output"]}}, "baseline"),
+    ({"baseline": {"start": "2026-01-01", "end": "2026-02-01", "regressors": [{"kind": "hdd"}]}}, "baseline"),
+    ({"emission_factors": {"gwp": "AR3"}}, "emission_factors"),
+])
+def test_bad_energy_management_fields_name_the_field(bad, field):
+    from thermaliq.config.load import ConfigErrors
+    with pytest.raises(ConfigErrors, match=field):
+        _facility(**bad)

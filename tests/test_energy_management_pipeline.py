@@ -80,6 +80,8 @@ def test_day_emissions_and_co2e_columns(home):
     assert day[1] == pytest.approx(day[0] / (day[2] / 1000.0))
     month = con.execute("SELECT co2e_kg FROM calculations WHERE granularity = 'month' AND is_current").fetchall()
     assert month[0][0] == pytest.approx(day[0])      # one day so far: month to date = the day
+    # an identical rerun writes nothing (the month row compares its CO2e too)
+    assert not results.store_window(home, facility, result, run_id="again").changed
 
 
 def test_calculations_files_without_co2e_read_null(home):

@@ -65,6 +65,9 @@ def test_design_metric_names_are_all_known():
                "thermaliq_chp_thermal_efficiency", "thermaliq_chp_purpa_efficiency",
                "thermaliq_chp_effective_electrical_efficiency",
                "thermaliq_chp_primary_energy_savings_percent"]
+    # issue #18 (README "Metrics and alerts"): CO2e and energy-baseline gauges
+    design += ["thermaliq_co2e_kg", "thermaliq_co2e_intensity_kg_per_mwh", "thermaliq_baseline_enpi_ratio",
+               "thermaliq_baseline_cusum_kwh", "thermaliq_baseline_cv_rmse_percent"]
     assert sorted(design) == sorted(METRICS)
     assert METRICS["thermaliq_calculation_duration_seconds"][0] == "histogram"
 

@@ -115,7 +115,7 @@ def regressor_matrix(con, facility: Facility, rows: pd.DataFrame) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((len(rows), 0))
 
 
-def evaluate(facility: Facility, rows: pd.DataFrame, x: np.ndarray):
+def evaluate_baseline(facility: Facility, rows: pd.DataFrame, x: np.ndarray):
     """Fit the baseline on its period and evaluate every period.
 
     Returns
@@ -211,7 +211,7 @@ def update_baseline(home: Home, facility: Facility, *, run_id: str,
         x = regressor_matrix(con, facility, rows)
     finally:
         con.close()
-    fit, results, reason = evaluate(facility, rows, x)
+    fit, results, reason = evaluate_baseline(facility, rows, x)
     model_rows = _model_rows(facility, fit, reason)
     content = _content_hash(model_rows, results)
     with lake.facility_lock(home.lake, facility.facility_id):

@@ -134,7 +134,7 @@ def _period_table(results: pd.DataFrame, tz: str) -> Markup:
         "(not extrapolated). low_data_quality: below thresholds.data_quality_min."]), id="periods")
 
 
-def baseline_page(facility: Facility, model: pd.DataFrame, results: pd.DataFrame, versions: int) -> str:
+def baseline_html(facility: Facility, model: pd.DataFrame, results: pd.DataFrame, versions: int) -> str:
     """The HTML of a facility's baseline page."""
     tz = facility.timezone
     cusum = (PARTS.section("CUSUM", figure_html(cusum_figure(results, tz), "cusum"), id="cusum")
@@ -158,5 +158,5 @@ def write_baseline_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path,
             continue
         model, results, versions = load_baseline(con, fid)
         paths.append(write_atomic(Path(reports_dir) / fid / BASELINE_PAGE,
-                                  baseline_page(facility, model, results, versions)))
+                                  baseline_html(facility, model, results, versions)))
     return paths

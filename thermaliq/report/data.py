@@ -25,14 +25,14 @@ CALC_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "bas
                 "energy_input_kwh", "useful_output_kwh", "losses_kwh", "unaccounted_kwh",
                 "efficiency_percent", "indirect_efficiency_percent", "balance_error_percent",
                 "exergy_efficiency_percent", "data_quality_score", "status", "version",
-                "is_current", "calculated_at", "run_id", "reason", "firing_hours", "standby_hours",
-                "co2e_kg", "co2e_intensity_kg_per_mwh")
+                "is_current", "calculated_at", "run_id", "reason", "firing_hours", "standby_hours")
 #: Columns of ``calculations`` added by issue 17 (expanded uncertainties, k = 2, and CHP
-#: indicators): read when the relation has them, NaN otherwise.
+#: indicators) and issue 18 (CO2e): read when the relation has them, NaN otherwise.
 CALC_ADDED_COLUMNS = ("efficiency_uncertainty_points", "indirect_efficiency_uncertainty_points",
                       "balance_error_uncertainty_points", "electrical_efficiency_percent",
                       "thermal_efficiency_percent", "purpa_efficiency_percent",
-                      "effective_electrical_efficiency_percent", "primary_energy_savings_percent")
+                      "effective_electrical_efficiency_percent", "primary_energy_savings_percent",
+                      "co2e_kg", "co2e_intensity_kg_per_mwh")
 BUDGET_COLUMNS = ("facility_id", "period_start", "period_end", "quantity", "source", "stream_id",
                   "standard_uncertainty", "unit", "sensitivity", "contribution_points")
 SE_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
@@ -183,6 +183,15 @@ def window(facility_id: str, start: date | datetime | pd.Timestamp, end: date | 
 # One row per facility: its bounds, joined to a relation (DuckDB zips the unnested lists).
 _BOUNDS = ("(SELECT unnest(?::VARCHAR[]) AS b_fid, unnest(?::TIMESTAMPTZ[]) AS b_lo, "
            "unnest(?::TIMESTAMPTZ[]) AS b_hi) AS b")
+
+
+def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of ``columns`` that ``relation`` has (none when it does not exist)."""
+    try:
+        have = {row[0] for row in con.sql(f"DESCRIBE {relation}").fetchall()}
+    except duckdb.Error:
+        return ()
+    return tuple(c for c in columns if c in have)
 
 
 def _overlapping(relation: str, columns: tuple[str, ...], where: str = "") -> str:

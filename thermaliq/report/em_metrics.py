@@ -39,7 +39,7 @@ def em_gauges(con: duckdb.DuckDBPyConnection, fids: list[str]) -> list[tuple[str
             "AND r.expected_input_kwh IS NOT NULL "
             "QUALIFY row_number() OVER (PARTITION BY r.facility_id ORDER BY r.period_start DESC) = 1",
             params=fids).fetchall()
-    except duckdb.CatalogException:       # a catalog older than these relations
+    except (duckdb.CatalogException, duckdb.BinderException):   # a catalog older than these relations
         return out
     for fid, co2e, intensity in days:
         out += [(n, v, fid) for n, v in (("thermaliq_co2e_kg", co2e),

@@ -28,6 +28,7 @@ CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_e
              "balance_error_uncertainty_points", "electrical_efficiency_percent",
              "thermal_efficiency_percent", "purpa_efficiency_percent",
              "effective_electrical_efficiency_percent", "primary_energy_savings_percent"]
+CALC_READ += ["co2e_kg", "co2e_intensity_kg_per_mwh"]     # issue #18: month rows compare them too
 #: Columns of the stored stream energies they need.
 ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
 
