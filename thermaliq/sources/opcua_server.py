@@ -211,7 +211,8 @@ class OpcUaTestServer:
 
         self._thread = threading.Thread(target=run, name="opcua-test-server", daemon=True)
         self._thread.start()
-        ready.wait(30)
+        if not ready.wait(120):
+            raise TimeoutError("the OPC UA test server did not start within 120 s")
         if failed:
             raise failed[0]
         return self.endpoint
