@@ -148,3 +148,39 @@ def test_a_dead_endpoint_fails_after_the_policy_and_opens_the_circuit():
     with pytest.raises(HistorianError, match="circuit open"):
         fetch_opcua_readings("opc.tcp://127.0.0.1:9", ["FT-101"], start,
                              start + pd.Timedelta(hours=1), **kwargs)
+
+
+def _self_signed(folder, name: str, uri: str) -> tuple[str, str]:
+    """A self-signed application certificate (DER) and key (PEM), made with asyncua's cert_gen."""
+    import asyncio
+
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key, cert = folder / f"{name}.pem", folder / f"{name}.der"
+    asyncio.run(setup_self_signed_certificate(
+        key, cert, uri, "127.0.0.1", [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+        {"commonName": name}))
+    return str(cert), str(key)
+
+
+def test_sign_and_encrypt_with_a_client_certificate(home):
+    """A server that offers only Basic256Sha256 SignAndEncrypt is read through a facility whose
+    source names a client certificate and key in the home; without them the same server
+    cannot be read (no matching endpoint), and the failure is an error, not data."""
+    pki = home.root / "pki"
+    pki.mkdir()
+    server_cert, server_key = _self_signed(pki, "server", "urn:thermaliq:opcua-test-server")
+    _self_signed(pki, "client", "urn:freeopcua:client")
+    data = week_data().query("tag in ['FT-101', 'FT-201']").groupby("tag").head(500)
+    with OpcUaTestServer(data, certificate=server_cert, private_key=server_key) as srv:
+        write_facility(home.root, twenty_tag_config("OPC-S", {
+            "kind": "opcua", "endpoint": srv.endpoint, "security_mode": "SignAndEncrypt",
+            "certificate": "pki/client.der", "private_key": "pki/client.pem", "timeout_s": 5}))
+        facility = load_facility(home.facility_file("OPC-S"))
+        start, end = periods.day_window(FIRST, LAST, TZ)
+        summary = ingest_remote(home, facility, start, end, credentials=Credentials())
+        with pytest.raises(HistorianError):
+            fetch_opcua_readings(srv.endpoint, ["FT-101"], start, end,
+                                 retry=RetryPolicy(attempts=1), timeout_s=5)
+    assert summary.readings_stored == len(data)

@@ -150,7 +150,9 @@ class OpcUaSession:
         from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
         from asyncua import ua
 
-        client = Client(self.endpoint, timeout=self.timeout_s)
+        # no background watchdog or auto-reconnect: the loop runs only inside run(), and this
+        # session reconnects itself (drop + ensure) under the retry policy
+        client = Client(self.endpoint, timeout=self.timeout_s, watchdog_intervall=3600.0)
         if self.credentials.username:
             client.set_user(self.credentials.username)
         if self.credentials.password:
@@ -159,7 +161,7 @@ class OpcUaSession:
             await client.set_security(SecurityPolicyBasic256Sha256, self.security.certificate,
                                       self.security.private_key,
                                       mode=ua.MessageSecurityMode.SignAndEncrypt)
-        await client.connect()
+        await client.connect(auto_reconnect=False)
         return client
 
     def ensure(self) -> None:

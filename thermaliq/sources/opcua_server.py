@@ -101,10 +101,14 @@ class OpcUaTestServer:
         When given, only this user may connect (anonymous sessions are refused).
     max_values : int
         Most values the server returns per node and request, whatever the client asks.
+    certificate, private_key : str, optional
+        The server's certificate (DER) and key (PEM): when given, the only endpoint is
+        Basic256Sha256 SignAndEncrypt (else: security None).
     """
 
     def __init__(self, data: pd.DataFrame, *, username: str | None = None,
-                 password: str | None = None, max_values: int = 10000):
+                 password: str | None = None, max_values: int = 10000,
+                 certificate: str | None = None, private_key: str | None = None):
         missing = {"tag", "ts", "value"} - set(data.columns)
         if missing:
             raise ValueError(f"data lacks columns {sorted(missing)}")
@@ -113,6 +117,7 @@ class OpcUaTestServer:
             df = df.assign(status=0)
         self._data = df.sort_values(["tag", "ts"], kind="stable", ignore_index=True)
         self._user = (username, password) if username else None
+        self._cert = (certificate, private_key) if certificate else None
         self.max_values = max_values
         self._lock = threading.Lock()
         self.set_faults()
@@ -165,7 +170,12 @@ class OpcUaTestServer:
         await server.init()
         server.set_endpoint(f"opc.tcp://{host}:{port}/thermaliq")
         server.set_server_name("thermaliq OPC UA test server")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self._cert:
+            await server.load_certificate(self._cert[0])
+            await server.load_private_key(self._cert[1])
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         if self._user:
             server.set_security_IDs(["Username"])
         idx = await server.register_namespace(NAMESPACE_URI)
@@ -201,7 +211,8 @@ class OpcUaTestServer:
 
         self._thread = threading.Thread(target=run, name="opcua-test-server", daemon=True)
         self._thread.start()
-        ready.wait(30)
+        if not ready.wait(120):
+            raise TimeoutError("the OPC UA test server did not start within 120 s")
         if failed:
             raise failed[0]
         return self.endpoint
