@@ -39,9 +39,18 @@ def forward_library_logs(level: int = logging.INFO) -> None:
 
     logger = logging.getLogger("thermaliq")
     if not any(isinstance(h, APILogHandler) for h in logger.handlers):
-        logger.addHandler(APILogHandler())
+        handler = APILogHandler()
+        handler.addFilter(_in_a_run)   # library use outside runs (tests, the simulator) stays local
+        logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)
+
+
+def _in_a_run(record: logging.LogRecord) -> bool:
+    """Whether ``record`` was logged inside a flow or task run (else there is no run page for it)."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
 def current_run_id() -> str:
