@@ -24,10 +24,10 @@ def _alert(facility: Facility, row, kind: str, severity: str, value: float, thre
             "value": float(value), "threshold": float(threshold), "message": message}
 
 
-def _against_uncertainty(row, difference: float) -> str:
+def _against_uncertainty(row, difference: float, column: str = "efficiency_uncertainty_points") -> str:
     """``"; within/beyond the ±U pt measurement uncertainty (k = 2)"`` of the day's efficiency
-    (``efficiency_uncertainty_points``, issue 17), or nothing without one."""
-    u = getattr(row, "efficiency_uncertainty_points", math.nan)
+    (``column`` of the day row, issue 17), or nothing without one."""
+    u = getattr(row, column, math.nan)
     if u is None or not math.isfinite(u):
         return ""
     word = "within" if abs(difference) <= u else "beyond"
@@ -89,7 +89,10 @@ def day_alerts(facility: Facility, days: pd.DataFrame, trailing_mean: pd.Series,
                               f"{what} {compared:.1f} % ({row.basis}) is below the "
                               f"{facility.type.replace('_', ' ')} minimum of {placement.minimum:.1f} % "
                               f"({placement.source})"
-                              + _against_uncertainty(row, eff - placement.minimum)))
+                              + _against_uncertainty(row, compared - placement.minimum,
+                                                     "indirect_efficiency_uncertainty_points"
+                                                     if what.startswith("indirect") else
+                                                     "efficiency_uncertainty_points")))
     out.extend(_offline_alerts(facility, days, quiet_while_off(
         events, standby, facility.interval_td, pd.Timedelta(th.offline_after))))
     frame = pd.DataFrame(out, columns=ALERT_COLUMNS)
@@ -181,6 +184,7 @@ def _local(instant, facility: Facility) -> str:
     ts = pd.Timestamp(instant)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
     return f"{ts.tz_convert(facility.tz):%Y-%m-%d %H:%M %Z}"
+
 
 def _benchmarked(facility: Facility, row) -> tuple[float, str]:
     """The efficiency the type's benchmark range applies to and its name: indirect against a
