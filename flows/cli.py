@@ -173,9 +173,9 @@ def report(home: HomeOpt = None,
            start: Annotated[Optional[str], typer.Option(
                help="First local day YYYY-MM-DD; default end - 6 days.")] = None,
            end: Annotated[Optional[str], typer.Option(
-               help="Last local day YYYY-MM-DD; default yesterday (UTC).")] = None,
+               help="Last local day YYYY-MM-DD; default the newest day with readings.")] = None,
            facility: FacilitiesOpt = None) -> None:
-    """Render the HTML reports and metrics from stored results (default: last 7 days)."""
+    """Render the HTML reports and metrics from stored results (default: last 7 days with data)."""
     _preflight(home, facility, start, end)
     from flows.report import report as report_flow
 

@@ -11,20 +11,25 @@ from flows.finish import finish_run
 from flows.params import parse_date, parse_range, select_facilities
 from flows.runs import recorded_run
 from thermaliq.home import Home
+from thermaliq.store import lake
 
 
 @flow(name="report", task_runner=task_runner(), log_prints=True)
 def report(start: str | None = None, end: str | None = None, facilities: list[str] | None = None,
            home: str | None = None) -> dict:
-    """Render reports for local days ``start`` .. ``end`` (default: the last 7 days)."""
+    """Render reports for local days ``start`` .. ``end`` (default: the 7 days up to the newest
+    day with readings; days without any are not rendered)."""
     h = Home.resolve(home)
     params = {"start": start, "end": end, "facilities": facilities, "home": str(h.root)}
     with recorded_run(h, "report", params) as run:
         today = pd.Timestamp.now(tz="UTC").date()
-        last = parse_date(end, "end") if end else today - timedelta(days=1)
+        selected, problems = select_facilities(h, facilities)
+        newest = [c[1] for c in (lake.data_days(h.lake, fid) for fid in selected) if c]
+        # default: the 7 days up to the newest day with data (of the facilities reported)
+        last = parse_date(end, "end") if end else min(max(newest), today) if newest \
+            else today - timedelta(days=1)
         first = parse_date(start, "start") if start else last - timedelta(days=6)
         first, last = parse_range(first, last)
-        selected, problems = select_facilities(h, facilities)
         for p in problems:
             run.fail(p)
         return finish_run(h, run, selected, first, last, [])

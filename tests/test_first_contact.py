@@ -369,3 +369,44 @@ def test_a_stuck_analyser_raises_frozen_value_not_meter_offline_in_local_time():
                     "the meter sends but its value does not change"},
         {"kind": "meter_offline", "value": 2.0,
          "message": "tag FT-101 silent 2.0 h (from 2026-10-19 22:00 CEST; limit 1h)"}]
+
+
+# ----------------------------------------------------------------------------- no data
+def test_days_outside_the_data_range_are_not_calculated_alerted_or_stored(tmp_path):
+    """A backfill over 1..7 June with readings on 3 and 4 June only used to write 7 days, five of
+    them `no_data` with their alerts (an alert storm). Now days 1, 2 and 5..7 are left out; 3 and
+    4 June are stored (79.87 %, the boiler of issue #2), and a range with no readings at all stores
+    nothing."""
+    from thermaliq.pipeline import jobs
+
+    home = Home(tmp_path)
+    write_facility(tmp_path, constant_boiler_config(timezone=TZ))
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 3), date(2024, 6, 4), TZ, VALUES))
+    facility = load_facility(home.facility_file("BOILER-1"))
+    ingest.ingest_files(home, facility)
+    computed = jobs.compute_window_job(str(tmp_path), facility, date(2024, 6, 1), date(2024, 6, 7), "bf")
+    outcome = jobs.store_window_job(str(tmp_path), facility, computed, "bf", {})
+    assert [d.period_start.date() for d in outcome.days] == [date(2024, 6, 3), date(2024, 6, 4)]
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT strftime(period_start AT TIME ZONE 'Europe/Berlin', '%Y-%m-%d'), "
+                       "round(efficiency_percent, 2), status FROM calculations WHERE granularity = 'day' "
+                       "ORDER BY 1").fetchall()
+    assert rows == [("2024-06-03", 79.87, "ok"), ("2024-06-04", 79.87, "ok")]
+    assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(0,)]
+    later = jobs.compute_window_job(str(tmp_path), facility, date(2024, 7, 1), date(2024, 7, 7), "bf2")
+    assert jobs.store_window_job(str(tmp_path), facility, later, "bf2", {}).days == ()
+    assert con.execute("SELECT count(*) FROM calculations WHERE granularity = 'day'").fetchall() == [(2,)]
+    # the reports: pages only for the days with data; the latest page is 4 June
+    from thermaliq.report.render import render_reports
+    from thermaliq.store import lake
+
+    assert lake.data_days(home.lake, "BOILER-1") == (date(2024, 6, 3), date(2024, 6, 4))
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 6, 1), date(2024, 6, 7))
+    pages = sorted(p.name for p in (home.reports / "BOILER-1").glob("2024-06-*.html"))
+    assert pages == ["2024-06-03.html", "2024-06-04.html"]
+    assert "latest day 2024-06-04" in (home.reports / "BOILER-1" / "index.html").read_text()
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 7, 1), date(2024, 7, 7))     # a range without data changes nothing
+    assert "latest day 2024-06-04" in (home.reports / "BOILER-1" / "index.html").read_text()
+    assert not list((home.reports / "BOILER-1").glob("2024-07-*.html"))
