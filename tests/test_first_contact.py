@@ -250,20 +250,22 @@ def test_a_quarter_of_unknown_tags_is_not_a_file_failure(tmp_path):
 
 
 def test_backfill_of_a_mostly_rejected_file_exits_1_naming_it(prefect_harness, tmp_path):
-    """Through the CLI: the European export with the dates in a format detection refuses
-    (slashes, every day <= 12) used to run with exit 0 and an empty efficiency. Now the backfill
-    exits 1 and the console names the file and the fix; the runs relation keeps the reason."""
-    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
-        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
-    text += "".join(f"05/10/2026 01:{m:02d};750,0;10.000;1;105\n" for m in range(60, 180 - 60))
+    """Through the CLI: the YAML's tags are not the file's (3 of 4 misspelt). All those rows used
+    to be quarantined without a console word and the run ended with exit 0. Now the backfill exits
+    1, the console names the file, the share and the fix, and runs.reason keeps it; the 180
+    rejected readings are all in quarantine."""
+    header = "timestamp;FT-101;FT-209;PT-209;TT-203\n"
+    text = header + "".join(f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
     home, _ = _boiler_home(tmp_path, text)
     res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-05", "--end", "2026-10-05")
     assert res.exit_code == 1, res.output
-    assert "inbox/BOILER-1/export.csv" in res.output and "day first or month first" in res.output
+    flat = " ".join(res.output.split())
+    assert "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'unknown tag'" in flat
+    assert "thermaliq backfill --reingest" in flat
     con = catalog.memory_connection(home)
     reason = con.execute("SELECT reason FROM runs WHERE flow = 'backfill'").fetchall()[0][0]
-    assert "export.csv" in reason and "timestamp_format" in reason
-    assert con.execute("SELECT count(*), any_value(reason) FROM quarantine").fetchall()[0][0] == 1
+    assert "export.csv: 180 of 240 readings (75 %)" in reason
+    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'unknown tag'").fetchall() == [(180,)]
 
 
 # ----------------------------------------------------------------------------- a new home
