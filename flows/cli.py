@@ -108,6 +108,8 @@ def _print_summary(home: Home, summary: dict) -> None:
         table.add_row(fid, str(days), "" if eff is None else f"{eff:.2f}", basis or "",
                       "" if dq is None else f"{dq:.3f}", str(flagged), str(alerts))
     console.print(table)
+    for note in summary.get("notes", []):
+        console.print(f"[yellow]note[/]: {note}")
     console.print(f"windows calculated: {summary['windows_calculated']}, "
                   f"with new results: {summary['windows_changed']}")
     if summary.get("reports"):

@@ -412,3 +412,22 @@ def test_days_outside_the_data_range_are_not_calculated_alerted_or_stored(tmp_pa
                    date(2024, 7, 1), date(2024, 7, 7))     # a range without data changes nothing
     assert "latest day 2024-06-04" in (home.reports / "BOILER-1" / "index.html").read_text()
     assert not list((home.reports / "BOILER-1").glob("2024-07-*.html"))
+
+
+def test_report_over_days_without_readings_says_so_once_and_renders_only_data_days(prefect_harness, tmp_path):
+    """`thermaliq report` over a week of which one day has readings: one note with the data
+    range, a page for that day only; without dates it reports the week up to that day."""
+    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
+        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(24 * 60))
+    home, _ = _boiler_home(tmp_path, text)
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-01", "--end", "2026-10-07")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "no readings in parts of 2026-10-01..2026-10-07 (data covers 2026-10-05..2026-10-05)" in flat
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM calculations WHERE granularity = 'day'").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(0,)]
+    assert sorted(p.name for p in (home.reports / "BOILER-1").glob("2026-10-*.html")) == ["2026-10-05.html"]
+    res = _invoke("report", "--home", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "report 2026-09-29 .. 2026-10-05" in " ".join(res.output.split())
