@@ -18,6 +18,7 @@ from rich.table import Table
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
 import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
+from flows.cli_start import HomeOpt, check_dates, check_source, init, preflight, query, report_tags
 from thermaliq.errors import ConfigError, ThermaliqError
 from thermaliq.home import Home
 
@@ -26,49 +27,14 @@ app = typer.Typer(name="thermaliq", no_args_is_help=True, add_completion=False,
 console = Console(stderr=False, soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-HomeOpt = Annotated[Optional[Path], typer.Option(
-    "--home", help="thermaliq home (default: $THERMALIQ_HOME, else ./thermaliq-home).")]
 FacilitiesOpt = Annotated[Optional[list[str]], typer.Option(
     "--facility", "-f", help="Facility id (repeat for several); default: all.")]
 DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar day).")]
 
 
-def _check_dates(start: str | None, end: str | None, day: str | None) -> None:
-    """Raise ``ConfigError`` for a bad date or end < start before Prefect starts (a typo fails fast)."""
-    from flows.dates import parse_date, parse_range
-
-    if start and end:
-        parse_range(start, end)
-    for value, name in ((start, "start"), (end, "end"), (day, "date")):
-        if value:
-            parse_date(value, name)
-
-
-def _preflight(home: Optional[Path], facility: Optional[list[str]], start: str | None = None,
-               end: str | None = None, day: str | None = None) -> Home:
-    """Refuse bad dates and unknown facility ids with exit 2 before Prefect is imported (< 2 s)."""
-    h = Home.resolve(home)
-    try:
-        _check_dates(start, end, day)
-    except ConfigError as exc:
-        err.print(f"[red]usage error[/]: {exc}")
-        raise typer.Exit(2)
-    if not h.facilities.is_dir():
-        err.print(f"[red]no facilities directory[/] {h.facilities} (fix: create a home with "
-                  f"'thermaliq init {h.root}', or give --home)")
-        raise typer.Exit(2)
-    known = sorted(p.stem for p in h.facilities.glob("*.yaml"))
-    unknown = [f for f in facility or [] if f not in known]
-    if unknown:
-        err.print(f"[red]unknown facility[/] {', '.join(repr(f) for f in unknown)} in {h.facilities} "
-                  f"(known: {', '.join(known) or 'none'})")
-        raise typer.Exit(2)
-    return h
-
-
 def _run_flow(flow_fn, label: str, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
-    _check_dates(params.get("start"), params.get("end"), params.get("date"))
+    check_dates(params.get("start"), params.get("end"), params.get("date"))
     with _progress_bar(label, flow_fn.name):
         state = flow_fn(**params, return_state=True)
     home = Home.resolve(params.get("home"))
@@ -127,6 +93,8 @@ def _print_summary(home: Home, summary: dict) -> None:
         table.add_row(fid, str(days), "" if eff is None else f"{eff:.2f}", basis or "",
                       "" if dq is None else f"{dq:.3f}", str(flagged), str(alerts))
     console.print(table)
+    for note in summary.get("notes", []):
+        console.print(f"[yellow]note[/]: {note}")
     console.print(f"windows calculated: {summary['windows_calculated']}, "
                   f"with new results: {summary['windows_changed']}")
     if summary.get("reports"):
@@ -152,7 +120,7 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
         "--date", help="Local date to process; default yesterday per facility.")] = None,
         facility: FacilitiesOpt = None) -> None:
     """Run the nightly flow now (ingest, validate, calculate, report)."""
-    _preflight(home, facility, day=date_)
+    preflight(home, facility, day=date_)
     from flows.nightly import nightly
 
     raise typer.Exit(_guard(lambda: _run_flow(nightly, "nightly", date=date_, facilities=facility,
@@ -163,7 +131,7 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
 def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
              reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
     """Ingest, validate and calculate an inclusive range of local days."""
-    _preflight(home, facility, start, end)
+    preflight(home, facility, start, end)
     from flows.backfill import backfill as backfill_flow
 
     raise typer.Exit(_guard(lambda: _run_flow(backfill_flow, "backfill", start=start, end=end,
@@ -176,7 +144,7 @@ def recalculate(start: DateOpt, end: DateOpt,
                 reason: Annotated[str, typer.Option(help="Why (stored with the new version).")],
                 home: HomeOpt = None, facility: FacilitiesOpt = None) -> None:
     """Recalculate from stored readings as a new version (earlier versions stay queryable)."""
-    _preflight(home, facility, start, end)
+    preflight(home, facility, start, end)
     from flows.recalculate import recalculate as recalc_flow
 
     if not reason.strip():
@@ -192,10 +160,10 @@ def report(home: HomeOpt = None,
            start: Annotated[Optional[str], typer.Option(
                help="First local day YYYY-MM-DD; default end - 6 days.")] = None,
            end: Annotated[Optional[str], typer.Option(
-               help="Last local day YYYY-MM-DD; default yesterday (UTC).")] = None,
+               help="Last local day YYYY-MM-DD; default the newest day with readings.")] = None,
            facility: FacilitiesOpt = None) -> None:
-    """Render the HTML reports and metrics from stored results (default: last 7 days)."""
-    _preflight(home, facility, start, end)
+    """Render the HTML reports and metrics from stored results (default: last 7 days with data)."""
+    preflight(home, facility, start, end)
     from flows.report import report as report_flow
 
     raise typer.Exit(_guard(lambda: _run_flow(report_flow, "report", start=start, end=end,
@@ -214,7 +182,7 @@ def check_config(home: HomeOpt = None) -> None:
     facilities, errors = load_facilities(h.facilities)
     for fid in sorted(facilities):
         console.print(f"[green]ok[/]    {h.facility_file(fid)}")
-        missing = _report_tags(h, facilities[fid])
+        missing = report_tags(h, facilities[fid])
         if missing:
             errors.append(missing)
     for e in errors:
@@ -226,158 +194,6 @@ def check_config(home: HomeOpt = None) -> None:
         console.print(f"[yellow]crashed[/] run {run_id}: its process ended without an end state "
                       "(now 'crashed' in runs)")
     raise typer.Exit(2 if errors else 0)
-
-
-def _report_tags(h: Home, facility) -> str | None:
-    """Compare the configured tags with the tags in the facility's newest files; print tags in the
-    files that no stream uses; return the problem when a configured tag is in no file."""
-    from thermaliq.errors import DataError
-    from thermaliq.sources.inventory import compare_tags, file_tags, source_files
-
-    if facility.source.kind != "files":
-        console.print(f"      {facility.facility_id}: historian source, tags not checked here "
-                      "(run 'thermaliq backfill' and look at data_quality)")
-        return None
-    files = source_files(h.root, facility.source.path)
-    if not files:
-        console.print(f"[yellow]note[/]  {facility.facility_id}: no file matches {facility.source.path}")
-        return None
-    found: set[str] = set()
-    for path in files:
-        try:
-            found |= set(file_tags(path))
-        except DataError as exc:
-            console.print(f"[yellow]note[/]  {exc}")
-    missing, unused = compare_tags(facility.required_tags(), found)
-    if unused:
-        console.print(f"[yellow]note[/]  {facility.facility_id}: tags in the files that no stream uses "
-                      f"(typos?): {', '.join(unused)}")
-    if missing:
-        return (f"{h.facility_file(facility.facility_id)}: configured tags in none of the {len(files)} "
-                f"newest file(s) of {facility.source.path}: {', '.join(missing)} (fix: correct the tag "
-                "names; after a fix, re-read the files with 'thermaliq backfill --reingest')")
-    return None
-
-
-@app.command("check-source")
-def check_source(facility: Annotated[str, typer.Option("--facility", "-f", help="Facility id.")],
-                 home: HomeOpt = None,
-                 rows: Annotated[int, typer.Option(help="Readings to show.")] = 12) -> None:
-    """Check a facility's source before any run. Files: read the newest file as an ingest would,
-    without storing, and show the first rows as parsed, the rejects with their reasons and what was
-    detected. Historians (historian, opcua, piwebapi): connect, resolve every configured tag and
-    list what is missing (exit 1 when something is missing or unreachable)."""
-    from thermaliq.config import load_facility
-    from thermaliq.errors import DataError
-    from thermaliq.sources.inventory import source_files
-    from thermaliq.sources.readers import ReadingsStream
-
-    h = _preflight(home, [facility])
-    try:
-        f = load_facility(h.facility_file(facility))
-    except ThermaliqError as exc:
-        err.print(f"[red]configuration error[/]: {exc}")
-        raise typer.Exit(2)
-    if f.source.kind != "files":      # a historian: connect, resolve every tag, list what is missing
-        from flows.check_source import check_facility_sources
-
-        raise typer.Exit(_guard(lambda: check_facility_sources(h, [facility], console)))
-    files = source_files(h.root, f.source.path or "", newest=1)
-    if not files:
-        err.print(f"[red]no file matches[/] {f.source.path} under {h.root}")
-        raise typer.Exit(2)
-    try:
-        stream = ReadingsStream(files[0], tz=f.timezone, format=f.source.format,
-                                source=str(files[0].relative_to(h.root)), batch_rows=max(rows, 1000),
-                                decimal=f.source.decimal, timestamp_format=f.source.timestamp_format)
-        chunk = next(iter(stream), None)
-    except DataError as exc:
-        err.print(f"[red]this file would be refused[/]: {exc}")
-        raise typer.Exit(1)
-    console.print(f"{files[0]} ({stream.format} format), first records as parsed:")
-    if chunk is not None:
-        readings = chunk.readings.sort_values(["row", "tag"]).head(rows)
-        readings["local time"] = readings["ts"].dt.tz_convert(f.timezone)
-        console.print(readings[["row", "tag", "ts", "local time", "value", "unit"]].to_string(index=False))
-        known = set(f.tag_specs())
-        unknown = sorted(set(chunk.readings["tag"]) - known)
-        if unknown:
-            console.print(f"[yellow]tags no stream uses[/] (kept as readings; typos?): {', '.join(unknown)}")
-        if len(chunk.rejects):
-            console.print(f"[yellow]{len(chunk.rejects)} rejected[/] in these records, e.g.:")
-            console.print(chunk.rejects[["row", "reason", "raw"]].head(5).to_string(index=False))
-    for note in stream.detected:
-        console.print(f"note: {note}")
-
-
-@app.command()
-def query(sql: Annotated[str, typer.Argument(help="SQL over the relations (readings, quarantine, "
-                                                   "calculations, stream_energies, data_quality, alerts, runs).")],
-          home: HomeOpt = None,
-          csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
-          limit: Annotated[int, typer.Option(help="Rows to print at most (table only).")] = 100) -> None:
-    """Query the relations with SQL (DuckDB), no DuckDB CLI needed; read-only."""
-    import duckdb
-
-    from thermaliq.store import catalog
-
-    h = Home.resolve(home)
-    if not h.lake.is_dir():
-        err.print(f"[red]no results yet[/] under {h.root} (run 'thermaliq backfill' first, or give --home)")
-        raise typer.Exit(2)
-    con = catalog.memory_connection(h)
-    try:
-        frame = con.execute(sql).df()
-    except duckdb.Error as exc:
-        err.print(f"[red]query error[/]: {str(exc).splitlines()[0]}")
-        raise typer.Exit(2)
-    if csv:
-        sys.stdout.write(frame.to_csv(index=False))
-        return
-    table = Table()
-    for col in frame.columns:
-        table.add_column(str(col))
-    for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*("" if v is None or (isinstance(v, float) and v != v) else str(v) for v in row))
-    console.print(table)
-    if len(frame) > limit:
-        console.print(f"{len(frame)} rows, first {limit} shown (--limit N, or --csv for all)")
-
-
-@app.command()
-def init(directory: Annotated[Path, typer.Argument(help="The new home directory.")],
-         facility: Annotated[str, typer.Option("--facility", "-f", help="Facility id of the template.")] = "FAC-001",
-         from_csv: Annotated[Optional[Path], typer.Option(
-             "--from-csv", help="A readings file: streams are proposed from its tags and units.")] = None) -> None:
-    """Start a new home: a commented facility file and an inbox for its readings files."""
-    from thermaliq.config.model import FACILITY_ID_RE
-    from thermaliq.config.template import propose_yaml, template_yaml
-    from thermaliq.errors import DataError
-
-    if not FACILITY_ID_RE.match(facility):
-        err.print(f"[red]facility id {facility!r}[/] must be 1-64 of A-Z a-z 0-9 _ -")
-        raise typer.Exit(2)
-    h = Home.resolve(directory)
-    target = h.facilities / f"{facility}.yaml"
-    if target.exists():
-        err.print(f"[red]{target} exists[/]: not overwritten (choose another -f or edit it)")
-        raise typer.Exit(2)
-    text, left = template_yaml(facility), []
-    if from_csv is not None:
-        from thermaliq.sources.inventory import file_tags
-
-        try:
-            text, left = propose_yaml(facility, file_tags(from_csv))
-        except (DataError, OSError) as exc:
-            err.print(f"[red]cannot read[/] {from_csv}: {exc}")
-            raise typer.Exit(2)
-    h.facilities.mkdir(parents=True, exist_ok=True)
-    (h.root / "inbox" / facility).mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    console.print(f"wrote {target}\ninbox  {h.root / 'inbox' / facility}/ (drop readings files here)")
-    if left:
-        console.print(f"tags not placed (listed at the end of the file): {', '.join(left)}")
-    console.print(f"next:  edit the file, then: thermaliq check-config --home {h.root}")
 
 
 @app.command()
@@ -490,6 +306,11 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
     serve_defaults(reports_url=f"http://127.0.0.1:{server.server_address[1]}")   # unless set
     console.print(f"reports at http://127.0.0.1:{server.server_address[1]}/")
     serve_all(str(h.root), timezone)
+
+
+app.command("check-source")(check_source)
+app.command()(query)
+app.command()(init)
 
 
 def main() -> None:

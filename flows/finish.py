@@ -30,12 +30,31 @@ def finish_run(home, run, selected: dict, first: date, last: date, outcomes: lis
                "last": last.isoformat(), "facilities": sorted(selected),
                "windows_calculated": len(calculated),
                "windows_changed": sum(1 for c in calculated if c.changed),
-               "reports": published.get("index"), "failures": list(run.failures)}
+               "reports": published.get("index"), "failures": list(run.failures),
+               "notes": data_range_notes(home, selected, first, last)}
+    for note in summary["notes"]:
+        logger.warning(note)
     if run.failures:
         logger.error("%d failure(s): %s", len(run.failures), "; ".join(run.failures))
         raise FacilitiesFailed(f"{len(run.failures)} failure(s); the rest completed: "
                                + "; ".join(run.failures))
     return summary
+
+
+def data_range_notes(home, selected: dict, first: date, last: date) -> list[str]:
+    """One note per facility whose readings do not cover ``first`` .. ``last``: those days were
+    not calculated, alerted or rendered (no data is not bad data)."""
+    from thermaliq.store import lake
+
+    notes = []
+    for fid in sorted(selected):
+        covered = lake.data_days(home.lake, fid)
+        if covered is None:
+            notes.append(f"{fid}: no readings in {first}..{last} (no data stored yet)")
+        elif covered[0] > first or covered[1] < last:
+            notes.append(f"{fid}: no readings in parts of {first}..{last} "
+                         f"(data covers {covered[0]}..{covered[1]}): those days were not calculated")
+    return notes
 
 
 def _metric_counts(outcomes: list) -> list[dict]:

@@ -250,20 +250,22 @@ def test_a_quarter_of_unknown_tags_is_not_a_file_failure(tmp_path):
 
 
 def test_backfill_of_a_mostly_rejected_file_exits_1_naming_it(prefect_harness, tmp_path):
-    """Through the CLI: the European export with the dates in a format detection refuses
-    (slashes, every day <= 12) used to run with exit 0 and an empty efficiency. Now the backfill
-    exits 1 and the console names the file and the fix; the runs relation keeps the reason."""
-    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
-        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
-    text += "".join(f"05/10/2026 01:{m:02d};750,0;10.000;1;105\n" for m in range(60, 180 - 60))
+    """Through the CLI: the YAML's tags are not the file's (3 of 4 misspelt). All those rows used
+    to be quarantined without a console word and the run ended with exit 0. Now the backfill exits
+    1, the console names the file, the share and the fix, and runs.reason keeps it; the 180
+    rejected readings are all in quarantine."""
+    header = "timestamp;FT-101;FT-209;PT-209;TT-203\n"
+    text = header + "".join(f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
     home, _ = _boiler_home(tmp_path, text)
     res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-05", "--end", "2026-10-05")
     assert res.exit_code == 1, res.output
-    assert "inbox/BOILER-1/export.csv" in res.output and "day first or month first" in res.output
+    flat = " ".join(res.output.split())
+    assert "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'unknown tag'" in flat
+    assert "thermaliq backfill --reingest" in flat
     con = catalog.memory_connection(home)
     reason = con.execute("SELECT reason FROM runs WHERE flow = 'backfill'").fetchall()[0][0]
-    assert "export.csv" in reason and "timestamp_format" in reason
-    assert con.execute("SELECT count(*), any_value(reason) FROM quarantine").fetchall()[0][0] == 1
+    assert "export.csv: 180 of 240 readings (75 %)" in reason
+    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'unknown tag'").fetchall() == [(180,)]
 
 
 # ----------------------------------------------------------------------------- a new home
@@ -369,3 +371,63 @@ def test_a_stuck_analyser_raises_frozen_value_not_meter_offline_in_local_time():
                     "the meter sends but its value does not change"},
         {"kind": "meter_offline", "value": 2.0,
          "message": "tag FT-101 silent 2.0 h (from 2026-10-19 22:00 CEST; limit 1h)"}]
+
+
+# ----------------------------------------------------------------------------- no data
+def test_days_outside_the_data_range_are_not_calculated_alerted_or_stored(tmp_path):
+    """A backfill over 1..7 June with readings on 3 and 4 June only used to write 7 days, five of
+    them `no_data` with their alerts (an alert storm). Now days 1, 2 and 5..7 are left out; 3 and
+    4 June are stored (79.87 %, the boiler of issue #2), and a range with no readings at all stores
+    nothing."""
+    from thermaliq.pipeline import jobs
+
+    home = Home(tmp_path)
+    write_facility(tmp_path, constant_boiler_config(timezone=TZ))
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 3), date(2024, 6, 4), TZ, VALUES))
+    facility = load_facility(home.facility_file("BOILER-1"))
+    ingest.ingest_files(home, facility)
+    computed = jobs.compute_window_job(str(tmp_path), facility, date(2024, 6, 1), date(2024, 6, 7), "bf")
+    outcome = jobs.store_window_job(str(tmp_path), facility, computed, "bf", {})
+    assert [d.period_start.date() for d in outcome.days] == [date(2024, 6, 3), date(2024, 6, 4)]
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT strftime(period_start AT TIME ZONE 'Europe/Berlin', '%Y-%m-%d'), "
+                       "round(efficiency_percent, 2), status FROM calculations WHERE granularity = 'day' "
+                       "ORDER BY 1").fetchall()
+    assert rows == [("2024-06-03", 79.87, "ok"), ("2024-06-04", 79.87, "ok")]
+    assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(0,)]
+    later = jobs.compute_window_job(str(tmp_path), facility, date(2024, 7, 1), date(2024, 7, 7), "bf2")
+    assert jobs.store_window_job(str(tmp_path), facility, later, "bf2", {}).days == ()
+    assert con.execute("SELECT count(*) FROM calculations WHERE granularity = 'day'").fetchall() == [(2,)]
+    # the reports: pages only for the days with data; the latest page is 4 June
+    from thermaliq.report.render import render_reports
+    from thermaliq.store import lake
+
+    assert lake.data_days(home.lake, "BOILER-1") == (date(2024, 6, 3), date(2024, 6, 4))
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 6, 1), date(2024, 6, 7))
+    pages = sorted(p.name for p in (home.reports / "BOILER-1").glob("2024-06-*.html"))
+    assert pages == ["2024-06-03.html", "2024-06-04.html"]
+    assert "latest day 2024-06-04" in (home.reports / "BOILER-1" / "index.html").read_text()
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 7, 1), date(2024, 7, 7))     # a range without data changes nothing
+    assert "latest day 2024-06-04" in (home.reports / "BOILER-1" / "index.html").read_text()
+    assert not list((home.reports / "BOILER-1").glob("2024-07-*.html"))
+
+
+def test_report_over_days_without_readings_says_so_once_and_renders_only_data_days(prefect_harness, tmp_path):
+    """`thermaliq report` over a week of which one day has readings: one note with the data
+    range, a page for that day only; without dates it reports the week up to that day."""
+    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
+        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(24 * 60))
+    home, _ = _boiler_home(tmp_path, text)
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-01", "--end", "2026-10-07")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "no readings in parts of 2026-10-01..2026-10-07 (data covers 2026-10-05..2026-10-05)" in flat
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM calculations WHERE granularity = 'day'").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM alerts").fetchall() == [(0,)]
+    assert sorted(p.name for p in (home.reports / "BOILER-1").glob("2026-10-*.html")) == ["2026-10-05.html"]
+    res = _invoke("report", "--home", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "report 2026-09-29 .. 2026-10-05" in " ".join(res.output.split())

@@ -376,13 +376,12 @@ def test_script_in_a_facility_name_is_text_on_every_page(tmp_path, relations):
 
 
 def test_no_data_period_shows_reason_instead_of_chart(tmp_path, relations):
-    """A facility without rows: the report explains instead of drawing empty charts."""
+    """A facility without rows: no empty day page (no data is not bad data, issue #21); the
+    fleet index says so."""
     con = connect(relations)
     other = make_facility("FAC-EMPTY", "Empty plant")
     render_reports(con, tmp_path, {"FAC-EMPTY": other}, date(2026, 11, 5), date(2026, 11, 5))
-    page = (tmp_path / "FAC-EMPTY/2026-11-05.html").read_text()
-    assert "Plotly.newPlot" not in page
-    assert "No stream energies for this period" in page
+    assert not (tmp_path / "FAC-EMPTY/2026-11-05.html").exists()
     assert "no data" in (tmp_path / "index.html").read_text()
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
 from thermaliq.pipeline import baselines, calculate, ingest, results
 from thermaliq.pipeline.outcomes import AlertSummary, ComputedWindow, DaySummary, IngestOutcome, StoreOutcome
 from thermaliq import periods
-from thermaliq.store import stash
+from thermaliq.store import lake, stash
 from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.quality.window_profile import facility_profile, window_label
@@ -54,7 +54,21 @@ def store_window_job(home: str, facility: Facility, computed: ComputedWindow, ru
     :func:`thermaliq.pipeline.results.store_window` (a new version when it differs)."""
     started = time.perf_counter()
     h = Home.resolve(home)
-    result = calculate.add_alerts(h, facility, stash.take(computed.stash))
+    result = stash.take(computed.stash)
+    covered = lake.data_days(h.lake, facility.facility_id)
+    if covered is None or covered[0] > computed.first or covered[1] < computed.last:
+        # no data is not bad data: days before the first reading or after the last are left out
+        first, last = covered or (computed.last + timedelta(days=1), computed.first)
+        result = results.within_days(result, first, last, facility.timezone)
+    if covered is not None and covered[1] <= computed.last and not result.events.empty:
+        # the silence after the facility's last reading is the end of the data, not meters offline
+        end_ns = lake.last_reading(h.lake, facility.facility_id, covered[1])
+        if end_ns is not None:
+            ev = result.events
+            end_of_data = (ev["kind"] == "offline") & (pd.to_datetime(ev["start"], utc=True)
+                                                       >= end_ns - facility.interval_td)
+            result.events = ev[~end_of_data].reset_index(drop=True)
+    result = calculate.add_alerts(h, facility, result)
     result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -277,6 +278,15 @@ def _changed_days(current: pd.DataFrame, day_starts: np.ndarray, day_hashes: np.
     days = current[current["granularity"] == "day"]
     stored = dict(zip(versions.utc_instants_ns(days["period_start"]), days["content_hash"]))
     return np.array([stored.get(d) != h for d, h in zip(day_starts, day_hashes)], dtype=bool)
+
+
+def within_days(result: WindowResult, first: date, last: date, timezone: str) -> WindowResult:
+    """``result`` without the days before local day ``first`` or after ``last`` (a facility's
+    data range: days without any reading are not calculated, alerted or stored)."""
+    starts = versions.utc_instants_ns(result.days["period_start"])
+    lo = periods.local_midnight(first, timezone).value
+    hi = periods.local_midnight(last + timedelta(days=1), timezone).value
+    return _only_days(result, starts[(starts >= lo) & (starts < hi)])
 
 
 def _only_days(result: WindowResult, keep: np.ndarray) -> WindowResult:

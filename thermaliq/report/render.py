@@ -252,6 +252,17 @@ def _facility_window(facility: Facility, start: date, end: date, trailing_days: 
                   tz=tz, trailing_days=trailing_days + (last - start).days + 1)
 
 
+def calculated_span(loaded: ReportData, tz: str, start: date, end: date) -> tuple[date, date] | None:
+    """The first and last local day of ``start`` .. ``end`` with a stored day calculation (days
+    outside a facility's data are not calculated), None when there is none."""
+    calc = loaded.calculations
+    if calc.empty:
+        return None
+    starts = pd.to_datetime(calc.loc[calc["granularity"] == "day", "period_start"], utc=True)
+    days = sorted(d for d in starts.dt.tz_convert(tz).dt.date.unique() if start <= d <= end)
+    return (days[0], days[-1]) if days else None
+
+
 def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, start: date, end: date,
                      trailing_days: int, stats: dict, executor: Executor | None = None) -> tuple[list[Path], dict]:
     """Write a facility's day, month and index pages; return (paths, fleet-index row).
@@ -260,6 +271,12 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
     rendered by :func:`render_day_pages` jobs of :data:`JOB_PAGES` days each, while this process
     renders the rest (the data crosses as one small pickle per job, ~1 MB for a year)."""
     tz, fid = facility.timezone, facility.facility_id
+    span = calculated_span(loaded, tz, start, end)
+    if span is None:   # no data is not bad data: no page for days never calculated, and the
+        # latest page stays the newest day with data
+        return [], loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz),
+                                 trailing_days)
+    start, end = span
     months = months_touching(start, end)
     out_dir = reports_dir / fid
     existing = {p.name for p in out_dir.glob("*.html")} if out_dir.exists() else set()

@@ -126,6 +126,24 @@ def readings_partition(lake: Path, facility_id: str, day: date) -> Path:
     return lake / "readings" / f"facility_id={facility_id}" / f"date={day.isoformat()}" / "part-0.parquet"
 
 
+def data_days(lake: Path, facility_id: str) -> tuple[date, date] | None:
+    """First and last local day with stored readings of a facility, None when it has none."""
+    days = sorted(p.parent.name.removeprefix("date=") for p in
+                  (lake / "readings" / f"facility_id={facility_id}").glob("date=*/part-0.parquet"))
+    return (date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else None
+
+
+def last_reading(lake: Path, facility_id: str, day: date) -> pd.Timestamp | None:
+    """The latest instant of the stored readings of one local day (UTC), None without any."""
+    path = readings_partition(lake, facility_id, day)
+    if not path.exists():
+        return None
+    ts = pq.read_table(path, columns=["ts"])["ts"]
+    latest = pc.max(ts).as_py() if len(ts) else None
+    return None if latest is None else pd.Timestamp(latest).tz_convert("UTC") \
+        if pd.Timestamp(latest).tzinfo else pd.Timestamp(latest, tz="UTC")
+
+
 def read_readings_days(lake: Path, facility_id: str, days: list[date]) -> pd.DataFrame:
     """Stored readings of the given local days (missing days contribute nothing)."""
     frames = [read_parquet(p) for d in days if (p := readings_partition(lake, facility_id, d)).exists()]
