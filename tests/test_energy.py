@@ -5,7 +5,7 @@ import pytest
 
 from thermaliq.physics import balance, combustion, energy, fuels, water
 from thermaliq import config
-from thermaliq.errors import ConfigError
+from thermaliq.errors import ConfigError, ConfigErrors
 
 H = pd.Timedelta("1h")
 IDX = pd.date_range("2026-06-01", periods=3, freq="1h", tz="UTC")
@@ -107,11 +107,10 @@ def test_missing_tag_gives_nan_and_issue_and_unknown_fuel_raises():
     se = energy.stream_energies(fac, pd.DataFrame({"F1": [1.0, np.nan, 3.0]}, index=IDX), H)
     assert se.energy_kwh["steam"].isna().all() and np.isnan(se.energy_kwh["gas"].iloc[1])
     assert any("FS" in i for i in se.issues)
-    bad = facility([
-        {"id": "x", "role": "input", "carrier": "unobtainium", "flow": {"tag": "F1", "unit": "kg/h"}},
-        STEAM_OUT])
-    with pytest.raises(ConfigError, match=r"streams\[0\].*unobtainium"):
-        energy.stream_energies(bad, pd.DataFrame({"F1": 1.0, "FS": 1.0}, index=IDX), H)
+    # an unknown fuel is refused when the configuration is loaded (issue #21), naming the field
+    with pytest.raises(ConfigErrors, match=r"streams\[0\]\.carrier.*unobtainium"):
+        facility([{"id": "x", "role": "input", "carrier": "unobtainium", "flow": {"tag": "F1", "unit": "kg/h"}},
+                  STEAM_OUT])
 
 
 def test_feedwater_above_saturation_is_nan_with_issue():

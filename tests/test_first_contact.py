@@ -225,47 +225,68 @@ def _boiler_home(tmp_path, text: str, **config_changes):
     return home, load_facility(home.facility_file("BOILER-1"))
 
 
+def _eu_lines_with_text(bad_columns: int, minutes: int = 60) -> str:
+    """:func:`_eu_lines`, with the last ``bad_columns`` of the four values written as text ('n/a':
+    an instrument the export could not read)."""
+    good = ["750,5", "10.000,0", "1,0", "105"]
+    cells = good[:4 - bad_columns] + ["n/a"] * bad_columns
+    return "".join(f"19.10.2026 {m // 60:02d}:{m % 60:02d};{';'.join(cells)}\n" for m in range(minutes))
+
+
 def test_a_file_mostly_rejected_for_one_reason_fails_the_ingest_naming_file_share_and_reason(tmp_path):
-    """The YAML says TT-202, the file has TT-203: a quarter of the readings are unknown tags (not
-    loud); with two of the four tags wrong, 120 of 240 readings is not more than half; with three
-    wrong (180 of 240 = 75 %) the ingest names the file, the share, the reason and the fix. Every
-    rejected reading stays in quarantine either way."""
-    header = EU_HEADER.replace("FT-201;PT-201;TT-202", "FT-209;PT-209;TT-203")
-    home, facility = _boiler_home(tmp_path, header + _eu_lines(minutes=60))
+    """Three of the file's four columns hold text ('n/a'): 180 of 240 readings (75 %) are
+    rejected as non-numeric, more than half for one reason, so the ingest names the file, the
+    share, the reason and the fix. Every line with a rejected reading stays in quarantine with its
+    original text. (Tags the YAML
+    does not name are no longer rejected at all, issue #14: they are kept as readings.)"""
+    home, facility = _boiler_home(tmp_path, EU_HEADER + _eu_lines_with_text(3))
     summary = ingest.ingest_files(home, facility)
     assert summary.file_errors == [
-        "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'unknown tag' (fix: the "
-        "file's tag names are not the facility's: compare them with 'thermaliq check-config', fix "
-        "the YAML, then re-read the file with 'thermaliq backfill --reingest')"]
-    con = catalog.memory_connection(home)
-    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'unknown tag'").fetchall() == [(180,)]
+        "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'non-numeric value' (fix: "
+        + ingest.REJECT_FIXES["non-numeric value"] + ")"]
+    con = catalog.memory_connection(home)   # a wide line's rejected cells stay together: its raw line
+    rows = con.execute("SELECT raw FROM quarantine WHERE reason = 'non-numeric value'").fetchall()
+    assert len(rows) == 60 and all(raw.endswith(";750,5;n/a;n/a;n/a") for (raw,) in rows)
     assert con.execute("SELECT count(*) FROM readings").fetchall() == [(60,)]
 
 
-def test_a_quarter_of_unknown_tags_is_not_a_file_failure(tmp_path):
+def test_half_or_less_rejected_is_not_a_file_failure(tmp_path):
+    """120 of 240 rejected (two columns of text) is not more than half: no file failure, the
+    rejects are counted and kept."""
+    home, facility = _boiler_home(tmp_path, EU_HEADER + _eu_lines_with_text(2))
+    summary = ingest.ingest_files(home, facility)
+    assert summary.file_errors == [] and summary.rejected == 120
+
+
+def test_misspelt_tags_are_kept_and_named_not_rejected(tmp_path):
+    """The YAML says TT-202, the file has TT-203: its readings are kept (a stream added or
+    corrected later needs a recalculate, not a re-ingest), and the ingest notes the tag."""
     header = EU_HEADER.replace("TT-202", "TT-203")
     home, facility = _boiler_home(tmp_path, header + _eu_lines(minutes=60))
     summary = ingest.ingest_files(home, facility)
-    assert summary.file_errors == [] and summary.rejected == 60
+    assert summary.file_errors == [] and summary.rejected == 0
+    assert any("TT-203" in note and "no stream uses" in note for note in summary.notes)
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM readings WHERE tag = 'TT-203'").fetchall() == [(60,)]
 
 
 def test_backfill_of_a_mostly_rejected_file_exits_1_naming_it(prefect_harness, tmp_path):
-    """Through the CLI: the YAML's tags are not the file's (3 of 4 misspelt). All those rows used
-    to be quarantined without a console word and the run ended with exit 0. Now the backfill exits
-    1, the console names the file, the share and the fix, and runs.reason keeps it; the 180
-    rejected readings are all in quarantine."""
-    header = "timestamp;FT-101;FT-209;PT-209;TT-203\n"
-    text = header + "".join(f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;10000;1;105\n" for m in range(60))
+    """Through the CLI: three of four columns of the export hold text. All those rows used to be
+    quarantined without a console word and the run ended with exit 0. Now the backfill exits 1,
+    the console names the file, the share and the fix, and runs.reason keeps it; the 60 lines
+    holding the 180 rejected readings are all in quarantine."""
+    text = "timestamp;FT-101;FT-201;PT-201;TT-202\n" + "".join(
+        f"2026-10-05 {m // 60:02d}:{m % 60:02d};750;n/a;n/a;n/a\n" for m in range(60))
     home, _ = _boiler_home(tmp_path, text)
     res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-05", "--end", "2026-10-05")
     assert res.exit_code == 1, res.output
     flat = " ".join(res.output.split())
-    assert "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'unknown tag'" in flat
+    assert "inbox/BOILER-1/export.csv: 180 of 240 readings (75 %) rejected as 'non-numeric value'" in flat
     assert "thermaliq backfill --reingest" in flat
     con = catalog.memory_connection(home)
     reason = con.execute("SELECT reason FROM runs WHERE flow = 'backfill'").fetchall()[0][0]
     assert "export.csv: 180 of 240 readings (75 %)" in reason
-    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'unknown tag'").fetchall() == [(180,)]
+    assert con.execute("SELECT count(*) FROM quarantine WHERE reason = 'non-numeric value'").fetchall() == [(60,)]
 
 
 # ----------------------------------------------------------------------------- a new home

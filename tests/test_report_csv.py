@@ -58,7 +58,7 @@ def test_table_csv_quotes_and_strips_html_by_hand():
 
 def test_benchmark_band_help_and_footer(tmp_path):
     html = _page(tmp_path, status="running")
-    band = re.search(r"Benchmark (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) %", html)
+    band = re.search(r"Benchmark (?:\((?:in)?direct\) )?(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) %", html)
     assert band, "the benchmark tile"
     assert all(re.fullmatch(r"\d+\.\d", x) for x in band.groups()), band.group(0)
     assert "DESIGN §" not in html

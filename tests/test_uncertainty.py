@@ -236,7 +236,8 @@ def test_chp_indicators_issue_example():
 def test_alert_messages_say_whether_a_difference_is_within_the_uncertainty():
     """A steam boiler day at 70 % against a 7-day mean of 81 % (difference −11 pt > 10 pt) with
     U = 2.4 pt is beyond the uncertainty; the DOE Steam Tip Sheet #4 minimum of the benchmark
-    (68.2 % HHV) is 1.8 pt above 66.4 %, within a U of 2.4 pt, and beyond a U of 1.0 pt."""
+    (68.2 % HHV, a combustion-efficiency table: compared with the indirect efficiency) is 1.8 pt
+    above 66.4 %, within a U of 2.4 pt, and beyond a U of 1.0 pt."""
     from thermaliq.quality import alerts
     fac = issue2_boiler()
     start = pd.Timestamp("2024-03-05", tz="Europe/Berlin")
@@ -245,7 +246,10 @@ def test_alert_messages_say_whether_a_difference_is_within_the_uncertainty():
         return pd.DataFrame({"period_start": [start], "period_end": [start + pd.Timedelta(days=1)],
                              "efficiency_percent": [eff], "balance_error_percent": [np.nan],
                              "data_quality_score": [1.0], "basis": ["HHV"], "status": ["ok"],
-                             "efficiency_uncertainty_points": [u]})
+                             "efficiency_uncertainty_points": [u],
+                             # the benchmark places the indirect (combustion) efficiency (issue #14)
+                             "indirect_efficiency_percent": [eff],
+                             "indirect_efficiency_uncertainty_points": [u]})
 
     found = alerts.day_alerts(fac, day(70.0, 2.4), pd.Series({start: 81.0}))
     anomaly = found[found["kind"] == "efficiency_anomaly"]["message"].iloc[0]

@@ -70,7 +70,8 @@ def test_chp_columns_in_calculations(home):
         "interval": "15min", "basis": "LHV",
         "source": {"kind": "files", "path": "inbox/CHP-1/*.csv"},
         "streams": [
-            {"id": "gas", "role": "input", "carrier": "natural_gas", "flow": {"tag": "JT-1", "unit": "kW"}},
+            {"id": "gas", "role": "input", "carrier": "natural_gas", "flow": {"tag": "JT-1", "unit": "kW"},
+             "energy_basis": "LHV"},
             {"id": "power", "role": "output", "carrier": "electricity", "flow": {"tag": "JT-2", "unit": "kW"}},
             {"id": "heat", "role": "output", "carrier": "heat", "flow": {"tag": "JT-3", "unit": "kW"}}],
     }

@@ -16,11 +16,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from thermaliq import units
+from thermaliq.config.vocabulary import OTHER_CARRIERS
 from thermaliq.errors import ConfigError
 
 FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FACILITY_TYPES = ("steam_boiler", "hot_water_boiler", "chp", "process_heater", "furnace", "dryer")
-NON_FUEL_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas", "blowdown")
+NON_FUEL_CARRIERS = OTHER_CARRIERS   # one list of the carriers that are not fuels
 
 
 class _Strict(BaseModel):

@@ -15,7 +15,7 @@ FUEL_NAMES = ("natural_gas", "biogas", "hydrogen", "propane", "fuel_oil_no2", "d
 #: Aliases accepted for fuels (``thermaliq.physics.fuels.ALIASES``).
 FUEL_ALIASES = ("fuel_oil", "heating_oil", "heavy_fuel_oil", "lpg", "wood", "gas")
 #: Carriers that are not fuels.
-OTHER_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas")
+OTHER_CARRIERS = ("electricity", "steam", "hot_water", "heat", "flue_gas", "blowdown")
 
 
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:

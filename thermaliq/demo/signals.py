@@ -199,10 +199,6 @@ def baseline_config(start: date, end: date) -> dict:
             "regressors": ["useful_output"]}
 
 
-def _m(tag: str, unit: str, rng: list[float]) -> dict:
-    return {"tag": tag, "unit": unit, "range": rng}
-
-
 @dataclass(frozen=True)
 class DemoTruth:
     """Clean generated truth of one demo facility.

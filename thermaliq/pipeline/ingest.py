@@ -243,9 +243,6 @@ def unconfigured_note(rel: str, per_tag: pd.Series) -> list[str]:
 
 #: What to do when most of a file is rejected for one reason (see :func:`mostly_rejected`).
 REJECT_FIXES = {
-    "unknown tag": "the file's tag names are not the facility's: compare them with "
-                   "'thermaliq check-config', fix the YAML, then re-read the file with "
-                   "'thermaliq backfill --reingest'",
     "unparseable timestamp": "set source.timestamp_format, e.g. '%d.%m.%Y %H:%M', then re-read the "
                              "file with 'thermaliq backfill --reingest'",
     "non-numeric value": "numbers with a decimal comma? set source.decimal: ',' and re-read the file "
