@@ -1,42 +1,35 @@
 """OPC UA and PI Web API facilities through the backfill flow and the CLI (faults on).
 
-Two days of 1-minute readings of the 20 tags, one facility per source beside a files facility
-given the same readings: the backfill stores every reading once, the three facilities' readings
+A week of 1-minute readings of the 20 tags (issue #20's "Done when"), one facility per source
+beside a files facility given the same readings: the backfill stores every reading once, the three facilities' readings
 and day results are equal, and ``thermaliq check-source`` lists what a server lacks.
 """
 from __future__ import annotations
-
-from datetime import date
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import write_facility
-from tests.remote_home import TZ, stored, twenty_tag_config, week_data
+from tests.remote_home import FIRST, LAST, TZ, stored, twenty_tag_config, week_data
 from thermaliq.sources.opcua_server import OpcUaTestServer
 from thermaliq.sources.pi_simulator import PiWebApiSimulator
 from thermaliq.sources.retry import reset_breakers
 from thermaliq.store import catalog
 
 pytestmark = pytest.mark.flow
-DAYS = (date(2024, 5, 28), date(2024, 5, 29))
-
-
-def _two_days() -> pd.DataFrame:
-    data = week_data(seed=21)
-    start = pd.Timestamp(DAYS[0]).tz_localize(TZ)
-    return data[(data["ts"] >= start) & (data["ts"] < start + pd.Timedelta(days=2))].reset_index(drop=True)
+DAYS = (FIRST, LAST)
+N_DAYS = (LAST - FIRST).days + 1
 
 
 def test_backfill_from_opcua_and_piwebapi_equals_files(prefect_harness, home, monkeypatch):
     from flows.backfill import backfill
 
-    data = _two_days()
+    data = week_data(seed=21)
     folder = home.root / "inbox" / "FILES-3"
     folder.mkdir(parents=True)
     data.assign(timestamp=data["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), value=data["value"].map(repr)
-                )[["timestamp", "tag", "value"]].to_csv(folder / "two-days.csv", index=False)
+                )[["timestamp", "tag", "value"]].to_csv(folder / "week.csv", index=False)
     write_facility(home.root, twenty_tag_config("FILES-3", {"kind": "files", "format": "long",
                                                             "path": "inbox/FILES-3/*.csv"}))
     monkeypatch.setenv("PI_TOKEN", "tok-pi-flow")
@@ -58,7 +51,7 @@ def test_backfill_from_opcua_and_piwebapi_equals_files(prefect_harness, home, mo
     assert counters[0]["error"] + counters[0]["disconnect"] >= 1 and counters[1]["error"] >= 1, counters
 
     files = stored(home, "FILES-3")[["tag", "ts", "value"]]
-    assert len(files) == len(data) == 20 * 2 * 1440
+    assert N_DAYS == 7 and len(files) == len(data) == 20 * N_DAYS * 1440
     for fid in ("OPC-F", "PI-F"):
         pd.testing.assert_frame_equal(stored(home, fid)[["tag", "ts", "value"]], files)
     con = catalog.memory_connection(home)
@@ -68,7 +61,7 @@ def test_backfill_from_opcua_and_piwebapi_equals_files(prefect_harness, home, mo
     con.close()
     by = {fid: part.drop(columns="facility_id").reset_index(drop=True)
           for fid, part in days.groupby("facility_id")}
-    assert len(by["FILES-3"]) == 2
+    assert len(by["FILES-3"]) == N_DAYS
     pd.testing.assert_frame_equal(by["OPC-F"], by["FILES-3"])
     pd.testing.assert_frame_equal(by["PI-F"], by["FILES-3"])
 
