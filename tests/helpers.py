@@ -1,11 +1,14 @@
 """Small builders of homes for the flow and pipeline tests."""
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 
@@ -57,3 +60,14 @@ def write_daily_csv(home: Path, facility_id: str, frame: pd.DataFrame) -> list[P
         part.to_csv(path, index=False)
         paths.append(path)
     return paths
+
+
+def chromium() -> str:
+    """Path of a headless-capable Chromium; fails (THERMALIQ_REQUIRE_CHROMIUM=1) or skips without one."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get("THERMALIQ_REQUIRE_CHROMIUM") == "1":
+        pytest.fail("Chromium is required (THERMALIQ_REQUIRE_CHROMIUM=1) but not installed")
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)")

@@ -9,9 +9,7 @@ assets must be installed (``scripts/setup``).
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,24 +18,15 @@ import pytest
 from tasks.gx import offline
 from tasks.gx.docs import build_data_docs, localize
 from tasks.gx.validate import run_name, validate_readings
+from tests.helpers import chromium
 from tests.test_gx_validate import _facility, _faulty_day
 
 ROW = re.compile(r"<tr[^>]*\bdata-index=")
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("THERMALIQ_REQUIRE_CHROMIUM") == "1":
-        pytest.fail("Chromium is required (THERMALIQ_REQUIRE_CHROMIUM=1) but not installed")
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-
-
 def _offline_dom(page: Path, profile: Path) -> str:
     """The page's DOM after its scripts ran, with no network at all."""
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
            f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]

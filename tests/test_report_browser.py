@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import chromium
 from thermaliq.report.render import render_reports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,19 +26,9 @@ fixture = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixture)
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("THERMALIQ_REQUIRE_CHROMIUM") == "1":
-        pytest.fail("Chromium is required (THERMALIQ_REQUIRE_CHROMIUM=1) but not installed")
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-
-
 def _run(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
     """Headless Chromium on a local file; no network, a private profile, console logged to stderr."""
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
            "--v=0", "--virtual-time-budget=8000", *args, page.as_uri()]
