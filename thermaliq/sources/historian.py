@@ -25,7 +25,6 @@ Counters for metrics are in :func:`stats` (``connector_timeouts_total``, ``retri
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -39,7 +38,7 @@ import requests
 from thermaliq.errors import ConfigError, HistorianError
 from thermaliq.sources.retry import (CIRCUIT_STATE_VALUES, CircuitBreaker, RetryPolicy, breaker_for,
                                      increment_stat, redact_url, reset_breakers, reset_stats, stats)
-from thermaliq.sources.readers import RAW_MAX_CHARS, ReadResult, empty_raw_readings, empty_rejects
+from thermaliq.sources.readers import ReadResult, empty_raw_readings, empty_rejects, rejects_frame
 from thermaliq.settings import secret
 
 log = logging.getLogger(__name__)
@@ -246,14 +245,8 @@ def readings_from_records(records: list, source: str) -> ReadResult:
     bad = np.array([x is not None for x in reason], dtype=bool)
     ok = np.flatnonzero(~bad)
     row = np.arange(1, len(recs) + 1, dtype=np.int64)
-    rejects = empty_rejects()
-    if bad.any():
-        idx = np.flatnonzero(bad)
-        rejects = pd.DataFrame({"source": pd.Series([source] * len(idx), dtype="str"),
-                                "row": row[idx],
-                                "reason": pd.Series([reason[i] for i in idx], dtype="str"),
-                                "raw": pd.Series([json.dumps(records[i], default=str)[:RAW_MAX_CHARS]
-                                                  for i in idx], dtype="str")})
+    idx = np.flatnonzero(bad)
+    rejects = rejects_frame(source, row[idx], [reason[i] for i in idx], [records[i] for i in idx])
 
     def text(col):
         return pd.Series([_text(recs[i].get(col)) for i in ok], dtype="str")

@@ -23,7 +23,6 @@ received, so every value arrives once. Passwords go to the server only; they are
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
@@ -35,7 +34,7 @@ import pandas as pd
 
 from thermaliq.errors import HistorianError
 from thermaliq.sources.credentials import Credentials
-from thermaliq.sources.readers import RAW_MAX_CHARS, ReadResult, empty_raw_readings, empty_rejects
+from thermaliq.sources.readers import ReadResult, empty_raw_readings, empty_rejects, rejects_frame
 from thermaliq.sources.retry import (CircuitBreaker, RetryPolicy, Retryable, breaker_for,
                                      call_with_retry, increment_stat)
 
@@ -381,15 +380,9 @@ def readings_from_values(records: list, source: str, notes: list[str]) -> ReadRe
             bad.append((i, "non-numeric value", records[i - 1]))
         else:
             keep.append((tag, ts, x, quality_of(code), i))
-    rejects = empty_rejects()
-    if bad:
-        rejects = pd.DataFrame({
-            "source": pd.Series([source] * len(bad), dtype="str"),
-            "row": np.array([b[0] for b in bad], dtype=np.int64),
-            "reason": pd.Series([b[1] for b in bad], dtype="str"),
-            "raw": pd.Series([json.dumps({"tag": r[0], "node": r[1], "ts": r[2].isoformat(),
-                                          "value": r[3], "status": r[4]}, default=str)[:RAW_MAX_CHARS]
-                              for _, _, r in bad], dtype="str")})
+    rejects = rejects_frame(source, [b[0] for b in bad], [b[1] for b in bad],
+                            [{"tag": r[0], "node": r[1], "ts": r[2].isoformat(), "value": r[3],
+                              "status": r[4]} for _, _, r in bad])
     readings = pd.DataFrame({
         "tag": pd.Series([k[0] for k in keep], dtype="str"),
         "ts": pd.to_datetime([k[1] for k in keep], utc=True).astype("datetime64[ns, UTC]"),

@@ -20,7 +20,6 @@ into the Authorization header only and are masked in any error text.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 
@@ -30,7 +29,7 @@ import requests
 
 from thermaliq.errors import HistorianError
 from thermaliq.sources.credentials import Credentials, mask
-from thermaliq.sources.readers import RAW_MAX_CHARS, ReadResult, empty_raw_readings, empty_rejects
+from thermaliq.sources.readers import ReadResult, empty_raw_readings, empty_rejects, rejects_frame
 from thermaliq.sources.retry import (CircuitBreaker, RetryPolicy, Retryable, breaker_for,
                                      call_with_retry, increment_stat, redact_url)
 
@@ -279,13 +278,7 @@ def readings_from_items(records: list, source: str, notes: list[str]) -> ReadRes
         else:
             keep.append((tag, ts, x, None, quality, i))   # unit: the configured one (PI's
             # UnitsAbbreviation are free text, e.g. "m³/h", not always a unit pint reads)
-    rejects = empty_rejects()
-    if bad:
-        rejects = pd.DataFrame({
-            "source": pd.Series([source] * len(bad), dtype="str"),
-            "row": np.array([b[0] for b in bad], dtype=np.int64),
-            "reason": pd.Series([b[1] for b in bad], dtype="str"),
-            "raw": pd.Series([json.dumps(b[2], default=str)[:RAW_MAX_CHARS] for b in bad], dtype="str")})
+    rejects = rejects_frame(source, [b[0] for b in bad], [b[1] for b in bad], [b[2] for b in bad])
     readings = pd.DataFrame({
         "tag": pd.Series([k[0] for k in keep], dtype="str"),
         "ts": pd.DatetimeIndex([k[1] for k in keep]).astype("datetime64[ns, UTC]"),

@@ -35,6 +35,7 @@ Rules (the README's readings section should repeat them for users):
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -100,6 +101,19 @@ def empty_raw_readings() -> pd.DataFrame:
 def empty_rejects() -> pd.DataFrame:
     """An empty rejects frame (``source, row, reason, raw``)."""
     return _EMPTY_REJECTS.copy()   # a copy of a template: building the frame costs ~2 ms
+
+
+def rejects_frame(source: str, rows, reasons, records) -> pd.DataFrame:
+    """Rejects of records that came as JSON-like objects (the historian connectors): one row
+    each, ``raw`` the record as JSON (cut at :data:`RAW_MAX_CHARS`), ``row`` its 1-based number."""
+    rows, reasons, records = list(rows), list(reasons), list(records)
+    if not rows:
+        return empty_rejects()
+    return pd.DataFrame({"source": pd.Series([source] * len(rows), dtype="str"),
+                         "row": np.asarray(rows, dtype=np.int64),
+                         "reason": pd.Series(reasons, dtype="str"),
+                         "raw": pd.Series([json.dumps(r, default=str)[:RAW_MAX_CHARS] for r in records],
+                                          dtype="str")})
 
 
 _EMPTY_REJECTS = pd.DataFrame({"source": pd.Series([], dtype="str"),
