@@ -179,3 +179,25 @@ def test_a_failed_fit_alone_still_reads_through_the_catalog(home):
     rows = con.execute("SELECT status, reason, term, coefficient, n, meets_guideline14 FROM baselines "
                        "WHERE is_current").fetchall()
     assert rows == [("failed", outcome.reason, None, None, None, None)]
+
+
+def test_baseline_versions_follow_the_counter_not_a_clock(home, monkeypatch):
+    """Baselines written before the write counter carry clock readings as write_seq
+    (~1.7e18); the refit after the upgrade writes version 2 with a small counter value, and
+    version 2 is current (the version orders, not the file's number)."""
+    baseline = {"start": D0.isoformat(), "end": (D0 + timedelta(days=3)).isoformat(),
+                "regressors": ["useful_output"]}
+    facility, _ = _run(home, _config(baseline=baseline), _readings(5), 5)
+    clock = iter([1_733_130_000_000_000_000])
+    real = baselines.sequence.next_write_seq
+    monkeypatch.setattr(baselines.sequence, "next_write_seq", lambda lake, fid: next(clock))
+    assert baselines.update_baseline(home, facility, run_id="old").version == 1
+    monkeypatch.setattr(baselines.sequence, "next_write_seq", real)
+    shorter = dict(baseline, end=(D0 + timedelta(days=2)).isoformat())
+    write_facility(home.root, _config(baseline=shorter))
+    refit = baselines.update_baseline(home, load_facility(home.facility_file("BOILER-1")), run_id="new")
+    assert (refit.written, refit.version) == (True, 2)
+    con = catalog.memory_connection(home)
+    current = con.execute("SELECT DISTINCT version, run_id FROM baselines WHERE is_current").fetchall()
+    assert current == [(2, "new")]
+    assert con.execute("SELECT DISTINCT version FROM baseline_results WHERE is_current").fetchall() == [(2,)]

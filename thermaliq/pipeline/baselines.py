@@ -14,7 +14,6 @@ gets no expected input (flag ``outside_range``): the model is not extrapolated.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 import duckdb
@@ -25,7 +24,7 @@ from thermaliq import periods, units
 from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.physics import baseline as model
-from thermaliq.store import catalog, lake
+from thermaliq.store import catalog, lake, sequence
 
 DEFAULT_HDD_BASE_C = 15.5
 
@@ -193,13 +192,17 @@ def _content_hash(model_rows: pd.DataFrame, results: pd.DataFrame) -> str:
 
 
 def _stored_head(home: Home, facility_id: str) -> tuple[int, str | None]:
-    """(latest version, its content hash) of the facility's stored baselines (0, None if none)."""
+    """(latest version, its content hash) of the facility's stored baselines (0, None if none).
+
+    The version, a counter taken under the facility lock, orders them: files written before the
+    write counter carry clock readings as ``write_seq``, which later counter values do not exceed.
+    """
     folder = home.lake / "baselines" / f"facility_id={facility_id}"
     if next(folder.glob("*/*.parquet"), None) is None:
         return 0, None
     pattern = str(folder / "*" / "*.parquet").replace("'", "''")
     row = duckdb.sql(f"SELECT version, content_hash FROM read_parquet('{pattern}', union_by_name = true) "
-                     "ORDER BY write_seq DESC LIMIT 1").fetchall()[0]
+                     "ORDER BY version DESC, write_seq DESC LIMIT 1").fetchall()[0]
     return int(row[0]), row[1]
 
 
@@ -231,7 +234,7 @@ def update_baseline(home: Home, facility: Facility, *, run_id: str,
         if stored_hash == content:
             return BaselineOutcome(facility.facility_id, False, version, status, reason)
         version += 1
-        seq = time.time_ns()
+        seq = sequence.next_write_seq(home.lake, facility.facility_id)   # under the facility lock
         key = f"{seq:020d}"
         meta = {"version": version, "write_seq": seq, "content_hash": content}
         model_rows = model_rows.assign(fitted_at=now, run_id=run_id, **meta)

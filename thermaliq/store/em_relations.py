@@ -7,8 +7,8 @@ other results; each write carries a ``write_seq``.
 - ``emissions``: one row per period and emitting stream; the current row of a key is its newest
   write (as ``stream_energies``).
 - ``baselines`` (one row per model term) and ``baseline_results`` (one row per period): every
-  refit writes the whole model and its results as a new ``version``; the newest write of a facility
-  is current, earlier versions stay queryable.
+  refit writes the whole model and its results as a new ``version``; the highest version of a
+  facility is current, earlier versions stay queryable.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ CO2E_COLUMNS = [("co2e_kg", "DOUBLE"), ("co2e_intensity_kg_per_mwh", "DOUBLE")]
 
 _CURRENT_BY = {
     "emissions": "facility_id, granularity, period_start, stream_id",   # newest write of a key
-    "baselines": None,                                                  # newest write of a facility
+    "baselines": None,                                                  # highest version of a facility
     "baseline_results": None,
 }
 
@@ -52,6 +52,6 @@ def latest_write_view(name: str, scan: str, select: str) -> str:
     if _CURRENT_BY[name]:
         current = (f"(row_number() OVER (PARTITION BY {_CURRENT_BY[name]} "
                    f"ORDER BY write_seq DESC) = 1) AS is_current")
-    else:
-        current = "(write_seq = max(write_seq) OVER (PARTITION BY facility_id)) AS is_current"
+    else:       # the newest model version (a counter taken under the facility lock)
+        current = "(version = max(version) OVER (PARTITION BY facility_id)) AS is_current"
     return f'SELECT {select.replace(chr(34) + "is_current" + chr(34), current)} FROM {scan}'
