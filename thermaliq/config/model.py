@@ -1,89 +1,32 @@
 """Facility configuration model: the YAML of DESIGN §3 as pydantic models.
 
 Loading and validating files is :mod:`thermaliq.config.load`; carrier-specific checks are
-:mod:`thermaliq.config.checks`.
+:mod:`thermaliq.config.checks`. A quantity (tag or constant, accuracy) is
+:mod:`thermaliq.config.measurement`; emission factors, prices and the baseline are
+:mod:`thermaliq.config.energy_management`.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from thermaliq import units
+from thermaliq.config.energy_management import Baseline, EmissionFactors, Price, Target
+from thermaliq.config.measurement import Accuracy, Measurement, StrictModel
 from thermaliq.config.vocabulary import OTHER_CARRIERS
-from thermaliq.errors import ConfigError
 
 FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FACILITY_TYPES = ("steam_boiler", "hot_water_boiler", "chp", "process_heater", "furnace", "dryer")
 NON_FUEL_CARRIERS = OTHER_CARRIERS   # one list of the carriers that are not fuels
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Accuracy(_Strict):
-    """An instrument's accuracy (GUM): parts in quadrature, k = ``coverage`` or a rectangular MPE.
-
-    See :mod:`thermaliq.physics.uncertainty` for how it becomes a standard uncertainty.
-    """
-
-    percent_of_reading: float = Field(0.0, ge=0, le=100)
-    absolute: float = Field(0.0, ge=0)
-    unit: str | None = None
-    percent_of_span: float = Field(0.0, ge=0, le=100)
-    span: tuple[float, float] | None = None
-    coverage: float = Field(1.0, gt=0, le=10)
-    distribution: Literal["normal", "rectangular"] = "normal"
-
-    @model_validator(mode="after")
-    def _parts(self):
-        if not (self.percent_of_reading or self.absolute or self.percent_of_span):
-            raise ValueError("give percent_of_reading, absolute (with unit) or percent_of_span")
-        if self.percent_of_span and (self.span is None or not self.span[0] < self.span[1]):
-            raise ValueError("percent_of_span needs span: [low, high] with low < high")
-        if self.unit is not None:
-            units.parse_unit(self.unit)
-        return self
-
-
-class Measurement(_Strict):
-    """A tag ``{tag, unit, range?}`` or a constant ``{value, unit}``."""
-
-    tag: str | None = None
-    value: float | None = None
-    unit: str
-    range: tuple[float, float] | None = None
-    low_flow_cutoff: float | None = Field(None, ge=0)   # flow only: below it counts as zero
-    basis: Literal["dry", "wet"] | None = None          # o2 only: default dry
-    accuracy: Accuracy | None = None
-
-    @model_validator(mode="after")
-    def _tag_or_value(self):
-        if (self.tag is None) == (self.value is None):
-            raise ValueError("give exactly one of 'tag' or 'value'")
-        if self.tag is not None and not self.tag.strip():
-            raise ValueError("'tag' is empty")
-        if self.range is not None:
-            if self.value is not None:
-                raise ValueError("'range' applies to tags only, not to constants")
-            if not self.range[0] < self.range[1]:
-                raise ValueError(f"'range' must be [low, high] with low < high, got {list(self.range)}")
-        units.parse_unit(self.unit)
-        return self
-
-    @property
-    def is_tag(self) -> bool:
-        return self.tag is not None
-
-
-class HeatingValue(_Strict):
+class HeatingValue(StrictModel):
     """A heating value given in the configuration; overrides the fuel table."""
 
     value: float = Field(gt=0)
@@ -92,7 +35,7 @@ class HeatingValue(_Strict):
     accuracy: Accuracy | None = None
 
 
-class Estimate(_Strict):
+class Estimate(StrictModel):
     """A loss as a constant share of input, or radiation at ``percent_of_rated`` (ABMA curve)."""
 
     percent_of_input: float | None = Field(None, ge=0, le=100)
@@ -109,7 +52,7 @@ class Estimate(_Strict):
         return self
 
 
-class Conductivity(_Strict):
+class Conductivity(StrictModel):
     """Conductivities (or TDS) of feedwater and boiler water; only their ratio counts [µS/cm]."""
 
     feedwater: float = Field(ge=0)
@@ -122,14 +65,14 @@ class Conductivity(_Strict):
         return self
 
 
-class ChpReference(_Strict):
+class ChpReference(StrictModel):
     """Reference efficiencies of the primary energy savings (Reg. (EU) 2015/2402) [%]."""
 
     electrical_reference_percent: float | None = Field(None, gt=0, le=100)
     heat_reference_percent: float | None = Field(None, gt=0, le=100)
 
 
-class Stream(_Strict):
+class Stream(StrictModel):
     """One energy stream of a facility (input, useful output or loss)."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -177,7 +120,7 @@ class Stream(_Strict):
         return self.flow or self.counter
 
 
-class Thresholds(_Strict):
+class Thresholds(StrictModel):
     balance_tolerance_percent: float = Field(5.0, gt=0)
     data_quality_min: float = Field(0.90, ge=0, le=1)
     max_interpolation_gap: str = "15min"
@@ -200,7 +143,7 @@ class Thresholds(_Strict):
         return v
 
 
-class Source(_Strict):
+class Source(StrictModel):
     kind: Literal["files", "historian", "opcua", "piwebapi"]
     path: str | None = None
     format: Literal["long", "wide"] | None = None
@@ -254,117 +197,6 @@ class Source(_Strict):
         return self
 
 
-class GridFactor(_Strict):
-    """Emission factor of grid electricity ``{value, unit: kg/MWh}`` (kg CO2e per MWh)."""
-
-    value: float = Field(ge=0)
-    unit: Literal["kg/MWh", "kg/kWh", "t/MWh", "g/kWh", "lb/MWh"] = "kg/MWh"
-    method: Literal["location", "market"] = "location"
-    source: str | None = None
-
-    @property
-    def kg_per_mwh(self) -> float:
-        """The factor in kg CO2e per MWh."""
-        scale = {"kg/MWh": 1.0, "kg/kWh": 1000.0, "t/MWh": 1000.0, "g/kWh": 1.0,
-                 "lb/MWh": 0.45359237}
-        return self.value * scale[self.unit]
-
-
-class FuelFactorOverride(_Strict):
-    """A facility's own emission factors of a fuel (kg per MMBtu HHV), e.g. from a certificate."""
-
-    co2_kg_per_mmbtu: float = Field(ge=0)
-    ch4_kg_per_mmbtu: float = Field(0.0, ge=0)
-    n2o_kg_per_mmbtu: float = Field(0.0, ge=0)
-    source: str = Field(min_length=1)
-
-
-class EmissionFactors(_Strict):
-    """``emission_factors``: GWP set, grid factor, per-fuel (or per-stream) overrides."""
-
-    gwp: Literal["AR4", "AR5", "AR6"] = "AR5"
-    electricity: GridFactor | None = None
-    fuels: dict[str, FuelFactorOverride] = Field(default_factory=dict)
-
-
-class Price(_Strict):
-    """A price ``{value, unit: USD/MMBtu}``: currency per energy or (fuels) volume or mass unit."""
-
-    value: float = Field(ge=0)
-    unit: str
-
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        currency, _, per = v.partition("/")
-        if not re.match(r"^[A-Z]{3}$", currency) or not per:
-            raise ValueError(f"{v!r} is not a price unit such as 'USD/MMBtu', 'EUR/MWh' or 'USD/m3'")
-        units.parse_unit(per)
-        return v
-
-    @property
-    def currency(self) -> str:
-        return self.unit.partition("/")[0]
-
-    @property
-    def per_unit(self) -> str:
-        return self.unit.partition("/")[2]
-
-
-class Regressor(_Strict):
-    """One relevant variable of a baseline: ``useful_output``, ``hdd`` or a ``tag``'s mean."""
-
-    kind: Literal["useful_output", "hdd", "tag"]
-    temperature: Measurement | None = None          # hdd: the air temperature (tag or constant)
-    base_temperature: Measurement | None = None     # hdd: default 15.5 degC
-    tag: str | None = None                          # tag: its period mean is the regressor
-    unit: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short_form(cls, v):
-        return {"kind": v} if isinstance(v, str) else v
-
-    @model_validator(mode="after")
-    def _fields(self):
-        if self.kind == "hdd" and self.temperature is None:
-            raise ValueError("an hdd regressor needs 'temperature' (an air-temperature tag or constant)")
-        if self.kind == "tag" and (not self.tag or not self.unit):
-            raise ValueError("a tag regressor needs 'tag' and 'unit'")
-        for m in (self.temperature, self.base_temperature):
-            if m is not None:
-                units.check_kind(m.unit, ("temperature",))
-        return self
-
-    @property
-    def name(self) -> str:
-        """Column name of the regressor (``useful_output_kwh``, ``hdd_k_day``, ``tag:<tag>``)."""
-        return {"useful_output": "useful_output_kwh", "hdd": "hdd_k_day"}.get(self.kind,
-                                                                              f"tag:{self.tag}")
-
-
-class Baseline(_Strict):
-    """``baseline``: an ISO 50006 energy baseline over ``start`` .. ``end`` (local days, inclusive)."""
-
-    start: date
-    end: date
-    granularity: Literal["day", "month"] = "day"
-    regressors: list[Regressor] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _period(self):
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        names = [r.name for r in self.regressors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"regressors repeat: {names}")
-        return self
-
-
-class Target(_Strict):
-    """``target``: the efficiency to compute savings to (default: the benchmark's typical)."""
-
-    efficiency_percent: float = Field(gt=0, le=100)
 _VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BLOCK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -406,7 +238,7 @@ def check_remote_source(src: "Source") -> None:
         raise ValueError("auth bearer needs 'token_env' or 'token_block'")
 
 
-class Facility(_Strict):
+class Facility(StrictModel):
     """A facility configuration (DESIGN §3)."""
 
     facility_id: str
