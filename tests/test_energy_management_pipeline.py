@@ -164,3 +164,18 @@ def test_day_outside_the_regressor_range_is_flagged(home):
                       "ORDER BY period_start DESC LIMIT 1").fetchall()[0]
     assert row[0] is None or row[0] != row[0]
     assert (row[1], row[2]) == (False, "outside_range")
+
+
+def test_a_failed_fit_alone_still_reads_through_the_catalog(home):
+    """The baseline period (2 days) has fewer days than a fit needs: the stored model is one
+    'failed' row with its reason, and the catalog's views read it (every column, NULL where no fit;
+    found by a 4-day demo backfill, whose report failed on the missing `coefficient` column)."""
+    baseline = {"start": D0.isoformat(), "end": (D0 + timedelta(days=1)).isoformat(),
+                "regressors": ["useful_output"]}
+    facility, _ = _run(home, _config(baseline=baseline), _readings(2), 2)
+    outcome = baselines.update_baseline(home, facility, run_id="t1")
+    assert (outcome.written, outcome.status) == (True, "failed") and outcome.reason
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT status, reason, term, coefficient, n, meets_guideline14 FROM baselines "
+                       "WHERE is_current").fetchall()
+    assert rows == [("failed", outcome.reason, None, None, None, None)]

@@ -157,12 +157,23 @@ def evaluate_baseline(facility: Facility, rows: pd.DataFrame, x: np.ndarray):
     return fit, results, None
 
 
+_FIT_FLOATS = ("coefficient", "std_error", "x_min", "x_max", "r_squared", "cv_rmse_percent",
+               "nmbe_percent")
+_MODEL_COLUMNS = ["facility_id", "granularity", "baseline_start", "baseline_end", "term",
+                  "coefficient", "std_error", "x_min", "x_max", "n", "p", "r_squared",
+                  "cv_rmse_percent", "nmbe_percent", "meets_guideline14", "status", "reason"]
+
+
 def _model_rows(facility: Facility, fit, reason: str | None) -> pd.DataFrame:
     b = facility.baseline
     common = {"facility_id": facility.facility_id, "granularity": b.granularity,
               "baseline_start": b.start, "baseline_end": b.end}
-    if fit is None:
-        return pd.DataFrame([{**common, "term": None, "status": "failed", "reason": reason}])
+    if fit is None:       # every column, typed: a facility's only file may be a failed fit
+        failed = pd.DataFrame([{**common, "term": None, "n": None, "p": None,
+                                "meets_guideline14": None, "status": "failed", "reason": reason}])
+        return failed.assign(**{c: np.nan for c in _FIT_FLOATS}).astype(
+            {"term": "string", "n": "Int64", "p": "Int64", "meets_guideline14": "boolean"}
+            | {c: "float64" for c in _FIT_FLOATS})[_MODEL_COLUMNS]
     return pd.DataFrame({
         **common, "term": list(fit.terms), "coefficient": list(fit.coefficients),
         "std_error": list(fit.std_errors), "x_min": list(fit.x_min), "x_max": list(fit.x_max),
