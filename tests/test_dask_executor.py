@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 
+import distributed
 import pytest
 
 from tasks.pool import worker_pool
@@ -16,9 +17,9 @@ from tasks.pool.cluster import ClusterPool, close_clients, order_priority, sched
 from tests.runs import assert_no_duplicates, assert_same_results, run_cli, snapshot
 from thermaliq.demo.build import make_demo_home
 from thermaliq.errors import ConfigError
+from thermaliq.home import Home
 from thermaliq.settings import load_settings
 
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as local:
         yield local
-    close_clients()
+        close_clients()           # before the scheduler goes: no reconnect attempts
 
 
 def _dask(cluster) -> str:
@@ -85,7 +86,7 @@ def test_backfill_on_a_local_cluster_equals_the_local_pool(prefect_harness, clus
 
     ran = cluster.get_client().run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     assert {"compute_window_job", "store_window_job"} <= set(ran), ran
-    want, got = snapshot(local), snapshot(on_cluster)
+    want, got = snapshot(Home.resolve(local)), snapshot(Home.resolve(on_cluster))
     assert len(want["calculations"]) > 0 and len(want["readings"]) > 0
     assert_no_duplicates(got)
     assert_same_results(got, want)
