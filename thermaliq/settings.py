@@ -45,6 +45,9 @@ class Settings(BaseSettings):
                                    "(default: <temp>/thermaliq-cpu-slots)")
     io_timeout_s: float = Field(1800.0, gt=0, description="longest run of an I/O task (ingest, "
                                 "report) before Prefect stops it [s]")
+    executor: str = Field("local", pattern=r"^(local|(dask|tcp|tls)://[^/\s]+)$",
+                          description="where the CPU-heavy jobs run: 'local' (this machine's worker "
+                          "processes) or 'dask://host:port' (the workers of a Dask scheduler)")
 
     def as_env(self) -> dict[str, str]:
         """The settings as ``THERMALIQ_*`` variables (for a child process that reads its own)."""

@@ -77,11 +77,6 @@ class WorkerPool(Executor):
         """Nothing to do: the processes are shared by every pool (see :func:`shutdown`)."""
 
 
-def worker_pool(settings: Settings) -> WorkerPool:
-    """The worker pool of a flow run with ``settings``."""
-    return WorkerPool(settings)
-
-
 def _run_here(fn, args: tuple, kwargs: dict) -> Future:
     future: Future = Future()
     try:
