@@ -452,3 +452,103 @@ def test_report_over_days_without_readings_says_so_once_and_renders_only_data_da
     res = _invoke("report", "--home", str(tmp_path))
     assert res.exit_code == 0, res.output
     assert "report 2026-09-29 .. 2026-10-05" in " ".join(res.output.split())
+
+
+# ----------------------------------------------------------------------------- totals
+def _stuck_analyser_home(tmp_path):
+    """The boiler of issue #2 with a flue-gas loss, one Berlin day (24 h = 96 intervals of 15 min)
+    of 1-minute readings; the O2 analyser alternates 3.0/3.1 % but is stuck at 3.2 % from 06:00 to
+    12:59 UTC (7 h = 28 intervals)."""
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"].append({"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
+                              "temperature": {"tag": "TT-501", "unit": "degC"},
+                              "o2": {"tag": "AT-501", "unit": "percent"}})
+    write_facility(tmp_path, config)
+    frame = constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, {**VALUES, "TT-501": 160.0})
+    ts = pd.to_datetime(frame["timestamp"], utc=True)
+    o2 = 3.0 + 0.1 * (ts.dt.minute % 2)
+    stuck = (ts >= pd.Timestamp("2024-06-04T06:00Z")) & (ts < pd.Timestamp("2024-06-04T13:00Z"))
+    frame["AT-501"] = o2.where(~stuck, 3.2).round(1)
+    write_daily_csv(tmp_path, "BOILER-1", frame)
+    facility = load_facility(home.facility_file("BOILER-1"))
+    ingest.ingest_files(home, facility)
+    return home, facility
+
+
+def test_a_stuck_analyser_leaves_the_gas_meters_energy_whole_and_the_tiles_say_what_they_sum(tmp_path):
+    """Issue #21: an O2 analyser stuck for 7 h removed 28 of 96 intervals from every energy total;
+    the "Energy input" tile read 126 MWh while the gas meter recorded 189 MWh, and nothing said that
+    only valid intervals were summed. Hand-worked: 750 m3/h x 39.0 MJ/m3 / 3.6 MJ/kWh = 8 125 kWh/h,
+    x 24 h = 195 000 kWh metered over all 96 intervals; the balance has the 68 intervals where the
+    analyser is valid too: 195 000 x 68/96 = 138 125 kWh of gas, efficiency still 79.87 %."""
+    home, facility = _stuck_analyser_home(tmp_path)
+    window = calculate.calculate_window(home, facility, date(2024, 6, 4), date(2024, 6, 4))
+    results.store_window(home, facility, window, run_id="r1")
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT stream_id, round(energy_kwh, 6), valid_intervals, intervals, coverage, "
+                       "round(balance_energy_kwh, 6) FROM stream_energies WHERE granularity = 'day' "
+                       "ORDER BY stream_id").fetchall()
+    by_id = {r[0]: r[1:] for r in rows}
+    assert by_id["gas"] == (195_000.0, 96, 96, 1.0, 138_125.0)
+    assert by_id["flue"][1:4] == (68, 96, 68 / 96)
+    assert by_id["steam"][1:3] == (96, 96)
+    calc = con.execute("SELECT round(energy_input_kwh, 6), round(efficiency_percent, 2), data_quality_score "
+                       "FROM calculations WHERE granularity = 'day'").fetchall()
+    assert calc == [(138_125.0, 79.87, 68 / 96)]
+    # interval rows: the gas energy is in each of the 96, the balance energy in the 68 valid ones
+    counts = con.execute("SELECT count(energy_kwh), count(balance_energy_kwh), sum(valid_intervals) "
+                         "FROM stream_energies WHERE granularity = 'interval' AND stream_id = 'gas'").fetchall()
+    assert counts == [(96, 68, 96)]
+    # the month row (recomputed from the interval rows) says the same
+    month = con.execute("SELECT round(energy_kwh, 6), valid_intervals, intervals FROM stream_energies "
+                        "WHERE granularity = 'month' AND stream_id = 'gas'").fetchall()
+    assert month == [(195_000.0, 96, 96)]
+    from thermaliq.report.render import render_reports
+
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 6, 4), date(2024, 6, 4))
+    page = " ".join((home.reports / "BOILER-1" / "2024-06-04.html").read_text().split())
+    assert "Energy input (metered), over 96 of 96 intervals (100 %)</div><div class=\"v\">195.0 MWh" in page
+    assert "Energy input in the balance, over the 68 valid intervals</div><div class=\"v\">138.1 MWh" in page
+    assert "Efficiency (U, k = 2), over the 68 valid intervals</div><div class=\"v\">79.9 " in page
+    for tile in ("Useful output in the balance", "Known losses", "Unaccounted", "Balance error (±5 %)"):
+        assert f"{tile}, over the 68 valid intervals" in page
+
+
+# ----------------------------------------------------------------------------- versions in reports
+def test_a_recalculated_day_is_marked_in_its_reports_with_the_reason_and_the_previous_value(
+        prefect_harness, tmp_path):
+    """Reports never showed that a figure was recalculated, why, or what it was before. The gas
+    heating value is corrected from 39.0 to 38.0 MJ/m3 and 4 June recalculated with a reason:
+    its day page and the month page name the day, the reason and the previous efficiency (79.87 %)
+    and input (195 000 kWh = 750 m3/h x 39.0 MJ/m3 / 3.6 x 24 h); 3 June, not recalculated, has no
+    mark. The new efficiency is 79.87 x 39/38 = 81.97 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 3), date(2024, 6, 4), TZ, VALUES))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-03", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    config["streams"][0]["heating_value"]["value"] = 38.0
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("recalculate", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04",
+                  "--reason", "gas HHV corrected")
+    assert res.exit_code == 0, res.output
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT version, round(efficiency_percent, 2), reason, calculated_at FROM calculations "
+                       "WHERE granularity = 'day' AND is_current ORDER BY period_start").fetchall()
+    assert [r[:3] for r in rows] == [(1, 79.87, None), (2, 81.97, "gas HHV corrected")]
+    when = f"{pd.Timestamp(rows[1][3]).tz_convert(TZ):%Y-%m-%d}"
+    mark = (f"Day 2024-06-04 recalculated {when}: gas HHV corrected; before (version 1): "
+            "efficiency 79.87 %, input 195.0 MWh")
+    res = _invoke("report", "--home", str(tmp_path), "--start", "2024-06-03", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    pages = home.reports / "BOILER-1"
+    day = (pages / "2024-06-04.html").read_text()
+    assert "Recalculated figures" in day and mark in day
+    month = (pages / "2024-06.html").read_text()
+    assert mark in month and "Month 2024-06 recalculated" in month
+    assert "Recalculated figures" not in (pages / "2024-06-03.html").read_text()
