@@ -552,3 +552,77 @@ def test_a_recalculated_day_is_marked_in_its_reports_with_the_reason_and_the_pre
     month = (pages / "2024-06.html").read_text()
     assert mark in month and "Month 2024-06 recalculated" in month
     assert "Recalculated figures" not in (pages / "2024-06-03.html").read_text()
+
+
+# ----------------------------------------------------------------------------- historian tag lists
+def _historian_data(tags=("FT-101", "FT-201", "PT-201", "TT-202")) -> pd.DataFrame:
+    ts = pd.date_range(pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=1), periods=10, freq="1min")
+    return pd.concat([pd.DataFrame({"tag": t, "ts": ts, "value": 1.0 + i}) for i, t in enumerate(tags)],
+                     ignore_index=True)
+
+
+def _typo_config(source: dict) -> dict:
+    """The boiler whose YAML says TT-203 for the feedwater temperature; the historian has TT-202."""
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-203"
+    config["source"] = source
+    return config
+
+
+@pytest.mark.parametrize("kind", ["opcua", "piwebapi"])
+def test_check_config_checks_tags_against_the_historians_tag_list(tmp_path, kind):
+    """`check-config` used to say "historian source, tags not checked here". Against the local OPC UA
+    server (the variables of the namespace) and PI Web API simulator (the data server's points) it
+    now names the configured tag the source lacks (TT-203) and the source's tag no stream uses
+    (TT-202, the likely typo), exits 2 and leaves the configuration as it was."""
+    from thermaliq.sources.opcua_server import OpcUaTestServer
+    from thermaliq.sources.pi_simulator import PiWebApiSimulator
+    from thermaliq.sources.retry import reset_breakers
+
+    reset_breakers()
+    server = OpcUaTestServer(_historian_data()) if kind == "opcua" else PiWebApiSimulator(_historian_data())
+    with server as srv:
+        source = ({"kind": "opcua", "endpoint": srv.endpoint, "timeout_s": 5} if kind == "opcua" else
+                  {"kind": "piwebapi", "url": srv.url, "data_server": "PISRV01"})
+        path = write_facility(tmp_path, _typo_config(source))
+        before = path.read_text()
+        res = _invoke("check-config", "--home", str(tmp_path))
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert f"{kind} source" in flat and "configured tags not found: TT-203" in flat
+    assert f"tags in the {kind} source that no stream uses (typos?): TT-202" in flat
+    assert "Traceback" not in res.output and path.read_text() == before
+
+
+def test_check_config_against_a_rest_historian_names_missing_tags_and_says_it_cannot_list(tmp_path):
+    """The REST historian API has no tag list: check-config still names the configured tag without
+    readings in the last 24 h, and says that tags no stream uses cannot be listed."""
+    from thermaliq.sources.retry import reset_breakers
+    from thermaliq.sources.simulator import HistorianSimulator
+
+    reset_breakers()
+    with HistorianSimulator(_historian_data()) as sim:
+        write_facility(tmp_path, _typo_config({"kind": "historian", "url": sim.url}))
+        res = _invoke("check-config", "--home", str(tmp_path))
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert "configured tags not found: TT-203 (no readings in the last 24 h)" in flat
+    assert "the REST historian API has no tag list" in flat
+
+
+def test_check_source_lists_the_tags_no_stream_uses(tmp_path):
+    """`check-source -f ID` prints the same list as check-config (one implementation)."""
+    from thermaliq.sources.pi_simulator import PiWebApiSimulator
+    from thermaliq.sources.retry import reset_breakers
+
+    reset_breakers()
+    with PiWebApiSimulator(_historian_data(("FT-101", "FT-201", "PT-201", "TT-202", "TT-999"))) as sim:
+        write_facility(tmp_path, _typo_config({"kind": "piwebapi", "url": sim.url, "data_server": "PISRV01"}))
+        res = _invoke("check-source", "--home", str(tmp_path), "-f", "BOILER-1")
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert "missing TT-203" in flat and "3 found, 1 missing" in flat
+    assert "tags in the piwebapi source that no stream uses (typos?): TT-202, TT-999" in flat
