@@ -628,3 +628,75 @@ def test_check_source_lists_the_tags_no_stream_uses(tmp_path):
     assert res.exit_code == 1
     assert "missing TT-203" in flat and "3 found, 1 missing" in flat
     assert "tags in the piwebapi source that no stream uses (typos?): TT-202, TT-999" in flat
+
+
+# ----------------------------------------------------------------------------- the edit-rerun loop
+def _day_rows(home):
+    con = catalog.memory_connection(home)
+    return con.execute("SELECT strftime(period_start AT TIME ZONE 'Europe/Berlin', '%Y-%m-%d'), version, "
+                       "round(efficiency_percent, 2), status FROM calculations WHERE granularity = 'day' "
+                       "AND is_current ORDER BY 1").fetchall()
+
+
+def test_a_european_excel_export_runs_through_backfill_with_the_right_efficiency(prefect_harness, tmp_path):
+    """The whole loop for the first case of issue #21: a day exported by a European Excel (';',
+    decimal commas, thousands dots, '19.10.2026 00:00' local times) used to go to quarantine whole
+    with exit 0 and an empty efficiency. Now the backfill exits 0, keeps all 4 x 1440 readings,
+    rejects none, and the day is the boiler of issue #2 (79.87 %). The hint after the run is
+    `thermaliq query`, not the DuckDB CLI that is not installed."""
+    home, _ = _boiler_home(tmp_path, EU_HEADER + _eu_lines(minutes=24 * 60, gas="750,0"))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-19", "--end", "2026-10-19")
+    assert res.exit_code == 0, res.output
+    assert _day_rows(home) == [("2026-10-19", 1, 79.87, "ok")]
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM readings").fetchall() == [(4 * 1440,)]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+    assert "thermaliq query" in res.output and "duckdb -readonly" not in res.output
+
+
+def test_a_carrier_typo_before_a_recalculation_keeps_the_good_day(prefect_harness, tmp_path):
+    """`carrier: natral_gas` used to pass, and the recalculation replaced a good day with `no_data`
+    as the new current version. Now the facility's recalculation is refused (exit 1: that facility
+    failed, others of the home would still run), naming file, field and "did you mean", and the
+    stored day stays version 1 at 79.87 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, VALUES))
+    assert _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04").exit_code == 0
+    config["streams"][0]["carrier"] = "natral_gas"
+    config["streams"][0].pop("heating_value")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("recalculate", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04",
+                  "--reason", "new meter")
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert "BOILER-1.yaml: streams[0].carrier: stream 'gas': unknown carrier 'natral_gas'" in flat
+    assert "did you mean 'natural_gas'" in flat
+    assert _day_rows(home) == [("2024-06-04", 1, 79.87, "ok")]
+
+
+def test_a_tag_typo_fixed_in_the_yaml_is_recovered_by_a_plain_backfill(prefect_harness, tmp_path):
+    """The YAML said TT-203, the file had TT-202: the readings were quarantined without a word, and
+    after the fix a plain backfill still gave `no_data` (only `--reingest` recovered them). Now the
+    backfill names the tag no stream uses, the readings are kept, and after the fix a plain backfill
+    (the file is not read again) gives the boiler's 79.87 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-203"
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, VALUES))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04")
+    flat = " ".join(res.output.split())
+    assert ("BOILER-1: configured tag(s) without readings in 2024-06-04..2024-06-04: TT-203; tag(s) in the "
+            "data that no stream uses: TT-202 (kept as readings)") in flat and "no --reingest needed" in flat
+    assert [r[3] for r in _day_rows(home)] != ["ok"]
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-202"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    assert [r[2:] for r in _day_rows(home)] == [(79.87, "ok")]
