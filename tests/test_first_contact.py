@@ -485,6 +485,9 @@ def test_a_stuck_analyser_leaves_the_gas_meters_energy_whole_and_the_tiles_say_w
     home, facility = _stuck_analyser_home(tmp_path)
     window = calculate.calculate_window(home, facility, date(2024, 6, 4), date(2024, 6, 4))
     results.store_window(home, facility, window, run_id="r1")
+    # the stuck analyser is a frozen_value alert at local time (06:00Z = 08:00 CEST), not meter_offline
+    assert window.alerts["kind"].tolist() == ["frozen_value", "low_data_quality"]
+    assert "tag AT-501 stuck: value 3.2 unchanged for 6h59m (from 2024-06-04 08:00 CEST" in window.alerts["message"][0]
     con = catalog.memory_connection(home)
     rows = con.execute("SELECT stream_id, round(energy_kwh, 6), valid_intervals, intervals, coverage, "
                        "round(balance_energy_kwh, 6) FROM stream_energies WHERE granularity = 'day' "

@@ -161,16 +161,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ..
     return _utc(df)
 
 
-def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The ``columns`` that ``relation`` has (none when it does not exist): relations written
-    before a column was added, or made by other programs, still load."""
-    try:
-        have = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
-    except duckdb.CatalogException:
-        return ()
-    return tuple(c for c in columns if c in have)
-
-
 @dataclass(frozen=True)
 class Window:
     """What to load of one facility: its period ``[start, end)`` and trailing ``window_start`` (UTC)."""
@@ -196,7 +186,8 @@ _BOUNDS = ("(SELECT unnest(?::VARCHAR[]) AS b_fid, unnest(?::TIMESTAMPTZ[]) AS b
 
 
 def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """Those of ``columns`` that ``relation`` has (none when it does not exist)."""
+    """Those of ``columns`` that ``relation`` has (none when it does not exist): relations written
+    before a column was added, or made by other programs, still load."""
     try:
         have = {row[0] for row in con.sql(f"DESCRIBE {relation}").fetchall()}
     except duckdb.Error:
