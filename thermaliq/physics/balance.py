@@ -89,16 +89,21 @@ def stream_validity(facility: Facility, tag_ok: pd.DataFrame, energy_kwh: pd.Dat
         (or the plant on standby), and the energy computable (not NaN).
     """
     index = energy_kwh.index
-    ok = tag_ok.reindex(index=index).fillna(False).astype(bool)
+    same = tag_ok.index.equals(index)
+    ok = (tag_ok if same else tag_ok.reindex(index=index)).to_numpy(dtype=bool, na_value=False)
+    where = {t: j for j, t in enumerate(tag_ok.columns)}
     idle = (np.zeros(len(index), dtype=bool) if standby is None else
             standby.reindex(index).fillna(False).to_numpy(dtype=bool))
+    known = ~np.isnan(energy_kwh.to_numpy(dtype="float64"))
     tags = stream_tags(facility)
-    out = {}
-    for sid in energy_kwh.columns:
+    out = np.zeros(known.shape, dtype=bool)
+    for k, sid in enumerate(energy_kwh.columns):
         need = tags.get(sid, [])
-        have = (ok.reindex(columns=need, fill_value=False).to_numpy(dtype=bool).all(axis=1)
-                if need else np.ones(len(index), dtype=bool))
-        out[sid] = (have | idle) & energy_kwh[sid].notna().to_numpy()
+        if any(t not in where for t in need):
+            have = np.zeros(len(index), dtype=bool)
+        else:
+            have = ok[:, [where[t] for t in need]].all(axis=1)
+        out[:, k] = (have | idle) & known[:, k]
     return pd.DataFrame(out, index=index, columns=energy_kwh.columns)
 
 
