@@ -57,15 +57,16 @@ def preflight(home: Optional[Path], facility: Optional[list[str]], start: str | 
 
 
 def report_tags(h: Home, facility) -> str | None:
-    """Compare the configured tags with the tags in the facility's newest files; print tags in the
-    files that no stream uses; return the problem when a configured tag is in no file."""
+    """Compare the configured tags with the tags in the facility's newest files, or a historian's
+    tag list (:mod:`flows.check_source`); print tags in the source that no stream uses; return the
+    problem when a configured tag is not in the source."""
     from thermaliq.errors import DataError
     from thermaliq.sources.inventory import compare_tags, file_tags, source_files
 
-    if facility.source.kind != "files":
-        console.print(f"      {facility.facility_id}: historian source, tags not checked here "
-                      "(run 'thermaliq backfill' and look at data_quality)")
-        return None
+    if facility.source.kind != "files":   # a historian: its tag list, as check-source reads it
+        from flows.check_source import source_tag_problem
+
+        return source_tag_problem(h, facility, console)
     files = source_files(h.root, facility.source.path)
     if not files:
         console.print(f"[yellow]note[/]  {facility.facility_id}: no file matches {facility.source.path}")

@@ -31,7 +31,8 @@ def finish_run(home, run, selected: dict, first: date, last: date, outcomes: lis
                "windows_calculated": len(calculated),
                "windows_changed": sum(1 for c in calculated if c.changed),
                "reports": published.get("index"), "failures": list(run.failures),
-               "notes": data_range_notes(home, selected, first, last)}
+               "notes": data_range_notes(home, selected, first, last)
+               + tag_notes(home, selected, first, last, outcomes)}
     for note in summary["notes"]:
         logger.warning(note)
     if run.failures:
@@ -54,6 +55,27 @@ def data_range_notes(home, selected: dict, first: date, last: date) -> list[str]
         elif covered[0] > first or covered[1] < last:
             notes.append(f"{fid}: no readings in parts of {first}..{last} "
                          f"(data covers {covered[0]}..{covered[1]}): those days were not calculated")
+    return notes
+
+
+def tag_notes(home, selected: dict, first: date, last: date, outcomes: list) -> list[str]:
+    """For each facility whose ingest kept readings of tags no stream uses (the likely typo of a
+    configured tag): one note naming the configured tags without readings in ``first`` .. ``last``
+    and the stored tags no stream uses, with the fix."""
+    from thermaliq.store import lake
+
+    noted = {i.facility_id for o in outcomes for i in getattr(o, "ingested", [])
+             if any("no stream uses" in n for n in i.notes)}
+    notes = []
+    for fid in sorted(noted & set(selected)):
+        stored = lake.stored_tags(home.lake, fid, first, last)
+        configured = set(selected[fid].tag_specs())
+        missing, unused = sorted(configured - stored), sorted(stored - configured)
+        if missing and unused:
+            notes.append(f"{fid}: configured tag(s) without readings in {first}..{last}: "
+                         f"{', '.join(missing)}; tag(s) in the data that no stream uses: {', '.join(unused)} "
+                         "(kept as readings). A typo? Correct the facility file and run the backfill "
+                         "again: the kept readings are used, no --reingest needed")
     return notes
 
 

@@ -113,3 +113,38 @@ def test_uncomputable_interval_is_not_counted_valid():
     assert any("IAPWS" in i for i in se.issues)
     row = balance.period_results(fac, se, pd.Series(True, index=vals.index), "day").iloc[0]
     assert row.valid_intervals == 95 and row.efficiency_percent == pytest.approx(79.87, abs=0.03)
+
+
+def test_each_streams_own_total_runs_over_its_own_valid_intervals():
+    """Issue #21: a flue-gas loss needs its own tags and the fuel's; the gas stream only its own.
+    Four intervals of 10 kWh of gas; the O2 tag is missing in two, the gas in one: gas 30 kWh over
+    3 of 4 intervals; the flue loss (1 kWh per interval) 1 kWh over the 1 interval where both are
+    valid; a standby interval counts for every stream whose energy is known."""
+    from tests.helpers import constant_boiler_config
+    from thermaliq.config import parse_facility
+    from thermaliq.physics.balance import stream_tags, stream_totals, stream_validity
+
+    config = constant_boiler_config()
+    config["streams"].append({"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
+                              "temperature": {"tag": "TT-501", "unit": "degC"},
+                              "o2": {"tag": "AT-501", "unit": "percent"}})
+    config["streams"].append({"id": "shell", "role": "loss", "estimate": {"percent_of_input": 1.0}})
+    facility = parse_facility(config)
+    tags = stream_tags(facility)
+    assert tags["gas"] == ["FT-101"] and tags["flue"] == ["TT-501", "AT-501", "FT-101"]
+    assert tags["shell"] == ["FT-101"]
+    index = pd.date_range("2024-06-04", periods=4, freq="15min", tz="UTC")
+    ok = pd.DataFrame(True, index=index, columns=["FT-101", "FT-201", "PT-201", "TT-202", "TT-501", "AT-501"])
+    ok.loc[index[[0, 1]], "AT-501"] = False
+    ok.loc[index[2], "FT-101"] = False
+    energy = pd.DataFrame({"gas": [10.0, 10.0, np.nan, 10.0], "steam": 8.0, "flue": [1.0, 1.0, np.nan, 1.0],
+                           "shell": [0.1, 0.1, np.nan, 0.1]}, index=index)
+    own = stream_validity(facility, ok, energy)
+    assert own["gas"].tolist() == [True, True, False, True]
+    assert own["flue"].tolist() == [False, False, False, True]
+    totals = stream_totals(energy, own, index[:1], [4])
+    assert totals.energy_kwh.iloc[0].to_dict() == pytest.approx({"gas": 30.0, "steam": 32.0, "flue": 1.0,
+                                                                 "shell": 0.3})
+    assert totals.valid_intervals.iloc[0].to_dict() == {"gas": 3, "steam": 4, "flue": 1, "shell": 3}
+    standby = pd.Series([True, False, False, False], index=index)
+    assert stream_validity(facility, ok, energy, standby)["flue"].tolist() == [True, False, False, True]

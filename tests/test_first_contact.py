@@ -452,3 +452,254 @@ def test_report_over_days_without_readings_says_so_once_and_renders_only_data_da
     res = _invoke("report", "--home", str(tmp_path))
     assert res.exit_code == 0, res.output
     assert "report 2026-09-29 .. 2026-10-05" in " ".join(res.output.split())
+
+
+# ----------------------------------------------------------------------------- totals
+def _stuck_analyser_home(tmp_path):
+    """The boiler of issue #2 with a flue-gas loss, one Berlin day (24 h = 96 intervals of 15 min)
+    of 1-minute readings; the O2 analyser alternates 3.0/3.1 % but is stuck at 3.2 % from 06:00 to
+    12:59 UTC (7 h = 28 intervals)."""
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"].append({"id": "flue", "role": "loss", "carrier": "flue_gas", "fuel": "natural_gas",
+                              "temperature": {"tag": "TT-501", "unit": "degC"},
+                              "o2": {"tag": "AT-501", "unit": "percent"}})
+    write_facility(tmp_path, config)
+    frame = constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, {**VALUES, "TT-501": 160.0})
+    ts = pd.to_datetime(frame["timestamp"], utc=True)
+    o2 = 3.0 + 0.1 * (ts.dt.minute % 2)
+    stuck = (ts >= pd.Timestamp("2024-06-04T06:00Z")) & (ts < pd.Timestamp("2024-06-04T13:00Z"))
+    frame["AT-501"] = o2.where(~stuck, 3.2).round(1)
+    write_daily_csv(tmp_path, "BOILER-1", frame)
+    facility = load_facility(home.facility_file("BOILER-1"))
+    ingest.ingest_files(home, facility)
+    return home, facility
+
+
+def test_a_stuck_analyser_leaves_the_gas_meters_energy_whole_and_the_tiles_say_what_they_sum(tmp_path):
+    """Issue #21: an O2 analyser stuck for 7 h removed 28 of 96 intervals from every energy total;
+    the "Energy input" tile read 126 MWh while the gas meter recorded 189 MWh, and nothing said that
+    only valid intervals were summed. Hand-worked: 750 m3/h x 39.0 MJ/m3 / 3.6 MJ/kWh = 8 125 kWh/h,
+    x 24 h = 195 000 kWh metered over all 96 intervals; the balance has the 68 intervals where the
+    analyser is valid too: 195 000 x 68/96 = 138 125 kWh of gas, efficiency still 79.87 %."""
+    home, facility = _stuck_analyser_home(tmp_path)
+    window = calculate.calculate_window(home, facility, date(2024, 6, 4), date(2024, 6, 4))
+    results.store_window(home, facility, window, run_id="r1")
+    # the stuck analyser is a frozen_value alert at local time (06:00Z = 08:00 CEST), not meter_offline
+    assert window.alerts["kind"].tolist() == ["frozen_value", "low_data_quality"]
+    assert "tag AT-501 stuck: value 3.2 unchanged for 6h59m (from 2024-06-04 08:00 CEST" in window.alerts["message"][0]
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT stream_id, round(energy_kwh, 6), valid_intervals, intervals, coverage, "
+                       "round(balance_energy_kwh, 6) FROM stream_energies WHERE granularity = 'day' "
+                       "ORDER BY stream_id").fetchall()
+    by_id = {r[0]: r[1:] for r in rows}
+    assert by_id["gas"] == (195_000.0, 96, 96, 1.0, 138_125.0)
+    assert by_id["flue"][1:4] == (68, 96, 68 / 96)
+    assert by_id["steam"][1:3] == (96, 96)
+    calc = con.execute("SELECT round(energy_input_kwh, 6), round(efficiency_percent, 2), data_quality_score "
+                       "FROM calculations WHERE granularity = 'day'").fetchall()
+    assert calc == [(138_125.0, 79.87, 68 / 96)]
+    # interval rows: the gas energy is in each of the 96, the balance energy in the 68 valid ones
+    counts = con.execute("SELECT count(energy_kwh), count(balance_energy_kwh), sum(valid_intervals) "
+                         "FROM stream_energies WHERE granularity = 'interval' AND stream_id = 'gas'").fetchall()
+    assert counts == [(96, 68, 96)]
+    # the month row (recomputed from the interval rows) says the same
+    month = con.execute("SELECT round(energy_kwh, 6), valid_intervals, intervals FROM stream_energies "
+                        "WHERE granularity = 'month' AND stream_id = 'gas'").fetchall()
+    assert month == [(195_000.0, 96, 96)]
+    from thermaliq.report.render import render_reports
+
+    render_reports(catalog.memory_connection(home), home.reports, {"BOILER-1": facility},
+                   date(2024, 6, 4), date(2024, 6, 4))
+    page = " ".join((home.reports / "BOILER-1" / "2024-06-04.html").read_text().split())
+    assert "Energy input (metered), over 96 of 96 intervals (100 %)</div><div class=\"v\">195.0 MWh" in page
+    assert "Energy input in the balance, over the 68 valid intervals</div><div class=\"v\">138.1 MWh" in page
+    assert "Efficiency (U, k = 2), over the 68 valid intervals</div><div class=\"v\">79.9 " in page
+    for tile in ("Useful output in the balance", "Known losses", "Unaccounted", "Balance error (±5 %)"):
+        assert f"{tile}, over the 68 valid intervals" in page
+
+
+# ----------------------------------------------------------------------------- versions in reports
+def test_a_recalculated_day_is_marked_in_its_reports_with_the_reason_and_the_previous_value(
+        prefect_harness, tmp_path):
+    """Reports never showed that a figure was recalculated, why, or what it was before. The gas
+    heating value is corrected from 39.0 to 38.0 MJ/m3 and 4 June recalculated with a reason:
+    its day page and the month page name the day, the reason and the previous efficiency (79.87 %)
+    and input (195 000 kWh = 750 m3/h x 39.0 MJ/m3 / 3.6 x 24 h); 3 June, not recalculated, has no
+    mark. The new efficiency is 79.87 x 39/38 = 81.97 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 3), date(2024, 6, 4), TZ, VALUES))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-03", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    config["streams"][0]["heating_value"]["value"] = 38.0
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("recalculate", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04",
+                  "--reason", "gas HHV corrected")
+    assert res.exit_code == 0, res.output
+    con = catalog.memory_connection(home)
+    rows = con.execute("SELECT version, round(efficiency_percent, 2), reason, calculated_at FROM calculations "
+                       "WHERE granularity = 'day' AND is_current ORDER BY period_start").fetchall()
+    assert [r[:3] for r in rows] == [(1, 79.87, None), (2, 81.97, "gas HHV corrected")]
+    when = f"{pd.Timestamp(rows[1][3]).tz_convert(TZ):%Y-%m-%d}"
+    mark = (f"Day 2024-06-04 recalculated {when}: gas HHV corrected; before (version 1): "
+            "efficiency 79.87 %, input 195.0 MWh")
+    res = _invoke("report", "--home", str(tmp_path), "--start", "2024-06-03", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    pages = home.reports / "BOILER-1"
+    day = (pages / "2024-06-04.html").read_text()
+    assert "Recalculated figures" in day and mark in day
+    month = (pages / "2024-06.html").read_text()
+    assert mark in month and "Month 2024-06 recalculated" in month
+    assert "Recalculated figures" not in (pages / "2024-06-03.html").read_text()
+
+
+# ----------------------------------------------------------------------------- historian tag lists
+def _historian_data(tags=("FT-101", "FT-201", "PT-201", "TT-202")) -> pd.DataFrame:
+    ts = pd.date_range(pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=1), periods=10, freq="1min")
+    return pd.concat([pd.DataFrame({"tag": t, "ts": ts, "value": 1.0 + i}) for i, t in enumerate(tags)],
+                     ignore_index=True)
+
+
+def _typo_config(source: dict) -> dict:
+    """The boiler whose YAML says TT-203 for the feedwater temperature; the historian has TT-202."""
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-203"
+    config["source"] = source
+    return config
+
+
+@pytest.mark.parametrize("kind", ["opcua", "piwebapi"])
+def test_check_config_checks_tags_against_the_historians_tag_list(tmp_path, kind):
+    """`check-config` used to say "historian source, tags not checked here". Against the local OPC UA
+    server (the variables of the namespace) and PI Web API simulator (the data server's points) it
+    now names the configured tag the source lacks (TT-203) and the source's tag no stream uses
+    (TT-202, the likely typo), exits 2 and leaves the configuration as it was."""
+    from thermaliq.sources.opcua_server import OpcUaTestServer
+    from thermaliq.sources.pi_simulator import PiWebApiSimulator
+    from thermaliq.sources.retry import reset_breakers
+
+    reset_breakers()
+    server = OpcUaTestServer(_historian_data()) if kind == "opcua" else PiWebApiSimulator(_historian_data())
+    with server as srv:
+        source = ({"kind": "opcua", "endpoint": srv.endpoint, "timeout_s": 5} if kind == "opcua" else
+                  {"kind": "piwebapi", "url": srv.url, "data_server": "PISRV01"})
+        path = write_facility(tmp_path, _typo_config(source))
+        before = path.read_text()
+        res = _invoke("check-config", "--home", str(tmp_path))
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert f"{kind} source" in flat and "configured tags not found: TT-203" in flat
+    assert f"tags in the {kind} source that no stream uses (typos?): TT-202" in flat
+    # no uncaught exception (a traceback in the output here can only come from Prefect's log
+    # handler, bound to the closed output of an earlier in-process CLI call, logging asyncua)
+    assert isinstance(res.exception, SystemExit) and path.read_text() == before
+
+
+def test_check_config_against_a_rest_historian_names_missing_tags_and_says_it_cannot_list(tmp_path):
+    """The REST historian API has no tag list: check-config still names the configured tag without
+    readings in the last 24 h, and says that tags no stream uses cannot be listed."""
+    from thermaliq.sources.retry import reset_breakers
+    from thermaliq.sources.simulator import HistorianSimulator
+
+    reset_breakers()
+    with HistorianSimulator(_historian_data()) as sim:
+        write_facility(tmp_path, _typo_config({"kind": "historian", "url": sim.url}))
+        res = _invoke("check-config", "--home", str(tmp_path))
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert "configured tags not found: TT-203 (no readings in the last 24 h)" in flat
+    assert "the REST historian API has no tag list" in flat
+
+
+def test_check_source_lists_the_tags_no_stream_uses(tmp_path):
+    """`check-source -f ID` prints the same list as check-config (one implementation)."""
+    from thermaliq.sources.pi_simulator import PiWebApiSimulator
+    from thermaliq.sources.retry import reset_breakers
+
+    reset_breakers()
+    with PiWebApiSimulator(_historian_data(("FT-101", "FT-201", "PT-201", "TT-202", "TT-999"))) as sim:
+        write_facility(tmp_path, _typo_config({"kind": "piwebapi", "url": sim.url, "data_server": "PISRV01"}))
+        res = _invoke("check-source", "--home", str(tmp_path), "-f", "BOILER-1")
+    reset_breakers()
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert "missing TT-203" in flat and "3 found, 1 missing" in flat
+    assert "tags in the piwebapi source that no stream uses (typos?): TT-202, TT-999" in flat
+
+
+# ----------------------------------------------------------------------------- the edit-rerun loop
+def _day_rows(home):
+    con = catalog.memory_connection(home)
+    return con.execute("SELECT strftime(period_start AT TIME ZONE 'Europe/Berlin', '%Y-%m-%d'), version, "
+                       "round(efficiency_percent, 2), status FROM calculations WHERE granularity = 'day' "
+                       "AND is_current ORDER BY 1").fetchall()
+
+
+def test_a_european_excel_export_runs_through_backfill_with_the_right_efficiency(prefect_harness, tmp_path):
+    """The whole loop for the first case of issue #21: a day exported by a European Excel (';',
+    decimal commas, thousands dots, '19.10.2026 00:00' local times) used to go to quarantine whole
+    with exit 0 and an empty efficiency. Now the backfill exits 0, keeps all 4 x 1440 readings,
+    rejects none, and the day is the boiler of issue #2 (79.87 %). The hint after the run is
+    `thermaliq query`, not the DuckDB CLI that is not installed."""
+    home, _ = _boiler_home(tmp_path, EU_HEADER + _eu_lines(minutes=24 * 60, gas="750,0"))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2026-10-19", "--end", "2026-10-19")
+    assert res.exit_code == 0, res.output
+    assert _day_rows(home) == [("2026-10-19", 1, 79.87, "ok")]
+    con = catalog.memory_connection(home)
+    assert con.execute("SELECT count(*) FROM readings").fetchall() == [(4 * 1440,)]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+    assert "thermaliq query" in res.output and "duckdb -readonly" not in res.output
+
+
+def test_a_carrier_typo_before_a_recalculation_keeps_the_good_day(prefect_harness, tmp_path):
+    """`carrier: natral_gas` used to pass, and the recalculation replaced a good day with `no_data`
+    as the new current version. Now the facility's recalculation is refused (exit 1: that facility
+    failed, others of the home would still run), naming file, field and "did you mean", and the
+    stored day stays version 1 at 79.87 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, VALUES))
+    assert _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04").exit_code == 0
+    config["streams"][0]["carrier"] = "natral_gas"
+    config["streams"][0].pop("heating_value")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("recalculate", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04",
+                  "--reason", "new meter")
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert "BOILER-1.yaml: streams[0].carrier: stream 'gas': unknown carrier 'natral_gas'" in flat
+    assert "did you mean 'natural_gas'" in flat
+    assert _day_rows(home) == [("2024-06-04", 1, 79.87, "ok")]
+
+
+def test_a_tag_typo_fixed_in_the_yaml_is_recovered_by_a_plain_backfill(prefect_harness, tmp_path):
+    """The YAML said TT-203, the file had TT-202: the readings were quarantined without a word, and
+    after the fix a plain backfill still gave `no_data` (only `--reingest` recovered them). Now the
+    backfill names the tag no stream uses, the readings are kept, and after the fix a plain backfill
+    (the file is not read again) gives the boiler's 79.87 %."""
+    import yaml
+
+    home = Home(tmp_path)
+    config = constant_boiler_config(timezone=TZ)
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-203"
+    path = write_facility(tmp_path, config)
+    write_daily_csv(tmp_path, "BOILER-1", constant_readings(date(2024, 6, 4), date(2024, 6, 4), TZ, VALUES))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04")
+    flat = " ".join(res.output.split())
+    assert ("BOILER-1: configured tag(s) without readings in 2024-06-04..2024-06-04: TT-203; tag(s) in the "
+            "data that no stream uses: TT-202 (kept as readings)") in flat and "no --reingest needed" in flat
+    assert [r[3] for r in _day_rows(home)] != ["ok"]
+    config["streams"][1]["feedwater_temperature"]["tag"] = "TT-202"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    res = _invoke("backfill", "--home", str(tmp_path), "--start", "2024-06-04", "--end", "2024-06-04")
+    assert res.exit_code == 0, res.output
+    assert [r[2:] for r in _day_rows(home)] == [(79.87, "ok")]

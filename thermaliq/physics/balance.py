@@ -12,15 +12,23 @@ e.g. a steam state outside IAPWS-IF97, makes the interval unusable rather than s
 * data_quality_score = valid intervals / intervals in the period, where a local day has
   23, 24 or 25 hours of intervals and a month its local length, whether or not rows exist.
 
+Each stream's own total (:func:`stream_totals`, the ``energy_kwh`` of ``stream_energies``) is
+different: it runs over the intervals where *that stream's* data is valid
+(:func:`stream_validity`), so a gas meter's energy is what the meter recorded even while an O2
+analyser was stuck, with its coverage (``valid_intervals`` of ``intervals``). The balance above
+uses the facility's valid intervals, where every stream is valid.
+
 Days and months are local calendar periods of ``facility.timezone``; ``period_start`` is the
 local-midnight instant (tz-aware, in the facility's zone) and ``period_end`` the next one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from thermaliq.config import Facility
+from thermaliq.config import Facility, is_fuel
 from thermaliq.physics.energy import StreamEnergies
 
 # Period status of a calculations row (DESIGN §6).
@@ -36,6 +44,110 @@ COLUMNS = ["period_start", "period_end", "basis", "energy_input_kwh", "useful_ou
            "balance_error_percent", "exergy_efficiency_percent", "data_quality_score",
            "valid_intervals", "intervals", "firing_hours", "standby_hours"]
 GRANULARITIES = ("interval", "day", "month")
+
+
+def stream_tags(facility: Facility) -> dict[str, list[str]]:
+    """The tags each stream's energy is computed from: its own, and for a flue-gas loss those of
+    the fuel inputs, for a blowdown those of its steam stream, for an estimate those of every
+    input (and output, for a radiation estimate at load)."""
+    own = {s.id: s.required_tags() for s in facility.streams}
+    fuel_inputs = [t for s in facility.streams if s.role == "input" and is_fuel(s.carrier)
+                   for t in own[s.id]]
+    out = {}
+    for s in facility.streams:
+        tags = list(own[s.id])
+        if s.estimate is not None:
+            roles = ("input", "output") if s.estimate.percent_of_input is None else ("input",)
+            tags += [t for x in facility.streams if x.role in roles and x.estimate is None
+                     for t in own[x.id]]
+        elif s.carrier == "flue_gas":
+            tags += fuel_inputs
+        elif s.carrier == "blowdown" and s.of in own:
+            tags += own[s.of]
+        out[s.id] = list(dict.fromkeys(tags))
+    return out
+
+
+def stream_validity(facility: Facility, tag_ok: pd.DataFrame, energy_kwh: pd.DataFrame,
+                    standby: pd.Series | None = None) -> pd.DataFrame:
+    """Per interval and stream: is the stream's own data valid?
+
+    Parameters
+    ----------
+    facility : thermaliq.config.Facility
+    tag_ok : pandas.DataFrame of bool
+        Per interval start (index) and tag (columns): measured or interpolated.
+    energy_kwh : pandas.DataFrame
+        Per interval and stream [kWh] (after :func:`thermaliq.physics.operating.with_standby`).
+    standby : pandas.Series of bool, optional
+        Per interval: the plant stands by (a stream's missing data then counts as 0 kWh).
+
+    Returns
+    -------
+    pandas.DataFrame of bool
+        Same shape as ``energy_kwh``: every tag of :func:`stream_tags` measured or interpolated
+        (or the plant on standby), and the energy computable (not NaN).
+    """
+    index = energy_kwh.index
+    same = tag_ok.index.equals(index)
+    ok = (tag_ok if same else tag_ok.reindex(index=index)).to_numpy(dtype=bool, na_value=False)
+    where = {t: j for j, t in enumerate(tag_ok.columns)}
+    idle = (np.zeros(len(index), dtype=bool) if standby is None else
+            standby.reindex(index).fillna(False).to_numpy(dtype=bool))
+    known = ~np.isnan(energy_kwh.to_numpy(dtype="float64"))
+    tags = stream_tags(facility)
+    out = np.zeros(known.shape, dtype=bool)
+    for k, sid in enumerate(energy_kwh.columns):
+        need = tags.get(sid, [])
+        if any(t not in where for t in need):
+            have = np.zeros(len(index), dtype=bool)
+        else:
+            have = ok[:, [where[t] for t in need]].all(axis=1)
+        out[:, k] = (have | idle) & known[:, k]
+    return pd.DataFrame(out, index=index, columns=energy_kwh.columns)
+
+
+@dataclass
+class StreamTotals:
+    """Each stream's own energy per period and its coverage.
+
+    ``energy_kwh``: index = period starts, columns = stream ids [kWh], summed over the intervals
+    where the stream's own data is valid (NaN when there are none); ``valid_intervals``: how many
+    (same shape, int); ``intervals``: intervals in each period (Series on the period starts).
+    """
+
+    energy_kwh: pd.DataFrame
+    valid_intervals: pd.DataFrame
+    intervals: pd.Series
+
+
+def stream_totals(energy_kwh: pd.DataFrame, own_valid: pd.DataFrame, starts: pd.DatetimeIndex,
+                  intervals) -> StreamTotals:
+    """Per period starting at ``starts`` (sorted): each stream's energy over the intervals where
+    its own data is valid [kWh], and their number. ``intervals``: the intervals of each period
+    (e.g. 96 for a 24-hour day of 15 minutes, the period's length whether or not rows exist)."""
+    starts = pd.DatetimeIndex(starts)
+    which = starts.searchsorted(energy_kwh.index, side="right") - 1
+    mask = own_valid.reindex(index=energy_kwh.index, columns=energy_kwh.columns,
+                             fill_value=False).to_numpy(dtype=bool)
+    values = np.where(mask, energy_kwh.to_numpy(dtype="float64"), np.nan)
+    inside = which >= 0
+    masked = pd.DataFrame(values[inside], columns=energy_kwh.columns)
+    counts = pd.DataFrame(mask[inside].astype("int64"), columns=energy_kwh.columns)
+    groups = which[inside]
+    summed = masked.groupby(groups).sum(min_count=1)
+    counted = counts.groupby(groups).sum()
+    summed.index = counted.index = starts[summed.index]
+    return StreamTotals(summed.reindex(starts), counted.reindex(starts).fillna(0).astype("int64"),
+                        pd.Series(np.asarray(intervals, dtype="int64"), index=starts))
+
+
+def interval_totals(energy_kwh: pd.DataFrame, own_valid: pd.DataFrame) -> StreamTotals:
+    """:func:`stream_totals` of single intervals: the energy where the stream's own data is
+    valid (else NaN), 1 or 0 valid intervals of 1."""
+    mask = own_valid.reindex(index=energy_kwh.index, columns=energy_kwh.columns, fill_value=False)
+    return StreamTotals(energy_kwh.where(mask.to_numpy(dtype=bool)), mask.astype("int64"),
+                        pd.Series(np.ones(len(energy_kwh.index), dtype="int64"), index=energy_kwh.index))
 
 
 def _local_start(ts: pd.DatetimeIndex, tz, granularity: str) -> pd.DatetimeIndex:

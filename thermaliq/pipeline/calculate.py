@@ -138,9 +138,10 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     aligned = align.align_window(readings, facility, start, end,
                                  rejected_counts=rejected_counts(home, facility, start, end))
     energies = energy.stream_energies(facility, aligned.values, facility.interval_td)
-    states = operating.operating_states(facility, energies.energy_kwh,
-                                        aligned.status.isin(["measured", "interpolated"]))
+    tag_ok = aligned.status.isin(["measured", "interpolated"])
+    states = operating.operating_states(facility, energies.energy_kwh, tag_ok)
     energies, valid = operating.with_standby(energies, aligned.valid, states)
+    own = balance.stream_validity(facility, tag_ok, energies.energy_kwh, states == operating.STANDBY)
     intervals = balance.period_results(facility, energies, valid, "interval", states)
     days = balance.period_results(facility, energies, valid, "day", states)
     day_energies = summed_over_periods(energies, valid, days)
@@ -151,8 +152,11 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     budget_rows = engineering.add_columns(facility, aligned.values, energies, valid,
                                           intervals, days, day_energies.energy_kwh)
     stream_rows = pd.concat([
-        long_stream_energies(facility, energies, "interval", intervals),
-        long_stream_energies(facility, day_energies, "day", days),
+        long_stream_energies(facility, _within(energies, valid), "interval", intervals,
+                             balance.interval_totals(energies.energy_kwh, own)),
+        long_stream_energies(facility, day_energies, "day", days,
+                             balance.stream_totals(energies.energy_kwh, own, days["period_start"],
+                                                   days["intervals"])),
     ], ignore_index=True)
     return WindowResult(facility.facility_id, first, last, intervals, days, stream_rows,
                         aligned.tag_quality, pd.DataFrame(columns=alerts.ALERT_COLUMNS), aligned.events,
@@ -198,6 +202,14 @@ class _Energies:
     exergy_kwh: pd.DataFrame
 
 
+def _within(energies, valid: pd.Series) -> _Energies:
+    """Interval energies where the facility's interval is valid, else NaN [kWh] (exergies as
+    computed)."""
+    ok = valid.reindex(energies.energy_kwh.index).fillna(False).to_numpy(dtype=bool)
+    e = energies.energy_kwh
+    return _Energies(e.where(np.broadcast_to(ok[:, None], e.shape)), energies.exergy_kwh)
+
+
 def _out_of_bounds(rows: pd.DataFrame) -> pd.Series:
     """Efficiency below 0 or above the period's ``max_efficiency_percent`` (100 % when the rows
     do not carry it)."""
@@ -232,9 +244,14 @@ def period_status(rows: pd.DataFrame, facility: Facility) -> pd.Series:
 
 
 def long_stream_energies(facility: Facility, energies, granularity: str,
-                         periods_frame: pd.DataFrame) -> pd.DataFrame:
+                         periods_frame: pd.DataFrame, totals: balance.StreamTotals) -> pd.DataFrame:
     """Per-stream energies as rows (period, stream) with role and carrier, period by period
     and within a period in the order of the columns [kWh].
+
+    ``energy_kwh`` is the stream's own energy over the intervals where its own data is valid
+    (``totals``, :func:`thermaliq.physics.balance.stream_totals`) with ``valid_intervals`` of
+    ``intervals`` and their share ``coverage``; ``balance_energy_kwh`` is its energy over the
+    facility's valid intervals (``energies``), the one efficiency and balance are made of.
 
     ``period_start`` and ``period_end`` are UTC instants (``datetime64[ns, UTC]``) whatever the
     zone of ``periods_frame``, so rows of several granularities concatenate without turning
@@ -242,6 +259,9 @@ def long_stream_energies(facility: Facility, energies, granularity: str,
     meta = {s.id: (s.role, s.carrier or ("estimate" if s.estimate else None)) for s in facility.streams}
     e = energies.energy_kwh
     x = energies.exergy_kwh.reindex_like(e)
+    own_e = totals.energy_kwh.reindex(index=e.index, columns=e.columns)
+    own_n = totals.valid_intervals.reindex(index=e.index, columns=e.columns).fillna(0)
+    n_of = totals.intervals.reindex(e.index).to_numpy(dtype="float64")
     n_periods, n_streams = e.shape
     # the period_end of each period start of ``e`` (NaT where ``periods_frame`` has none)
     at = pd.DatetimeIndex(periods_frame["period_start"]).get_indexer(e.index)
@@ -263,8 +283,12 @@ def long_stream_energies(facility: Facility, energies, granularity: str,
         "stream_id": text(streams, each_stream),
         "role": text([meta[c][0] for c in streams], each_stream),
         "carrier": text([meta[c][1] for c in streams], each_stream),
-        "energy_kwh": e.to_numpy(dtype="float64").ravel(),
+        "energy_kwh": own_e.to_numpy(dtype="float64").ravel(),
         "exergy_kwh": x.to_numpy(dtype="float64").ravel(),
+        "balance_energy_kwh": e.to_numpy(dtype="float64").ravel(),
+        "valid_intervals": own_n.to_numpy(dtype="int64").ravel(),
+        "intervals": n_of.repeat(n_streams).astype("int64"),
+        "coverage": (own_n.to_numpy(dtype="float64") / n_of[:, None]).ravel(),
     })
 
 

@@ -61,8 +61,9 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
     ----------
     facility : Facility
     energies : DataFrame
-        Rows with ``granularity, period_start, period_end, stream_id, energy_kwh`` [kWh, on the
-        facility's basis].
+        Rows with ``granularity, period_start, period_end, stream_id`` and
+        ``balance_energy_kwh`` (or, in rows without it, ``energy_kwh``) [kWh, on the facility's
+        basis]: the energy over the facility's valid intervals.
 
     Returns
     -------
@@ -75,7 +76,10 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
     gwp = facility.emission_factors.gwp
     for stream_id, part in rows.groupby("stream_id", sort=True):
         scope, what = factors[stream_id]
-        e_kwh = part["energy_kwh"].to_numpy(dtype="float64")
+        # over the facility's valid intervals, like the efficiency and the useful output the
+        # intensity divides by (rows written before issue 21 hold it in energy_kwh)
+        e_kwh = (part["balance_energy_kwh"] if "balance_energy_kwh" in part
+                 else part["energy_kwh"]).to_numpy(dtype="float64")
         if scope == "direct":
             fuel, ff = what
             ratio = 1.0 if facility.basis == "HHV" else fuels.get_fuel(fuel).hhv_lhv_ratio

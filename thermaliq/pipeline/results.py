@@ -423,8 +423,11 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
             .reindex(columns=energy_kwh.columns)).items():
         rows[col] = value
     rows = rows.assign(granularity="month")
+    # each stream's own total: its interval rows hold its energy where its own data was valid
+    # (NaN elsewhere), so the month sums them over the intervals calculated so far
+    own = balance.stream_totals(energy_kwh, energy_kwh.notna(), rows["period_start"], [len(intervals)])
     month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
-                                          "month", rows)
+                                          "month", rows, own)
     month_emitted = carbon.emission_rows(facility, month_energies)
     rows = carbon.with_co2e(rows, month_emitted)
     months_current = current[current["granularity"] == "month"]

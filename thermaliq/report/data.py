@@ -37,6 +37,13 @@ BUDGET_COLUMNS = ("facility_id", "period_start", "period_end", "quantity", "sour
                   "standard_uncertainty", "unit", "sensitivity", "contribution_points")
 SE_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "stream_id", "role",
               "carrier", "energy_kwh", "is_current")
+#: Columns of ``stream_energies`` added by issue 21: ``energy_kwh`` is the stream's own energy over
+#: ``valid_intervals`` of ``intervals``; ``balance_energy_kwh`` its energy over the facility's
+#: valid intervals. NaN in rows written before (their ``energy_kwh`` was the balance one).
+SE_ADDED_COLUMNS = ("balance_energy_kwh", "valid_intervals", "intervals")
+#: Earlier versions of a period's result (issue 21: reports mark recalculated days).
+PREVIOUS_COLUMNS = ("facility_id", "granularity", "period_start", "period_end", "version",
+                    "efficiency_percent", "energy_input_kwh", "calculated_at", "reason")
 DQ_COLUMNS = ("facility_id", "tag", "period_start", "period_end", "expected_points", "valid_points",
               "interpolated_points", "rejected_points", "completeness", "issues")
 ALERT_COLUMNS = ("facility_id", "period_start", "period_end", "kind", "severity", "value",
@@ -67,6 +74,8 @@ class ReportData:
     runs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     uncertainty_budget: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BUDGET_COLUMNS))
+    #: earlier (not current) versions of the period's day and month results
+    previous: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PREVIOUS_COLUMNS))
 
     def period(self, start: pd.Timestamp, end: pd.Timestamp,
                trailing_days: int = 30) -> "ReportData":
@@ -84,7 +93,8 @@ class ReportData:
                        stream_energies=cut(self.stream_energies, start),
                        data_quality=cut(self.data_quality, window_start),
                        alerts=cut(self.alerts, start), notes=list(self.notes),
-                       uncertainty_budget=cut(self.uncertainty_budget, start))
+                       uncertainty_budget=cut(self.uncertainty_budget, start),
+                       previous=cut(self.previous, start))
 
 
 def utc_instant(value: date | datetime | pd.Timestamp, tz: str) -> pd.Timestamp:
@@ -151,16 +161,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ..
     return _utc(df)
 
 
-def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The ``columns`` that ``relation`` has (none when it does not exist): relations written
-    before a column was added, or made by other programs, still load."""
-    try:
-        have = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
-    except duckdb.CatalogException:
-        return ()
-    return tuple(c for c in columns if c in have)
-
-
 @dataclass(frozen=True)
 class Window:
     """What to load of one facility: its period ``[start, end)`` and trailing ``window_start`` (UTC)."""
@@ -186,7 +186,8 @@ _BOUNDS = ("(SELECT unnest(?::VARCHAR[]) AS b_fid, unnest(?::TIMESTAMPTZ[]) AS b
 
 
 def _present(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """Those of ``columns`` that ``relation`` has (none when it does not exist)."""
+    """Those of ``columns`` that ``relation`` has (none when it does not exist): relations written
+    before a column was added, or made by other programs, still load."""
     try:
         have = {row[0] for row in con.sql(f"DESCRIBE {relation}").fetchall()}
     except duckdb.Error:
@@ -309,7 +310,12 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
     calc_columns = CALC_COLUMNS + _present(con, "calculations", CALC_ADDED_COLUMNS)
     calcs = with_intervals("calculations", calc_columns, win)
     calcs = {fid: df.reindex(columns=list(CALC_COLUMNS + CALC_ADDED_COLUMNS)) for fid, df in calcs.items()}
-    energies = with_intervals("stream_energies", SE_COLUMNS, per)
+    se_columns = SE_COLUMNS + _present(con, "stream_energies", SE_ADDED_COLUMNS)
+    energies = with_intervals("stream_energies", se_columns, per)
+    energies = {fid: df.reindex(columns=list(SE_COLUMNS + SE_ADDED_COLUMNS)) for fid, df in energies.items()}
+    previous = ({fid: _empty(PREVIOUS_COLUMNS) for fid in ids} if "calculations" not in relations else
+                overlap("calculations", PREVIOUS_COLUMNS, per,
+                        "NOT t.is_current AND t.granularity <> 'interval'"))
     dq = overlap("data_quality", DQ_COLUMNS, win)
     alerts = overlap("alerts", ALERT_COLUMNS, per)
     budgets = (overlap("uncertainty_budget", BUDGET_COLUMNS, per)
@@ -334,7 +340,7 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
             w.facility_id, w.start, w.end, w.window_start, c, energies[w.facility_id], dq[w.facility_id],
             alerts[w.facility_id], readings[w.facility_id],
             runs[runs["run_id"].isin(mine)].reset_index(drop=True) if len(runs) else runs, list(notes),
-            budgets[w.facility_id])
+            budgets[w.facility_id], previous[w.facility_id])
     return out
 
 

@@ -29,10 +29,11 @@ from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
 from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
 from thermaliq.physics import efficiency_ranges
-from thermaliq.report.periods import benchmark_band, benchmarked, summary_value
+from thermaliq.report.periods import (benchmark_band, benchmarked, energy_tiles, recalculation_texts,
+                                     summary_value, valid_intervals_text)
 from thermaliq.report.quality import completeness, local_label
 from thermaliq.report.sankey import fmt_kwh, sankey_data
-from thermaliq.report.view import FacilityView, PageView
+from thermaliq.report.view import FacilityView, PageView, balance_energies
 from thermaliq.report import baseline_page, savings
 
 #: Facility-days read together (one query per relation for many facilities; each query scans its
@@ -50,21 +51,20 @@ def operating_label(efficiency_percent: float, basis: str) -> str:
     return " (condensing)" if basis == "LHV" and efficiency_percent > 100.0 else ""
 
 
-def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> Markup:
+def _kpis(summary: dict | None, facility: Facility, alerts: int, placement, streams) -> Markup:
     th = facility.thresholds
     basis = summary.get("basis", facility.basis) if summary else facility.basis
     bal, dq = summary_value(summary, "balance_error_percent"), summary_value(summary, "data_quality_score")
     eff, u_eff = (summary_value(summary, k) for k in ("efficiency_percent", "efficiency_uncertainty_points"))
     firing_h, standby_h = summary_value(summary, "firing_hours"), summary_value(summary, "standby_hours")
     items = [
-        ("Efficiency" + (" (U, k = 2)" if math.isfinite(u_eff) else ""),
+        ("Efficiency" + (" (U, k = 2)" if math.isfinite(u_eff) else "")
+         + f", {valid_intervals_text(summary, streams)}",
          f"{with_uncertainty(eff, u_eff)} {basis}" + operating_label(eff, basis), ""),
         ("Firing / standby hours", "–" if math.isnan(firing_h) else f"{firing_h:g} h / {standby_h:g} h", ""),
-        ("Energy input", fmt_kwh(summary_value(summary, "energy_input_kwh")), ""),
-        ("Useful output", fmt_kwh(summary_value(summary, "useful_output_kwh")), ""),
-        ("Known losses", fmt_kwh(summary_value(summary, "losses_kwh")), ""),
-        ("Unaccounted", fmt_kwh(summary_value(summary, "unaccounted_kwh")), ""),
-        (f"Balance error (±{th.balance_tolerance_percent:g} %)", fmt_pct(bal, 2),
+        *energy_tiles(summary, streams),
+        (f"Balance error (±{th.balance_tolerance_percent:g} %), {valid_intervals_text(summary, streams)}",
+         fmt_pct(bal, 2),
          "" if math.isnan(bal) else ("bad" if abs(bal) > th.balance_tolerance_percent else "ok")),
         (f"Data quality (min {th.data_quality_min:.2f})", "–" if math.isnan(dq) else f"{dq:.2f}",
          "" if math.isnan(dq) else ("bad" if dq < th.data_quality_min else "ok")),
@@ -88,7 +88,8 @@ def _kpis(summary: dict | None, facility: Facility, alerts: int, placement) -> M
 
 def _sankey_section(view: PageView, facility: Facility, basis: str, title: str, stats: dict) -> Markup:
     # streams in configuration order: the stored row order of a month's streams is arbitrary
-    energies, how = view.stream_energies_of_period([s.id for s in facility.streams])
+    streams, how = view.stream_energies_of_period([s.id for s in facility.streams])
+    energies = dict(streams, energy_kwh=balance_energies(streams))   # the balance's intervals
     began = time.perf_counter()
     try:
         sd = sankey_data(energies)
@@ -203,10 +204,13 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
         placement, bench_note = benchmark_band(facility.type, benchmarked(facility.type, summary), basis)
         if bench_note:
             view.notes.append(bench_note)
-        memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement),
-                    rest=(engineering_sections(
-                              summary, view.stream_energies_of_period([s.id for s in facility.streams])[0],
-                              _page_budget(view))
+        order = [s.id for s in facility.streams]
+        marks = recalculation_texts(view.recalculations(), facility.timezone)
+        memo.update(basis=basis, kpis=_kpis(summary, facility, len(view.alerts), placement,
+                                            view.stream_energies_of_period(order)[0])
+                    + (PARTS.recalculated(marks) if marks else Markup()),
+                    rest=(engineering_sections(summary, view.balance_energies_of_period(order),
+                                               _page_budget(view))
                           + _trend_sections(view, facility, basis, placement)
                           + savings.period_section(view, facility, placement) + _quality_section(view, facility)
                           + _alerts_section(view, facility.timezone)),

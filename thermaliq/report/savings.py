@@ -84,7 +84,7 @@ def period_section(view: PageView, facility: Facility, placement) -> Markup:
     co2e = _co2e_kg(view, summary)
     days = _days_calculated(view)
     order = [s.id for s in facility.streams]
-    streams, _ = view.stream_energies_of_period(order)
+    streams = view.balance_energies_of_period(order)   # over the intervals of e_in
     rows, total, currency, priced_all = [], 0.0, None, True
     for sid, role, carrier, kwh in zip(streams["stream_id"], streams["role"], streams["carrier"],
                                        streams["energy_kwh"]):

@@ -25,8 +25,11 @@ from thermaliq.report.data import NAT_NS, ReportData, instants_ns, utc_instant
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.quality import RepairCounts, local_text
 
-#: Stream-energy columns a Sankey needs, in the order of ``report_periods.period_stream_energies``.
-STREAM_COLUMNS = ("stream_id", "role", "carrier", "energy_kwh")
+#: Stream-energy columns of a period, in the order of ``report_periods.period_stream_energies``:
+#: ``energy_kwh`` the stream's own over ``valid_intervals`` of ``intervals``, ``balance_energy_kwh``
+#: over the facility's valid intervals (a Sankey needs the first four, with the balance energy).
+STREAM_COLUMNS = ("stream_id", "role", "carrier", "energy_kwh", "balance_energy_kwh",
+                  "valid_intervals", "intervals")
 #: Day-result columns of the trend and balance figures (times as int64 UTC nanoseconds).
 DAY_COLUMNS = ("period_start", "efficiency_percent", "efficiency_mean_percent", "data_quality_score",
                "balance_error_percent", "unaccounted_kwh", "efficiency_uncertainty_points")
@@ -191,7 +194,42 @@ class PageView:
         rank = {sid: i for i, sid in enumerate(order)}
         ids = t.col("stream_id", exact).tolist()
         rows = exact[sorted(range(len(ids)), key=lambda i: rank.get(ids[i], len(rank)))] if order else exact
-        return {c: t.col(c, rows).tolist() for c in STREAM_COLUMNS}, None
+        return {c: t.col(c, rows).tolist() if c in t.columns else [np.nan] * len(rows)
+                for c in STREAM_COLUMNS}, None
+
+    def balance_energies_of_period(self, order: list[str]) -> Mapping[str, list]:
+        """:meth:`stream_energies_of_period` with ``energy_kwh`` over the facility's valid
+        intervals, the energies efficiency, balance and losses are made of (rows written before
+        issue 21 hold it in ``energy_kwh`` itself) [kWh]."""
+        streams, _ = self.stream_energies_of_period(order)
+        return dict(streams, energy_kwh=balance_energies(streams))
+
+    def recalculations(self) -> list[dict]:
+        """The page's day and month results that replace earlier versions, in time order: each
+        with ``granularity``, ``period_start`` (UTC), ``version``, ``calculated_at``, ``reason``
+        and the previous version's ``previous_version``, ``previous_efficiency_percent`` and
+        ``previous_energy_input_kwh``."""
+        previous = self.facility.data.previous
+        t = self.facility.calculations
+        if previous.empty or not len(self.calculations):
+            return []
+        rows = t.within(self.calculations, self.start, self.end)
+        gran = t.col("granularity", rows)
+        rows = rows[(gran == "day") | (gran == "month")]
+        before = previous.assign(ps=instants_ns(previous["period_start"]))
+        out = []
+        for r in rows[np.argsort(t.col("period_start", rows), kind="stable")]:
+            ps, g, version = t.columns["period_start"][r], t.columns["granularity"][r], t.columns["version"][r]
+            older = before[(before["ps"] == ps) & (before["granularity"] == g) & (before["version"] < version)]
+            if older.empty:
+                continue
+            last = older.loc[older["version"].idxmax()]
+            out.append({"granularity": g, "period_start": pd.Timestamp(int(ps), tz="UTC"),
+                        "version": int(version), "calculated_at": _instant(t.columns["calculated_at"][r]),
+                        "reason": t.columns["reason"][r], "previous_version": int(last["version"]),
+                        "previous_efficiency_percent": float(last["efficiency_percent"]),
+                        "previous_energy_input_kwh": float(last["energy_input_kwh"])})
+        return out
 
     def days(self) -> dict[str, np.ndarray] | None:
         """Day results of the trailing window with the 7-day reference mean
@@ -235,3 +273,17 @@ class PageView:
         mine = {r for r in ids.tolist() if not pd.isna(r)} if len(ids) else set()
         texts = [text for rid, text in zip(self.facility.run_ids, self.facility.run_texts) if rid in mine]
         return texts[-5:], len(mine)
+
+
+def _instant(value) -> pd.Timestamp:
+    """A time column's value (int64 UTC nanoseconds, or a Timestamp) as a UTC Timestamp or NaT."""
+    if isinstance(value, (int, np.integer)):
+        return pd.NaT if value == NAT_NS else pd.Timestamp(int(value), tz="UTC")
+    return pd.Timestamp(value)
+
+
+def balance_energies(streams: Mapping[str, list]) -> list[float]:
+    """Per stream of :data:`STREAM_COLUMNS` lists: the energy over the facility's valid intervals
+    [kWh] (``balance_energy_kwh``, or ``energy_kwh`` in rows written before it existed)."""
+    return [float(e) if b is None or pd.isna(b) else float(b)
+            for e, b in zip(streams["energy_kwh"], streams["balance_energy_kwh"])]

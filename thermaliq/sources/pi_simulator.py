@@ -125,6 +125,27 @@ class PiWebApiSimulator:
                      "PointType": "Float32", "EngineeringUnits": self.units.get(tag, ""),
                      "Links": {"RecordedData": f"{self.url}/streams/{web_id}/recorded"}}
 
+    def data_server_web_id(self) -> str:
+        """The simulated data server's WebId (``F1DS`` + URL-safe base64 of its name)."""
+        return "F1DS" + base64.urlsafe_b64encode(self.data_server.encode()).decode().rstrip("=")
+
+    def server_by_path(self, path: str) -> tuple[int, dict]:
+        """``GET dataservers?path=\\\\SERVER``: the data server by path."""
+        if path.lstrip("\\") != self.data_server:
+            return 404, {"Errors": [f"Data server not found '{path}'."]}
+        return 200, {"WebId": self.data_server_web_id(), "Name": self.data_server,
+                     "Path": f"\\\\{self.data_server}"}
+
+    def points(self, web_id: str, q: dict) -> tuple[int, dict]:
+        """``GET dataservers/{webId}/points``: the server's points, ``startIndex``/``maxCount`` paged."""
+        if web_id != self.data_server_web_id():
+            return 404, {"Errors": [f"Data server not found '{web_id}'."]}
+        start = int(q.get("startIndex", ["0"])[0])
+        count = min(int(q.get("maxCount", ["1000"])[0]), 1000)
+        names = sorted(tag for tag, *_ in self._series.values())
+        return 200, {"Items": [{"Name": t, "WebId": web_id_of(self.data_server, t)}
+                               for t in names[start:start + count]]}
+
     def recorded(self, web_id: str, q: dict) -> tuple[int, dict]:
         """Recorded values of one stream for query ``q`` (lists of strings)."""
         if web_id not in self._series:
@@ -233,6 +254,10 @@ def _handler(sim: PiWebApiSimulator):
                 time.sleep(sim._delay_s)
             if path == "/piwebapi/points":
                 status, answer = sim.point(q.get("path", [""])[0])
+            elif path == "/piwebapi/dataservers":
+                status, answer = sim.server_by_path(q.get("path", [""])[0])
+            elif path.startswith("/piwebapi/dataservers/") and path.endswith("/points"):
+                status, answer = sim.points(path.split("/")[3], q)
             elif path == "/piwebapi/streamsets/recorded":
                 status, answer = sim.streamset(q)
             elif path.startswith("/piwebapi/streams/") and path.endswith("/recorded"):

@@ -33,7 +33,11 @@ RELATIONS: dict[str, list[tuple[str, str]]] = {
                         ("period_start", "TIMESTAMPTZ"), ("period_end", "TIMESTAMPTZ"),
                         ("stream_id", "VARCHAR"), ("role", "VARCHAR"), ("carrier", "VARCHAR"),
                         ("energy_kwh", "DOUBLE"), ("is_current", "BOOLEAN"),
-                        ("exergy_kwh", "DOUBLE"), ("version", "BIGINT")],
+                        ("exergy_kwh", "DOUBLE"), ("version", "BIGINT"),
+                        # issue 21: energy_kwh is the stream's own, over its valid intervals;
+                        # balance_energy_kwh over the facility's valid intervals
+                        ("balance_energy_kwh", "DOUBLE"), ("valid_intervals", "BIGINT"),
+                        ("intervals", "BIGINT"), ("coverage", "DOUBLE")],
     "calculations": [("facility_id", "VARCHAR"), ("granularity", "VARCHAR"),
                      ("period_start", "TIMESTAMPTZ"), ("period_end", "TIMESTAMPTZ"),
                      ("basis", "VARCHAR"), ("energy_input_kwh", "DOUBLE"),
@@ -92,6 +96,9 @@ GLOBS = {
 # Columns a relation gained after files were written without them: those files read NULL there.
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "data_quality": [("outlier_points", "BIGINT")],   # NULL: the count is only in `issues`
+    # NULL before issue 21: energy_kwh then was the energy over the facility's valid intervals
+    "stream_energies": [("balance_energy_kwh", "DOUBLE"), ("valid_intervals", "BIGINT"),
+                        ("intervals", "BIGINT"), ("coverage", "DOUBLE")],
     # NULL in results written before these columns existed: operating hours (issue 14),
     # uncertainty and CHP indicators (issue 17), CO2e (issue 18)
     "calculations": [("firing_hours", "DOUBLE"), ("standby_hours", "DOUBLE")] + [(c, "DOUBLE") for c in (

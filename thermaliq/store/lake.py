@@ -133,6 +133,17 @@ def data_days(lake: Path, facility_id: str) -> tuple[date, date] | None:
     return (date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else None
 
 
+def stored_tags(lake: Path, facility_id: str, first: date, last: date) -> set[str]:
+    """The tags of a facility's stored readings on local days ``first`` .. ``last`` (reads only
+    the ``tag`` column of each day's partition)."""
+    tags: set[str] = set()
+    for part in (lake / "readings" / f"facility_id={facility_id}").glob("date=*/part-0.parquet"):
+        if first.isoformat() <= part.parent.name.removeprefix("date=") <= last.isoformat():
+            column = pq.read_table(part, columns=["tag"])["tag"]
+            tags |= {t for t in pc.unique(column).to_pylist() if t is not None}
+    return tags
+
+
 def last_reading(lake: Path, facility_id: str, day: date) -> pd.Timestamp | None:
     """The latest instant of the stored readings of one local day (UTC), None without any."""
     path = readings_partition(lake, facility_id, day)
