@@ -2,6 +2,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from thermaliq.quality import outliers
@@ -106,3 +107,20 @@ def test_hampel_flags_no_gaussian_noise_on_a_sine_load_and_still_catches_the_spi
         assert outliers.hampel_mask(x, 6.0, floor)[0].sum() == 0, seed
         x[5000] += 200.0
         assert np.flatnonzero(outliers.hampel_mask(x, 6.0, floor)[0]).tolist() == [5000]
+
+
+@pytest.mark.parametrize("floor", [1.0, 1e-6])
+def test_hampel_across_standby_equals_its_definition(floor):
+    """Both ways of evaluating the rule (a few candidates: medians at them; most samples:
+    rolling medians over all) equal the definition spelled out with pandas on start/stop series."""
+    rng = np.random.default_rng(5)
+    x = np.r_[np.zeros(120), 1000 + 10 * rng.standard_normal(400), np.zeros(90),
+              500 + 5 * rng.standard_normal(300)]
+    x[[200, 650]] += [120.0, -80.0]
+    s = pd.Series(x)
+    dev = (s - s.rolling(5, center=True, min_periods=3).median()).abs().to_numpy()
+    step = np.abs(np.diff(x, prepend=np.nan))
+    want = dev > 6.0 * np.maximum(outliers.MAD_TO_SIGMA / np.sqrt(2) * _half_window_mad(step), floor)
+    mask, _ = outliers.hampel_mask(x, 6.0, floor)
+    np.testing.assert_array_equal(mask, want)
+    assert mask[[200, 650]].all()
