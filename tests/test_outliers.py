@@ -2,8 +2,8 @@
 import itertools
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from thermaliq.quality import outliers
 
