@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from thermaliq.quality import outliers
 
@@ -38,6 +39,35 @@ def test_reference_median_missing_values_and_signed_zeros_take_the_general_way()
         assert np.array_equal(np.signbit(got), np.signbit(want))
 
 
+def _half_window_mad(step: np.ndarray) -> np.ndarray:
+    """The noise of the Hampel rule spelled out with pandas: the median step of the 61-sample
+    window, or, where the medians of the 31 steps up to and including a sample and of the 31
+    after it (at least 16 present) differ more than 3-fold, the larger of them."""
+    s = pd.Series(step)
+    whole = s.rolling(61, center=True, min_periods=31).median().to_numpy()
+    left = s.rolling(31, min_periods=16).median().to_numpy()
+    right = s[::-1].rolling(31, min_periods=16).median()[::-1].shift(-1).to_numpy()
+    with np.errstate(invalid="ignore"):
+        changed = np.fmax(left, right) > 3.0 * np.fmin(left, right)
+    return np.where(changed, np.fmax(left, right), whole)
+
+
+def test_hampel_ignores_an_idle_half_window_after_a_start_and_before_a_stop():
+    """A burner that lights after 3 h of standby (exact zeros) and stops after 10 h, 1 %
+    noise (sigma 10 on 1000), 50 cycles: the whole-window noise estimate was about zero next to
+    the standby and flagged about 3 samples per cycle; the larger half-window estimate flags none.
+    A +100 spike (10 sigma) in the firing hours is still caught in 47 of the 50 cycles."""
+    rng = np.random.default_rng(1)
+    flags = caught = 0
+    for _ in range(50):
+        x = np.r_[np.zeros(180), 1000 + 10 * rng.standard_normal(600), np.zeros(180)]
+        flags += int(outliers.hampel_mask(x, 6.0, 1.0)[0].sum())
+        x[400] += 100.0
+        caught += int(outliers.hampel_mask(x, 6.0, 1.0)[0][400])
+    assert flags == 0
+    assert caught >= 45
+
+
 def test_hampel_mask_unchanged_by_the_fast_median():
     """hampel_mask with the fast reference equals the rule spelled out with centred_median."""
     rng = np.random.default_rng(3)
@@ -47,7 +77,7 @@ def test_hampel_mask_unchanged_by_the_fast_median():
     med = _reference(x)
     dev = np.abs(x - med)
     step = np.abs(np.diff(x, prepend=np.nan))     # the noise from successive differences (#21)
-    mad = outliers.centred_median(step, outliers.WINDOW, outliers.WINDOW // 2 + 1)
+    mad = _half_window_mad(step)
     want = dev > 6.0 * np.maximum(outliers.MAD_TO_SIGMA / np.sqrt(2) * mad, 0.01)
     assert np.array_equal(ref, med)
     assert np.array_equal(mask, want)
@@ -77,3 +107,20 @@ def test_hampel_flags_no_gaussian_noise_on_a_sine_load_and_still_catches_the_spi
         assert outliers.hampel_mask(x, 6.0, floor)[0].sum() == 0, seed
         x[5000] += 200.0
         assert np.flatnonzero(outliers.hampel_mask(x, 6.0, floor)[0]).tolist() == [5000]
+
+
+@pytest.mark.parametrize("floor", [1.0, 1e-6])
+def test_hampel_across_standby_equals_its_definition(floor):
+    """Both ways of evaluating the rule (a few candidates: medians at them; most samples:
+    rolling medians over all) equal the definition spelled out with pandas on start/stop series."""
+    rng = np.random.default_rng(5)
+    x = np.r_[np.zeros(120), 1000 + 10 * rng.standard_normal(400), np.zeros(90),
+              500 + 5 * rng.standard_normal(300)]
+    x[[200, 650]] += [120.0, -80.0]
+    s = pd.Series(x)
+    dev = (s - s.rolling(5, center=True, min_periods=3).median()).abs().to_numpy()
+    step = np.abs(np.diff(x, prepend=np.nan))
+    want = dev > 6.0 * np.maximum(outliers.MAD_TO_SIGMA / np.sqrt(2) * _half_window_mad(step), floor)
+    mask, _ = outliers.hampel_mask(x, 6.0, floor)
+    np.testing.assert_array_equal(mask, want)
+    assert mask[[200, 650]].all()

@@ -7,7 +7,9 @@ masks of the samples to exclude, so they can be tested on hand-made series and r
   it departs from the median of its ``REFERENCE_WINDOW`` nearest samples (itself in the middle)
   by more than ``threshold`` robust standard deviations of the tag's noise. The robust standard
   deviation is 1.4826 / sqrt(2) x the median absolute difference of successive samples over a
-  centred window of ``window`` samples (an hour of 1-minute data). A short reference follows ramps, humps and
+  centred window of ``window`` samples (an hour of 1-minute data), or of the noisier half of it
+  where the halves differ more than 3-fold (a change between standby and firing, see
+  :func:`state_change_noise`). A short reference follows ramps, humps and
   steps of a real load profile exactly (a 61-sample median lags them and flagged the top of
   every load swing), while one or two stray samples cannot move a 5-sample median.
 * z-score (optional): the deviation from the mean of the centred window *without the sample
@@ -105,11 +107,59 @@ def hampel_mask(values: np.ndarray, threshold: float, floor: float,
             .median().to_numpy()[todo]
     else:
         mad = centred_median(step, window, window // 2 + 1, at=todo)
+    mad = state_change_noise(step, window, todo, mad)
     scale = np.maximum(MAD_TO_SIGMA / np.sqrt(2.0) * mad, floor)
     mask = np.zeros(len(x), dtype=bool)
     with np.errstate(invalid="ignore"):
         mask[todo] = dev[todo] > threshold * scale
     return mask, med
+
+
+#: A window whose two halves differ this much in noise spans a change of operating state [-].
+STATE_CHANGE_RATIO = 3.0
+
+
+def state_change_noise(step: np.ndarray, window: int, at: np.ndarray, mad: np.ndarray) -> np.ndarray:
+    """The whole-window noise ``mad`` at ``at``, except across a change of operating state [tag unit].
+
+    Parameters
+    ----------
+    step : numpy.ndarray
+        ``|x_i - x_(i-1)|`` of the series (NaN first) [tag unit].
+    window : int
+        Odd length of the whole window [samples]; each half holds ``window // 2 + 1`` steps, the
+        one into the sample itself on the earlier side.
+    at : numpy.ndarray of int
+        Positions evaluated [sample index].
+    mad : numpy.ndarray
+        Median step of the whole window at ``at`` [tag unit].
+
+    Notes
+    -----
+    A burner that lights after standby has a window half of idle zeros and half of firing noise:
+    the median of the whole window is about zero, and the first firing samples were flagged
+    (about 3 per start and stop at 1 % noise). Where the median steps of the two halves differ by
+    more than :data:`STATE_CHANGE_RATIO` the window spans two states, and the larger half-median,
+    the noise of the state the sample is in, is used. On steady noise the two halves (31 steps
+    each) agree well within that ratio, so the rule is the whole-window one; a spike moves at
+    most two steps of one half. A half with fewer than half its steps (the series' ends) is left
+    out of the comparison.
+    """
+    at = np.asarray(at, dtype="int64")
+    if len(at) == 0:
+        return mad
+    half = window // 2 + 1
+    need = half // 2 + 1
+    if len(at) * 8 > len(step):     # most samples: two rolling medians over all are cheaper
+        steps = pd.Series(step)
+        left = steps.rolling(half, min_periods=need).median().to_numpy()[at]
+        right = steps[::-1].rolling(half, min_periods=need).median()[::-1].shift(-1).to_numpy()[at]
+    else:
+        left = centred_median(np.r_[np.full(half, np.nan), step], half, need, at=at + half // 2 + 1)
+        right = centred_median(np.r_[step[1:], np.full(half, np.nan)], half, need, at=at + half // 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        changed = np.fmax(left, right) > STATE_CHANGE_RATIO * np.fmin(left, right)
+    return np.where(changed, np.fmax(left, right), mad)
 
 
 def _reference_median(x: np.ndarray) -> np.ndarray:
