@@ -113,7 +113,7 @@ def facility_lock(lake: Path, facility_id: str, timeout_s: float | None = None):
     written inside committed as one commit on a clean exit (undone after an exception).
     """
     wait = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
-    with _file_lock(lake, facility_id, wait):
+    with local_lock(lake, facility_id, wait):
         remote = objectlake.for_lake(lake)
         if remote is None:
             yield
@@ -129,7 +129,9 @@ def facility_lock(lake: Path, facility_id: str, timeout_s: float | None = None):
 
 
 @contextmanager
-def _file_lock(lake: Path, facility_id: str, wait: float):
+def local_lock(lake: Path, facility_id: str, wait: float):
+    """The facility's file lock alone (the processes of this host), whether the lake is remote
+    or not; ``wait`` [s] before :class:`LockTimeout`."""
     locks = lake / "_locks"
     locks.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(locks / f"{facility_id}.lock"))
@@ -159,7 +161,7 @@ def refresh(lake: Path, facility_id: str) -> None:
     that holds no lock calls it first); nothing for a local lake."""
     remote = objectlake.for_lake(lake)
     if remote is not None:
-        with _file_lock(lake, facility_id, LOCK_TIMEOUT_S):
+        with local_lock(lake, facility_id, LOCK_TIMEOUT_S):
             remote.pull(facility_id)
 
 
