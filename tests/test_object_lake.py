@@ -155,3 +155,14 @@ def test_plain_http_only_to_a_loopback_endpoint(monkeypatch):
     opts = objectlake.storage_options("s3://b/lake")
     assert opts["endpoint_url"] == "http://127.0.0.1:9000"
     assert opts["client_kwargs"] == {"region_name": "eu-west-1"}
+
+
+def test_the_prefect_lease_needs_a_shared_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from thermaliq.store import leases
+
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        with pytest.raises(ConfigError, match="needs the Prefect server that every host shares"):
+            with leases.facility_lease("F1", 1.0, 60.0):
+                pass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from thermaliq.errors import ThermaliqError
+from thermaliq.errors import ConfigError, ThermaliqError
 
 PREFIX = "thermaliq-lake-"
 _CREATED: set[str] = set()
@@ -54,7 +54,13 @@ def facility_lease(facility_id: str, timeout_s: float, lease_s: float):
     """Hold the cross-host slot of ``facility_id`` (wait at most ``timeout_s`` [s]; lease
     ``lease_s`` [s], renewed while held)."""
     from prefect.concurrency.sync import concurrency
+    from prefect.settings import PREFECT_API_URL
 
+    if not PREFECT_API_URL.value():
+        raise ConfigError("a remote lake (THERMALIQ_LAKE_URL) with THERMALIQ_LAKE_LOCK=prefect needs "
+                          "the Prefect server that every host shares (PREFECT_API_URL)",
+                          field="THERMALIQ_LAKE_LOCK",
+                          fix="set PREFECT_API_URL, or THERMALIQ_LAKE_LOCK=none when one host writes")
     name = limit_name(facility_id)
     ensure_limit(name)
     try:
