@@ -166,3 +166,16 @@ def test_the_prefect_lease_needs_a_shared_server(monkeypatch):
         with pytest.raises(ConfigError, match="needs the Prefect server that every host shares"):
             with leases.facility_lease("F1", 1.0, 60.0):
                 pass
+
+
+def test_a_run_record_rewritten_when_the_run_ends_reaches_a_reader(remote, tmp_path):
+    a, b = tmp_path / "a" / "lake", tmp_path / "b" / "lake"
+    record = {"run_id": "r1", "flow": "backfill", "started_at": pd.Timestamp("2024-06-01", tz="UTC"),
+              "finished_at": None, "status": "running", "parameters": "{}", "reason": None}
+    lake.write_run(a, record)
+    lake.refresh_all(b)
+    assert pd.read_parquet(b / "runs" / "r1.parquet")["status"].tolist() == ["running"]
+    lake.write_run(a, {**record, "finished_at": pd.Timestamp("2024-06-01 01:00", tz="UTC"),
+                       "status": "completed"})
+    lake.refresh_all(b)
+    assert pd.read_parquet(b / "runs" / "r1.parquet")["status"].tolist() == ["completed"]

@@ -275,19 +275,34 @@ class ObjectLake:
         self.fs.put_file(str(path), self.remote(f"runs/{path.name}"))
 
     def pull_runs(self) -> int:
-        """Copy the run files the working copy does not have; return how many."""
+        """Copy the run files the working copy lacks or holds in an older form (a run's row is
+        rewritten when it ends); return how many were copied."""
         try:
-            names = self.fs.ls(self.remote("runs"), detail=False)
+            entries = self.fs.ls(self.remote("runs"), detail=True)
         except FileNotFoundError:
             return 0
         fetched = 0
-        for name in names:
-            target = self.local / "runs" / name.rpartition("/")[2]
-            if not target.exists():
-                with atomic_path(target, durable=False) as tmp:
-                    self.fs.get_file(name, str(tmp))
-                fetched += 1
+        for entry in entries:
+            target = self.local / "runs" / entry["name"].rpartition("/")[2]
+            if target.exists() and not _newer(entry, target):
+                continue
+            with atomic_path(target, durable=False) as tmp:
+                self.fs.get_file(entry["name"], str(tmp))
+            fetched += 1
         return fetched
+
+
+def _newer(entry: dict, local: Path) -> bool:
+    """Whether the remote object ``entry`` (an fsspec ``ls`` detail) differs from the local copy:
+    another size, or written after it (no time known: taken as newer)."""
+    st = local.stat()
+    if entry.get("size") != st.st_size:
+        return True
+    modified = entry.get("LastModified") or entry.get("mtime") or entry.get("last_modified")
+    if modified is None:
+        return True
+    stamp = modified.timestamp() if hasattr(modified, "timestamp") else float(modified)
+    return stamp >= st.st_mtime - 1.0     # object stores keep whole seconds
 
 
 def _object_key(rel: str, seq: int) -> str:
