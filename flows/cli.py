@@ -18,6 +18,7 @@ from rich.table import Table
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
 import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
+from flows.lake_cli import lake_app
 from flows.cli_start import HomeOpt, check_dates, check_source, init, preflight, query, report_tags
 from thermaliq.errors import ConfigError, ThermaliqError
 from thermaliq.home import Home
@@ -311,6 +312,7 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
 app.command("check-source")(check_source)
 app.command()(query)
 app.command()(init)
+app.add_typer(lake_app)   # thermaliq lake migrate (issue #19)
 
 
 def main() -> None:

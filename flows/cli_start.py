@@ -153,7 +153,10 @@ def query(sql: Annotated[str, typer.Argument(help="SQL over the relations (readi
 
     from thermaliq.store import catalog
 
+    from thermaliq.store import lake
+
     h = Home.resolve(home)
+    lake.refresh_all(h.lake)    # a remote lake (THERMALIQ_LAKE_URL): its committed files
     if not h.lake.is_dir():
         err.print(f"[red]no results yet[/] under {h.root} (run 'thermaliq backfill' first, or give --home)")
         raise typer.Exit(2)

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     executor: str = Field("local", pattern=r"^(local|(dask|tcp|tls)://[^/\s]+)$",
                           description="where the CPU-heavy jobs run: 'local' (this machine's worker "
                           "processes) or 'dask://host:port' (the workers of a Dask scheduler)")
+    # issue #19: the lake on object storage
+    lake_url: str | None = Field(None, description="fsspec URL of the lake (s3://bucket/prefix, "
+                                 "gs://..., az://...); unset: <home>/lake on local disk")
+    lake_lock: str = Field("prefect", pattern="^(prefect|none)$",
+                           description="cross-host exclusion of a facility's writers on a remote "
+                           "lake: 'prefect' (global concurrency limit with a lease) or 'none' "
+                           "(one host: file locks and conditional commits only)")
+    lake_lease_s: float = Field(60.0, ge=60, le=86400, description="lease of a facility's "
+                                "cross-host lock, renewed while held; a killed holder frees it "
+                                "after this long [s]")
 
     def as_env(self) -> dict[str, str]:
         """The settings as ``THERMALIQ_*`` variables (for a child process that reads its own)."""
@@ -96,6 +106,23 @@ def _read(overrides: dict) -> Settings:
         name = "THERMALIQ_" + str(first["loc"][0]).upper() if first.get("loc") else "THERMALIQ_*"
         raise ConfigError(f"{name}: {first['msg']}", field=name,
                           fix="correct or unset the environment variable") from None
+
+
+class ObjectStoreSettings(BaseSettings):
+    """Connection settings of an S3-compatible lake: the standard AWS variables (never the YAML)."""
+
+    model_config = SettingsConfigDict(env_prefix="AWS_", extra="ignore", frozen=True)
+
+    endpoint_url: str | None = Field(None, description="S3 endpoint (AWS_ENDPOINT_URL); unset: AWS")
+    access_key_id: str | None = Field(None, description="AWS_ACCESS_KEY_ID")
+    secret_access_key: str | None = Field(None, repr=False, description="AWS_SECRET_ACCESS_KEY")
+    session_token: str | None = Field(None, repr=False, description="AWS_SESSION_TOKEN")
+    region: str | None = Field(None, description="AWS_REGION")
+
+
+def object_store_settings() -> ObjectStoreSettings:
+    """The ``AWS_*`` connection settings of an S3 lake, read from the environment now."""
+    return ObjectStoreSettings()
 
 
 def secret(name: str, *, field: str) -> str:

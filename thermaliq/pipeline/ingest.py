@@ -120,6 +120,7 @@ def files_to_check(home: Home, facility: Facility, force: bool, summary: IngestS
     None)`` in name order; a file whose size and modification time equal the ledger's is left
     out and counted in ``summary.sources_skipped`` (unless ``force``).
     """
+    lake.refresh(home.lake, facility.facility_id)     # a remote lake: its last commit (issue #19)
     ledger = lake.read_ledger(home.lake, facility.facility_id)
     known = {r.source: r for r in ledger.itertuples(index=False)}
     out = []

@@ -32,6 +32,7 @@ def compute_window_job(home: str, facility: Facility, first: date, last: date,
     Expectations from the same read."""
     started = time.perf_counter()
     h = Home.resolve(home)
+    lake.refresh(h.lake, facility.facility_id)        # a remote lake: its last commit (issue #19)
     readings = calculate.load_window_readings(h, facility, first, last)
     start, end = periods.day_window(first, last, facility.timezone)
     ts = readings["ts"]

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from thermaliq.store import leases, objectlake
 from thermaliq.store.atomic import atomic_path
 from thermaliq.errors import ThermaliqError
 from thermaliq.store.testhooks import crash_point
@@ -104,11 +105,36 @@ def remove_stale_temporaries(lake: Path) -> int:
 
 @contextmanager
 def facility_lock(lake: Path, facility_id: str, timeout_s: float | None = None):
-    """Hold the write lock of one facility (a file lock, valid across processes)."""
+    """Hold the write lock of one facility (a file lock, valid across processes).
+
+    With the lake on object storage (``THERMALIQ_LAKE_URL``) the hold is also the facility's
+    transaction (:mod:`thermaliq.store.objectlake`): the cross-host lease is taken
+    (:mod:`thermaliq.store.leases`), the working copy brought to the last commit, and everything
+    written inside committed as one commit on a clean exit (undone after an exception).
+    """
+    wait = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
+    with local_lock(lake, facility_id, wait):
+        remote = objectlake.for_lake(lake)
+        if remote is None:
+            yield
+            return
+        with _lease(facility_id, wait):
+            remote.pull(facility_id)
+            try:
+                yield
+                remote.push(facility_id)
+            except BaseException:
+                remote.pull(facility_id)      # undo the uncommitted write in the working copy
+                raise
+
+
+@contextmanager
+def local_lock(lake: Path, facility_id: str, wait: float):
+    """The facility's file lock alone (the processes of this host), whether the lake is remote
+    or not; ``wait`` [s] before :class:`LockTimeout`."""
     locks = lake / "_locks"
     locks.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(locks / f"{facility_id}.lock"))
-    wait = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         lock.acquire(timeout=wait)
     except Timeout as exc:
@@ -118,6 +144,38 @@ def facility_lock(lake: Path, facility_id: str, timeout_s: float | None = None):
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def _lease(facility_id: str, wait: float):
+    settings = load_settings()
+    if settings.lake_lock == "none":
+        yield
+        return
+    with leases.facility_lease(facility_id, wait, settings.lake_lease_s):
+        yield
+
+
+def refresh(lake: Path, facility_id: str) -> None:
+    """Bring the working copy of a facility to its last commit when the lake is remote (a reader
+    that holds no lock calls it first); nothing for a local lake."""
+    remote = objectlake.for_lake(lake)
+    if remote is not None:
+        with local_lock(lake, facility_id, LOCK_TIMEOUT_S):
+            remote.pull(facility_id)
+
+
+def refresh_all(lake: Path) -> list[str]:
+    """Bring the whole working copy (every facility and the runs) to the last commits when the
+    lake is remote; return the facilities refreshed (none for a local lake)."""
+    remote = objectlake.for_lake(lake)
+    if remote is None:
+        return []
+    facilities = remote.facilities()
+    for facility_id in facilities:
+        refresh(lake, facility_id)
+    remote.pull_runs()
+    return facilities
 
 
 # --- readings -----------------------------------------------------------------------------------
@@ -375,5 +433,9 @@ def write_run(lake: Path, record: dict) -> Path:
         df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
     for col in ("run_id", "flow", "status", "parameters", "reason"):
         df[col] = df[col].astype("string")   # typed text even when every value is missing
-    return write_parquet_atomic(df[["run_id", "flow", "started_at", "finished_at", "status",
+    path = write_parquet_atomic(df[["run_id", "flow", "started_at", "finished_at", "status",
                                     "parameters", "reason"]], lake / "runs" / f"{record['run_id']}.parquet")
+    remote = objectlake.for_lake(lake)
+    if remote is not None:
+        remote.put_run(path)
+    return path
