@@ -74,14 +74,15 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=EMISSION_COLUMNS)
     gwp = facility.emission_factors.gwp
-    stream = rows["stream_id"].to_numpy(dtype=object)
+    codes, streams = pd.factorize(rows["stream_id"])
     e_kwh = rows["energy_kwh"].to_numpy(dtype="float64")
     n = len(rows)
     scope, source = np.empty(n, dtype=object), np.empty(n, dtype=object)
     e_hhv, co2, ch4, n2o, co2e = (np.empty(n) for _ in range(5))
     # the streams' rows keep the order of ``energies``; each stream's numbers element by element
-    for stream_id in sorted(set(stream)):
-        at = stream == stream_id
+    for code in np.argsort(np.asarray(streams, dtype=object), kind="stable"):
+        stream_id = streams[code]
+        at = codes == code
         kind, what = factors[stream_id]
         e = e_kwh[at]
         if kind == "direct":
@@ -105,9 +106,10 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "facility_id": facility.facility_id,
         "granularity": rows["granularity"].to_numpy(),
-        "period_start": pd.to_datetime(rows["period_start"].to_numpy(), utc=True),
-        "period_end": pd.to_datetime(rows["period_end"].to_numpy(), utc=True),
-        "stream_id": pd.array(stream, dtype="str"), "scope": pd.array(scope, dtype="str"),
+        "period_start": pd.DatetimeIndex(pd.to_datetime(rows["period_start"], utc=True)),
+        "period_end": pd.DatetimeIndex(pd.to_datetime(rows["period_end"], utc=True)),
+        "stream_id": pd.array(np.asarray(streams, dtype=object)[codes], dtype="str"),
+        "scope": pd.array(scope, dtype="str"),
         "energy_hhv_kwh": e_hhv, "co2_kg": co2, "ch4_kg": ch4, "n2o_kg": n2o, "co2e_kg": co2e,
         "factor_source": pd.array(source, dtype="str")})
     if "version" in rows:
