@@ -80,17 +80,12 @@ def _budget_table(budget: pd.DataFrame) -> Markup:
     if eff.empty:
         return PARTS.empty("No uncertainty budget for this period (budgets are kept per day).")
     days = eff["period_start"].nunique()
-    keys = ["source", "stream_id", "unit"]
-    grouped = eff.groupby(keys, sort=False).agg(u=("standard_uncertainty", "mean"),
-                                                c=("sensitivity", "mean"))
-    grouped["contribution"] = _rms_per_group(eff.groupby(keys, sort=False).ngroup().to_numpy(),
-                                             eff["contribution_points"].to_numpy(dtype="float64"),
-                                             len(grouped))
+    grouped = _per_source(eff)
     total = float((grouped["contribution"] ** 2).sum())
     rows = []
     ordered = grouped.sort_values("contribution", ascending=False)
-    for (source, stream, unit), u, c, contribution in zip(ordered.index, ordered["u"], ordered["c"],
-                                                         ordered["contribution"]):
+    for source, stream, unit, u, c, contribution in zip(*(ordered[k] for k in (
+            "source", "stream_id", "unit", "u", "c", "contribution"))):
         rows.append({"source": source, "stream": stream, "u": f"{u:.4g} {unit}",
                      "c": f"{c:+.4g} pt/{unit}" if math.isfinite(c) else "–",
                      "contribution": f"{contribution:.2f} pt",
@@ -102,6 +97,27 @@ def _budget_table(budget: pd.DataFrame) -> Markup:
     note = (f"Mean over {days} day(s); each instrument's error is systematic over a period "
             "(it does not average out), inputs combine in quadrature (GUM, JCGM 100:2008).")
     return table + PARTS.notes([note])
+
+
+def _per_source(eff: pd.DataFrame) -> pd.DataFrame:
+    """Per (source, stream_id, unit), in order of first appearance: the mean ``u`` and ``c`` and
+    the RMS ``contribution`` of the efficiency rows (columns ``source, stream_id, unit, u, c,
+    contribution``). A day page has one row per source: then the means are the values themselves
+    and the groupby is skipped (the same numbers: a mean of one value is that value, pandas' too)."""
+    keys = ["source", "stream_id", "unit"]
+    values = eff["contribution_points"].to_numpy(dtype="float64")
+    columns = [eff[k].to_numpy(dtype=object) for k in keys]
+    tuples = list(zip(*columns))
+    if len(set(tuples)) == len(tuples) and not any(pd.isna(x) for t in tuples for x in t):
+        return pd.DataFrame({**dict(zip(keys, columns)),
+                             "u": eff["standard_uncertainty"].to_numpy(dtype="float64"),
+                             "c": eff["sensitivity"].to_numpy(dtype="float64"),
+                             "contribution": np.sqrt(values ** 2)})
+    grouped = eff.groupby(keys, sort=False).agg(u=("standard_uncertainty", "mean"),
+                                                c=("sensitivity", "mean"))
+    grouped["contribution"] = _rms_per_group(eff.groupby(keys, sort=False).ngroup().to_numpy(),
+                                             values, len(grouped))
+    return grouped.reset_index()
 
 
 def _rms_per_group(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
