@@ -7,11 +7,15 @@ the worker processes) and profiles its readings; one validation task runs Great 
 the profiles of all its facilities, and of the next windows already computed (GX costs ~0.3 s a
 run, whatever the rows); one store task then stores every facility's window with its alerts and
 GX outcome; after the last window, one task refits the baselines of the facilities that declare
-one. So a fleet pays Prefect's per-task cost (~25-30 ms) per window, not per facility; a facility
-that fails inside a batched task gets its own failed task run (``tasks/failures.py``). Storing goes in window order (the anomaly alert reads the stored days
-before a window), computing does not: the next windows are computed while one is validated and
-stored. A failing facility never stops the others, and a failed window never stops the later
-windows of its facility.
+one. Storing goes in window order (the anomaly alert reads the stored days before a window),
+computing does not: the next windows are computed while one is validated and stored. A failing
+facility never stops the others, and a failed window never stops the later windows of its facility.
+
+So a fleet pays Prefect's per-task cost (~25-30 ms) per window, not per facility; a facility that
+fails inside a batched task gets its own failed task run (``tasks/failures.py``). Configurations,
+computed windows and GX outcomes go to the tasks inside ``quote``: Prefect would otherwise walk
+every field of every ``Facility`` looking for futures, twice per task run; the tasks receive them
+unwrapped.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from datetime import date
 from prefect import get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from tasks.calculate import calculate_window
 from tasks.gx import validate as gx_validate
@@ -104,8 +109,8 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: Ru
 
     def compute_ahead(upto: int) -> None:
         for k in range(len(computing), min(upto + 1, len(windows))):
-            computing.append(calculate_window.submit(run.home, {fid: run.facilities[fid] for fid in ids},
-                                                     *windows[k], run.run_id, run.settings))
+            batch = quote({fid: run.facilities[fid] for fid in ids})
+            computing.append(calculate_window.submit(run.home, batch, *windows[k], run.run_id, run.settings))
 
     stored = None                        # (label, future) of the previous window's store task
     for k, (first, last) in enumerate(windows):
@@ -121,8 +126,9 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: Ru
         else:
             window = computed.pop(k)
             stored = (f"{first}..{last}",
-                      store_window_results.submit(run.home, {fid: run.facilities[fid] for fid in window},
-                                                  window, checked.pop(k),
+                      store_window_results.submit(run.home,
+                                                  quote({fid: run.facilities[fid] for fid in window}),
+                                                  quote(window), quote(checked.pop(k)),
                                                   first, last, run.run_id, run.settings,
                                                   reason=run.reason, new_version=run.new_version))
     if stored is not None:
@@ -167,7 +173,8 @@ def _validate(run: _Run, batch: list[int], windows, computing: list, computed: d
         checked[j] = None
     if not any(profiles.values()):
         return
-    validation = validate_window.submit(run.home, run.facilities, {lb: p for lb, p in profiles.items() if p},
+    validation = validate_window.submit(run.home, quote(run.facilities),
+                                        quote({lb: p for lb, p in profiles.items() if p}),
                                         windows[batch[0]][0], windows[batch[-1]][1], run.run_id)
     wait([validation])
     if not validation.state.is_completed():
@@ -206,7 +213,7 @@ def _baselines(run: _Run, out: FanoutResult) -> None:
     fitting = {fid: run.facilities[fid] for fid in sorted(stored) if run.facilities[fid].baseline is not None}
     if not fitting:
         return
-    fut = fit_baselines.submit(run.home, fitting, run.run_id, run.settings)
+    fut = fit_baselines.submit(run.home, quote(fitting), run.run_id, run.settings)
     wait([fut])
     if not fut.state.is_completed():
         _fail(out, "baselines", _reason(fut.state))
@@ -232,7 +239,7 @@ def _warm_up_gx(home: str) -> threading.Thread:
 def _ingest_all(run: _Run, windows, force: bool, out: FanoutResult) -> list[str]:
     """Ingest every facility in parallel; return the ids whose ingest completed."""
     first, last = windows[0][0], windows[-1][1]
-    futures = {fid: ingest_facility.submit(run.home, facility, first, last, run.settings, force=force)
+    futures = {fid: ingest_facility.submit(run.home, quote(facility), first, last, run.settings, force=force)
                for fid, facility in run.facilities.items()}
     wait(list(futures.values()))
     ready = []
