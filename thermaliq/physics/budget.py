@@ -121,6 +121,10 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
             np.full(len(values.index), u))
 
 
+#: Rows [count] of the stacked inputs in one energy run of :func:`stream_effects`.
+STACK_ROWS = 2048
+
+
 @dataclass(frozen=True)
 class Effects:
     """Per source, the change of every stream's energy when it moves by u [kWh] (intervals x
@@ -151,22 +155,45 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     base : StreamEnergies
         The unperturbed energies of ``values``.
     """
-    sources, effects, us = [], [], []
     base_e = base.energy_kwh
     columns = [str(c) for c in base_e.columns]
     position = {c: i for i, c in enumerate(base_e.columns)}
     base_arr = _columns_array(base_e)
     roles = _roles(facility, base_e.columns)
     interval_s = pd.Timedelta(interval).total_seconds()
+    moves = []                  # (source, moved values, u, ids of the streams it can change)
+    alone = {}                  # position in moves -> energies of a source that moves a constant
     for src in uncertainty_sources(facility):
         moved = moved_by_u(facility, values, src)
         if moved is None:
             continue
         fac, vals, u = moved
         sub = _affected(fac, src, values)
-        e = energy_mod.stream_energies(sub, vals, interval).energy_kwh
+        if fac is not facility:      # a constant moved: its own configuration, its own run
+            alone[len(moves)] = energy_mod.stream_energies(sub, vals, interval).energy_kwh
+        moves.append((src, vals, u, [s.id for s in sub.streams]))
+    # moved tags of a short window in one run, their inputs stacked one under the other: each
+    # interval's energies depend on that interval's values only, so each block is its source's
+    # run (a run's fixed cost dominates a short window; a long window runs source by source)
+    n = len(values.index)
+    stacked = [k for k in range(len(moves)) if k not in alone]
+    per_run = max(1, STACK_ROWS // max(n, 1))
+    for first in range(0, len(stacked), per_run):
+        group = stacked[first:first + per_run]
+        if len(group) == 1:
+            src, vals, _, _ = moves[group[0]]
+            alone[group[0]] = energy_mod.stream_energies(_affected(facility, src, values), vals,
+                                                         interval).energy_kwh
+            continue
+        tall = pd.concat([moves[k][1] for k in group], ignore_index=True)
+        energies = energy_mod.stream_energies(facility, tall, interval).energy_kwh
+        for block, k in enumerate(group):
+            alone[k] = energies.iloc[block * n:(block + 1) * n]
+    sources, effects, us = [], [], []
+    for k, (src, _, u, ids) in enumerate(moves):
+        e = alone[k]
         delta = np.zeros(base_arr.shape, dtype="float64", order="F")
-        for c in e.columns:
+        for c in ids:
             i = position[c]
             delta[:, i] = e[c].to_numpy(dtype="float64") - base_arr[:, i]
         _estimate_effects(facility, base_arr, delta, roles, columns, interval_s)
