@@ -2,14 +2,20 @@
 after window.
 
 Facilities run in parallel on a bounded thread pool, their CPU work in worker processes
-(``tasks/pool``). A window's calculation tasks (one per facility) compute it and profile its
-readings; one validation task runs Great Expectations on the profiles of all its facilities, and
-of the next windows already computed (GX costs ~0.3 s a run, whatever the rows); one store task
-then stores every facility's window with
-its alerts and GX outcome. Storing goes in window order (the anomaly alert reads the stored days
-before a window), computing does not: the next windows are computed while one is validated and
-stored. A failing facility never stops the others, and a failed window never stops the later
-windows of its facility.
+(``tasks/pool``). Per window, one calculation task computes every facility (a job per facility in
+the worker processes) and profiles its readings; one validation task runs Great Expectations on
+the profiles of all its facilities, and of the next windows already computed (GX costs ~0.3 s a
+run, whatever the rows); one store task then stores every facility's window with its alerts and
+GX outcome; after the last window, one task refits the baselines of the facilities that declare
+one. Storing goes in window order (the anomaly alert reads the stored days before a window),
+computing does not: the next windows are computed while one is validated and stored. A failing
+facility never stops the others, and a failed window never stops the later windows of its facility.
+
+So a fleet pays Prefect's per-task cost (~25-30 ms) per window, not per facility; a facility that
+fails inside a batched task gets its own failed task run (``tasks/failures.py``). Configurations,
+computed windows and GX outcomes go to the tasks inside ``quote``: Prefect would otherwise walk
+every field of every ``Facility`` looking for futures, twice per task run; the tasks receive them
+unwrapped.
 """
 from __future__ import annotations
 
@@ -21,12 +27,13 @@ from datetime import date
 from prefect import get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
-from tasks.calculate import calculate_facility_window
+from tasks.calculate import calculate_window
 from tasks.gx import validate as gx_validate
 from tasks.ingest import ingest_facility
 from tasks.publish.progress import RunProgress
-from tasks.store import store_window_results
+from tasks.store import fit_baselines, store_window_results
 from tasks.validate import validate_window
 from thermaliq.config import Facility
 from thermaliq.home import Home
@@ -88,6 +95,7 @@ def run_facilities(home: str, facilities: dict[str, Facility], windows: list[tup
     try:
         if ready:
             _windows(run, ready, windows, out, progress)
+            _baselines(run, out)
     finally:
         stash.discard_run(h, run_id)      # windows computed but not stored (failures)
         progress.advance(len(windows))    # every window is now stored or recorded as failed
@@ -95,15 +103,14 @@ def run_facilities(home: str, facilities: dict[str, Facility], windows: list[tup
 
 
 def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: RunProgress) -> None:
-    computing: list[dict] = []           # per window submitted: facility id -> calculation future
+    computing: list = []                 # per window submitted: its calculation task's future
     computed: dict[int, dict] = {}       # window index -> facility id -> ComputedWindow
     checked: dict[int, dict | None] = {}  # window index -> facility id -> GX outcome (None: failed)
 
     def compute_ahead(upto: int) -> None:
         for k in range(len(computing), min(upto + 1, len(windows))):
-            computing.append({fid: calculate_facility_window.submit(run.home, run.facilities[fid], *windows[k],
-                                                                    run.run_id, run.settings)
-                              for fid in ids})
+            batch = quote({fid: run.facilities[fid] for fid in ids})
+            computing.append(calculate_window.submit(run.home, batch, *windows[k], run.run_id, run.settings))
 
     stored = None                        # (label, future) of the previous window's store task
     for k, (first, last) in enumerate(windows):
@@ -119,8 +126,9 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: Ru
         else:
             window = computed.pop(k)
             stored = (f"{first}..{last}",
-                      store_window_results.submit(run.home, {fid: run.facilities[fid] for fid in window},
-                                                  window, checked.pop(k),
+                      store_window_results.submit(run.home,
+                                                  quote({fid: run.facilities[fid] for fid in window}),
+                                                  quote(window), quote(checked.pop(k)),
                                                   first, last, run.run_id, run.settings,
                                                   reason=run.reason, new_version=run.new_version))
     if stored is not None:
@@ -128,11 +136,11 @@ def _windows(run: _Run, ids: list[str], windows, out: FanoutResult, progress: Ru
         progress.advance()
 
 
-def _ready_from(k: int, computing: list[dict]) -> list[int]:
-    """Window ``k`` and the windows right after it whose calculations have all ended already."""
+def _ready_from(k: int, computing: list) -> list[int]:
+    """Window ``k`` and the windows right after it whose calculations have ended already."""
     batch = [k]
     for j in range(k + 1, len(computing)):
-        if not all(_done(f) for f in computing[j].values()):
+        if not _done(computing[j]):
             break
         batch.append(j)
     return batch
@@ -143,26 +151,30 @@ def _done(future) -> bool:
     return wrapped is not None and wrapped.done()
 
 
-def _validate(run: _Run, batch: list[int], windows, computing: list[dict], computed: dict, checked: dict,
+def _validate(run: _Run, batch: list[int], windows, computing: list, computed: dict, checked: dict,
               out: FanoutResult) -> None:
     """Wait for the calculations of the windows of ``batch`` and validate them in one GX run."""
     profiles = {}
     for j in batch:
         label = _label(windows[j])
-        futures, computing[j] = computing[j], {}
-        wait(list(futures.values()))
+        future, computing[j] = computing[j], None
+        wait([future])
         computed[j] = {}
-        for fid, fut in futures.items():
-            if fut.state.is_completed():
-                computed[j][fid] = fut.result()
-            else:
-                _fail(out, f"{fid} {label}", _reason(fut.state))
+        if not future.state.is_completed():
+            _fail(out, f"calculate {label}", _reason(future.state))
+        else:
+            for fid, c in future.result().items():
+                if isinstance(c, WindowFailure):
+                    _fail(out, f"{fid} {label}", c.reason)
+                else:
+                    computed[j][fid] = c
         profiles[label] = {fid: c.profile for fid, c in computed[j].items()}
         computed[j] = {fid: replace(c, profile=None) for fid, c in computed[j].items()}   # GX's only
         checked[j] = None
     if not any(profiles.values()):
         return
-    validation = validate_window.submit(run.home, run.facilities, {lb: p for lb, p in profiles.items() if p},
+    validation = validate_window.submit(run.home, quote(run.facilities),
+                                        quote({lb: p for lb, p in profiles.items() if p}),
                                         windows[batch[0]][0], windows[batch[-1]][1], run.run_id)
     wait([validation])
     if not validation.state.is_completed():
@@ -194,6 +206,22 @@ def _collect(stored, out: FanoutResult) -> None:
             out.calculated.append(stored_window)
 
 
+def _baselines(run: _Run, out: FanoutResult) -> None:
+    """Refit the baselines of the facilities that stored a window, once per run (one task for
+    all of them; none when no facility declares a baseline)."""
+    stored = {o.facility_id for o in out.calculated}
+    fitting = {fid: run.facilities[fid] for fid in sorted(stored) if run.facilities[fid].baseline is not None}
+    if not fitting:
+        return
+    fut = fit_baselines.submit(run.home, quote(fitting), run.run_id, run.settings)
+    wait([fut])
+    if not fut.state.is_completed():
+        _fail(out, "baselines", _reason(fut.state))
+        return
+    for fid, why in fut.result().items():
+        _fail(out, f"{fid} baseline", why)
+
+
 def _warm_up_gx(home: str) -> threading.Thread:
     def warm() -> None:
         try:
@@ -211,7 +239,7 @@ def _warm_up_gx(home: str) -> threading.Thread:
 def _ingest_all(run: _Run, windows, force: bool, out: FanoutResult) -> list[str]:
     """Ingest every facility in parallel; return the ids whose ingest completed."""
     first, last = windows[0][0], windows[-1][1]
-    futures = {fid: ingest_facility.submit(run.home, facility, first, last, run.settings, force=force)
+    futures = {fid: ingest_facility.submit(run.home, quote(facility), first, last, run.settings, force=force)
                for fid, facility in run.facilities.items()}
     wait(list(futures.values()))
     ready = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import get_run_logger
+from prefect.utilities.annotations import quote
 
 from tasks.report import publish_reports
 from thermaliq.errors import ThermaliqError
@@ -14,14 +15,18 @@ class FacilitiesFailed(RuntimeError, ThermaliqError):
 
 
 def finish_run(home, run, selected: dict, first: date, last: date, outcomes: list) -> dict:
-    """Publish what was computed and end the run; raise :class:`FacilitiesFailed` on failures."""
+    """Publish what was computed and end the run; raise :class:`FacilitiesFailed` on failures.
+
+    The configurations and counts go to the report task inside ``quote`` (Prefect does not walk
+    them looking for futures; the task receives them unwrapped)."""
     logger = get_run_logger()
     calculated = [c for o in outcomes for c in o.calculated]
     for o in outcomes:
         for what, why in o.failures.items():
             run.fail(f"{what}: {why}")
-    state = publish_reports(str(home.root), dict(sorted(selected.items())), first, last, run.run_id, run.flow,
-                            _metric_counts(outcomes), run.settings, succeeded=not run.failures,
+    state = publish_reports(str(home.root), quote(dict(sorted(selected.items()))), first, last, run.run_id,
+                            run.flow, quote(_metric_counts(outcomes)), run.settings,
+                            succeeded=not run.failures,
                             return_state=True)
     published = state.result() if state.is_completed() else {}
     if not state.is_completed():

@@ -128,6 +128,13 @@ def check_kind(text: str, allowed: tuple[str, ...] | list[str] | set[str]) -> st
     UnitError
         When the unit is unknown or compatible with none of ``allowed``.
     """
+    return _check_kind(text, tuple(allowed))
+
+
+@lru_cache(maxsize=1024)
+def _check_kind(text: str, allowed: tuple[str, ...]) -> str:
+    """:func:`check_kind` for a tuple of kinds, memoised (pint's compatibility test costs ~0.4 ms
+    and every stream's energy asks it for each measurement; errors are not cached)."""
     unit = parse_unit(text)
     for kind in allowed:
         if ureg.Quantity(1, unit).is_compatible_with(SI_UNITS[kind]):

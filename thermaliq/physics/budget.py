@@ -103,7 +103,7 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
         field = "flow" if s.flow is not None else "counter"
         u_out = np.full(len(values.index), rel * 100.0)
         if q.is_tag:
-            moved = values.copy()
+            moved = values.copy(deep=False)     # copy-on-write: the column is replaced
             moved[q.tag] = pd.to_numeric(moved[q.tag], errors="coerce") * (1.0 + rel)
             return facility, moved, u_out
         return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), values, u_out
@@ -113,7 +113,7 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
             return None
         reading = pd.to_numeric(values[m.tag], errors="coerce").to_numpy(dtype="float64")
         u = np.asarray(standard_uncertainty(reading, src.accuracy, m.unit), dtype="float64")
-        moved = values.copy()
+        moved = values.copy(deep=False)
         moved[m.tag] = reading + u
         return facility, moved, u
     u = float(standard_uncertainty(m.value, src.accuracy, m.unit))
@@ -121,14 +121,25 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
             np.full(len(values.index), u))
 
 
+#: Rows [count] of the stacked inputs in one energy run of :func:`stream_effects`.
+STACK_ROWS = 2048
+
+
 @dataclass(frozen=True)
 class Effects:
     """Per source, the change of every stream's energy when it moves by u [kWh] (intervals x
-    streams), and u per interval [the source's unit]."""
+    streams, as numpy arrays over ``index`` x ``columns``), and u per interval [the source's unit]."""
 
     sources: tuple[UncertainInput, ...]
-    energy_kwh: tuple[pd.DataFrame, ...]
+    deltas: tuple[np.ndarray, ...]
     u: tuple[np.ndarray, ...]
+    index: pd.Index
+    columns: tuple[str, ...]
+
+    @property
+    def energy_kwh(self) -> tuple[pd.DataFrame, ...]:
+        """The effects as frames (index = intervals, columns = stream ids) [kWh]."""
+        return tuple(pd.DataFrame(d, index=self.index, columns=list(self.columns)) for d in self.deltas)
 
 
 def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timedelta,
@@ -144,23 +155,73 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     base : StreamEnergies
         The unperturbed energies of ``values``.
     """
-    sources, effects, us = [], [], []
     base_e = base.energy_kwh
+    columns = [str(c) for c in base_e.columns]
+    position = {c: i for i, c in enumerate(base_e.columns)}
+    base_arr = _columns_array(base_e)
+    roles = _roles(facility, base_e.columns)
+    interval_s = pd.Timedelta(interval).total_seconds()
+    moves = []                  # (source, moved values, u, ids of the streams it can change)
+    alone = {}                  # position in moves -> energies of a source that moves a constant
     for src in uncertainty_sources(facility):
         moved = moved_by_u(facility, values, src)
         if moved is None:
             continue
         fac, vals, u = moved
         sub = _affected(fac, src, values)
-        e = energy_mod.stream_energies(sub, vals, interval).energy_kwh
-        delta = pd.DataFrame(0.0, index=base_e.index, columns=base_e.columns)
-        for c in e.columns:
-            delta[c] = e[c] - base_e[c]
-        _estimate_effects(facility, base_e, delta, pd.Timedelta(interval).total_seconds())
+        if fac is not facility:      # a constant moved: its own configuration, its own run
+            alone[len(moves)] = energy_mod.stream_energies(sub, vals, interval).energy_kwh
+        moves.append((src, vals, u, [s.id for s in sub.streams]))
+    # moved tags of a short window in one run, their inputs stacked one under the other: each
+    # interval's energies depend on that interval's values only, so each block is its source's
+    # run (a run's fixed cost dominates a short window; a long window runs source by source)
+    n = len(values.index)
+    stacked = [k for k in range(len(moves)) if k not in alone]
+    per_run = max(1, STACK_ROWS // max(n, 1))
+    for first in range(0, len(stacked), per_run):
+        group = stacked[first:first + per_run]
+        if len(group) == 1:
+            src, vals, _, _ = moves[group[0]]
+            alone[group[0]] = energy_mod.stream_energies(_affected(facility, src, values), vals,
+                                                         interval).energy_kwh
+            continue
+        tall = pd.concat([moves[k][1] for k in group], ignore_index=True)
+        energies = energy_mod.stream_energies(facility, tall, interval).energy_kwh
+        for block, k in enumerate(group):
+            alone[k] = energies.iloc[block * n:(block + 1) * n]
+    sources, effects, us = [], [], []
+    for k, (src, _, u, ids) in enumerate(moves):
+        e = alone[k]
+        delta = np.zeros(base_arr.shape, dtype="float64", order="F")
+        for c in ids:
+            i = position[c]
+            delta[:, i] = e[c].to_numpy(dtype="float64") - base_arr[:, i]
+        _estimate_effects(facility, base_arr, delta, roles, columns, interval_s)
         sources.append(src)
         effects.append(delta)
         us.append(u)
-    return Effects(tuple(sources), tuple(effects), tuple(us))
+    return Effects(tuple(sources), tuple(effects), tuple(us), base_e.index, tuple(columns))
+
+
+def _columns_array(frame: pd.DataFrame) -> np.ndarray:
+    """A frame's float values as a Fortran-ordered array (column after column, as pandas gives
+    them), so that row sums add the columns in the same order and give the same floats."""
+    return np.asfortranarray(frame.to_numpy(dtype="float64"))
+
+
+def _roles(facility: Facility, columns) -> dict[str, np.ndarray]:
+    """Per role, the positions of ``columns`` (stream ids) with that role, in column order."""
+    roles = {s.id: s.role for s in facility.streams}
+    return {role: np.array([i for i, c in enumerate(columns) if roles.get(c) == role], dtype=np.intp)
+            for role in ("input", "output", "loss")}
+
+
+def _row_sum(arr: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sum of the columns ``cols`` of ``arr`` per row, added as ``frame[cols].sum(axis=1)`` of
+    pandas adds them (a Fortran-ordered copy: column after column); zeros without columns."""
+    if not len(cols):
+        return np.zeros(arr.shape[0])
+    return np.asfortranarray(arr[:, cols]).sum(axis=1)
 
 
 def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> Facility:
@@ -188,33 +249,26 @@ def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> 
                                                    if s.id in keep and s.estimate is None]})
 
 
-def _estimate_effects(facility: Facility, base_e: pd.DataFrame, delta: pd.DataFrame,
-                      interval_s: float) -> None:
-    """Set the effects on estimated losses (in ``delta``) from the moved input and output totals."""
+def _estimate_effects(facility: Facility, base_arr: np.ndarray, delta: np.ndarray,
+                      roles: dict[str, np.ndarray], columns: list[str], interval_s: float) -> None:
+    """Set the effects on estimated losses (in ``delta``, intervals x ``columns``) from the moved
+    input and output totals."""
     estimates = [s for s in facility.streams if s.estimate is not None]
     if not estimates:
         return
-    roles = {s.id: s.role for s in facility.streams}
-
-    def total(frame, role):
-        cols = [c for c in frame.columns if roles.get(c) == role]
-        return frame[cols].to_numpy(dtype="float64").sum(axis=1) if cols else np.zeros(len(frame))
-
-    inp, out = total(base_e, "input"), total(base_e, "output")
-    d_inp, d_out = total(delta, "input"), total(delta, "output")
+    inp, out = _row_sum(base_arr, roles["input"]), _row_sum(base_arr, roles["output"])
+    d_inp, d_out = _row_sum(delta, roles["input"]), _row_sum(delta, roles["output"])
     for s in estimates:
-        delta[s.id] = (energy_mod.estimated_loss_kwh(s, inp + d_inp, out + d_out, interval_s)
-                       - energy_mod.estimated_loss_kwh(s, inp, out, interval_s))
+        delta[:, columns.index(s.id)] = (
+            energy_mod.estimated_loss_kwh(s, inp + d_inp, out + d_out, interval_s)
+            - energy_mod.estimated_loss_kwh(s, inp, out, interval_s))
 
 
-def _role_sums(facility: Facility, e: pd.DataFrame, ok: np.ndarray, which: np.ndarray,
+def _role_sums(arr: np.ndarray, roles: dict[str, np.ndarray], ok: np.ndarray, which: np.ndarray,
                n_periods: int) -> dict[str, np.ndarray]:
-    roles = {s.id: s.role for s in facility.streams}
     out = {}
     for role in ("input", "output", "loss"):
-        cols = [c for c in e.columns if roles.get(c) == role]
-        per_interval = e[cols].to_numpy(dtype="float64").sum(axis=1) if cols else np.zeros(len(e))
-        per_interval = np.where(ok, np.nan_to_num(per_interval), 0.0)
+        per_interval = np.where(ok, np.nan_to_num(_row_sum(arr, roles[role])), 0.0)
         out[role] = np.bincount(which, weights=per_interval, minlength=n_periods)
     return out
 
@@ -248,7 +302,8 @@ def uncertainty_from_effects(facility: Facility, inp: float, out: float, loss: f
 
 
 def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effects: Effects,
-                       valid: pd.Series, period_starts) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       valid: pd.Series, period_starts, *,
+                       with_budget: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Expanded uncertainties (k = 2) of the period figures and the budget of each input.
 
     Parameters
@@ -263,6 +318,8 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
     period_starts : sequence of pandas.Timestamp
         Period starts (intervals, or local days as in the ``days`` rows); each interval belongs
         to the last start at or before it.
+    with_budget : bool
+        False: the budget frame is left empty (its rows are not needed for the intervals).
 
     Returns
     -------
@@ -280,36 +337,62 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
           & e.notna().all(axis=1).to_numpy())
     which = np.clip(starts.searchsorted(e.index, side="right") - 1, 0, max(n - 1, 0))
     ok &= starts.searchsorted(e.index, side="right") > 0
-    b = _role_sums(facility, e, ok, which, n)
+    roles = _roles(facility, e.columns)
+    b = _role_sums(_columns_array(e), roles, ok, which, n)
     inp, out, loss = b["input"], b["output"], b["loss"]
     has_losses = any(s.role == "loss" for s in facility.streams)
     squares = {q: np.zeros(n) for q in QUANTITIES}
-    rows = []
+    parts: dict[str, list] = {c: [] for c in _BUDGET_PARTS}
     counts = np.bincount(which, weights=ok.astype(float), minlength=n)
-    for src, d, u in zip(effects.sources, effects.energy_kwh, effects.u):
-        db = _role_sums(facility, d.reindex_like(e), ok, which, n)
+    same_frame = list(effects.columns) == [str(c) for c in e.columns] and effects.index.equals(e.index)
+    for src, d, u in zip(effects.sources, effects.deltas, effects.u):
+        if not same_frame:       # effects of other energies: onto these intervals and streams
+            d = _columns_array(pd.DataFrame(d, index=effects.index,
+                                            columns=list(effects.columns)).reindex_like(e))
+        db = _role_sums(d, roles, ok, which, n)
         contrib = contributions(inp, out, loss, db["input"], db["output"], db["loss"], has_losses)
         with np.errstate(invalid="ignore", divide="ignore"):
             u_mean = np.bincount(which, weights=np.where(ok, np.nan_to_num(u), 0.0),
                                  minlength=n) / counts
         for q, c in contrib.items():
             squares[q] += np.nan_to_num(c) ** 2
+            if not with_budget:
+                continue
             with np.errstate(invalid="ignore", divide="ignore"):
                 sens = np.where(u_mean > 0, c / u_mean, np.nan)
-            rows.append(pd.DataFrame({"period_start": shown, "quantity": q, "source": src.name,
-                                      "stream_id": src.stream_id, "standard_uncertainty": u_mean,
-                                      "unit": src.unit, "sensitivity": sens,
-                                      "contribution_points": c, "input_effect_kwh": db["input"],
-                                      "output_effect_kwh": db["output"],
-                                      "losses_effect_kwh": db["loss"]}))
+            for name, part in (("quantity", q), ("source", src.name), ("stream_id", src.stream_id),
+                               ("unit", src.unit)):
+                parts[name].append(part)
+            for name, part in (("standard_uncertainty", u_mean), ("sensitivity", sens),
+                               ("contribution_points", c), ("input_effect_kwh", db["input"]),
+                               ("output_effect_kwh", db["output"]), ("losses_effect_kwh", db["loss"])):
+                parts[name].append(np.broadcast_to(np.asarray(part, dtype="float64"), (n,)))
     none = counts == 0
     cols = {}
     for q, column in QUANTITIES.items():
         value = COVERAGE_EXPANDED * np.sqrt(squares[q])
         applies = q == "efficiency" or has_losses
         cols[column] = np.where(none | (not applies) | (inp <= 0), np.nan, value)
-    budget = pd.concat(rows, ignore_index=True) if rows else \
-        pd.DataFrame(columns=[c for c in BUDGET_COLUMNS if c != "period_end"])
-    if not budget.empty:
-        budget = budget[budget["contribution_points"].notna()].reset_index(drop=True)
-    return pd.DataFrame(cols), budget
+    return pd.DataFrame(cols), _budget_frame(shown, parts)
+
+
+#: The budget's columns after ``period_start``: text (one value per block of periods) and numbers.
+_BUDGET_PARTS = ["quantity", "source", "stream_id", "standard_uncertainty", "unit", "sensitivity",
+                 "contribution_points", "input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]
+_BUDGET_TEXT = ("quantity", "source", "stream_id", "unit")
+
+
+def _budget_frame(shown: pd.DatetimeIndex, parts: dict[str, list]) -> pd.DataFrame:
+    """The budget rows (one block of the periods per input and quantity) without the rows whose
+    contribution is unknown."""
+    blocks, n = len(parts["quantity"]), len(shown)
+    if not blocks:
+        return pd.DataFrame(columns=[c for c in BUDGET_COLUMNS if c != "period_end"])
+    data = {"period_start": shown[np.tile(np.arange(n), blocks)]}
+    for name in _BUDGET_PARTS:
+        if name in _BUDGET_TEXT:
+            data[name] = pd.Series(np.repeat(np.array(parts[name], dtype=object), n), dtype="str")
+        else:
+            data[name] = np.concatenate(parts[name]) if n else np.zeros(0)
+    budget = pd.DataFrame(data)
+    return budget[budget["contribution_points"].notna()].reset_index(drop=True)

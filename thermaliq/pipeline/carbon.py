@@ -72,47 +72,53 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
     """
     factors = _stream_factors(facility)
     rows = energies[energies["stream_id"].isin(list(factors))]
-    parts = []
+    if rows.empty:
+        return pd.DataFrame(columns=EMISSION_COLUMNS)
     gwp = facility.emission_factors.gwp
-    for stream_id, part in rows.groupby("stream_id", sort=True):
-        scope, what = factors[stream_id]
-        # over the facility's valid intervals, like the efficiency and the useful output the
-        # intensity divides by (rows written before issue 21 hold it in energy_kwh)
-        e_kwh = (part["balance_energy_kwh"] if "balance_energy_kwh" in part
-                 else part["energy_kwh"]).to_numpy(dtype="float64")
-        if scope == "direct":
+    codes, streams = pd.factorize(rows["stream_id"])
+    # over the facility's valid intervals, like the efficiency and the useful output the intensity
+    # divides by (rows written before issue 21 hold it in energy_kwh)
+    e_kwh = (rows["balance_energy_kwh"] if "balance_energy_kwh" in rows
+             else rows["energy_kwh"]).to_numpy(dtype="float64")
+    n = len(rows)
+    scope, source = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    e_hhv, co2, ch4, n2o, co2e = (np.empty(n) for _ in range(5))
+    # the streams' rows keep the order of ``energies``; each stream's numbers element by element
+    for code in np.argsort(np.asarray(streams, dtype=object), kind="stable"):
+        stream_id = streams[code]
+        at = codes == code
+        kind, what = factors[stream_id]
+        e = e_kwh[at]
+        if kind == "direct":
             fuel, ff = what
             ratio = 1.0 if facility.basis == "HHV" else fuels.get_fuel(fuel).hhv_lhv_ratio
-            e_hhv = e_kwh * ratio
+            hhv = e * ratio
             if ff is None:
-                nan = e_hhv * np.nan
+                nan = hhv * np.nan
                 em = emissions.Emissions(nan, nan, nan, nan,
                                          f"no factors for {fuel}: set emission_factors.fuels")
             else:
-                em = emissions.fuel_emissions(e_hhv / emissions.KWH_PER_MMBTU, fuel, factors=ff,
-                                              gwp=gwp)
+                em = emissions.fuel_emissions(hhv / emissions.KWH_PER_MMBTU, fuel, factors=ff, gwp=gwp)
                 em = emissions.Emissions(em.co2_kg, em.ch4_kg, em.n2o_kg, em.co2e_kg,
                                          f"{em.source}; GWP IPCC {gwp}")
         else:
-            e_hhv = e_kwh
-            em = (emissions.electricity_emissions(e_kwh, what, _grid_source(facility))
-                  if what is not None else emissions.Emissions(*(e_kwh * np.nan,) * 4, NO_GRID_FACTOR))
-        parts.append(pd.DataFrame({
-            "facility_id": facility.facility_id,
-            "granularity": part["granularity"].to_numpy(),
-            "period_start": part["period_start"].to_numpy(),
-            "period_end": part["period_end"].to_numpy(),
-            "stream_id": stream_id, "scope": scope, "energy_hhv_kwh": e_hhv,
-            "co2_kg": em.co2_kg, "ch4_kg": em.ch4_kg, "n2o_kg": em.n2o_kg, "co2e_kg": em.co2e_kg,
-            "factor_source": em.source}, index=part.index))
-        if "version" in part:
-            parts[-1]["version"] = part["version"].to_numpy()
-    if not parts:
-        return pd.DataFrame(columns=EMISSION_COLUMNS)
-    out = pd.concat(parts).sort_index()
-    for col in ("period_start", "period_end"):
-        out[col] = pd.to_datetime(out[col], utc=True)
-    return out[EMISSION_COLUMNS + [c for c in ("version",) if c in out]].reset_index(drop=True)
+            hhv = e
+            em = (emissions.electricity_emissions(e, what, _grid_source(facility))
+                  if what is not None else emissions.Emissions(*(e * np.nan,) * 4, NO_GRID_FACTOR))
+        scope[at], source[at], e_hhv[at] = kind, em.source, hhv
+        co2[at], ch4[at], n2o[at], co2e[at] = em.co2_kg, em.ch4_kg, em.n2o_kg, em.co2e_kg
+    out = pd.DataFrame({
+        "facility_id": facility.facility_id,
+        "granularity": rows["granularity"].to_numpy(),
+        "period_start": pd.DatetimeIndex(pd.to_datetime(rows["period_start"], utc=True)),
+        "period_end": pd.DatetimeIndex(pd.to_datetime(rows["period_end"], utc=True)),
+        "stream_id": pd.array(np.asarray(streams, dtype=object)[codes], dtype="str"),
+        "scope": pd.array(scope, dtype="str"),
+        "energy_hhv_kwh": e_hhv, "co2_kg": co2, "ch4_kg": ch4, "n2o_kg": n2o, "co2e_kg": co2e,
+        "factor_source": pd.array(source, dtype="str")})
+    if "version" in rows:
+        out["version"] = rows["version"].to_numpy()
+    return out
 
 
 def with_co2e(calc: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:

@@ -46,7 +46,8 @@ def add_columns(facility: Facility, values: pd.DataFrame, energies: StreamEnergi
                 rows[c] = pd.Series(dtype="float64")
     if intervals.empty or days.empty:
         return pd.DataFrame(columns=BUDGET_RELATION_COLUMNS)
-    cols, _ = budget.period_uncertainty(facility, energies, effects, valid, intervals["period_start"])
+    cols, _ = budget.period_uncertainty(facility, energies, effects, valid, intervals["period_start"],
+                                        with_budget=False)
     for c, v in cols.items():
         intervals[c] = v.to_numpy()
     cols, rows = budget.period_uncertainty(facility, energies, effects, valid, days["period_start"])

@@ -73,7 +73,6 @@ def store_window_job(home: str, facility: Facility, computed: ComputedWindow, ru
     result.data_quality = merge_gx_issues(result.data_quality, gx)
     stored = results.store_window(h, facility, result, run_id=run_id, reason=reason,
                                   new_version=new_version)
-    baselines.update_baseline(h, facility, run_id=run_id)   # a new version when anything changed
     release_memory()
     return StoreOutcome(
         facility.facility_id, computed.first, computed.last, changed=stored.changed,
@@ -84,6 +83,17 @@ def store_window_job(home: str, facility: Facility, computed: ComputedWindow, ru
         alerts=tuple(AlertSummary(a.kind, a.severity, a.message)
                      for a in result.alerts[["kind", "severity", "message"]].itertuples(index=False)),
         gx_success=bool(gx.get("success")), data_docs=gx.get("data_docs_path"))
+
+
+def fit_baseline_job(home: str, facility: Facility, run_id: str) -> baselines.BaselineOutcome | None:
+    """Refit the facility's energy baseline from its stored results with
+    :func:`thermaliq.pipeline.baselines.update_baseline` (a new version when anything changed;
+    None without a ``baseline``). Once per facility and run, after the run's last store job of
+    the facility: the fit reads every current period, so fitting after each window would only
+    write versions that the next window replaces."""
+    out = baselines.update_baseline(Home.resolve(home), facility, run_id=run_id)
+    release_memory()
+    return out
 
 
 def ingest_files_job(home: str, facility: Facility, force: bool = False,

@@ -412,22 +412,20 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     # progress (or a backfill that starts mid-month) is not reported as missing data.
     rows["intervals"] = len(intervals)
     rows["data_quality_score"] = rows["valid_intervals"] / max(len(intervals), 1)
-    rows["max_efficiency_percent"] = bounds.max_efficiency_percent(
-        facility, summed_over_periods(energies, valid, rows).energy_kwh)
+    summed = summed_over_periods(energies, valid, rows)      # the month's stream energies [kWh]
+    rows["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, summed.energy_kwh)
     rows["status"] = period_status(rows, facility)
     for col, value in engineering.month_uncertainty(home, facility, month, current,
                                                     rows.iloc[0]).items():
         rows[col] = value
     for col, value in chp.period_chp_columns(
-            facility, summed_over_periods(energies, valid, rows).energy_kwh
-            .reindex(columns=energy_kwh.columns)).items():
+            facility, summed.energy_kwh.reindex(columns=energy_kwh.columns)).items():
         rows[col] = value
     rows = rows.assign(granularity="month")
     # each stream's own total: its interval rows hold its energy where its own data was valid
     # (NaN elsewhere), so the month sums them over the intervals calculated so far
     own = balance.stream_totals(energy_kwh, energy_kwh.notna(), rows["period_start"], [len(intervals)])
-    month_energies = long_stream_energies(facility, summed_over_periods(energies, valid, rows),
-                                          "month", rows, own)
+    month_energies = long_stream_energies(facility, summed, "month", rows, own)
     month_emitted = carbon.emission_rows(facility, month_energies)
     rows = carbon.with_co2e(rows, month_emitted)
     months_current = current[current["granularity"] == "month"]

@@ -80,16 +80,16 @@ def _budget_table(budget: pd.DataFrame) -> Markup:
     if eff.empty:
         return PARTS.empty("No uncertainty budget for this period (budgets are kept per day).")
     days = eff["period_start"].nunique()
-    grouped = eff.groupby(["source", "stream_id", "unit"], sort=False).agg(
-        u=("standard_uncertainty", "mean"), c=("sensitivity", "mean"),
-        contribution=("contribution_points", lambda s: float(np.sqrt((s ** 2).mean()))))
+    grouped = _per_source(eff)
     total = float((grouped["contribution"] ** 2).sum())
     rows = []
-    for (source, stream, unit), r in grouped.sort_values("contribution", ascending=False).iterrows():
-        rows.append({"source": source, "stream": stream, "u": f"{r.u:.4g} {unit}",
-                     "c": f"{r.c:+.4g} pt/{unit}" if math.isfinite(r.c) else "–",
-                     "contribution": f"{r.contribution:.2f} pt",
-                     "share": fmt_pct(r.contribution ** 2 / total * 100 if total > 0 else math.nan, 0)})
+    ordered = grouped.sort_values("contribution", ascending=False)
+    for source, stream, unit, u, c, contribution in zip(*(ordered[k] for k in (
+            "source", "stream_id", "unit", "u", "c", "contribution"))):
+        rows.append({"source": source, "stream": stream, "u": f"{u:.4g} {unit}",
+                     "c": f"{c:+.4g} pt/{unit}" if math.isfinite(c) else "–",
+                     "contribution": f"{contribution:.2f} pt",
+                     "share": fmt_pct(contribution ** 2 / total * 100 if total > 0 else math.nan, 0)})
     table = PARTS.table(rows, [("source", "input"), ("stream", "stream"), ("u", "u(x), k = 1"),
                                ("c", "sensitivity"), ("contribution", "|c·u| on efficiency"),
                                ("share", "share of variance")],
@@ -97,6 +97,34 @@ def _budget_table(budget: pd.DataFrame) -> Markup:
     note = (f"Mean over {days} day(s); each instrument's error is systematic over a period "
             "(it does not average out), inputs combine in quadrature (GUM, JCGM 100:2008).")
     return table + PARTS.notes([note])
+
+
+def _per_source(eff: pd.DataFrame) -> pd.DataFrame:
+    """Per (source, stream_id, unit), in order of first appearance: the mean ``u`` and ``c`` and
+    the RMS ``contribution`` of the efficiency rows (columns ``source, stream_id, unit, u, c,
+    contribution``). A day page has one row per source: then the means are the values themselves
+    and the groupby is skipped (the same numbers: a mean of one value is that value, pandas' too)."""
+    keys = ["source", "stream_id", "unit"]
+    values = eff["contribution_points"].to_numpy(dtype="float64")
+    columns = [eff[k].to_numpy(dtype=object) for k in keys]
+    tuples = list(zip(*columns))
+    if len(set(tuples)) == len(tuples) and not any(pd.isna(x) for t in tuples for x in t):
+        return pd.DataFrame({**dict(zip(keys, columns)),
+                             "u": eff["standard_uncertainty"].to_numpy(dtype="float64"),
+                             "c": eff["sensitivity"].to_numpy(dtype="float64"),
+                             "contribution": np.sqrt(values ** 2)})
+    grouped = eff.groupby(keys, sort=False).agg(u=("standard_uncertainty", "mean"),
+                                                c=("sensitivity", "mean"))
+    grouped["contribution"] = _rms_per_group(eff.groupby(keys, sort=False).ngroup().to_numpy(),
+                                             values, len(grouped))
+    return grouped.reset_index()
+
+
+def _rms_per_group(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Root mean square of ``values`` per group number 0 .. n-1 (missing values left out; the
+    mean is pandas' ``Series.mean``, as a per-group ``agg`` lambda computed it, without its cost)."""
+    return np.array([float(np.sqrt((pd.Series(values[group == g]) ** 2).mean())) for g in range(n)],
+                    dtype="float64")
 
 
 def _chp_table(summary: dict) -> Markup:
