@@ -11,6 +11,7 @@ left alone (``False``) for the general path, which names every problem.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
@@ -59,14 +60,35 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
     with lake.facility_lock(lake_dir, facility.facility_id):
         if any(lake.readings_partition(lake_dir, facility.facility_id, d).exists() for d in days):
             return False                             # a merge with stored readings: general path
-        for i, day in enumerate(days):
-            rows = order[day_of_row[order] == i] if len(days) > 1 else order
-            part = _partition(table, rows, ts, code, tag_names, units)
-            lake.write_readings_day(lake_dir, facility.facility_id, day, part)
-            if day not in summary.days:
-                summary.days.append(day)
-            summary.readings_stored += len(rows)
+        by_day = order[np.argsort(day_of_row[order], kind="stable")] if len(days) > 1 else order
+        bounds = _day_bounds(day_of_row[by_day], len(days))
+        # Parquet encoding, compression and fsync release the GIL: a day is written while the
+        # next one is cut out (at most WRITE_THREADS partitions in flight: bounded memory).
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            pending = []
+            for i, day in enumerate(days):
+                rows = by_day[bounds[i]:bounds[i + 1]]
+                part = _partition(table, rows, ts, code, tag_names, units)
+                pending.append(pool.submit(lake.write_readings_day, lake_dir, facility.facility_id,
+                                           day, part))
+                if len(pending) > WRITE_THREADS:
+                    pending.pop(0).result()
+                if day not in summary.days:
+                    summary.days.append(day)
+                summary.readings_stored += len(rows)
+            for f in pending:
+                f.result()
     return True
+
+
+#: Day partitions written at the same time by :func:`store_new_days` [threads].
+WRITE_THREADS = 2
+
+
+def _day_bounds(day_sorted: np.ndarray, ndays: int) -> np.ndarray:
+    """Where each day's rows start in ``day_sorted`` (the day index of rows sorted by day, then
+    tag, then time): day ``i`` is ``[b[i], b[i+1])``."""
+    return np.searchsorted(day_sorted, np.arange(ndays + 1), side="left")
 
 
 def _tag_time_order(key: np.ndarray, ts: np.ndarray) -> np.ndarray:
