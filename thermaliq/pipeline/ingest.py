@@ -217,7 +217,8 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
                 rejected += len(chunk.rejects)
                 unconfigured = unconfigured.add(_unconfigured_counts(chunk, configured), fill_value=0)
                 chunk, held = _hold_last_day(chunk, held, facility.timezone, batch_rows)
-                _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
+                if len(chunk) or len(chunk.rejects):
+                    _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
         finally:   # a file that breaks off keeps the readings read before, held ones included
             if held is not None:
                 _store_chunk(home, facility, held, now, summary, quarantine, touched)
@@ -248,7 +249,7 @@ def _hold_last_day(chunk, held, tz: str, limit: int):
     if chunk.table is None:
         return chunk, held
     table = chunk.table if held is None else pa.concat_tables([held.table, chunk.table])
-    if table.num_rows == 0:
+    if table.num_rows == 0 or chunk.last:
         return readers.ReadResult(None, chunk.rejects, table=table), None
     ts = table["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     last = pd.Timestamp(int(ts.max()), tz="UTC").tz_convert(tz)

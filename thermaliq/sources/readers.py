@@ -71,6 +71,7 @@ class ReadResult:
             raise ValueError("ReadResult needs readings or table")
         self._readings, self.table = readings, table
         self.rejects, self.notes = rejects, [] if notes is None else notes
+        self.last = False      # set by ReadingsStream on the file's last chunk
 
     @property
     def readings(self) -> pd.DataFrame:
@@ -285,12 +286,13 @@ class ReadingsStream:
         last = int(record_numbers(np.array([self._count], dtype=np.int64), skip_rows)[0])
         fresh = [s for s in skipped[self._emitted:] if final or s[0] < last]
         self._emitted += len(fresh)
-        return ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [],
-                          table=table)
+        out = ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [], table=table)
+        out.last = final
+        return out
 
 
 def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
-                       source: str | None = None) -> ReadResult:
+                       source: str | None = None, parallel: bool = True) -> ReadResult:
     """Read one readings file (CSV or Parquet, long or wide) into raw readings and rejects.
 
     Parameters
@@ -303,6 +305,9 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
         File layout; detected when None (long iff the file has ``tag`` and ``value`` columns).
     source : str, optional
         Value of the ``source`` column of readings and rejects; default: ``path`` as given.
+    parallel : bool
+        Let DuckDB's parallel reader parse a long CSV file (:mod:`thermaliq.sources.bulk`);
+        False: pyarrow's reader block by block. Both give the same result.
 
     Returns
     -------
@@ -325,7 +330,7 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
     >>> r.readings[["tag", "ts", "value"]].iloc[0].tolist()  # doctest: +SKIP
     ['FT-101', Timestamp('2024-01-15 06:00:00+0000', tz='UTC'), 1520.5]
     """
-    stream = ReadingsStream(path, tz=tz, format=format, source=source)
+    stream = ReadingsStream(path, tz=tz, format=format, source=source, parallel=parallel)
     parts = list(stream)
     if len(parts) == 1:
         return ReadResult(parts[0].readings, parts[0].rejects, stream.notes)
