@@ -85,26 +85,28 @@ class BulkLong:
 def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """``items`` produced in a background thread, at most ``depth`` ahead of the consumer.
 
-    The reader (DuckDB's parse, pyarrow's casts) runs while the caller stores the chunk before,
-    so both cores work; memory grows by ``depth`` items. An exception of the producer is raised
-    here, in order; when the consumer stops early the producer stops at its next item.
+    The reader (DuckDB's parse, pyarrow's casts) runs while the caller stores the item before,
+    so both cores work. The producer starts an item only when fewer than ``depth`` items wait
+    or are in the making, so memory holds the consumer's item plus ``depth`` more. An exception
+    of the producer is raised here, in order; when the consumer stops early the producer stops
+    before its next item.
     """
-    q: queue.Queue = queue.Queue(maxsize=depth)
+    q: queue.Queue = queue.Queue()
+    slots = threading.Semaphore(depth)
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            it = iter(items)
+            while True:
+                slots.acquire()
                 if stop.is_set():
                     return
-            q.put((done, None))
+                item = next(it, done)
+                q.put((item, None))
+                if item is done:
+                    return
         except BaseException as exc:   # handed to the consumer, raised there  # noqa: BLE001
             q.put((done, exc))
 
@@ -113,6 +115,7 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     try:
         while True:
             item, exc = q.get()
+            slots.release()            # taken: the producer may start the next one
             if item is done:
                 if exc is not None:
                     raise exc
@@ -120,12 +123,8 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        while thread.is_alive():        # unblock a producer waiting to put
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
-            thread.join(timeout=0.05)
+        slots.release()                # a producer waiting for a slot sees ``stop``
+        thread.join()
 
 
 __all__ = ["BulkLong", "BulkUnavailable", "BATCH_RECORDS", "csv_scan", "prefetched"]
