@@ -77,6 +77,13 @@ def peak_child_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def child_cpu_s() -> float:
+    """CPU time (user + system) of the ended child processes and their reaped children [s]: on a
+    shared, loaded machine a steadier figure than wall time (cores add up: it may exceed it)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 # ----------------------------------------------------------------------------- the reference
 def reference_sql(home: Path, manifest: dict) -> str:
     """The daily average per facility, tag and local day of the raw files, as DuckDB SQL."""
@@ -111,12 +118,15 @@ def reference(home: Path, manifest: dict) -> dict:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     con.execute(f"CREATE TEMP TABLE daily AS {reference_sql(home, manifest)}")
     groups, readings = con.execute("SELECT count(*), sum(n) FROM daily").fetchone()
     wall = time.perf_counter() - started
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     con.close()
-    return {"wall_s": wall, "readings": int(readings), "groups": int(groups)}
+    return {"wall_s": wall, "cpu_s": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
+            "readings": int(readings), "groups": int(groups)}
 
 
 # ----------------------------------------------------------------------------- the command
@@ -162,7 +172,8 @@ def _child_command(argv: list[str], home: Path) -> dict:
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, env=_env(home), capture_output=True, text=True)
     wall = time.perf_counter() - started
-    return {"wall_s": wall, "peak_rss_mb": peak_child_rss_mb(), "exit_code": proc.returncode,
+    return {"wall_s": wall, "cpu_s": child_cpu_s(), "peak_rss_mb": peak_child_rss_mb(),
+            "exit_code": proc.returncode,
             "stdout_tail": proc.stdout[-1500:], "stderr_tail": proc.stderr[-1500:]}
 
 
@@ -183,7 +194,7 @@ def _child_ingest(home: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-4000:])
     inner = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"wall_s": wall, "peak_rss_mb": peak_child_rss_mb(), **inner}
+    return {"wall_s": wall, "cpu_s": child_cpu_s(), "peak_rss_mb": peak_child_rss_mb(), **inner}
 
 
 # ----------------------------------------------------------------------------- one workload
@@ -219,6 +230,8 @@ def run_user_workload(name: str, data_dir: Path, *, repeat: int = 3, results_dir
         "command_s": _stats([r["command"]["wall_s"] for r in runs]),
         "reference_s": _stats([r["reference"]["wall_s"] for r in runs]),
         "ratio": _stats([r["ratio"] for r in runs]),
+        "command_cpu_s": _stats([r["command"]["cpu_s"] for r in runs]),
+        "reference_cpu_s": _stats([r["reference"]["cpu_s"] for r in runs]),
         "command_peak_rss_mb": _stats([r["command"]["peak_rss_mb"] for r in runs]),
         "all_exit_0": all(r["command"]["exit_code"] == 0 for r in runs),
     }
@@ -270,7 +283,9 @@ def print_result(result: dict) -> None:
     print(f"  command   {s['command_s']['median']:8.2f} s (range {s['command_s']['min']:.2f}-"
           f"{s['command_s']['max']:.2f}, {result['repeat']} runs)  peak RSS "
           f"{s['command_peak_rss_mb']['max']:.0f} MB  exit 0: {s['all_exit_0']}")
-    print(f"  reference {s['reference_s']['median']:8.2f} s  ratio {s['ratio']['median']:.1f}x")
+    print(f"  reference {s['reference_s']['median']:8.2f} s  ratio {s['ratio']['median']:.1f}x"
+          f"   CPU s: command {s['command_cpu_s']['median']:.1f}, reference {s['reference_cpu_s']['median']:.1f}"
+          f"   load average at start {result['runs'][0]['load_average']}")
     if "ingest_s" in s:
         print(f"  ingest    {s['ingest_s']['median']:8.2f} s  ratio {s['ingest_ratio']['median']:.1f}x"
               f"  peak RSS {s['ingest_peak_rss_mb']['max']:.0f} MB")
