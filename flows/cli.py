@@ -18,6 +18,7 @@ from rich.table import Table
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
 import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
+from flows import startup
 from flows.cli_start import HomeOpt, check_dates, check_source, init, preflight, query, report_tags
 from thermaliq.errors import ConfigError, ThermaliqError
 from thermaliq.home import Home
@@ -32,19 +33,20 @@ FacilitiesOpt = Annotated[Optional[list[str]], typer.Option(
 DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar day).")]
 
 
-def _run_flow(flow_fn, label: str, *, gx_early: bool = False, **params) -> int:
+def _run_flow(flow_fn, label: str, *, early=None, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set).
 
-    ``gx_early``: import Great Expectations and open the home's context in a thread from the
-    start (:func:`_prepare_gx`), while Prefect starts and the flow ingests."""
+    ``early``: a :class:`flows.startup.EarlyStart` begun at the start of the command (Prefect's
+    temporary server and the GX warm-up, started while the command imports the flow)."""
     check_dates(params.get("start"), params.get("end"), params.get("date"))
-    warm = _prepare_gx(params.get("home")) if gx_early else None
     try:
+        if early is not None:
+            early.ready()
         with _progress_bar(label, flow_fn.name):
             state = flow_fn(**params, return_state=True)
     finally:
-        if warm is not None:
-            warm.join()     # never leave while the GX context files are being written
+        if early is not None:
+            early.finish()
     home = Home.resolve(params.get("home"))
     if state.is_completed():
         summary = state.result()
@@ -56,27 +58,6 @@ def _run_flow(flow_fn, label: str, *, gx_early: bool = False, **params) -> int:
         return 2
     err.print(f"[red]{label} finished with failures[/]: {state.message}")
     return 1
-
-
-def _prepare_gx(home: str | None):
-    """A thread that imports Great Expectations (about 3.4 s) and opens the home's context and
-    checkpoint (``tasks.gx.validate.warm_up``), started before Prefect's start-up so that the two
-    overlap (the ephemeral API server starts in a subprocess, this process mostly waits). The
-    flow's own warm-up then finds the context open. A failure is left to the flow's validation,
-    which meets it again and reports it on the run."""
-    import threading
-
-    def warm() -> None:
-        try:
-            from tasks.gx import validate as gx_validate
-
-            gx_validate.warm_up(Home.resolve(home).gx)
-        except Exception:  # noqa: BLE001 - reported by the validation task of the flow
-            pass
-
-    thread = threading.Thread(target=warm, name="gx-early", daemon=True)
-    thread.start()
-    return thread
 
 
 @contextmanager
@@ -149,23 +130,35 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
         "--date", help="Local date to process; default yesterday per facility.")] = None,
         facility: FacilitiesOpt = None) -> None:
     """Run the nightly flow now (ingest, validate, calculate, report)."""
-    preflight(home, facility, day=date_)
-    from flows.nightly import nightly
+    early = startup.begin()
+    try:
+        preflight(home, facility, day=date_)
+        early.start_gx(Home.resolve(home).root)
+        from flows.nightly import nightly
 
-    raise typer.Exit(_guard(lambda: _run_flow(nightly, "nightly", gx_early=True, date=date_,
-                                              facilities=facility, home=str(Home.resolve(home).root))))
+        code = _guard(lambda: _run_flow(nightly, "nightly", early=early, date=date_,
+                                        facilities=facility, home=str(Home.resolve(home).root)))
+    finally:
+        early.finish()
+    raise typer.Exit(code)
 
 
 @app.command()
 def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
              reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
     """Ingest, validate and calculate an inclusive range of local days."""
-    preflight(home, facility, start, end)
-    from flows.backfill import backfill as backfill_flow
+    early = startup.begin()
+    try:
+        preflight(home, facility, start, end)
+        early.start_gx(Home.resolve(home).root)
+        from flows.backfill import backfill as backfill_flow
 
-    raise typer.Exit(_guard(lambda: _run_flow(backfill_flow, "backfill", gx_early=True, start=start,
-                                              end=end, facilities=facility, reingest=reingest,
-                                              home=str(Home.resolve(home).root))))
+        code = _guard(lambda: _run_flow(backfill_flow, "backfill", early=early, start=start,
+                                        end=end, facilities=facility, reingest=reingest,
+                                        home=str(Home.resolve(home).root)))
+    finally:
+        early.finish()
+    raise typer.Exit(code)
 
 
 @app.command()
