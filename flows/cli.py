@@ -130,9 +130,9 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
         "--date", help="Local date to process; default yesterday per facility.")] = None,
         facility: FacilitiesOpt = None) -> None:
     """Run the nightly flow now (ingest, validate, calculate, report)."""
+    preflight(home, facility, day=date_)     # a bad home or facility is refused before Prefect loads
     early = startup.begin()
     try:
-        preflight(home, facility, day=date_)
         early.start_gx(Home.resolve(home).root)
         from flows.nightly import nightly
 
@@ -147,9 +147,9 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
 def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
              reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
     """Ingest, validate and calculate an inclusive range of local days."""
+    preflight(home, facility, start, end)    # a bad home or facility is refused before Prefect loads
     early = startup.begin()
     try:
-        preflight(home, facility, start, end)
         early.start_gx(Home.resolve(home).root)
         from flows.backfill import backfill as backfill_flow
 

@@ -4,8 +4,8 @@ A one-facility-day ``thermaliq run`` used to spend most of its time before any w
 the flows, Great Expectations' import and context (about 3.4 s), and Prefect's temporary API
 server, which Prefect starts only when the first flow run asks for a client (a ``uvicorn``
 subprocess that migrates its database and answers ``/health`` after a few seconds). ``begin``
-starts the server in a thread at the very start of the command, so that it boots on the other
-core while this process checks the facilities and imports the flow; once the checks passed,
+starts the server in a thread once the command's checks passed (a refused facility still exits
+before Prefect loads), so that it boots on the other core while this process imports the flow;
 ``start_gx`` adds the GX warm-up; ``ready`` waits for the server just before the flow starts and
 ``finish`` for both before the command ends.
 

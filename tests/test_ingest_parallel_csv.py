@@ -16,10 +16,20 @@ import pytest
 
 from tests.test_ingest_stream import CHI, NOW, _assert_same_lake, _home, _lake_state
 from thermaliq.pipeline import ingest
-from thermaliq.sources import bulk
+from thermaliq.sources import bulk, file_io
 from thermaliq.sources.readers import ReadingsStream
 
 DATA = Path(__file__).parent / "data" / "readings"
+
+
+@pytest.fixture(autouse=True)
+def _duckdb_for_small_files(monkeypatch):
+    """DuckDB's reader for files of any size (by default only from bulk.MIN_BYTES up), a first
+    block of a few records (DuckDB reads the file when the first block holds no malformed
+    record, so a malformed record further on makes it stop mid-file) and DuckDB batches of 4."""
+    monkeypatch.setattr(bulk, "MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BATCH_RECORDS", 4)
+    monkeypatch.setattr(file_io, "BLOCK_BYTES", 256)
 
 
 def _z_csv(days: int = 3) -> str:
@@ -111,18 +121,62 @@ def test_reader_gives_the_same_chunks_both_ways(name):
 
 
 def test_clean_long_file_is_parsed_by_duckdb_and_a_malformed_one_falls_back(tmp_path):
+    """A clean file: every record through DuckDB. A malformed record at record 150 (after the
+    first block): DuckDB hands over some records, stops, and the exact reader goes on from the
+    next record, naming record 150; the readings are those of the exact reader."""
     clean = tmp_path / "clean.csv"
     clean.write_text(_z_csv(1))
     stream = ReadingsStream(clean, tz=CHI, batch_rows=50)
     rows = sum(len(c) for c in stream)
     assert rows == 144 and stream.parallel_records == 144
+    lines = _z_csv(2).splitlines()
+    lines.insert(150, "2024-06-01T09:00:00Z,FT-101,1,extra")     # header is line 0: record 150
     bad = tmp_path / "bad.csv"
-    bad.write_text(MALFORMED)
+    bad.write_text("\n".join(lines) + "\n")
     stream = ReadingsStream(bad, tz=CHI, batch_rows=50)
     chunks = list(stream)
-    assert stream.parallel_records < sum(len(c) for c in chunks) + sum(len(c.rejects) for c in chunks)
+    assert stream.parallel_records < 288        # DuckDB stopped at or before record 150
     rejects = pd.concat([c.rejects for c in chunks])
-    assert rejects["reason"].str.startswith("wrong number of fields").sum() == 1
+    assert rejects["row"].tolist() == [150]
+    assert rejects["reason"].iloc[0].startswith("wrong number of fields")
+    got = pd.concat([c.readings for c in chunks], ignore_index=True)
+    exact = pd.concat([c.readings for c in ReadingsStream(bad, tz=CHI, batch_rows=50, parallel=False)],
+                      ignore_index=True)
+    pd.testing.assert_frame_equal(got, exact)
+    assert got["row"].tolist() == [r for r in range(1, 290) if r != 150]
+
+
+def test_duckdb_stopping_mid_file_resumes_at_the_next_record(tmp_path, monkeypatch):
+    """DuckDB hands over 8 records, then stops (as it does on a malformed record when it has
+    already handed over the records before it): the exact reader goes on from record 9, and the
+    chunks equal the exact reader's, rejects and row numbers included."""
+    real = bulk.BulkLong
+    tail = _z_csv(1).split("\n", 1)[1]
+    path, clean = tmp_path / "r.csv", tmp_path / "clean.csv"
+    path.write_text(MESSY + "2024-11-03T09:00:00Z,FT-101,1,extra\n" + tail)
+    clean.write_text(MESSY + tail)      # the same first records, without the malformed one
+
+    class StopsAfterTwoBatches:      # DuckDB's parse of the first records, then a stop
+        def __init__(self, p, lower, delimiter):
+            self.inner = real(clean, lower, delimiter)
+
+        def __iter__(self):
+            for i, batch in enumerate(self.inner):
+                if i == 2:
+                    raise bulk.BulkUnavailable("stopped")
+                yield batch
+
+    monkeypatch.setattr(bulk, "BulkLong", StopsAfterTwoBatches)
+    stream = ReadingsStream(path, tz=CHI, batch_rows=6)
+    fast = [(c.readings, c.rejects) for c in stream]
+    assert stream.parallel_records == 8
+    exact = [(c.readings, c.rejects) for c in ReadingsStream(path, tz=CHI, batch_rows=6, parallel=False)]
+    assert len(fast) == len(exact)
+    for (r1, j1), (r2, j2) in zip(fast, exact):
+        pd.testing.assert_frame_equal(r1.reset_index(drop=True), r2.reset_index(drop=True))
+        pd.testing.assert_frame_equal(j1.reset_index(drop=True), j2.reset_index(drop=True))
+    rejects = pd.concat([j for _, j in fast])
+    assert "wrong number of fields" in " ".join(rejects["reason"])
 
 
 def test_prefetched_hands_over_items_in_order_and_raises_the_producers_error():

@@ -215,9 +215,9 @@ class ReadingsStream:
         if first is None:
             return
         self._decide_regional(first)
-        if self._bulk_possible():
-            from thermaliq.sources import bulk
+        from thermaliq.sources import bulk
 
+        if self._bulk_possible() and self._path.stat().st_size >= bulk.MIN_BYTES:
             try:
                 for batch in bulk.BulkLong(self._path, self._lower, self._batches.delimiter):
                     yield batch, self._take_parsed
@@ -232,10 +232,11 @@ class ReadingsStream:
 
     def _bulk_possible(self) -> bool:
         """Whether DuckDB may parse the whole file: a long UTF-8 CSV file with plain numbers and
-        timestamps as written (no decimal comma, no day-first dates to rewrite)."""
+        timestamps as written (no decimal comma, no day-first dates to rewrite) in which the
+        first block held no malformed record."""
         return (self._parallel and self._batches.kind == "csv" and self._batches.encoding == "utf8"
                 and self.format == "long" and self._regional.decimal == "."
-                and not self._regional.date_formats)
+                and not self._regional.date_formats and not self._batches.skipped)
 
     def _decide_regional(self, raw_batch: pa.RecordBatch) -> None:
         if self._regional is None:
