@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob as globlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -105,14 +106,21 @@ def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestS
     batch_rows = batch_rows or readers.batch_rows_setting()
     new_rows, confirmed = [], {}
     for path, rel, size, mtime, before in files:
-        digest = lake.file_sha256(path)
-        unchanged = before is not None and before.size == size and before.sha256 == digest
-        if unchanged and not force:
-            summary.sources_skipped += 1
-            confirmed[rel] = mtime          # recorded if the ledger is written anyway
-            continue
-        rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
-                                     parallel=parallel)
+        if before is None or before.size != size:     # new or changed for sure: read while hashing
+            with ThreadPoolExecutor(1) as hasher:     # (hashlib releases the GIL on large blocks)
+                hashing = hasher.submit(lake.file_sha256, path)
+                rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
+                                             parallel=parallel)
+                digest, unchanged = hashing.result(), False
+        else:
+            digest = lake.file_sha256(path)
+            unchanged = before.sha256 == digest
+            if unchanged and not force:
+                summary.sources_skipped += 1
+                confirmed[rel] = mtime          # recorded if the ledger is written anyway
+                continue
+            rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
+                                         parallel=parallel)
         summary.sources_read += 1
         new_rows.append(ledger_row(rel, size, mtime, digest, rows, rejected,
                                    before.ingested_at if unchanged else now))
