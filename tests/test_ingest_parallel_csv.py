@@ -120,6 +120,35 @@ def test_reader_gives_the_same_chunks_both_ways(name):
         pd.testing.assert_frame_equal(j1, j2)
 
 
+ODD = {
+    "crlf": "timestamp,tag,value\r\n2024-06-01T00:00:00Z,FT-101,1\r\n2024-06-01T00:01:00Z,FT-101,2\r\n",
+    "cr-only": "timestamp,tag,value\r2024-06-01T00:00:00Z,FT-101,1\r2024-06-01T00:01:00Z,FT-101,2\r",
+    "quote-inside": 'timestamp,tag,value\n2024-06-01T00:00:00Z,FT-101,1\n2024-06-01T00:01:00Z,F"T,2\n',
+    "escaped-quote": 'timestamp,tag,value\n2024-06-01T00:00:00Z,"F""T",1\n2024-06-01T00:01:00Z,FT-101,2\n',
+    "no-final-newline": "timestamp,tag,value\n2024-06-01T00:00:00Z,FT-101,1\n2024-06-01T00:01:00Z,FT-101,2",
+    "blank-line": "timestamp,tag,value\n2024-06-01T00:00:00Z,FT-101,1\n   \n2024-06-01T00:01:00Z,FT-101,2\n",
+    "trailing-delimiter": "timestamp,tag,value,\n2024-06-01T00:00:00Z,FT-101,1,\n2024-06-01T00:01:00Z,FT-101,2,\n",
+    "semicolon": "timestamp;tag;value\n2024-06-01T00:00:00Z;FT-101;1.5\n2024-06-01T00:01:00Z;FT-101;2\n",
+    "unicode-tag": "timestamp,tag,value\n2024-06-01T00:00:00Z,Dampf-\u00fc,1\n2024-06-01T00:01:00Z,FT-101,2\n",
+    "offsets": "timestamp,tag,value\n2024-06-01T00:00:00+02:00,FT-101,1\n2024-06-01 00:01:00Z,FT-101,2\n"
+               "2024-06-01T00:02:00.123456Z,FT-101,3\n2024-06-01,FT-101,4\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD))
+def test_odd_csv_forms_read_alike_both_ways(tmp_path, name):
+    """Line endings, quotes, blank lines, other delimiters, offsets and fractions of a second:
+    DuckDB reads them as the exact reader does, or stops and leaves them to it."""
+    path = tmp_path / "odd.csv"
+    path.write_bytes(ODD[name].encode())
+    fast = [(c.readings, c.rejects) for c in ReadingsStream(path, tz=CHI, batch_rows=2)]
+    exact = [(c.readings, c.rejects) for c in ReadingsStream(path, tz=CHI, batch_rows=2, parallel=False)]
+    assert len(fast) == len(exact) and fast
+    for (r1, j1), (r2, j2) in zip(fast, exact):
+        pd.testing.assert_frame_equal(r1.reset_index(drop=True), r2.reset_index(drop=True))
+        pd.testing.assert_frame_equal(j1.reset_index(drop=True), j2.reset_index(drop=True))
+
+
 def test_clean_long_file_is_parsed_by_duckdb_and_a_malformed_one_falls_back(tmp_path):
     """A clean file: every record through DuckDB. A malformed record at record 150 (after the
     first block): DuckDB hands over some records, stops, and the exact reader goes on from the
