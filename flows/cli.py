@@ -36,8 +36,8 @@ DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar 
 def _run_flow(flow_fn, label: str, *, early=None, **params) -> int:
     """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set).
 
-    ``early``: a :class:`flows.startup.EarlyStart` begun at the start of the command (Prefect's
-    temporary server and the GX warm-up, started while the command imports the flow)."""
+    ``early``: a :class:`flows.startup.EarlyStart` begun once the command's checks passed
+    (Prefect's temporary server, starting while the command imports the flow)."""
     check_dates(params.get("start"), params.get("end"), params.get("date"))
     try:
         if early is not None:
@@ -133,7 +133,6 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
     preflight(home, facility, day=date_)     # a bad home or facility is refused before Prefect loads
     early = startup.begin()
     try:
-        early.start_gx(Home.resolve(home).root)
         from flows.nightly import nightly
 
         code = _guard(lambda: _run_flow(nightly, "nightly", early=early, date=date_,
@@ -150,7 +149,6 @@ def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: Facil
     preflight(home, facility, start, end)    # a bad home or facility is refused before Prefect loads
     early = startup.begin()
     try:
-        early.start_gx(Home.resolve(home).root)
         from flows.backfill import backfill as backfill_flow
 
         code = _guard(lambda: _run_flow(backfill_flow, "backfill", early=early, start=start,
