@@ -16,8 +16,17 @@ The numbers are chosen so that the plant is physically consistent: on the LHV ba
 runs at about 88 % efficiency, the Siegert flue-gas loss is 6–8 % and the energy balance closes
 within the default 5 % tolerance, so a benchmark run exercises the normal path (no alerts).
 
-Readings are written in long format (``timestamp, tag, value``; UTC instants with ``Z``) as one
-file per facility and local day under ``<home>/inbox/<facility_id>/``, CSV or Parquet.
+Readings are written under ``<home>/inbox/<facility_id>/``, CSV or Parquet, in one of the
+layouts (``Size.layout``):
+
+* ``daily`` (default): long format (``timestamp, tag, value``; UTC instants with ``Z``), one file
+  per facility and local day, rows by time then tag;
+* ``single``: the same rows in one long file per facility (a historian's year export);
+* ``single-local``: one long file per facility with naive local wall-clock times
+  (``YYYY-MM-DD HH:MM:SS`` in the facility's zone: the fall-back hour appears twice);
+* ``wide``: one wide file per facility (``timestamp`` + one column per tag, ``Z`` instants).
+
+``step_min`` is the reading interval [min] (1 by default; the wide workload uses 60).
 
 Usage::
 
@@ -52,9 +61,13 @@ class Size:
     days: int
     start: date
     format: str = "csv"        # csv | parquet
+    layout: str = "daily"      # daily | single | single-local | wide (see the module docstring)
+    step_min: int = 1          # reading interval [min]
 
     def key(self) -> str:
-        return f"f{self.facilities}-t{self.tags}-d{self.days}-{self.start}-{self.format}"
+        extra = ("" if self.layout == "daily" else f"-{self.layout}") + \
+            ("" if self.step_min == 1 else f"-s{self.step_min}")
+        return f"f{self.facilities}-t{self.tags}-d{self.days}-{self.start}-{self.format}{extra}"
 
     def end(self) -> date:
         return self.start + timedelta(days=self.days - 1)
@@ -64,7 +77,8 @@ def facility_id(i: int) -> str:
     return f"BENCH-{i + 1:04d}"
 
 
-def facility_config(fid: str, tags: int, fmt: str) -> dict:
+def facility_config(fid: str, tags: int, fmt: str, layout: str = "daily",
+                    step_min: int = 1) -> dict:
     """A steam-boiler configuration with exactly ``tags`` tags (see the module docstring)."""
     if tags < MIN_TAGS:
         raise ValueError(f"tags must be at least {MIN_TAGS}, not {tags}")
@@ -101,8 +115,9 @@ def facility_config(fid: str, tags: int, fmt: str) -> dict:
     streams.append({"id": "shell", "role": "loss", "estimate": {"percent_of_input": 1.0}})
     suffix = "parquet" if fmt == "parquet" else "csv"
     return {"facility_id": fid, "name": f"Synthetic steam plant {fid}", "type": "steam_boiler",
-            "timezone": TIMEZONE, "interval": "15min", "basis": "LHV",
-            "source": {"kind": "files", "path": f"inbox/{fid}/*.{suffix}", "format": "long"},
+            "timezone": TIMEZONE, "interval": "1h" if step_min >= 60 else "15min", "basis": "LHV",
+            "source": {"kind": "files", "path": f"inbox/{fid}/*.{suffix}",
+                       "format": "wide" if layout == "wide" else "long"},
             "streams": streams}
 
 
@@ -139,30 +154,63 @@ def tag_values(config: dict, load: np.ndarray, rng: np.random.Generator) -> dict
     return {tag: np.round(v[tag], 3) for tag in sorted(tags)}
 
 
-def day_instants(day: date, tz: str) -> pd.DatetimeIndex:
-    """Every minute of local ``day`` in UTC (1380 or 1500 minutes on DST change days)."""
+def day_instants(day: date, tz: str, step_min: int = 1) -> pd.DatetimeIndex:
+    """Every ``step_min`` minutes of local ``day`` in UTC (1380 or 1500 minutes on DST change days)."""
     lo = pd.Timestamp(day).tz_localize(tz)
     hi = pd.Timestamp(day + timedelta(days=1)).tz_localize(tz)
-    return pd.date_range(lo, hi, freq="1min", inclusive="left").tz_convert("UTC")
+    return pd.date_range(lo, hi, freq=f"{step_min}min", inclusive="left").tz_convert("UTC")
+
+
+def day_table(instants: pd.DatetimeIndex, values: dict[str, np.ndarray], fmt: str,
+              layout: str = "daily", tz: str = TIMEZONE) -> pa.Table:
+    """One day's readings as the file writes them: long (rows by time, then tag) or wide."""
+    tags = list(values)
+    n = len(instants)
+    if fmt == "parquet":
+        stamps = pa.array(instants.as_unit("us").to_numpy(), pa.timestamp("us", tz="UTC"))
+    elif layout == "single-local":
+        stamps = pa.array(instants.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object),
+                          pa.string())
+    else:
+        stamps = pa.array(instants.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object), pa.string())
+    if layout == "wide":
+        return pa.table({"timestamp": stamps, **{t: values[t] for t in tags}})
+    tag_col = pa.DictionaryArray.from_arrays(np.tile(np.arange(len(tags), dtype=np.int32), n), tags)
+    value_col = np.column_stack([values[t] for t in tags]).ravel()
+    return pa.table({"timestamp": stamps.take(pa.array(np.repeat(np.arange(n), len(tags)))),
+                     "tag": tag_col if fmt == "parquet" else tag_col.cast(pa.string()),
+                     "value": value_col})
 
 
 def write_day(path: Path, instants: pd.DatetimeIndex, values: dict[str, np.ndarray], fmt: str) -> int:
     """One long-format file: rows ordered by time, then tag. Returns the number of readings."""
-    tags = list(values)
-    n = len(instants)
-    tag_col = pa.DictionaryArray.from_arrays(np.tile(np.arange(len(tags), dtype=np.int32), n), tags)
-    value_col = np.column_stack([values[t] for t in tags]).ravel()
     tmp = path.with_name(path.name + ".part")
+    table = day_table(instants, values, fmt)
     if fmt == "parquet":
-        ts = pa.array(np.repeat(instants.as_unit("us").to_numpy(), len(tags)), pa.timestamp("us", tz="UTC"))
-        pq.write_table(pa.table({"timestamp": ts, "tag": tag_col, "value": value_col}), tmp)
+        pq.write_table(table, tmp)
     else:
-        stamps = np.repeat(instants.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object), len(tags))
-        table = pa.table({"timestamp": pa.array(stamps, pa.string()), "tag": tag_col.cast(pa.string()),
-                          "value": value_col})
         pcsv.write_csv(table, tmp, pcsv.WriteOptions(quoting_style="none"))
     tmp.rename(path)
-    return n * len(tags)
+    return len(instants) * len(values)
+
+
+class _OneFile:
+    """A facility's single file written day by day (CSV or Parquet), renamed into place at close."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt, self.writer = path, fmt, None
+        self.tmp = path.with_name(path.name + ".part")
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = (pq.ParquetWriter(self.tmp, table.schema) if self.fmt == "parquet" else
+                           pcsv.CSVWriter(self.tmp, table.schema, write_options=pcsv.WriteOptions(
+                               quoting_style="none")))
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.tmp.rename(self.path)
 
 
 def generate(home: Path, size: Size, seed: int = 42) -> dict:
@@ -181,17 +229,26 @@ def generate(home: Path, size: Size, seed: int = 42) -> dict:
     readings = 0
     for i in range(size.facilities):
         fid = facility_id(i)
-        config = facility_config(fid, size.tags, size.format)
+        config = facility_config(fid, size.tags, size.format, size.layout, size.step_min)
         (home / "facilities" / f"{fid}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         folder = home / "inbox" / fid
         folder.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng([seed, i])
+        one = None if size.layout == "daily" else \
+            _OneFile(folder / f"{size.start}_{size.end()}.{size.format}", size.format)
         for d in range(size.days):
             day = size.start + timedelta(days=d)
-            instants = day_instants(day, TIMEZONE)
-            load = _load(rng, np.arange(len(instants)))
-            path = folder / f"{day.isoformat()}.{size.format}"
-            readings += write_day(path, instants, tag_values(config, load, rng), size.format)
+            instants = day_instants(day, TIMEZONE, size.step_min)
+            load = _load(rng, np.arange(len(instants)) * size.step_min)
+            values = tag_values(config, load, rng)
+            if one is None:
+                readings += write_day(folder / f"{day.isoformat()}.{size.format}", instants, values,
+                                      size.format)
+            else:
+                one.write(day_table(instants, values, size.format, size.layout))
+                readings += len(instants) * len(values)
+        if one is not None:
+            one.close()
     manifest = {**wanted, "readings": readings, "first": size.start.isoformat(),
                 "last": size.end().isoformat(), "timezone": TIMEZONE}
     manifest_path.write_text(json.dumps(manifest, indent=2))
@@ -206,8 +263,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))
     ap.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ap.add_argument("--layout", choices=["daily", "single", "single-local", "wide"], default="daily")
+    ap.add_argument("--step-min", type=int, default=1)
     args = ap.parse_args(argv)
-    size = Size(args.facilities, args.tags, args.days, args.start, args.format)
+    size = Size(args.facilities, args.tags, args.days, args.start, args.format, args.layout,
+                args.step_min)
     print(json.dumps(generate(args.home, size), indent=2))
 
 

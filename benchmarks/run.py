@@ -20,6 +20,14 @@ Usage::
     .venv/bin/python -m benchmarks.run fleet-night           # 100 × 20 tags × 1 day
     .venv/bin/python -m benchmarks.run --facilities 3 --tags 20 --days 7 --format parquet
     .venv/bin/python -m benchmarks.run plant-year --profile  # + cProfile of the flow (all threads)
+
+The workloads of :mod:`benchmarks.as_user` (``plant-year-file``, ``plant-year-file-local``,
+``wide-year``, ``fleet-night-100``, ``fleet-night-1000``, ``home-day``) are timed as users run
+them instead: the ``thermaliq`` command line as a subprocess, Prefect's start-up included, median
+of ``--repeat`` runs (3), each against the DuckDB reference of the same repeat::
+
+    .venv/bin/python -m benchmarks.run plant-year-file --dir /tmp/bench
+    .venv/bin/python -m benchmarks.run --table benchmarks/results/*.json    # README table rows
 """
 from __future__ import annotations
 
@@ -36,6 +44,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from benchmarks.as_user import USER_WORKLOADS, print_result, run_user_workload, table_rows
 from benchmarks.generate import Size, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,7 +298,10 @@ def _print(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("workload", nargs="?", choices=sorted(WORKLOADS), help="a standard workload")
+    ap.add_argument("workload", nargs="?", choices=sorted(WORKLOADS) + sorted(USER_WORKLOADS),
+                    help="a standard workload")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of a command-line workload (median)")
+    ap.add_argument("--table", nargs="+", type=Path, help="print README rows of these result files")
     ap.add_argument("--facilities", type=int)
     ap.add_argument("--tags", type=int)
     ap.add_argument("--days", type=int)
@@ -301,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", choices=["reference", "thermaliq"], help=argparse.SUPPRESS)
     ap.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.table:
+        print("\n".join(table_rows(args.table)))
+        return 0
+    if args.workload in USER_WORKLOADS:
+        result = run_user_workload(args.workload, args.dir, repeat=args.repeat, results_dir=RESULTS)
+        print_result(result)
+        return 0 if result["summary"]["all_exit_0"] else 1
     if args.child:
         manifest = json.loads((args.dir / "benchmark-manifest.json").read_text())
         out = reference(args.dir, manifest) if args.child == "reference" else \

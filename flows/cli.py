@@ -18,6 +18,7 @@ from rich.table import Table
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI shows its own progress
 import flows  # noqa: E402,F401 - quietens Prefect's ephemeral server before prefect is imported
+from flows import startup
 from flows.lake_cli import lake_app
 from flows.cli_start import HomeOpt, check_dates, check_source, init, preflight, query, report_tags
 from thermaliq.errors import ConfigError, ThermaliqError
@@ -33,11 +34,20 @@ FacilitiesOpt = Annotated[Optional[list[str]], typer.Option(
 DateOpt = Annotated[str, typer.Option(help="ISO date YYYY-MM-DD (local calendar day).")]
 
 
-def _run_flow(flow_fn, label: str, **params) -> int:
-    """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set)."""
+def _run_flow(flow_fn, label: str, *, early=None, **params) -> int:
+    """Run a flow in-process (Prefect's ephemeral mode unless PREFECT_API_URL is set).
+
+    ``early``: a :class:`flows.startup.EarlyStart` begun once the command's checks passed
+    (Prefect's temporary server, starting while the command imports the flow)."""
     check_dates(params.get("start"), params.get("end"), params.get("date"))
-    with _progress_bar(label, flow_fn.name):
-        state = flow_fn(**params, return_state=True)
+    try:
+        if early is not None:
+            early.ready()
+        with _progress_bar(label, flow_fn.name):
+            state = flow_fn(**params, return_state=True)
+    finally:
+        if early is not None:
+            early.finish()
     home = Home.resolve(params.get("home"))
     if state.is_completed():
         summary = state.result()
@@ -121,23 +131,33 @@ def run(home: HomeOpt = None, date_: Annotated[Optional[str], typer.Option(
         "--date", help="Local date to process; default yesterday per facility.")] = None,
         facility: FacilitiesOpt = None) -> None:
     """Run the nightly flow now (ingest, validate, calculate, report)."""
-    preflight(home, facility, day=date_)
-    from flows.nightly import nightly
+    preflight(home, facility, day=date_)     # a bad home or facility is refused before Prefect loads
+    early = startup.begin()
+    try:
+        from flows.nightly import nightly
 
-    raise typer.Exit(_guard(lambda: _run_flow(nightly, "nightly", date=date_, facilities=facility,
-                                              home=str(Home.resolve(home).root))))
+        code = _guard(lambda: _run_flow(nightly, "nightly", early=early, date=date_,
+                                        facilities=facility, home=str(Home.resolve(home).root)))
+    finally:
+        early.finish()
+    raise typer.Exit(code)
 
 
 @app.command()
 def backfill(start: DateOpt, end: DateOpt, home: HomeOpt = None, facility: FacilitiesOpt = None,
              reingest: Annotated[bool, typer.Option(help="Re-read files already ingested.")] = False) -> None:
     """Ingest, validate and calculate an inclusive range of local days."""
-    preflight(home, facility, start, end)
-    from flows.backfill import backfill as backfill_flow
+    preflight(home, facility, start, end)    # a bad home or facility is refused before Prefect loads
+    early = startup.begin()
+    try:
+        from flows.backfill import backfill as backfill_flow
 
-    raise typer.Exit(_guard(lambda: _run_flow(backfill_flow, "backfill", start=start, end=end,
-                                              facilities=facility, reingest=reingest,
-                                              home=str(Home.resolve(home).root))))
+        code = _guard(lambda: _run_flow(backfill_flow, "backfill", early=early, start=start,
+                                        end=end, facilities=facility, reingest=reingest,
+                                        home=str(Home.resolve(home).root)))
+    finally:
+        early.finish()
+    raise typer.Exit(code)
 
 
 @app.command()

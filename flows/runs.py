@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 
 from thermaliq.home import Home
 from thermaliq.settings import Settings, load_settings
-from thermaliq.sources import historian
+from thermaliq.sources import retry   # the connector counters (not the HTTP client: requests loads in 0.3 s)
 from thermaliq.store import liveness
 from thermaliq.store.runs import record_run
 
@@ -78,7 +78,7 @@ def recorded_run(home: Home, flow: str, parameters: dict):
     """Write a ``running`` row, then ``completed``/``failed`` with the reason at the end."""
     forward_library_logs()
     run = RunRecord(home, flow, parameters)
-    historian.reset_stats()   # connector counters are per run (metrics add them to totals)
+    retry.reset_stats()       # connector counters are per run (metrics add them to totals)
     alive = liveness.hold(home.lake, run.run_id)   # released by the kernel if this process dies
     for dead in liveness.reconcile_crashed(home, by=f"{flow} run {run.run_id}"):
         get_run_logger().warning("run %s is marked crashed: its process ended without an end state", dead)

@@ -57,3 +57,33 @@ def test_tiny_workload_runs_and_writes_json(prefect_harness, tmp_path, monkeypat
             assert saved[side][field] > 0, (side, field)
     assert saved["ratio"] == pytest.approx(tiq["wall_s"] / saved["reference"]["wall_s"])
     assert saved["size"]["facilities"] == size.facilities
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("name, shrink", [
+    ("plant-year-file", {"tags": 8, "days": 2}),            # one long file, thermaliq backfill
+    ("wide-year", {"tags": 12, "days": 2}),                  # one wide file, hourly
+    ("fleet-night-100", {"facilities": 2, "tags": 8}),       # thermaliq run, a file per facility
+])
+def test_tiny_command_line_workload_runs_and_writes_json(tmp_path, name, shrink):
+    """The command-line workloads (benchmarks/as_user.py) at a tiny size, once: the user's
+    command exits 0, the reference reads every generated reading, the JSON and the README row
+    hold the figures. Not timed."""
+    from benchmarks.as_user import USER_WORKLOADS, run_user_workload, shrunk, table_rows
+
+    workload = shrunk(name, **shrink)
+    result = run_user_workload(name, tmp_path / "data", repeat=1, results_dir=tmp_path / "results",
+                               workload=workload)
+    saved = json.loads(Path(result["json"]).read_text())
+    size = workload.size
+    per_day = 1440 // size.step_min
+    assert saved["readings"] == size.facilities * size.tags * per_day * size.days
+    run = saved["runs"][0]
+    assert run["command"]["exit_code"] == 0, run["command"]["stderr_tail"]
+    assert run["reference"]["readings"] == saved["readings"]
+    assert run["reference"]["groups"] == size.facilities * size.tags * size.days
+    assert saved["summary"]["all_exit_0"] and saved["summary"]["command_s"]["median"] > 0
+    assert ("ingest_s" in saved["summary"]) == USER_WORKLOADS[name].ingest_alone
+    assert saved["command"][0] == USER_WORKLOADS[name].command
+    rows = table_rows([Path(result["json"])])
+    assert len(rows) == 3 and rows[2].startswith(f"| {name} |")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import glob as globlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from thermaliq.pipeline import ingest_arrow
 from thermaliq.store import lake
@@ -55,7 +58,8 @@ def _sources(home: Home, facility: Facility) -> list[tuple[Path, str]]:
 
 
 def ingest_files(home: Home, facility: Facility, *, force: bool = False,
-                 now: pd.Timestamp | None = None, batch_rows: int | None = None) -> IngestSummary:
+                 now: pd.Timestamp | None = None, batch_rows: int | None = None,
+                 parallel: bool = True) -> IngestSummary:
     """Read new or changed files of a ``files`` source into the lake.
 
     Each file is streamed in chunks of ``batch_rows`` records; every chunk is cleaned and merged
@@ -70,6 +74,10 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
         Re-read files even when the ledger says they were ingested with the same content.
     batch_rows : int, optional
         Records per chunk [rows]; default ``THERMALIQ_INGEST_BATCH_ROWS``, else 1 000 000.
+    parallel : bool
+        Let DuckDB's parallel CSV reader parse long CSV files where it can
+        (:mod:`thermaliq.sources.bulk`); False: pyarrow's reader, one block at a time. Both
+        leave the same lake, quarantine and ledger.
 
     Notes
     -----
@@ -84,12 +92,12 @@ def ingest_files(home: Home, facility: Facility, *, force: bool = False,
     summary = IngestSummary(facility.facility_id)
     files = files_to_check(home, facility, force, summary)
     return ingest_checked(home, facility, files, summary, force=force, now=now,
-                          batch_rows=batch_rows)
+                          batch_rows=batch_rows, parallel=parallel)
 
 
 def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestSummary, *,
                    force: bool = False, now: pd.Timestamp | None = None,
-                   batch_rows: int | None = None) -> IngestSummary:
+                   batch_rows: int | None = None, parallel: bool = True) -> IngestSummary:
     """The part of :func:`ingest_files` after :func:`files_to_check`: hash ``files``, read the
     new or changed ones one after the other, record them in the ledger; returns ``summary``."""
     from thermaliq.sources import readers  # file parsing is only needed here
@@ -98,13 +106,21 @@ def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestS
     batch_rows = batch_rows or readers.batch_rows_setting()
     new_rows, confirmed = [], {}
     for path, rel, size, mtime, before in files:
-        digest = lake.file_sha256(path)
-        unchanged = before is not None and before.size == size and before.sha256 == digest
-        if unchanged and not force:
-            summary.sources_skipped += 1
-            confirmed[rel] = mtime          # recorded if the ledger is written anyway
-            continue
-        rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows)
+        if before is None or before.size != size:     # new or changed for sure: read while hashing
+            with ThreadPoolExecutor(1) as hasher:     # (hashlib releases the GIL on large blocks)
+                hashing = hasher.submit(lake.file_sha256, path)
+                rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
+                                             parallel=parallel)
+                digest, unchanged = hashing.result(), False
+        else:
+            digest = lake.file_sha256(path)
+            unchanged = before.sha256 == digest
+            if unchanged and not force:
+                summary.sources_skipped += 1
+                confirmed[rel] = mtime          # recorded if the ledger is written anyway
+                continue
+            rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
+                                         parallel=parallel)
         summary.sources_read += 1
         new_rows.append(ledger_row(rel, size, mtime, digest, rows, rejected,
                                    before.ingested_at if unchanged else now))
@@ -173,8 +189,13 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
 
 def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Timestamp,
                 summary: IngestSummary, batch_rows: int, touched: set | None = None,
-                ) -> tuple[int, int]:
+                parallel: bool = True) -> tuple[int, int]:
     """Stream one file into the lake chunk by chunk; return (raw readings, reader rejects) [rows].
+
+    The readings of a chunk's last local day wait for the next chunk (at most ``batch_rows`` of
+    them), so that a file written in time order stores each day once, in the fast lane
+    (:mod:`thermaliq.pipeline.ingest_arrow`), instead of merging the day a chunk boundary cuts.
+    ``parallel``: see :func:`ingest_files`.
 
     ``touched``, when given, receives every local day whose partition the file's readings were
     checked or merged against (:mod:`thermaliq.pipeline.ingest_many` relies on it).
@@ -184,7 +205,7 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     after its first chunk (a corrupt gzip tail) keeps the chunks stored before and is
     quarantined as a whole in the same way.
     """
-    from thermaliq.sources import readers
+    from thermaliq.sources import bulk, readers
 
     quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows)
     rows = rejected = 0
@@ -196,12 +217,20 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
         stream = readers.ReadingsStream(path, tz=facility.timezone, format=facility.source.format,
                                         source=rel, batch_rows=batch_rows,
                                         decimal=facility.source.decimal,
-                                        timestamp_format=facility.source.timestamp_format)
-        for chunk in stream:
-            rows += len(chunk)
-            rejected += len(chunk.rejects)
-            unconfigured = unconfigured.add(_unconfigured_counts(chunk, configured), fill_value=0)
-            _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
+                                        timestamp_format=facility.source.timestamp_format,
+                                        parallel=parallel)
+        held = None
+        try:
+            for chunk in bulk.prefetched(stream):   # the next chunk is read while this one is stored
+                rows += len(chunk)
+                rejected += len(chunk.rejects)
+                unconfigured = unconfigured.add(_unconfigured_counts(chunk, configured), fill_value=0)
+                chunk, held = _hold_last_day(chunk, held, facility.timezone, batch_rows)
+                if len(chunk) or len(chunk.rejects):
+                    _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
+        finally:   # a file that breaks off keeps the readings read before, held ones included
+            if held is not None:
+                _store_chunk(home, facility, held, now, summary, quarantine, touched)
         notes = stream.notes + unconfigured_note(rel, unconfigured)
         summary.unconfigured += int(unconfigured.sum())
     except DataError as exc:   # the whole file is unusable: keep why, go on with the others
@@ -218,6 +247,32 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     if mostly:
         summary.file_errors.append(mostly)
     return rows, rejected
+
+
+def _hold_last_day(chunk, held, tz: str, limit: int):
+    """``(chunk to store now, readings to hold for the next chunk)``: the held readings of the
+    chunk before join this chunk's, and the readings of this chunk's last local day are held
+    back, unless the held readings would exceed ``limit`` [rows] (memory stays bounded)."""
+    from thermaliq.sources import readers
+
+    if chunk.table is None:
+        return chunk, held
+    table = chunk.table if held is None else pa.concat_tables([held.table, chunk.table])
+    if table.num_rows == 0 or chunk.last:
+        return readers.ReadResult(None, chunk.rejects, table=table), None
+    ts = table["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    last = pd.Timestamp(int(ts.max()), tz="UTC").tz_convert(tz)
+    start = pd.Timestamp(last.date()).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    later = ts >= start.value
+    first = int(np.argmax(later))
+    if later[first:].all():       # a file in time order: the last day is the chunk's tail
+        now, keep = table.slice(0, first), table.slice(first)
+    else:
+        now, keep = table.filter(pa.array(~later)), table.filter(pa.array(later))
+    if keep.num_rows > limit:
+        return readers.ReadResult(None, chunk.rejects, table=table), None
+    return (readers.ReadResult(None, chunk.rejects, table=now),
+            readers.ReadResult(None, readers.empty_rejects(), table=keep))
 
 
 def _unconfigured_counts(chunk, configured: pd.Index) -> pd.Series:

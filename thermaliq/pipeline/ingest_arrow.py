@@ -11,6 +11,7 @@ left alone (``False``) for the general path, which names every problem.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
@@ -59,14 +60,36 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
     with lake.facility_lock(lake_dir, facility.facility_id):
         if any(lake.readings_partition(lake_dir, facility.facility_id, d).exists() for d in days):
             return False                             # a merge with stored readings: general path
-        for i, day in enumerate(days):
-            rows = order[day_of_row[order] == i] if len(days) > 1 else order
-            part = _partition(table, rows, ts, code, tag_names, units)
-            lake.write_readings_day(lake_dir, facility.facility_id, day, part)
-            if day not in summary.days:
-                summary.days.append(day)
-            summary.readings_stored += len(rows)
+        by_day = order[np.argsort(day_of_row[order], kind="stable")] if len(days) > 1 else order
+        cols = _columns(table)
+        bounds = _day_bounds(day_of_row[by_day], len(days))
+        # Parquet encoding, compression and fsync release the GIL: a day is written while the
+        # next one is cut out (at most WRITE_THREADS partitions in flight: bounded memory).
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            pending = []
+            for i, day in enumerate(days):
+                rows = by_day[bounds[i]:bounds[i + 1]]
+                part = _partition(cols, rows, ts, code, tag_names, units)
+                pending.append(pool.submit(lake.write_readings_day, lake_dir, facility.facility_id,
+                                           day, part))
+                if len(pending) > WRITE_THREADS:
+                    pending.pop(0).result()
+                if day not in summary.days:
+                    summary.days.append(day)
+                summary.readings_stored += len(rows)
+            for f in pending:
+                f.result()
     return True
+
+
+#: Day partitions written at the same time by :func:`store_new_days` [threads].
+WRITE_THREADS = 2
+
+
+def _day_bounds(day_sorted: np.ndarray, ndays: int) -> np.ndarray:
+    """Where each day's rows start in ``day_sorted`` (the day index of rows sorted by day, then
+    tag, then time): day ``i`` is ``[b[i], b[i+1])``."""
+    return np.searchsorted(day_sorted, np.arange(ndays + 1), side="left")
 
 
 def _tag_time_order(key: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -117,24 +140,35 @@ def _local_days(ts: np.ndarray, tz: str) -> tuple[list[date], np.ndarray]:
     return [_EPOCH + timedelta(days=int(d)) for d in distinct], pos[inverse]
 
 
-def _partition(table: pa.Table, rows: np.ndarray, ts: np.ndarray, code: np.ndarray,
+def _columns(table: pa.Table) -> dict:
+    """The columns :func:`_partition` takes rows from, each in one contiguous array (a take from
+    a column of many chunks costs the whole column, once per day), and whether the chunk holds
+    one file's readings (one ``source``) or no quality text at all."""
+    source = table["source"]
+    one_source = source.null_count == 0 and (table.num_rows == 0 or
+                                             pc.all(pc.equal(source, source[0])).as_py())
+    no_quality = table["quality"].null_count == table.num_rows
+    return {"value": table["value"].combine_chunks(), "row": table["row"].combine_chunks(),
+            "quality": None if no_quality else table["quality"].combine_chunks(),
+            "source": source[0] if one_source else source.combine_chunks(), "one_source": one_source}
+
+
+def _partition(cols: dict, rows: np.ndarray, ts: np.ndarray, code: np.ndarray,
                tag_names: list[str], tag_units: list[str | None]) -> pa.Table:
     """The stored form (``lake.readings_table``) of the selected, already ordered rows.
 
-    Tags and units are taken from the facility's short lists by tag code, the source is the
-    chunk's one file: cheaper than gathering strings row by row.
+    ``cols`` is :func:`_columns` of the chunk. Tags and units are taken from the facility's
+    short lists by tag code, the source is the chunk's one file: cheaper than gathering strings
+    row by row.
     """
-    n, take = len(rows), pa.array(code[rows])
-    source = table["source"]        # one file's chunk: one source (cheaper to check than unique)
-    one_source = source.null_count == 0 and pc.all(pc.equal(source, source[0])).as_py()
-    cols = {"tag": pc.take(pa.array(tag_names, pa.string()), take),
-            "unit": pc.take(pa.array(tag_units, pa.string()), take),
-            "quality": (pa.nulls(n) if table["quality"].null_count == table.num_rows
-                        else table["quality"].take(pa.array(rows)).combine_chunks()),
-            "source": (pa.repeat(source[0], n) if one_source
-                       else source.take(pa.array(rows)).combine_chunks())}
-    cols = {k: a if a.null_count < len(a) else pa.nulls(len(a)) for k, a in cols.items()}
-    cols["ts"] = pa.array(ts[rows] // 1000, pa.int64()).view(pa.timestamp("us", tz="UTC"))
-    cols["value"] = table["value"].take(pa.array(rows)).combine_chunks()
-    cols["row"] = table["row"].take(pa.array(rows)).combine_chunks()
-    return pa.table({c: cols[c] for c in lake.READINGS_COLUMNS})
+    n, take, picked = len(rows), pa.array(code[rows]), pa.array(rows)
+    out = {"tag": pc.take(pa.array(tag_names, pa.string()), take),
+           "unit": pc.take(pa.array(tag_units, pa.string()), take),
+           "quality": pa.nulls(n) if cols["quality"] is None else cols["quality"].take(picked),
+           "source": (pa.repeat(cols["source"], n) if cols["one_source"]
+                      else cols["source"].take(picked))}
+    out = {k: a if a.null_count < len(a) else pa.nulls(len(a)) for k, a in out.items()}
+    out["ts"] = pa.array(ts[rows] // 1000, pa.int64()).view(pa.timestamp("us", tz="UTC"))
+    out["value"] = cols["value"].take(picked)
+    out["row"] = cols["row"].take(picked)
+    return pa.table({c: out[c] for c in lake.READINGS_COLUMNS})

@@ -1,8 +1,20 @@
 """Sources of readings: file readers (CSV/Parquet, long/wide, DST), the historian client and its retry policy, a simulator.
 
 May import: ``thermaliq.config`` and the top-level ``units``, ``errors``, ``periods``, ``settings``.
+The names below are loaded on first use (PEP 562), so that importing one module of the package
+(``thermaliq.sources.credentials``, ``.readers``) does not load the historian client's ``requests``
+(about 0.3 s) for a run that reads files.
 """
-from thermaliq.sources.historian import fetch_readings
-from thermaliq.sources.readers import ReadingsStream, ReadResult, read_readings_file
+from importlib import import_module
+
+_WHERE = {"fetch_readings": "thermaliq.sources.historian", "ReadResult": "thermaliq.sources.readers",
+          "ReadingsStream": "thermaliq.sources.readers", "read_readings_file": "thermaliq.sources.readers"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'thermaliq.sources' has no attribute {name!r}")
+
 
 __all__ = ["ReadResult", "ReadingsStream", "fetch_readings", "read_readings_file"]

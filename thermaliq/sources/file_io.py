@@ -24,7 +24,7 @@ from thermaliq.errors import DataError
 _DELIMITERS = [",", ";", "\t", "|"]
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 16 << 20   # bytes of CSV text per record batch (the first one decides decimal and date forms)
 _FIRST_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
 RESERVED_COLUMNS = {"timestamp", "tag", "value", "unit", "quality"}  # matched case-insensitively
 
@@ -99,7 +99,7 @@ class RecordBatches:
             reader = pcsv.open_csv(
                 pa.input_stream(str(self.path), compression="detect"),
                 read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False,
-                                              block_size=_BLOCK_BYTES, encoding=self.encoding),
+                                              block_size=BLOCK_BYTES, encoding=self.encoding),
                 parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                                 invalid_row_handler=self._on_invalid),
                 convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},

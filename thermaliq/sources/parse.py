@@ -25,9 +25,19 @@ _OFFSET_RE = r"[T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?
 
 
 # ----------------------------------------------------------------------------- parsing SQL
+# The two common forms are recognised by a full match of a fixed pattern before the search with
+# _OFFSET_RE (which costs most of the parse): ``YYYY-MM-DDTHH:MM:SSZ`` matches _OFFSET_RE and a
+# naive ``YYYY-MM-DD HH:MM:SS`` (or with ``T``) cannot (it ends in two digits after a colon), so
+# the result is the same as without the shortcut.
+_Z_FORM = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+_NAIVE_FORM = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
 _TS_SQL = f"""
-    CASE WHEN regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMPTZ) END AS inst,
-    CASE WHEN NOT regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMP) END AS wall"""
+    CASE WHEN regexp_full_match(t, '{_Z_FORM}') THEN TRY_CAST(t AS TIMESTAMPTZ)
+         WHEN regexp_full_match(t, '{_NAIVE_FORM}') THEN NULL
+         WHEN regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMPTZ) END AS inst,
+    CASE WHEN regexp_full_match(t, '{_Z_FORM}') THEN NULL
+         WHEN regexp_full_match(t, '{_NAIVE_FORM}') THEN TRY_CAST(t AS TIMESTAMP)
+         WHEN NOT regexp_matches(t, '{_OFFSET_RE}') THEN TRY_CAST(t AS TIMESTAMP) END AS wall"""
 _TS_REASON = """
     CASE WHEN t IS NULL THEN 'missing timestamp'
          WHEN inst IS NULL AND wall IS NULL THEN 'unparseable timestamp'
@@ -52,6 +62,30 @@ def _long_sql(has_unit: bool, has_quality: bool) -> str:
     SELECT row, tag, inst, wall, v AS value, unit, quality, reason,
            CASE WHEN reason IS NOT NULL THEN left(concat_ws(',', coalesce(t, ''), coalesce(tag, ''),
                                                             coalesce(vr, '')), {RAW_MAX_CHARS}) END AS raw
+    FROM c"""
+
+
+def long_file_sql(scan: str, columns: list[str], lower: list[str], delimiter: str) -> str:
+    """The parse of :func:`parse_long` over a whole file: ``scan`` is a DuckDB table expression
+    (e.g. ``read_csv(...)``) whose all-text columns are named ``columns`` (in file order,
+    ``lower`` their header names in lower case). Rows come in file order without a row number
+    (the caller counts them); ``raw`` of a reject is its record's fields joined by ``delimiter``,
+    as :mod:`thermaliq.sources.readers` gives it on the batch path.
+    """
+    col = {lo: columns[i] for i, lo in enumerate(lower) if lo in RESERVED_COLUMNS}
+    unit = f"nullif(trim({col['unit']}), '')" if "unit" in col else "NULL::VARCHAR"
+    qual = f"nullif(trim({col['quality']}), '')" if "quality" in col else "NULL::VARCHAR"
+    sep = delimiter.replace("'", "''")
+    fields = ", ".join(f"coalesce({c}, '')" for c in columns)
+    line = f"concat_ws('{sep}', {fields})" if len(columns) > 1 else f"coalesce({columns[0]}, '')"
+    return f"""
+    WITH src AS (SELECT * FROM {scan}),
+    a AS (SELECT *, nullif(trim({col['timestamp']}), '') AS t, {col['tag']} AS tag,
+                 nullif(trim({col['value']}), '') AS vr, {unit} AS unit, {qual} AS quality FROM src),
+    b AS (SELECT *, TRY_CAST(vr AS DOUBLE) AS v, {_TS_SQL} FROM a),
+    c AS (SELECT *, coalesce({_TS_REASON}, {_VALUE_REASON}) AS reason FROM b)
+    SELECT tag, inst, wall, v AS value, unit, quality, reason,
+           CASE WHEN reason IS NOT NULL THEN left({line}, {RAW_MAX_CHARS}) END AS raw
     FROM c"""
 
 
@@ -131,12 +165,13 @@ def record_numbers(provisional: np.ndarray, skipped: np.ndarray) -> np.ndarray:
 _LOCAL = threading.local()
 
 
-def _connection() -> duckdb.DuckDBPyConnection:
+def thread_connection() -> duckdb.DuckDBPyConnection:
     """This thread's in-memory DuckDB connection (opening one costs ~40 ms, once per file before)."""
     con = getattr(_LOCAL, "con", None)
     if con is None:
         con = _LOCAL.con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -155,7 +190,7 @@ def parse_long(batch: pa.RecordBatch, lower: list[str]) -> tuple[list[pa.Table],
     fast = parse_long_fast(batch, lower)
     if fast is not None:      # the common clean batch: no reject possible
         return [fast], []
-    out = _connection().sql(_long_sql("unit" in lower, "quality" in lower)).to_arrow_table()
+    out = thread_connection().sql(_long_sql("unit" in lower, "quality" in lower)).to_arrow_table()
     return _good_and_rejects(out)
 
 
@@ -166,7 +201,7 @@ def parse_wide(batch: pa.RecordBatch, lower: list[str], tag_idx: list[int],
     ``tag_idx`` are the positions of the tag columns and ``tagnames`` maps ``tagi`` (an index into
     ``tag_idx``) to the tag name. A bad timestamp rejects its whole record; a bad cell, itself.
     """
-    con = _connection()
+    con = thread_connection()
     ts = batch.column(lower.index("timestamp"))
     stamps = pa.table({"timestamp": ts, _ROW: batch.column(_ROW)})  # noqa: F841  (DuckDB reads it by name)
     try:

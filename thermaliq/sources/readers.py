@@ -71,6 +71,7 @@ class ReadResult:
             raise ValueError("ReadResult needs readings or table")
         self._readings, self.table = readings, table
         self.rejects, self.notes = rejects, [] if notes is None else notes
+        self.last = False      # set by ReadingsStream on the file's last chunk
 
     @property
     def readings(self) -> pd.DataFrame:
@@ -152,9 +153,12 @@ class ReadingsStream:
 
     def __init__(self, path: str | Path, *, tz: str, format: str | None = None,
                  source: str | None = None, batch_rows: int | None = None,
-                 decimal: str | None = None, timestamp_format: str | None = None):
+                 decimal: str | None = None, timestamp_format: str | None = None,
+                 parallel: bool = True):
         self.source = str(path) if source is None else source
         path = Path(path)
+        self._path, self._parallel = path, parallel
+        self.parallel_records = 0   # records parsed by DuckDB's parallel reader (bulk)
         if not path.is_file():
             raise DataError("file not found", source=self.source)
         if batch_rows is not None and batch_rows < 1:
@@ -180,16 +184,17 @@ class ReadingsStream:
 
     def __iter__(self) -> Iterator[ReadResult]:
         goods, bads, in_chunk = [], [], 0
-        for raw_batch in self._batches:
+        for raw_batch, parse in self._units():
             offset = 0
             while offset < raw_batch.num_rows:
                 take = min(raw_batch.num_rows - offset, self._limit - in_chunk)
-                self._parse(raw_batch.slice(offset, take), goods, bads)
+                parse(raw_batch.slice(offset, take), goods, bads)
                 offset += take
                 in_chunk += take
                 if in_chunk >= self._limit:
-                    yield self._chunk(goods, bads, final=False)
-                    goods, bads, in_chunk = [], [], 0
+                    chunk = self._chunk(goods, bads, final=False)
+                    goods, bads, in_chunk = [], [], 0    # not held while the chunk is stored
+                    yield chunk
         if in_chunk or self._emitted < len(self._batches.skipped):
             yield self._chunk(goods, bads, final=True)
         self.notes = self._batches.notes + ([] if self._count else
@@ -199,6 +204,60 @@ class ReadingsStream:
         self.notes.extend(f"{self.source}: {n}" for n in self._clock.notes())
         self.notes.extend(self._regional_notes)
 
+    def _units(self) -> Iterator[tuple[pa.RecordBatch, object]]:
+        """Batches of records in file order, each with the function that parses a slice of it:
+        raw text batches (:meth:`_parse`) or, for a long UTF-8 CSV file read with the default
+        number and date forms, batches already parsed by DuckDB's parallel reader
+        (:mod:`thermaliq.sources.bulk`, :meth:`_take_parsed`). When DuckDB stops (a malformed
+        record, ...), the exact reader goes on from the record after the last one taken."""
+        raw = iter(self._batches)
+        first = next(raw, None)
+        if first is None:
+            return
+        self._decide_regional(first)
+        from thermaliq.sources import bulk
+
+        if self._bulk_possible() and self._path.stat().st_size >= bulk.MIN_BYTES:
+            try:
+                for batch in bulk.BulkLong(self._path, self._lower, self._batches.delimiter):
+                    yield batch, self._take_parsed
+                return
+            except bulk.BulkUnavailable:
+                self._batches = RecordBatches(self._path, self.source)
+                raw, first = _after_records(iter(self._batches), self._count), None
+        if first is not None:
+            yield first, self._parse
+        for batch in raw:
+            yield batch, self._parse
+
+    def _bulk_possible(self) -> bool:
+        """Whether DuckDB may parse the whole file: a long UTF-8 CSV file with plain numbers and
+        timestamps as written (no decimal comma, no day-first dates to rewrite) in which the
+        first block held no malformed record."""
+        return (self._parallel and self._batches.kind == "csv" and self._batches.encoding == "utf8"
+                and self.format == "long" and self._regional.decimal == "."
+                and not self._regional.date_formats and not self._batches.skipped)
+
+    def _decide_regional(self, raw_batch: pa.RecordBatch) -> None:
+        if self._regional is None:
+            ts_idx = self._lower.index("timestamp")
+            self._regional, self._regional_notes = regional_of(
+                raw_batch, ts_idx, self._value_idx, self._batches.delimiter, *self._wanted, self.source)
+
+    def _take_parsed(self, parsed: pa.RecordBatch, goods: list, bads: list) -> None:
+        """Split a slice of DuckDB-parsed records into good rows and rejects, numbering them."""
+        start = self._count
+        self._count += parsed.num_rows
+        self.parallel_records += parsed.num_rows
+        t = pa.Table.from_batches([parsed]).append_column(
+            "row", pa.array(np.arange(start + 1, start + 1 + parsed.num_rows, dtype=np.int64)))
+        if t["reason"].null_count == t.num_rows:
+            goods.append(t.select(["row", "tag", "inst", "wall", "value", "unit", "quality"]))
+            return
+        ok = pc.is_null(t["reason"])
+        goods.append(t.filter(ok).select(["row", "tag", "inst", "wall", "value", "unit", "quality"]))
+        bads.append(t.filter(pc.invert(ok)).select(["row", "reason", "raw"]))
+
     @property
     def detected(self) -> list[str]:
         """Notes on the decimal mark and date format detected (known after the first chunk)."""
@@ -207,9 +266,7 @@ class ReadingsStream:
     def _parse(self, raw_batch: pa.RecordBatch, goods: list, bads: list) -> None:
         """Parse one slice of records into good rows and rejects (Arrow tables)."""
         ts_idx = self._lower.index("timestamp")
-        if self._regional is None:
-            self._regional, self._regional_notes = regional_of(
-                raw_batch, ts_idx, self._value_idx, self._batches.delimiter, *self._wanted, self.source)
+        self._decide_regional(raw_batch)
         start = self._count
         batch = number_records(self._regional.apply(raw_batch, ts_idx, self._value_idx),
                                self.format, start)
@@ -230,12 +287,13 @@ class ReadingsStream:
         last = int(record_numbers(np.array([self._count], dtype=np.int64), skip_rows)[0])
         fresh = [s for s in skipped[self._emitted:] if final or s[0] < last]
         self._emitted += len(fresh)
-        return ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [],
-                          table=table)
+        out = ReadResult(None, _rejects_frame(bads, skip_rows, fresh, self.source), [], table=table)
+        out.last = final
+        return out
 
 
 def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
-                       source: str | None = None) -> ReadResult:
+                       source: str | None = None, parallel: bool = True) -> ReadResult:
     """Read one readings file (CSV or Parquet, long or wide) into raw readings and rejects.
 
     Parameters
@@ -248,6 +306,9 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
         File layout; detected when None (long iff the file has ``tag`` and ``value`` columns).
     source : str, optional
         Value of the ``source`` column of readings and rejects; default: ``path`` as given.
+    parallel : bool
+        Let DuckDB's parallel reader parse a long CSV file (:mod:`thermaliq.sources.bulk`);
+        False: pyarrow's reader block by block. Both give the same result.
 
     Returns
     -------
@@ -270,7 +331,7 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
     >>> r.readings[["tag", "ts", "value"]].iloc[0].tolist()  # doctest: +SKIP
     ['FT-101', Timestamp('2024-01-15 06:00:00+0000', tz='UTC'), 1520.5]
     """
-    stream = ReadingsStream(path, tz=tz, format=format, source=source)
+    stream = ReadingsStream(path, tz=tz, format=format, source=source, parallel=parallel)
     parts = list(stream)
     if len(parts) == 1:
         return ReadResult(parts[0].readings, parts[0].rejects, stream.notes)
@@ -279,6 +340,16 @@ def read_readings_file(path: str | Path, *, tz: str, format: str | None = None,
     return ReadResult(pd.concat(readings, ignore_index=True) if readings else empty_raw_readings(),
                       _sorted_rejects(pd.concat(rejects, ignore_index=True)) if rejects
                       else empty_rejects(), stream.notes)
+
+
+def _after_records(batches: Iterator[pa.RecordBatch], skip: int) -> Iterator[pa.RecordBatch]:
+    """The record batches of ``batches`` without their first ``skip`` records."""
+    for batch in batches:
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        yield batch.slice(skip) if skip else batch
+        skip = 0
 
 
 def _with_original_lines(bad: pa.Table, raw_batch: pa.RecordBatch, start: int,
