@@ -344,7 +344,11 @@ def test_ledger_mtime_skips_hashing_unchanged_files_and_a_new_mtime_rehashes(tmp
     assert (hashed, touched.sources_skipped) == (["readings.csv"], 1)
     path.write_text(Z_CSV.replace("PT-201,1.5", "PT-201,1.7"))    # same size, new content
     edited = ingest.ingest_files(home, fac, now=NOW)
-    assert edited.sources_read == 1 and edited.readings_stored == 0   # 1.7 conflicts with 1.5
+    # the edited file's readings replace what it held before (1.7, not the stored 1.5)
+    assert edited.sources_read == 1 and edited.readings_stored == 6
+    stored = lake.read_readings_table(home.lake, FID, lake.readings_days(home.lake, FID)[0]).to_pandas()
+    assert 1.7 in set(stored.loc[stored["tag"] == "PT-201", "value"])
+    assert 1.5 not in set(stored.loc[stored["tag"] == "PT-201", "value"])
     assert lake.read_ledger(home.lake, FID)["mtime_ns"].tolist() == [-1]   # just written: racy
 
 

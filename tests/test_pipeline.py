@@ -1,7 +1,7 @@
 """The library pipeline without Prefect: ingest → calculate → store (issues #3 and #4 acceptance)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -121,3 +121,31 @@ def test_rejected_rows_are_visible_in_quarantine_with_file_and_row(home):
     assert [(r[1], r[2]) for r in rows] == [(11, "non-numeric value"),
                                            (21, "out of range [0, 2500] m3/h")]
     assert all(r[0].startswith("inbox/BOILER-1/") for r in rows)
+
+
+def test_an_edited_file_replaces_what_it_held_before(home):
+    """A readings file corrected after it was ingested (FT-101 on one hour 750 -> 800 m3/h, and
+    its last hour cut off): the next ingest stores the new values and drops the readings the
+    file no longer holds, without --force; the other files' readings stay as they were, and the
+    run says what it replaced. Before, the stored readings won the conflict rule (same file,
+    same row) and the correction was lost."""
+    frame = constant_readings(DAY, DAY, TZ, VALUES)
+    facility = _home_with(home, frame)
+    other = home.root / "inbox" / "BOILER-1" / "zz-other.csv"
+    constant_readings(DAY + timedelta(days=1), DAY + timedelta(days=1), TZ, VALUES).to_csv(other, index=False)
+    ingest.ingest_files(home, facility)
+    path = next(p for p in sorted((home.root / "inbox" / "BOILER-1").glob("*.csv")) if p != other)
+    edited = frame.copy()
+    hour = edited["timestamp"].astype(str).str.contains("T10:")
+    assert hour.sum() == 60
+    edited.loc[hour, "FT-101"] = 800.0
+    edited.iloc[:-60].to_csv(path, index=False)          # the last hour is gone
+    summary = ingest.ingest_files(home, facility)
+    assert summary.sources_read == 1
+    assert any("earlier readings are replaced" in n for n in summary.notes), summary.notes
+    con = catalog.memory_connection(home)
+    got = dict(con.execute("SELECT value, count(*) FROM readings WHERE tag = 'FT-101' AND source = ? "
+                           "GROUP BY value", [str(path.relative_to(home.root))]).fetchall())
+    assert got == {750.0: 1440 - 120, 800.0: 60}
+    assert con.execute("SELECT count(*) FROM readings WHERE source = 'inbox/BOILER-1/zz-other.csv'"
+                       ).fetchall()[0][0] == 1440 * 4

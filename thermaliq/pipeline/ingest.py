@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from thermaliq.pipeline import ingest_arrow
+from thermaliq.pipeline import edited_files, ingest_arrow
 from thermaliq.store import lake
 from thermaliq import periods
 from thermaliq.quality import cleaning
@@ -107,6 +107,8 @@ def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestS
     new_rows, confirmed = [], {}
     for path, rel, size, mtime, before in files:
         if before is None or before.size != size:     # new or changed for sure: read while hashing
+            if before is not None:
+                replace_earlier_content(home, facility.facility_id, rel, summary)
             with ThreadPoolExecutor(1) as hasher:     # (hashlib releases the GIL on large blocks)
                 hashing = hasher.submit(lake.file_sha256, path)
                 rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
@@ -119,6 +121,8 @@ def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestS
                 summary.sources_skipped += 1
                 confirmed[rel] = mtime          # recorded if the ledger is written anyway
                 continue
+            if not unchanged:
+                replace_earlier_content(home, facility.facility_id, rel, summary)
             rows, rejected = ingest_file(home, facility, path, rel, now, summary, batch_rows,
                                          parallel=parallel)
         summary.sources_read += 1
@@ -126,6 +130,14 @@ def ingest_checked(home: Home, facility: Facility, files: list, summary: IngestS
                                    before.ingested_at if unchanged else now))
     write_ledger_update(home, facility.facility_id, new_rows, confirmed)
     return summary
+
+
+def replace_earlier_content(home: Home, facility_id: str, rel: str, summary: IngestSummary) -> None:
+    """A file changed since it was ingested: remove the readings it held before, so that its new
+    content replaces them (:mod:`thermaliq.pipeline.edited_files`), and say so in the run's notes."""
+    removed = edited_files.forget_source(home, facility_id, rel)
+    summary.notes.append(f"{rel}: changed since it was ingested; its {removed} earlier readings are "
+                         "replaced by its new content")
 
 
 def files_to_check(home: Home, facility: Facility, force: bool, summary: IngestSummary

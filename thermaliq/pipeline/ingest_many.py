@@ -268,6 +268,8 @@ def ingest_commit_files(home: str, facility: Facility, batch: FileBatch, now: pd
             add_summary(summary, p.summary)
             rows, rejected = p.rows, p.rejected
         else:
+            if f.known and not p.unchanged:      # an edited file: its new content replaces the old
+                ingest.replace_earlier_content(h, facility_id, f.rel, summary)
             rows, rejected = ingest.ingest_file(h, facility, Path(f.path), f.rel, now, summary,
                                                 batch_rows)
         summary.sources_read += 1

@@ -184,11 +184,26 @@ def readings_partition(lake: Path, facility_id: str, day: date) -> Path:
     return lake / "readings" / f"facility_id={facility_id}" / f"date={day.isoformat()}" / "part-0.parquet"
 
 
+def readings_days(lake: Path, facility_id: str) -> list[date]:
+    """The local days with a stored readings partition of a facility, in order."""
+    return sorted(date.fromisoformat(p.parent.name.removeprefix("date=")) for p in
+                  (lake / "readings" / f"facility_id={facility_id}").glob("date=*/part-0.parquet"))
+
+
+def remove_readings_day(lake: Path, facility_id: str, day: date) -> None:
+    """Remove one local day's readings partition (the caller holds the facility lock)."""
+    path = readings_partition(lake, facility_id, day)
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:            # not empty (a temporary file of another writer) or already gone
+        pass
+
+
 def data_days(lake: Path, facility_id: str) -> tuple[date, date] | None:
     """First and last local day with stored readings of a facility, None when it has none."""
-    days = sorted(p.parent.name.removeprefix("date=") for p in
-                  (lake / "readings" / f"facility_id={facility_id}").glob("date=*/part-0.parquet"))
-    return (date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else None
+    days = readings_days(lake, facility_id)
+    return (days[0], days[-1]) if days else None
 
 
 def stored_tags(lake: Path, facility_id: str, first: date, last: date) -> set[str]:
