@@ -29,10 +29,10 @@ import threading
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from tasks.pool.slots import CpuSlots, default_slots_dir
+from tasks.pool.slots import CpuSlots, SlottedProcessPool, default_slots_dir
 from thermaliq.settings import Settings
 
-_PROCESSES: ProcessPoolExecutor | None = None
+_PROCESSES: SlottedProcessPool | None = None
 _LOCK = threading.Lock()
 
 PLAIN, URGENT = (1, ""), (0, "")
@@ -115,8 +115,7 @@ class _Queue:
 
     def __init__(self, n: int, start=None, slots: CpuSlots | None = None) -> None:
         self.n = n
-        self._slots = slots                    # the machine's CPU slots (None: no machine limit)
-        self._start = start or (lambda job: job.start(_processes(n)))
+        self._start = start or (lambda job: job.start(_processes(n, slots)))
         self._cond = threading.Condition()
         self._busy = 0
         self._waiting: list[tuple] = []        # heap of (rank, arrival, job)
@@ -143,19 +142,15 @@ class _Queue:
             if not job.future.set_running_or_notify_cancel():
                 self._free()
                 continue
-            slot = self._slots.acquire() if self._slots is not None else None   # may wait for other runs
             try:
-                running = self._start(job)
+                running = self._start(job)              # may wait for a CPU slot (other runs)
             except BrokenProcessPool as exc:        # broken before the job was handed over
                 _discard(None)
-                self._finish(job, None, exc, slot)
+                self._finish(job, None, exc)
                 continue
-            running.add_done_callback(lambda done, job=job, slot=slot: self._finish(job, done, None, slot))
+            running.add_done_callback(lambda done, job=job: self._finish(job, done, None))
 
-    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None,
-                slot: int | None = None) -> None:
-        if slot is not None:
-            CpuSlots.release(slot)
+    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None) -> None:
         if done is not None and done.cancelled():       # the processes were shut down
             job.future.set_exception(CancelledError(f"{job.fn.__name__}: the worker processes were stopped"))
             self._free()
@@ -181,7 +176,7 @@ _QUEUES: dict[int, _Queue] = {}
 
 def _queue_for(settings: Settings) -> _Queue:
     """The queue of ``settings.processes`` processes (one per size: a flow run's settings choose
-    it), its jobs within the machine's ``settings.cpu_slots`` CPU slots."""
+    it), its worker processes within the machine's ``settings.cpu_slots`` CPU slots."""
     n = settings.processes
     with _LOCK:
         if n not in _QUEUES:
@@ -203,13 +198,14 @@ def _call(settings: Settings, job, args: tuple, kwargs: dict):
     return job(*args, **kwargs)
 
 
-def _processes(n: int) -> ProcessPoolExecutor:
+def _processes(n: int, slots: CpuSlots | None) -> ProcessPoolExecutor:
+    """Up to ``n`` processes, each started only with one of the machine's CPU ``slots``."""
     global _PROCESSES
     with _LOCK:
         if _PROCESSES is None or _PROCESSES._max_workers != n:   # noqa: SLF001 - size changed
             if _PROCESSES is not None:
                 _PROCESSES.shutdown(wait=False, cancel_futures=True)
-            _PROCESSES = ProcessPoolExecutor(n, mp_context=_context())
+            _PROCESSES = SlottedProcessPool(n, _context(), slots or CpuSlots(default_slots_dir(), os.cpu_count() or 1))
         return _PROCESSES
 
 
