@@ -100,8 +100,9 @@ class SlottedProcessPool(ProcessPoolExecutor):
     """A ``ProcessPoolExecutor`` of at most ``max_workers`` processes, each started only with a
     CPU slot of ``slots`` that it holds for its whole life.
 
-    The executor starts a process when a job is submitted and no process is idle (the standard
-    library's ``_spawn_process``, the one place processes are made, is extended here): it takes a
+    The executor starts a process when a job is submitted and jobs outnumber processes (the
+    standard library's ``_adjust_process_count`` and ``_spawn_process``, where processes are
+    made, are extended here): it takes a
     free slot first; with none free it starts nothing and the job waits for one of the pool's
     processes; a pool with no process yet waits for a slot (another run's worker to end). The
     slot's lock file descriptor is passed to the new process, and the pool closes its own copy,
@@ -112,6 +113,13 @@ class SlottedProcessPool(ProcessPoolExecutor):
         super().__init__(max_workers, mp_context=mp_context)
         self.slots = slots
         self._parent_pid = os.getpid()
+
+    def _adjust_process_count(self) -> None:
+        """Start a process when jobs outnumber processes (the standard library counts idle
+        processes with a semaphore that overcounts after jobs waited for a process, so a pool that
+        once found no free slot would never grow again)."""
+        if len(self._processes) < min(self._max_workers, len(self._pending_work_items)):
+            self._spawn_process()
 
     def _spawn_process(self) -> None:
         fd = self.slots.try_acquire()
