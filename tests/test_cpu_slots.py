@@ -1,10 +1,12 @@
-"""One machine, several runs: worker-process jobs never exceed the machine's CPU slots (issue #16).
+"""One machine, several runs: live worker processes never exceed the machine's CPU slots (issue #16).
 
-Two processes stand for two concurrent backfills (each a flow run with its own
-:class:`tasks.pool.WorkerPool` of as many worker processes as there are cores, as the CLI or a
-Prefect worker's flow-run subprocess has). Each submits sleeping jobs that record when they ran;
+Two processes stand for two concurrent flow runs (each with its own
+:class:`tasks.pool.WorkerPool` wanting as many worker processes as there are cores, as the CLI or
+a Prefect worker's flow-run subprocess has). Each submits sleeping jobs that record when they ran;
 together they would run twice as many jobs at once as there are cores, and the shared CPU slots
-(``Settings.cpu_slots``, default ``os.cpu_count()``) keep them at the number of cores.
+(``Settings.cpu_slots``, default ``os.cpu_count()``), each held by one live worker process, keep
+them at the number of cores. The slot pool itself is tested below; two real ``thermaliq
+backfill`` processes are in tests/test_cpu_slots_backfill.py.
 """
 from __future__ import annotations
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from tests.helpers import constant_boiler_config, constant_readings, write_daily_csv, write_facility
-from tests.runs import run_cli, start_cli
+from tests.runs import CLI, ROOT, run_cli, start_cli
 from tests.test_crash_safety import FIRST, LAST, VALUES
 from thermaliq.home import Home
 from thermaliq.store import liveness
@@ -63,33 +63,37 @@ def _flow_run_in(state) -> str:
         return str(client.create_flow_run(placeholder, state=state).id)
 
 
-def test_check_without_prefect_ends_dead_runs_by_their_locks(home, monkeypatch):
+def _check_without_prefect(home_dir, tmp_path) -> subprocess.CompletedProcess:
+    """``thermaliq check`` in a subprocess with no Prefect server known (no PREFECT_* settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THERMALIQ_"))}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect-home"))
+    return subprocess.run([*CLI, "check", "--home", str(home_dir)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_without_prefect_ends_dead_runs_by_their_locks(home, tmp_path):
     """No server known (PREFECT_API_URL unset): a dead run becomes ``crashed``, a live one stays;
     exit 1 the first time, 0 once healthy; a bad facility file is a problem (exit 1)."""
-    from flows.cli import app
-
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     write_facility(home.root, constant_boiler_config())
     record_run(home, "local-dead", "backfill", {}, status="running", started_at=T0)
     record_run(home, "local-alive", "nightly", {}, status="running", started_at=T0)
     held = liveness.hold(home.lake, "local-alive")
     try:
-        first = CliRunner().invoke(app, ["check", "--home", str(home.root)])
-        assert first.exit_code == 1, first.output
-        assert "crashed backfill run local-dead" in first.output
-        assert "running nightly run local-alive" in first.output and "liveness locks only" in first.output
+        first = _check_without_prefect(home.root, tmp_path)
+        assert first.returncode == 1, first.stdout + first.stderr
+        assert "crashed backfill run local-dead" in first.stdout
+        assert "running nightly run local-alive" in first.stdout and "liveness locks only" in first.stdout
         assert {k: r["status"] for k, r in _runs(home).items()} == {"local-dead": "crashed",
                                                                    "local-alive": "running"}
-        second = CliRunner().invoke(app, ["check", "--home", str(home.root)])
-        assert second.exit_code == 0 and "healthy" in second.output, second.output
-        assert "BOILER-1: none yet" in second.output
+        second = _check_without_prefect(home.root, tmp_path)
+        assert second.returncode == 0 and "healthy" in second.stdout, second.stdout + second.stderr
+        assert "BOILER-1: none yet" in second.stdout
     finally:
         liveness.release(home.lake, "local-alive", held)
     (home.facilities / "BAD.yaml").write_text("facility_id: BAD\nstreams: [\n")
-    bad = CliRunner().invoke(app, ["check", "--home", str(home.root)])
-    assert bad.exit_code == 1 and "BAD.yaml" in bad.output, bad.output
-    missing = CliRunner().invoke(app, ["check", "--home", str(home.root / "nowhere")])
-    assert missing.exit_code == 2
+    bad = _check_without_prefect(home.root, tmp_path)
+    assert bad.returncode == 1 and "BAD.yaml" in bad.stdout, bad.stdout + bad.stderr
+    assert _check_without_prefect(home.root / "nowhere", tmp_path).returncode == 2
 
 
 def test_prefect_failed_makes_failed_and_a_live_running_run_is_left_alone(prefect_harness, home):

@@ -102,11 +102,10 @@ class SlottedProcessPool(ProcessPoolExecutor):
 
     The executor starts a process when a job is submitted and jobs outnumber processes (the
     standard library's ``_adjust_process_count`` and ``_spawn_process``, where processes are
-    made, are extended here): it takes a
-    free slot first; with none free it starts nothing and the job waits for one of the pool's
-    processes; a pool with no process yet waits for a slot (another run's worker to end). The
-    slot's lock file descriptor is passed to the new process, and the pool closes its own copy,
-    so the lock is released exactly when the worker ends.
+    made, are extended here). It takes a free slot first; with none free it starts nothing and
+    the job waits for one of the pool's processes; a pool with no process yet waits for a slot
+    (another run's worker to end). The slot's lock file descriptor is passed to the new process
+    and the pool closes its own copy, so the lock is released exactly when the worker ends.
     """
 
     def __init__(self, max_workers: int, mp_context, slots: CpuSlots):

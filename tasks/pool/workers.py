@@ -205,7 +205,8 @@ def _processes(n: int, slots: CpuSlots | None) -> ProcessPoolExecutor:
         if _PROCESSES is None or _PROCESSES._max_workers != n:   # noqa: SLF001 - size changed
             if _PROCESSES is not None:
                 _PROCESSES.shutdown(wait=False, cancel_futures=True)
-            _PROCESSES = SlottedProcessPool(n, _context(), slots or CpuSlots(default_slots_dir(), os.cpu_count() or 1))
+            slots = slots or CpuSlots(default_slots_dir(), os.cpu_count() or 1)
+            _PROCESSES = SlottedProcessPool(n, _context(), slots)
         return _PROCESSES
 
 
