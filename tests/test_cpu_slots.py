@@ -158,3 +158,27 @@ def _runs(pid: int) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except FileNotFoundError:
         return False
+
+
+def test_an_idle_run_gives_its_slots_back(tmp_path):
+    """A run whose jobs are done ends its workers after IDLE_S, so a run started later is not
+    kept waiting by a process that merely lives on (a test session, a served flow's process)."""
+    from tasks.pool import shutdown, worker_pool
+    from tasks.pool.slots import IDLE_S
+    from tests.cpu_slot_job import timed_sleep
+    from thermaliq.settings import load_settings
+
+    slots = CpuSlots(tmp_path / "slots", 2)
+    pool = worker_pool(load_settings(processes=2, cpu_slots=2, slots_dir=tmp_path / "slots"))
+    records = tmp_path / "records"
+    records.mkdir()
+    try:
+        [f.result() for f in [pool.submit(timed_sleep, str(records), 0.3) for _ in range(2)]]
+        assert slots.held() >= 1
+        deadline = time.monotonic() + IDLE_S + 10
+        while time.monotonic() < deadline and slots.held():
+            time.sleep(0.05)
+        assert slots.held() == 0
+        assert pool.submit(abs, -3).result(timeout=60) == 3       # new workers on demand
+    finally:
+        shutdown()

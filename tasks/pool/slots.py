@@ -8,6 +8,8 @@ many worker processes as there are cores. So a worker process exists only while 
 free slot before it starts a worker and hands the lock to the worker, which holds it until it
 ends; with no free slot the pool runs its jobs on the workers it has (or, with none yet, waits for
 a slot). At any instant the machine has at most ``cpu_slots`` live thermaliq worker processes.
+A run's workers that have had no job for :data:`IDLE_S` end (``tasks.pool.workers``), so an idle
+process (a test session, a served flow's process) never keeps slots from the runs that work.
 
 A slot is an exclusive ``flock`` on ``<slots_dir>/slot-<k>.lock``. The kernel releases it when the
 holding process dies, so a killed worker never leaks a slot; a worker whose flow-run process died
@@ -30,6 +32,8 @@ from pathlib import Path
 POLL_S = 0.05
 #: Seconds between two checks, in a worker, that its flow-run process still lives [s].
 PARENT_POLL_S = 0.2
+#: Seconds a run's worker processes stay without a job before they end and free their slots [s].
+IDLE_S = 2.0
 
 
 def default_slots_dir() -> Path:
