@@ -330,6 +330,9 @@ def serve(home: HomeOpt = None, port: Annotated[int, typer.Option(help="Report s
 
 
 app.command("check-source")(check_source)
+from flows.check import check  # noqa: E402 - the health check (its module loads the store lazily)
+
+app.command()(check)
 app.command()(query)
 app.command()(init)
 app.add_typer(lake_app)   # thermaliq lake migrate (issue #19)

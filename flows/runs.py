@@ -80,8 +80,11 @@ def recorded_run(home: Home, flow: str, parameters: dict):
     run = RunRecord(home, flow, parameters)
     retry.reset_stats()       # connector counters are per run (metrics add them to totals)
     alive = liveness.hold(home.lake, run.run_id)   # released by the kernel if this process dies
-    for dead in liveness.reconcile_crashed(home, by=f"{flow} run {run.run_id}"):
-        get_run_logger().warning("run %s is marked crashed: its process ended without an end state", dead)
+    from flows.check import reconcile_runs   # dead runs, with Prefect's state of them
+
+    for dead in (r for r in reconcile_runs(home, by=f"{flow} run {run.run_id}", in_flow=True)[0] if r.changed):
+        get_run_logger().warning("run %s is marked %s: its process ended without an end state", dead.run_id,
+                                 dead.status)
     record_run(home, run.run_id, flow, parameters, status="running", started_at=run.started_at,
                reason=parameters.get("reason") or None)
     try:

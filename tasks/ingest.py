@@ -14,11 +14,8 @@ from thermaliq.home import Home
 from thermaliq.pipeline import ingest, ingest_many, ingest_remote, jobs
 from thermaliq.pipeline.outcomes import IngestOutcome
 from thermaliq.sources.credentials import source_credentials
-from thermaliq.settings import Settings, load_settings
-
-#: Longest run of an ingest attempt before Prefect stops it (``THERMALIQ_IO_TIMEOUT_S``, read when
-#: the task is defined) [s]: a historian that hangs past its own timeouts fails the facility.
-IO_TIMEOUT_S = load_settings().io_timeout_s
+from thermaliq.sources.retry import io_deadline
+from thermaliq.settings import Settings
 
 
 def retry_io_only(task, task_run, state) -> bool:
@@ -37,11 +34,13 @@ def retry_io_only(task, task_run, state) -> bool:
 
 
 @task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}", retries=2,
-      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE,
-      timeout_seconds=IO_TIMEOUT_S)
+      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
 def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
                     force: bool = False) -> IngestOutcome:
-    """Bring the facility's new readings into the lake (files: every new file; historian: the window)."""
+    """Bring the facility's new readings into the lake (files: every new file; historian: the window).
+
+    A historian's requests, retries included, end within ``settings.io_timeout_s`` [s] (each
+    request has its own timeouts too): a task timeout could not stop a blocked request."""
     logger = get_run_logger()
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
         out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
@@ -49,14 +48,16 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
     elif facility.source.kind in ingest_remote.REMOTE_KINDS:   # OPC UA, PI Web API
         start, end = periods.day_window(first, last, facility.timezone)
         credentials = source_credentials(facility.source, block_secret(facility))
-        summary = ingest_remote.ingest_remote(Home.resolve(home), facility, start, end,
-                                              credentials=credentials, incremental=not force)
+        with io_deadline(settings.io_timeout_s):
+            summary = ingest_remote.ingest_remote(Home.resolve(home), facility, start, end,
+                                                  credentials=credentials, incremental=not force)
         jobs.release_memory()
         out = IngestOutcome.of(summary)
     else:                                      # network waits: in this thread
         start, end = periods.day_window(first, last, facility.timezone)
-        summary = ingest.ingest_historian(Home.resolve(home), facility, start, end,
-                                          token=_block_token(facility))
+        with io_deadline(settings.io_timeout_s):
+            summary = ingest.ingest_historian(Home.resolve(home), facility, start, end,
+                                              token=_block_token(facility))
         jobs.release_memory()
         out = IngestOutcome.of(summary)
     for note in out.notes[:20]:

@@ -14,12 +14,11 @@ from tasks.publish.artifacts import publish_data_docs_link, publish_flow_run
 from thermaliq.config import Facility
 from thermaliq.home import Home
 from thermaliq.report import metrics, render
-from thermaliq.settings import Settings, load_settings
+from thermaliq.settings import Settings
 from thermaliq.store import catalog
 
 
-@task(name="report", task_run_name="report-{first}-{last}", cache_policy=NO_CACHE,
-      timeout_seconds=load_settings().io_timeout_s)   # writes reports, metrics, Data Docs
+@task(name="report", task_run_name="report-{first}-{last}", cache_policy=NO_CACHE)
 def publish_reports(home: str, facilities: dict[str, Facility], first: date, last: date, run_id: str,
                     flow_name: str, calculated: list[dict], settings: Settings,
                     succeeded: bool = True) -> dict:

@@ -43,8 +43,9 @@ class Settings(BaseSettings):
                            description="worker-process jobs at once on this machine, all runs together")
     slots_dir: Path | None = Field(None, description="folder of the machine's CPU-slot lock files "
                                    "(default: <temp>/thermaliq-cpu-slots)")
-    io_timeout_s: float = Field(1800.0, gt=0, description="longest run of an I/O task (ingest, "
-                                "report) before Prefect stops it [s]")
+    io_timeout_s: float = Field(1800.0, gt=0, description="longest time of a historian ingest's "
+                                "requests, retries and waits included (each request also has "
+                                "source.timeout_s) [s]")
     executor: str = Field("local", pattern=r"^(local|(dask|tcp|tls)://[^/\s]+)$",
                           description="where the CPU-heavy jobs run: 'local' (this machine's worker "
                           "processes) or 'dask://host:port' (the workers of a Dask scheduler)")

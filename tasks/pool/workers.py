@@ -29,10 +29,10 @@ import threading
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from tasks.pool.slots import CpuSlots, default_slots_dir
+from tasks.pool.slots import IDLE_S, CpuSlots, SlottedProcessPool, default_slots_dir
 from thermaliq.settings import Settings
 
-_PROCESSES: ProcessPoolExecutor | None = None
+_PROCESSES: SlottedProcessPool | None = None
 _LOCK = threading.Lock()
 
 PLAIN, URGENT = (1, ""), (0, "")
@@ -109,9 +109,8 @@ class _Queue:
     A dispatcher thread hands them over; the processes' callbacks only free slots."""
 
     def __init__(self, n: int, start=None, slots: CpuSlots | None = None) -> None:
-        self.n = n
-        self._slots = slots                    # the machine's CPU slots (None: no machine limit)
-        self._start = start or (lambda job: job.start(_processes(n)))
+        self.n, self.slots = n, slots
+        self._start = start or (lambda job: job.start(_processes(n, slots)))
         self._cond = threading.Condition()
         self._busy = 0
         self._waiting: list[tuple] = []        # heap of (rank, arrival, job)
@@ -131,26 +130,28 @@ class _Queue:
     def _dispatch(self) -> None:
         while True:
             with self._cond:
-                while self._busy >= self.n or not self._waiting:
-                    self._cond.wait()
-                _, _, job = heapq.heappop(self._waiting)
-                self._busy += 1
+                if not self._cond.wait_for(lambda: self._busy < self.n and self._waiting, IDLE_S):
+                    idle = not self._busy and not self._waiting
+                    job = None
+                else:
+                    _, _, job = heapq.heappop(self._waiting)
+                    self._busy += 1
+            if job is None:
+                if idle:
+                    _retire(self.n, self.slots)   # idle: give the machine's CPU slots back
+                continue
             if not job.future.set_running_or_notify_cancel():
                 self._free()
                 continue
-            slot = self._slots.acquire() if self._slots is not None else None   # may wait for other runs
             try:
-                running = self._start(job)
+                running = self._start(job)              # may wait for a CPU slot (other runs)
             except BrokenProcessPool as exc:        # broken before the job was handed over
                 _discard(None)
-                self._finish(job, None, exc, slot)
+                self._finish(job, None, exc)
                 continue
-            running.add_done_callback(lambda done, job=job, slot=slot: self._finish(job, done, None, slot))
+            running.add_done_callback(lambda done, job=job: self._finish(job, done, None))
 
-    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None,
-                slot: int | None = None) -> None:
-        if slot is not None:
-            CpuSlots.release(slot)
+    def _finish(self, job: _Job, done: Future | None, broken: BaseException | None) -> None:
         if done is not None and done.cancelled():       # the processes were shut down
             job.future.set_exception(CancelledError(f"{job.fn.__name__}: the worker processes were stopped"))
             self._free()
@@ -171,18 +172,18 @@ class _Queue:
             self._cond.notify_all()
 
 
-_QUEUES: dict[int, _Queue] = {}
+_QUEUES: dict[tuple, _Queue] = {}
 
 
 def _queue_for(settings: Settings) -> _Queue:
     """The queue of ``settings.processes`` processes (one per size: a flow run's settings choose
-    it), its jobs within the machine's ``settings.cpu_slots`` CPU slots."""
-    n = settings.processes
+    it), its worker processes within the machine's ``settings.cpu_slots`` CPU slots."""
+    n, folder = settings.processes, settings.slots_dir or default_slots_dir()
+    key = (n, str(folder), settings.cpu_slots)
     with _LOCK:
-        if n not in _QUEUES:
-            _QUEUES[n] = _Queue(n, slots=CpuSlots(settings.slots_dir or default_slots_dir(),
-                                                  settings.cpu_slots))
-        return _QUEUES[n]
+        if key not in _QUEUES:
+            _QUEUES[key] = _Queue(n, slots=CpuSlots(folder, settings.cpu_slots))
+        return _QUEUES[key]
 
 
 def _call(settings: Settings, job, args: tuple, kwargs: dict):
@@ -198,13 +199,16 @@ def _call(settings: Settings, job, args: tuple, kwargs: dict):
     return job(*args, **kwargs)
 
 
-def _processes(n: int) -> ProcessPoolExecutor:
+def _processes(n: int, slots: CpuSlots | None) -> ProcessPoolExecutor:
+    """Up to ``n`` processes, each started only with one of the machine's CPU ``slots``."""
     global _PROCESSES
     with _LOCK:
-        if _PROCESSES is None or _PROCESSES._max_workers != n:   # noqa: SLF001 - size changed
+        slots = slots or CpuSlots(default_slots_dir(), os.cpu_count() or 1)
+        if (_PROCESSES is None or _PROCESSES._max_workers != n   # noqa: SLF001 - size changed
+                or (_PROCESSES.slots.folder, _PROCESSES.slots.n) != (slots.folder, slots.n)):
             if _PROCESSES is not None:
                 _PROCESSES.shutdown(wait=False, cancel_futures=True)
-            _PROCESSES = ProcessPoolExecutor(n, mp_context=_context())
+            _PROCESSES = SlottedProcessPool(n, _context(), slots)
         return _PROCESSES
 
 
@@ -222,6 +226,20 @@ def _context():
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def _retire(n: int, slots: CpuSlots | None) -> None:
+    """End the worker processes of a queue of ``n`` on ``slots`` (idle for :data:`IDLE_S`), so
+    that their CPU slots go to other runs; the next job starts new ones (forked in milliseconds)."""
+    global _PROCESSES
+    with _LOCK:
+        pool = _PROCESSES
+        if (pool is None or pool._max_workers != n or not pool.worker_pids()   # noqa: SLF001
+                or pool._pending_work_items                                   # noqa: SLF001
+                or (slots is not None and pool.slots.folder != slots.folder)):
+            return
+        _PROCESSES = None
+    pool.shutdown(wait=True)
 
 
 def _discard(done: Future | None) -> None:

@@ -37,7 +37,8 @@ import requests
 
 from thermaliq.errors import ConfigError, HistorianError
 from thermaliq.sources.retry import (CIRCUIT_STATE_VALUES, CircuitBreaker, RetryPolicy, breaker_for,
-                                     increment_stat, redact_url, reset_breakers, reset_stats, stats)
+                                     check_deadline, deadline_wait_s, increment_stat, redact_url,
+                                     reset_breakers, reset_stats, stats)
 from thermaliq.sources.readers import ReadResult, empty_raw_readings, empty_rejects, rejects_frame
 from thermaliq.settings import secret
 
@@ -113,12 +114,13 @@ def _call(session, endpoint, body, headers, timeouts, url, token, retry: RetryPo
           breaker: CircuitBreaker) -> dict:
     breaker.before_call()
     for attempt in range(retry.attempts):
+        check_deadline(f"historian {url}")
         try:
             data = _page(session, endpoint, body, headers, timeouts, url, token)
         except _Retryable as exc:
             last = exc
             if attempt + 1 < retry.attempts:
-                wait = retry.delay_s(attempt, exc.retry_after_s)
+                wait = deadline_wait_s(retry.delay_s(attempt, exc.retry_after_s))
                 log.warning("historian %s: %s; retry %d/%d in %.2f s", url, exc.what,
                             attempt + 1, retry.attempts - 1, wait)
                 increment_stat("retries")

@@ -13,6 +13,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +26,38 @@ CIRCUIT_STATE_VALUES = {"closed": 0, "open": 1, "half_open": 2}
 _lock = threading.Lock()
 _STATS: dict = {"connector_timeouts_total": 0, "retries": 0, "requests": 0, "circuit_state": {}}
 _BREAKERS: dict[str, "CircuitBreaker"] = {}
+#: (monotonic end [s], budget [s]) of the I/O deadline in force, set by :func:`io_deadline`.
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("io_deadline", default=None)
+
+
+@contextmanager
+def io_deadline(seconds: float | None):
+    """Bound every connector call made inside (this thread or task) to ``seconds`` [s] from now.
+
+    Each request has its own (connect, read) timeout; the deadline bounds their sum with the
+    retries and their waits: no request or retry starts once it has passed (a retry's wait is cut
+    to what is left), so a call ends at most one request timeout after it. ``None``: no deadline.
+    """
+    token = _DEADLINE.set(None if seconds is None else (time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_deadline(name: str) -> None:
+    """Raise a permanent ``HistorianError`` naming ``name`` if the I/O deadline has passed."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() >= deadline[0]:
+        increment_stat("connector_timeouts_total")
+        raise HistorianError(f"{name}: the I/O deadline of {deadline[1]:g} s (THERMALIQ_IO_TIMEOUT_S) "
+                             "passed before the readings were all read", permanent=True)
+
+
+def deadline_wait_s(wait_s: float) -> float:
+    """``wait_s`` [s] cut to the time left before the I/O deadline (unchanged without one)."""
+    deadline = _DEADLINE.get()
+    return wait_s if deadline is None else max(0.0, min(wait_s, deadline[0] - time.monotonic()))
 
 
 def stats() -> dict:
@@ -186,12 +220,13 @@ def call_with_retry(request: Callable[[], object], retry: RetryPolicy, breaker: 
     breaker.before_call()
     last = Retryable("no attempt")
     for attempt in range(retry.attempts):
+        check_deadline(name)
         try:
             result = request()
         except Retryable as exc:
             last = exc
             if attempt + 1 < retry.attempts:
-                wait = retry.delay_s(attempt, exc.retry_after_s)
+                wait = deadline_wait_s(retry.delay_s(attempt, exc.retry_after_s))
                 log.warning("%s: %s; retry %d/%d in %.2f s", name, exc.what, attempt + 1,
                             retry.attempts - 1, wait)
                 increment_stat("retries")
