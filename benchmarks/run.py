@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -44,7 +43,7 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from benchmarks.as_user import USER_WORKLOADS, print_result, run_user_workload, table_rows
+from benchmarks.as_user import USER_WORKLOADS, print_result, reset_state, run_user_workload, table_rows
 from benchmarks.generate import Size, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +52,6 @@ WORKLOADS = {
     "fleet-night": Size(facilities=100, tags=20, days=1, start=date(2025, 6, 15)),
     "plant-year": Size(facilities=1, tags=20, days=365, start=date(2025, 1, 1)),
 }
-STATE = ("lake", "thermaliq.duckdb", "thermaliq.duckdb.wal", "gx", "reports", "metrics", ".prefect")
 
 
 def cpu_s() -> float:
@@ -112,16 +110,6 @@ def reference(home: Path, manifest: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- (b) thermaliq
-def reset_state(home: Path) -> None:
-    """Remove everything a previous run wrote (lake, catalog, GX, reports, Prefect database)."""
-    for name in STATE:
-        p = home / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-
-
 def thermaliq_run(home: Path, manifest: dict, profile: Path | None = None) -> dict:
     """Run the nightly (one day) or backfill flow over the manifest's dates; time and check it."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

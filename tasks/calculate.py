@@ -19,7 +19,7 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.failures import show_failure
+from tasks.failures import facility_results
 from tasks.pool import worker_pool
 from thermaliq.config import Facility
 from thermaliq.pipeline import jobs
@@ -44,17 +44,11 @@ def calculate_window(home: str, facilities: dict[str, Facility], first: date, la
     futures = {fid: pool.submit(jobs.compute_window_job, home, facilities[fid], first, last, run_id)
                for fid in sorted(facilities)}
     wait(list(futures.values()))
-    out: dict[str, ComputedWindow | WindowFailure] = {}
-    for fid, future in futures.items():
-        exc = future.exception()
-        if exc is not None:
-            reason = f"{type(exc).__name__}: {exc}"
-            logger.error("%s %s..%s: not computed: %s", fid, first, last, reason)
-            show_failure("calculate", fid, first, last, reason)
-            out[fid] = WindowFailure(fid, first, last, reason)
-            continue
-        computed = out[fid] = future.result()
-        for issue in computed.issues:
-            logger.warning("%s: %s", fid, issue)
-        logger.info("%s %s..%s computed in %.2f s", fid, first, last, computed.compute_s)
+    out: dict[str, ComputedWindow | WindowFailure] = facility_results(futures, "calculate", first,
+                                                                       last, logger)
+    for fid, computed in out.items():
+        if isinstance(computed, ComputedWindow):
+            for issue in computed.issues:
+                logger.warning("%s: %s", fid, issue)
+            logger.info("%s %s..%s computed in %.2f s", fid, first, last, computed.compute_s)
     return out

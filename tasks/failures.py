@@ -13,6 +13,8 @@ from datetime import date
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from thermaliq.pipeline.outcomes import WindowFailure
+
 
 class FacilityFailed(RuntimeError):
     """One facility's part of a batched task failed (the message names the facility and why)."""
@@ -28,3 +30,19 @@ def show_failure(step: str, facility_id: str, first: date, last: date, reason: s
     """Record one facility's failure as its own failed task run (from inside a batched task; the
     failure is not raised here: the batch returns it with the other facilities' results)."""
     facility_failed(step, facility_id, first, last, reason, return_state=True)
+
+
+def facility_results(futures: dict, step: str, first: date, last: date, logger) -> dict:
+    """Each facility's job result, or its :class:`WindowFailure` (logged, and shown as its own
+    failed task run by :func:`show_failure`), for the finished ``futures`` (facility id → future)."""
+    out = {}
+    for fid, future in futures.items():
+        exc = future.exception()
+        if exc is None:
+            out[fid] = future.result()
+            continue
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.error("%s %s..%s: %s failed: %s", fid, first, last, step, reason)
+        show_failure(step, fid, first, last, reason)
+        out[fid] = WindowFailure(fid, first, last, reason)
+    return out

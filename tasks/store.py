@@ -15,7 +15,7 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.failures import show_failure
+from tasks.failures import facility_results
 from tasks.pool import worker_pool
 from thermaliq.config import Facility
 from thermaliq.pipeline import jobs
@@ -36,16 +36,11 @@ def store_window_results(home: str, facilities: dict[str, Facility], computed: d
     futures = {fid: pool.submit(jobs.store_window_job, home, facilities[fid], computed[fid], run_id, gx[fid],
                                 reason=reason, new_version=new_version) for fid in sorted(computed)}
     wait(list(futures.values()))
-    out: dict[str, StoreOutcome | WindowFailure] = {}
-    for fid, future in futures.items():
-        exc = future.exception()
-        if exc is not None:
-            reason = f"{type(exc).__name__}: {exc}"
-            logger.error("%s %s..%s: not stored: %s", fid, first, last, reason)
-            show_failure("store", fid, first, last, reason)
-            out[fid] = WindowFailure(fid, first, last, reason)
+    out: dict[str, StoreOutcome | WindowFailure] = facility_results(futures, "store", first, last,
+                                                                     logger)
+    for fid, stored in out.items():
+        if not isinstance(stored, StoreOutcome):
             continue
-        stored = out[fid] = future.result()
         logger.info("%s %s..%s: %d days, %.2f s, %s", fid, first, last, len(stored.days), stored.duration_s,
                     "stored a new version" if stored.changed else "unchanged, nothing written")
     return out
