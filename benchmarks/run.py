@@ -20,6 +20,7 @@ Usage::
     .venv/bin/python -m benchmarks.run fleet-night           # 100 × 20 tags × 1 day
     .venv/bin/python -m benchmarks.run --facilities 3 --tags 20 --days 7 --format parquet
     .venv/bin/python -m benchmarks.run plant-year --profile  # + cProfile of the flow (all threads)
+    .venv/bin/python -m benchmarks.run plant-year --s3       # the lake on moto's S3 server (127.0.0.1)
 
 The workloads of :mod:`benchmarks.as_user` (``plant-year-file``, ``plant-year-file-local``,
 ``wide-year``, ``fleet-night-100``, ``fleet-night-1000``, ``home-day``) are timed as users run
@@ -39,6 +40,7 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -206,12 +208,14 @@ def _stop_profiler(profiles, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- driver
-def _child(kind: str, home: Path, profile: Path | None) -> dict:
+def _child(kind: str, home: Path, profile: Path | None, lake_url: str | None = None) -> dict:
     """Run one side in a fresh interpreter and return its JSON (each has its own peak RSS)."""
     cmd = [sys.executable, "-m", "benchmarks.run", "--child", kind, "--dir", str(home)]
     if profile:
         cmd += ["--profile-out", str(profile)]
     env = {**os.environ, "PREFECT_HOME": str(home / ".prefect"), "THERMALIQ_HOME": str(home)}
+    if lake_url:
+        env["THERMALIQ_LAKE_URL"] = lake_url
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -221,11 +225,33 @@ def _child(kind: str, home: Path, profile: Path | None) -> dict:
     return out
 
 
+@contextmanager
+def s3_lake():
+    """An S3-compatible server (moto, on a free 127.0.0.1 port) with a new bucket; yields the lake
+    URL and puts the standard AWS variables into this process's environment (the thermaliq child
+    inherits them). One writing host, so ``THERMALIQ_LAKE_LOCK=none`` (no Prefect lease)."""
+    import logging
+
+    from tests.s3server import aws_env, moto_s3, new_bucket
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)     # moto's request log
+    with moto_s3() as endpoint:
+        saved = dict(os.environ)
+        os.environ.update(aws_env(endpoint), THERMALIQ_LAKE_LOCK="none")
+        try:
+            yield f"s3://{new_bucket(endpoint)}/lake"
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = RESULTS,
-                 isolate: bool = True, profile: bool = False) -> dict:
+                 isolate: bool = True, profile: bool = False, lake_url: str | None = None) -> dict:
     """Generate (or reuse) ``size`` under ``data_dir``, run reference and thermaliq, write JSON.
 
     ``isolate=False`` runs both sides in this process (tests); peak RSS is then the process's.
+    ``lake_url``: thermaliq's lake at that URL (``THERMALIQ_LAKE_URL``), the reference reads the
+    same local files.
     """
     home = Path(data_dir).resolve() / size.key()
     t0 = time.perf_counter()
@@ -238,7 +264,7 @@ def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = R
     prof = results_dir / f"{name}-{stamp}.prof" if profile else None
     if isolate:
         ref = _child("reference", home, None)
-        tiq = _child("thermaliq", home, prof)
+        tiq = _child("thermaliq", home, prof, lake_url)
     else:
         ref = reference(home, manifest)
         tiq = thermaliq_run(home, manifest, prof)
@@ -249,6 +275,7 @@ def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = R
                     "load_average": [round(x, 2) for x in load_before],
                     "platform": platform.platform(), "commit": _commit()},
         "settings": {k: os.environ.get(k) for k in ("THERMALIQ_WINDOW_DAYS", "THERMALIQ_MAX_WORKERS")},
+        "lake": lake_url or "local disk",
         "reference": ref, "thermaliq": tiq,
         "ratio": tiq["wall_s"] / ref["wall_s"],
     }
@@ -298,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/thermaliq-bench"),
                     help="where generated data sets are kept and reused")
     ap.add_argument("--profile", action="store_true", help="also write a cProfile of the flow")
+    ap.add_argument("--s3", action="store_true",
+                    help="the lake on an S3-compatible server (moto on 127.0.0.1, started here)")
     ap.add_argument("--child", choices=["reference", "thermaliq"], help=argparse.SUPPRESS)
     ap.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -320,7 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     size = replace(size, **overrides)
     name = args.workload if args.workload and not overrides else \
         f"custom-f{size.facilities}-t{size.tags}-d{size.days}-{size.format}"
-    result = run_workload(name, size, args.dir, profile=args.profile)
+    if args.s3:
+        with s3_lake() as lake_url:
+            result = run_workload(f"{name}-s3", size, args.dir, profile=args.profile,
+                                  lake_url=lake_url)
+    else:
+        result = run_workload(name, size, args.dir, profile=args.profile)
     _print(result)
     return 0 if result["thermaliq"]["completed"] else 1
 
