@@ -113,6 +113,22 @@ def test_missing_tag_gives_nan_and_issue_and_unknown_fuel_raises():
                   STEAM_OUT])
 
 
+def test_a_temperature_without_readings_is_missing_data_not_a_state_outside_iapws():
+    """Issue #21: a configured feedwater-temperature tag with no readings made every interval
+    'state outside IAPWS-IF97': it is missing data (the tag is named), not a state problem; a
+    pressure really outside the formulation is still noted as one."""
+    fac = facility([
+        {"id": "gas", "role": "input", "carrier": "natural_gas", "flow": {"tag": "F1", "unit": "Nm3/h"}},
+        dict(STEAM_OUT, feedwater_temperature={"tag": "TFW", "unit": "degC"},
+             pressure={"tag": "PS", "unit": "barg"})])
+    vals = pd.DataFrame({"F1": 1.0, "FS": 1.0, "PS": [10.0, 10.0, 200_000.0],
+                         "TFW": [np.nan, 105.0, 105.0]}, index=IDX)
+    se = energy.stream_energies(fac, vals, H)
+    assert se.energy_kwh["steam"].isna().tolist() == [True, False, True]
+    iapws = [i for i in se.issues if "IAPWS" in i]
+    assert len(iapws) == 1 and "in 1 interval(s)" in iapws[0], se.issues
+
+
 def test_feedwater_above_saturation_is_nan_with_issue():
     fac = facility([
         {"id": "gas", "role": "input", "carrier": "natural_gas", "flow": {"tag": "F1", "unit": "Nm3/h"}},

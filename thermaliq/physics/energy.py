@@ -209,7 +209,9 @@ def _steam(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
         bad_fw = t_fw >= t_sat
     ctx.count_note(s, bad_fw, "feedwater at or above saturation temperature: NaN")
     h_fw = np.where(bad_fw, np.nan, h_fw)
-    _note_range(ctx, s, (p, h, h_fw), mass)
+    inputs = (p, t_fw) if s.temperature is None else (p, t_fw, t)
+    _note_range(ctx, s, inputs, (h, h_fw), mass, explained=bad_fw | (wet if s.temperature is not None
+                                                                    else False))
     return mass * (h - h_fw), mass * ((h - h_fw) - T0_K * (sv - s_fw))
 
 
@@ -248,13 +250,18 @@ def _hot_water(ctx: _Ctx, s: Stream) -> tuple[np.ndarray, np.ndarray]:
         reverse = dh < 0
     ctx.count_note(s, reverse, "return warmer than supply: NaN")
     dh = np.where(reverse, np.nan, dh)
-    _note_range(ctx, s, (p, h_s, h_r), qty)
+    _note_range(ctx, s, (p, t_s, t_r), (h_s, h_r), qty)
     return qty * dh, qty * (dh - T0_K * (s_s - s_r))
 
 
-def _note_range(ctx: _Ctx, s: Stream, arrays, quantity: np.ndarray) -> None:
-    inputs_ok = ~np.isnan(quantity) & ~np.isnan(arrays[0])
-    bad = inputs_ok & np.any(np.isnan(np.vstack(arrays[1:])), axis=0)
+def _note_range(ctx: _Ctx, s: Stream, inputs, outputs, quantity: np.ndarray,
+                explained: np.ndarray | bool = False) -> None:
+    """Note the intervals whose water/steam state could not be computed although every input of
+    it (``inputs``: pressures and temperatures [SI], and the ``quantity``) has a value and no
+    other note already says why (``explained``): the state lies outside IAPWS-IF97. An interval
+    without an input value is missing data, not a state problem, and is not noted here."""
+    inputs_ok = ~np.isnan(quantity) & ~np.any(np.isnan(np.vstack(inputs)), axis=0)
+    bad = inputs_ok & ~np.asarray(explained, dtype=bool) & np.any(np.isnan(np.vstack(outputs)), axis=0)
     ctx.count_note(s, bad, "state outside IAPWS-IF97 or not computable: NaN")
 
 
