@@ -84,8 +84,6 @@ class BulkLong:
             raise BulkUnavailable(str(exc).splitlines()[0]) from exc
 
 
-
-
 def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """``items`` produced in a background thread, at most ``depth`` ahead of the consumer.
 
