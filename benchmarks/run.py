@@ -257,7 +257,7 @@ def run_workload(name: str, size: Size, data_dir: Path, *, results_dir: Path = R
     t0 = time.perf_counter()
     manifest = generate(home, size)
     generated_s = time.perf_counter() - t0
-    reset_state(home)
+    reset_state(home, prefect=True)
     load_before = os.getloadavg()    # other work on the machine inflates wall times
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("workload", nargs="?", choices=sorted(WORKLOADS) + sorted(USER_WORKLOADS),
                     help="a standard workload")
     ap.add_argument("--repeat", type=int, default=3, help="runs of a command-line workload (median)")
+    ap.add_argument("--fresh-prefect", action="store_true",
+                    help="command-line workloads: a new Prefect database every repeat (an installation's first run)")
     ap.add_argument("--table", nargs="+", type=Path, help="print README rows of these result files")
     ap.add_argument("--facilities", type=int)
     ap.add_argument("--tags", type=int)
@@ -334,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(table_rows(args.table)))
         return 0
     if args.workload in USER_WORKLOADS:
-        result = run_user_workload(args.workload, args.dir, repeat=args.repeat, results_dir=RESULTS)
+        result = run_user_workload(args.workload, args.dir, repeat=args.repeat, results_dir=RESULTS,
+                                   fresh_prefect=args.fresh_prefect)
         print_result(result)
         return 0 if result["summary"]["all_exit_0"] else 1
     if args.child:

@@ -90,17 +90,11 @@ def _print_summary(home: Home, summary: dict) -> None:
     for col in ("facility", "days", "efficiency % (period)", "basis", "quality score (mean)",
                 "days flagged", "alerts"):
         table.add_column(col)
-    for fid in summary["facilities"]:
-        start, end = periods.day_window(first, last, load_facility(home.facility_file(fid)).timezone)
-        row = con.execute(
-            "SELECT count(*), 100 * sum(useful_output_kwh) FILTER (WHERE valid) / "
-            "sum(energy_input_kwh) FILTER (WHERE valid), any_value(basis), avg(data_quality_score), "
-            "count(*) FILTER (WHERE status <> 'ok') FROM (SELECT *, efficiency_percent IS NOT NULL "
-            "AS valid FROM calculations WHERE is_current AND granularity = 'day' AND facility_id = ? "
-            "AND period_start >= ? AND period_start < ?)", [fid, start, end]).fetchall()[0]
-        alerts = con.execute("SELECT count(*) FROM alerts WHERE facility_id = ? AND period_start >= ? "
-                             "AND period_start < ?", [fid, start, end]).fetchall()[0][0]
-        days, eff, basis, dq, flagged = row
+    zones = summary.get("timezones") or {}
+    windows = [(fid, *periods.day_window(first, last, zones.get(fid)
+                                         or load_facility(home.facility_file(fid)).timezone))
+               for fid in summary["facilities"]]
+    for fid, days, eff, basis, dq, flagged, alerts in _summary_rows(con, windows):
         table.add_row(fid, str(days), "" if eff is None else f"{eff:.2f}", basis or "",
                       "" if dq is None else f"{dq:.3f}", str(flagged), str(alerts))
     console.print(table)
@@ -112,6 +106,26 @@ def _print_summary(home: Home, summary: dict) -> None:
         console.print(f"reports: {summary['reports']}")
     console.print(f"query:   thermaliq query --home {home.root} \"SELECT * FROM calculations "
                   "WHERE is_current AND granularity = 'day'\"")
+
+
+def _summary_rows(con, windows: list[tuple]) -> list[tuple]:
+    """Per facility of ``windows`` (id, first instant, end instant): days, efficiency % of the
+    period, basis, mean quality score, days flagged and alerts, in the order given. One query for
+    every facility: each query reads the lake's files, so a fleet of 100 paid ~0.1 s per query."""
+    con.execute("CREATE OR REPLACE TEMP TABLE summary_windows (ord INTEGER, facility_id VARCHAR, "
+                "period_from TIMESTAMPTZ, period_to TIMESTAMPTZ)")
+    con.executemany("INSERT INTO summary_windows VALUES (?, ?, ?, ?)",
+                    [(i, fid, start, end) for i, (fid, start, end) in enumerate(windows)])
+    return con.execute(
+        "SELECT w.facility_id, count(c.facility_id), 100 * sum(c.useful_output_kwh) FILTER (WHERE c.valid) / "
+        "sum(c.energy_input_kwh) FILTER (WHERE c.valid), any_value(c.basis), avg(c.data_quality_score), "
+        "count(*) FILTER (WHERE c.status <> 'ok'), "
+        "(SELECT count(*) FROM alerts a WHERE a.facility_id = w.facility_id "
+        " AND a.period_start >= w.period_from AND a.period_start < w.period_to) "
+        "FROM summary_windows w LEFT JOIN (SELECT *, efficiency_percent IS NOT NULL AS valid "
+        "FROM calculations WHERE is_current AND granularity = 'day') c "
+        "ON c.facility_id = w.facility_id AND c.period_start >= w.period_from AND c.period_start < w.period_to "
+        "GROUP BY w.ord, w.facility_id, w.period_from, w.period_to ORDER BY w.ord").fetchall()
 
 
 def _guard(fn):

@@ -33,6 +33,7 @@ def finish_run(home, run, selected: dict, first: date, last: date, outcomes: lis
         run.fail(f"report: {state.message}")
     summary = {"run_id": run.run_id, "flow": run.flow, "first": first.isoformat(),
                "last": last.isoformat(), "facilities": sorted(selected),
+               "timezones": {fid: selected[fid].timezone for fid in sorted(selected)},
                "windows_calculated": len(calculated),
                "windows_changed": sum(1 for c in calculated if c.changed),
                "reports": published.get("index"), "failures": list(run.failures),

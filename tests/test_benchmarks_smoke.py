@@ -85,5 +85,8 @@ def test_tiny_command_line_workload_runs_and_writes_json(tmp_path, name, shrink)
     assert saved["summary"]["all_exit_0"] and saved["summary"]["command_s"]["median"] > 0
     assert ("ingest_s" in saved["summary"]) == USER_WORKLOADS[name].ingest_alone
     assert saved["command"][0] == USER_WORKLOADS[name].command
+    # Prefect's database is created before the timed repeats and kept, as an installation keeps it
+    assert saved["prefect_database"].startswith("kept")
+    assert (tmp_path / "data" / workload.size.key() / ".prefect" / "prefect.db").is_file()
     rows = table_rows([Path(result["json"])])
     assert len(rows) == 3 and rows[2].startswith(f"| {name} |")
