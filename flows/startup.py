@@ -3,11 +3,17 @@
 A one-facility-day ``thermaliq run`` spends most of its time before any work: importing the flows,
 Great Expectations' import and context (about 3.4 s; the flow warms it up in a thread while the
 ingest runs in worker processes, ``flows/fanout.py``), and Prefect's temporary API server, which
-Prefect starts only when the first flow run asks for a client (a ``uvicorn`` subprocess that
-migrates its database and answers ``/health`` after a few seconds). ``begin`` starts that server
-in a thread once the command's checks passed (a refused facility still exits before Prefect
-loads), so that it boots in its own process on the other core while this process imports the
-flow; ``ready`` waits for it just before the flow starts, ``finish`` before the command ends.
+Prefect starts only when the first flow run asks for a client: a ``uvicorn`` subprocess that
+migrates its database and answers ``/health`` after a few seconds. Prefect's own way to start it
+(``prefect.server.api.server.SubprocessASGIServer``) first imports the whole server application
+into the command's process, about 4 s of CPU that this process never uses.
+
+So ``begin`` starts the same subprocess itself, once the command's checks passed (a refused facility
+still exits before the server starts): the same ``uvicorn`` command line and environment as
+Prefect's, without importing the server here. It boots on the other core while this process
+imports the flow. ``ready`` waits for its ``/health`` just before the flow starts and points this
+process's Prefect settings at it (``temporary_settings``, as ``prefect_test_harness`` does), so the
+flow's client uses it as it would a running server; the server is stopped when the process exits.
 Great Expectations is not started here: its import is Python work in this process, which a thread
 would only interleave with the flow's own imports (measured: no gain).
 
@@ -16,41 +22,118 @@ temporary one is started; see the README ("Fixed cost of a run").
 """
 from __future__ import annotations
 
-import threading
+import atexit
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+
+#: uvicorn's exit code when its port was taken meanwhile: start again on another port.
+_PORT_TAKEN = 3
+
+
+class TemporaryServer:
+    """Prefect's temporary API server in a subprocess on 127.0.0.1 (what Prefect's ephemeral
+    mode starts), without importing the server application in this process."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.process = self._spawn()
+        atexit.register(self.stop)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _spawn(self) -> subprocess.Popen:
+        import prefect
+        from prefect.settings import get_current_settings
+
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1",
+               **get_current_settings().to_environment_variables(exclude_unset=True)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "error", "--lifespan", "on"], env=env)
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        """Wait until ``/health`` answers 200; raise ``RuntimeError`` naming the exit code or the
+        time waited when it does not."""
+        import httpx
+
+        deadline = time.monotonic() + timeout_s
+        with httpx.Client() as client:
+            while time.monotonic() < deadline:
+                code = self.process.poll()
+                if code == _PORT_TAKEN:
+                    self.port = _free_port()
+                    self.process = self._spawn()
+                    continue
+                if code is not None:
+                    raise RuntimeError(f"Prefect's temporary server exited with code {code} before it "
+                                       "answered (see its messages above)")
+                try:
+                    if client.get(f"{self.api_url}/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Prefect's temporary server did not answer within {timeout_s:.0f} s "
+                           "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+
+    def stop(self) -> None:
+        """Terminate the server (killed after 5 s) and reap it; idempotent."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class EarlyStart:
-    """The thread started by :func:`begin`: Prefect's temporary server."""
+    """Prefect's temporary server, started by :func:`begin` (none with ``PREFECT_API_URL``)."""
 
     def __init__(self, *, server: bool = True):
-        self._threads: dict[str, threading.Thread] = {}
-        self.errors: dict[str, BaseException] = {}
-        if server and _ephemeral():
-            from prefect.server.api.server import SubprocessASGIServer   # imported here, not in a thread
-
-            self._spawn("server", SubprocessASGIServer().start)
-
-    def _spawn(self, name: str, fn) -> None:
-        def run() -> None:
-            try:
-                fn()
-            except Exception as exc:  # noqa: BLE001 - kept; the flow meets the problem again and reports it
-                self.errors[name] = exc
-
-        thread = threading.Thread(target=run, name=f"thermaliq-early-{name}", daemon=True)
-        thread.start()
-        self._threads[name] = thread
+        self.server = TemporaryServer() if server and _ephemeral() else None
+        self._settings = None
 
     def ready(self) -> None:
-        """Wait for the temporary server (if one is starting). A server that failed to start is
-        started again by Prefect's client, which then raises its own error."""
-        if "server" in self._threads:
-            self._threads["server"].join()
+        """Wait for the temporary server (if one is starting) and make this process's Prefect
+        client use it, for the rest of the process."""
+        if self.server is None or self._settings is not None:
+            return
+        from prefect.settings import (PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+                                      temporary_settings)
+
+        self.server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        self._settings = temporary_settings(updates={PREFECT_API_URL: self.server.api_url})
+        self._settings.__enter__()    # left at exit: the command ends with its flow
 
     def finish(self) -> None:
-        """Wait for the thread (the command never ends while the server is being started)."""
-        for thread in self._threads.values():
-            thread.join()
+        """Nothing to wait for: the server runs until the process exits (the flow's result and
+        the summary may still talk to it); kept so the commands' shape stays one."""
+
+
+def _free_port() -> int:
+    """A port on 127.0.0.1 that is free now, in Prefect's range for temporary servers."""
+    for _ in range(50):
+        port = random.randrange(8000, 9000)
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in 8000-8999 on 127.0.0.1 for Prefect's temporary server")
 
 
 def _ephemeral() -> bool:
@@ -61,9 +144,9 @@ def _ephemeral() -> bool:
 
 
 def begin(*, server: bool = True) -> EarlyStart:
-    """Start Prefect's temporary server in a thread (unless ``PREFECT_API_URL`` names one).
-    See the module docstring."""
+    """Start Prefect's temporary server (unless ``PREFECT_API_URL`` names one). See the module
+    docstring."""
     return EarlyStart(server=server)
 
 
-__all__ = ["EarlyStart", "begin"]
+__all__ = ["EarlyStart", "TemporaryServer", "begin"]
