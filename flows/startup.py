@@ -9,9 +9,9 @@ migrates its database and answers ``/health`` after a few seconds. Prefect's own
 into the command's process, about 4 s of CPU that this process never uses.
 
 So ``begin`` starts the same subprocess itself, once the command's checks passed (a refused facility
-still exits before the server starts): the same ``uvicorn`` command line and environment as
-Prefect's, without importing the server here. It boots on the other core while this process
-imports the flow. ``ready`` waits for its ``/health`` just before the flow starts and points this
+still exits before the server starts) and before this process imports Prefect: the same ``uvicorn``
+command line and environment as Prefect's, without importing the server here. It boots on the
+other core while this process imports Prefect and the flow. ``ready`` waits for its ``/health`` just before the flow starts and points this
 process's Prefect settings at it (``temporary_settings``, as ``prefect_test_harness`` does), so the
 flow's client uses it as it would a running server; the server is stopped when the process exits.
 Great Expectations is not started here: its import is Python work in this process, which a thread
@@ -49,14 +49,10 @@ class TemporaryServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def _spawn(self) -> subprocess.Popen:
-        import prefect
-        from prefect.settings import get_current_settings
-
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1",
-               **get_current_settings().to_environment_variables(exclude_unset=True)}
+               "PREFECT__SERVER_FINAL": "1", **_settings_env()}
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+            [sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"], env=env)
 
@@ -100,10 +96,17 @@ class TemporaryServer:
 
 
 class EarlyStart:
-    """Prefect's temporary server, started by :func:`begin` (none with ``PREFECT_API_URL``)."""
+    """Prefect's temporary server, started by :func:`begin` (none with ``PREFECT_API_URL``).
+
+    The server is started before Prefect is imported (~2.4 s) when the environment names no API
+    URL; if Prefect's settings then name one (a profile: ``prefect config set PREFECT_API_URL``),
+    that server is stopped unused."""
 
     def __init__(self, *, server: bool = True):
-        self.server = TemporaryServer() if server and _ephemeral() else None
+        self.server = TemporaryServer() if server and "PREFECT_API_URL" not in os.environ else None
+        if self.server is not None and not _ephemeral():
+            self.server.stop()
+            self.server = None
         self._settings = None
 
     def ready(self) -> None:
@@ -121,6 +124,24 @@ class EarlyStart:
     def finish(self) -> None:
         """Nothing to wait for: the server runs until the process exits (the flow's result and
         the summary may still talk to it); kept so the commands' shape stays one."""
+
+
+def _site_packages() -> str:
+    """The folder that holds the ``prefect`` package (uvicorn's ``--app-dir``), found without
+    importing it."""
+    from importlib.util import find_spec
+
+    return os.path.dirname(find_spec("prefect").submodule_search_locations[0])
+
+
+def _settings_env() -> dict[str, str]:
+    """Prefect settings made in this process (not in the environment or a profile, which the
+    server reads itself), as environment variables; none before Prefect is imported."""
+    if "prefect.settings" not in sys.modules:
+        return {}
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().to_environment_variables(exclude_unset=True)
 
 
 def _free_port() -> int:
