@@ -257,7 +257,8 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             if ub is not None and not ub.empty:
                 ub = ub.assign(write_seq=seq)
                 ub["day_start"] = ub["period_start"]   # budget rows belong to one local day
-                _write_by_month(home, facility, "uncertainty_budget", ub, seq)
+                for month, part in _write_by_month(home, facility, "uncertainty_budget", ub, seq):
+                    stored[month].add_budgets(part)
         recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
                                                            run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
@@ -415,8 +416,8 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     summed = summed_over_periods(energies, valid, rows)      # the month's stream energies [kWh]
     rows["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, summed.energy_kwh)
     rows["status"] = period_status(rows, facility)
-    for col, value in engineering.month_uncertainty(home, facility, month, current,
-                                                    rows.iloc[0]).items():
+    for col, value in engineering.month_uncertainty(home, facility, month, current, rows.iloc[0],
+                                                    stored.budgets).items():
         rows[col] = value
     for col, value in chp.period_chp_columns(
             facility, summed.energy_kwh.reindex(columns=energy_kwh.columns)).items():
