@@ -96,9 +96,9 @@ def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if values.dtype == "string":
             values = values.astype("str")
         elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns_columns converts
-            values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+            values = values.astype("datetime64[ns, UTC]")       # (astype converts to UTC)
         out[col] = values
-    return _period_start_utc(pd.DataFrame(out, index=written.index))
+    return _period_start_utc(pd.DataFrame(out, index=written.index, copy=False))
 
 
 def _period_start_utc(frame: pd.DataFrame) -> pd.DataFrame:
