@@ -20,6 +20,7 @@ import pandas as pd
 
 from thermaliq.config import Facility, is_fuel
 from thermaliq.physics import emissions, fuels
+from thermaliq.store import versions
 
 EMISSION_COLUMNS = ["facility_id", "granularity", "period_start", "period_end", "stream_id",
                     "scope", "energy_hhv_kwh", "co2_kg", "ch4_kg", "n2o_kg", "co2e_kg",
@@ -129,14 +130,25 @@ def with_co2e(calc: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     if counted.empty:
         out["co2e_kg"] = np.nan
     else:
-        total = counted.groupby(["granularity", "period_start"])["co2e_kg"].sum(min_count=1)
-        unknown = counted["co2e_kg"].isna().groupby(
-            [counted["granularity"], counted["period_start"]]).any()
-        total[unknown] = np.nan
-        key = pd.MultiIndex.from_arrays([out["granularity"],
-                                         pd.to_datetime(out["period_start"], utc=True)])
-        total.index = total.index.set_levels(pd.to_datetime(total.index.levels[1], utc=True), level=1)
-        out["co2e_kg"] = total.reindex(key).to_numpy()
+        out["co2e_kg"] = _period_co2e_kg(counted, out)
     out["co2e_intensity_kg_per_mwh"] = emissions.intensity_kg_per_mwh(out["co2e_kg"],
                                                                       out["useful_output_kwh"])
     return out
+
+
+def _period_co2e_kg(counted: pd.DataFrame, calc: pd.DataFrame) -> np.ndarray:
+    """Per row of ``calc``, the sum of the ``co2e_kg`` of the ``counted`` emission rows of its
+    period (matched on granularity and period start as an instant; NaN when one is unknown or
+    there is none) [kg].
+
+    The rows are grouped by integer key codes, not by a MultiIndex of text and timestamps; the sum
+    is pandas' grouped sum over the rows in their order, so the numbers are the same.
+    """
+    counted_code, calc_code = versions.key_codes([counted, calc], ["granularity", "period_start"])
+    group, keys = pd.factorize(counted_code)
+    co2e_kg = counted["co2e_kg"].to_numpy(dtype="float64")
+    total = pd.Series(co2e_kg).groupby(group).sum(min_count=1).to_numpy(copy=True)
+    unknown = np.bincount(group, weights=np.isnan(co2e_kg), minlength=len(keys)) > 0
+    total[unknown] = np.nan
+    at = pd.Index(keys).get_indexer(calc_code)
+    return np.where(at >= 0, total[np.maximum(at, 0)], np.nan)

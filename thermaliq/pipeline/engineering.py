@@ -66,10 +66,14 @@ def add_columns(facility: Facility, values: pd.DataFrame, energies: StreamEnergi
 
 
 def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.DataFrame,
-                      row: pd.Series) -> dict[str, float]:
+                      row: pd.Series, stored: pd.DataFrame | None = None) -> dict[str, float]:
     """Expanded uncertainties of a month row from the current budgets of its days (each source's
-    energy effects summed over the days, :func:`thermaliq.physics.budget.uncertainty_from_effects`)."""
-    stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
+    energy effects summed over the days, :func:`thermaliq.physics.budget.uncertainty_from_effects`).
+
+    ``stored``: every stored budget row of the month, when the caller has read them already (at
+    least the columns of :data:`thermaliq.store.versions.BUDGET_READ`); read here otherwise."""
+    if stored is None:
+        stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
     days = current[current["granularity"] == "day"]
     if stored.empty or days.empty or "write_seq" not in days:
         return {c: np.nan for c in budget.QUANTITIES.values()}

@@ -257,7 +257,8 @@ def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id
             if ub is not None and not ub.empty:
                 ub = ub.assign(write_seq=seq)
                 ub["day_start"] = ub["period_start"]   # budget rows belong to one local day
-                _write_by_month(home, facility, "uncertainty_budget", ub, seq)
+                for month, part in _write_by_month(home, facility, "uncertainty_budget", ub, seq):
+                    stored[month].add_budgets(part)
         recomputed = [m for m in months if recompute_month(home, facility, m, stored[m],
                                                            run_id=run_id, reason=reason, now=now)]
     return StoreSummary(facility.facility_id, changed=True, versions_written=len(calc),
@@ -333,6 +334,16 @@ def _versioned_energies(se: pd.DataFrame, stored: pd.DataFrame, seq: int) -> pd.
     return out
 
 
+def _versioned_emissions(emitted: pd.DataFrame, energies: pd.DataFrame, seq: int) -> pd.DataFrame:
+    """``carbon.emission_rows(facility, energies).assign(write_seq=seq)`` from the emission rows
+    of the same ``energies`` without their versions: emission rows are the energies' rows of the
+    emitting streams in their order, so only the ``version`` column is taken over."""
+    if emitted.empty:
+        return emitted.assign(write_seq=seq)
+    emitting = energies["stream_id"].isin(emitted["stream_id"].unique()).to_numpy()
+    return emitted.assign(version=energies["version"].to_numpy()[emitting], write_seq=seq)
+
+
 def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFrame,
                     seq: int) -> list[tuple[str, pd.DataFrame]]:
     """Write ``df`` as one file per local month of ``period_start``; return (month, rows written)."""
@@ -349,7 +360,8 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
         rows = np.flatnonzero(which == i)
         if len(rows) == 0:
             continue
-        part = _stable_types(df.iloc[rows].reset_index(drop=True))
+        rows_df = df if len(rows) == len(df) else df.iloc[rows]   # one month: no copy to take
+        part = _stable_types(rows_df.reset_index(drop=True))
         lake.write_result(home.lake, dataset, facility.facility_id, key, part, f"{seq:020d}")
         written.append((key, part))
     return written
@@ -366,9 +378,10 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
     (local-zone and UTC timestamps mixed in one column would otherwise become text), strings
     for text even when every value is missing."""
     out = {}
-    for col, values in df.items():
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            out[col] = values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    for col in df.columns.tolist():        # (``items()`` indexes the text column labels one by one)
+        values = df[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):     # astype converts to UTC
+            out[col] = values.astype("datetime64[us, UTC]")
         elif col in TIME_COLUMNS:
             if values.dtype == object:
                 instants_ns = versions.utc_instants_ns(values).view("datetime64[ns]")
@@ -380,7 +393,7 @@ def _stable_types(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = values.astype("string")
         else:
             out[col] = values
-    return pd.DataFrame(out, index=df.index, columns=df.columns)
+    return pd.DataFrame(out, index=df.index, copy=False)     # copy-on-write: no copy needed
 
 
 def recompute_month(home: Home, facility: Facility, month: str, stored: versions.StoredMonth, *,
@@ -415,8 +428,8 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
     summed = summed_over_periods(energies, valid, rows)      # the month's stream energies [kWh]
     rows["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, summed.energy_kwh)
     rows["status"] = period_status(rows, facility)
-    for col, value in engineering.month_uncertainty(home, facility, month, current,
-                                                    rows.iloc[0]).items():
+    for col, value in engineering.month_uncertainty(home, facility, month, current, rows.iloc[0],
+                                                    stored.budgets).items():
         rows[col] = value
     for col, value in chp.period_chp_columns(
             facility, summed.energy_kwh.reindex(columns=energy_kwh.columns)).items():
@@ -440,7 +453,7 @@ def recompute_month(home: Home, facility: Facility, month: str, stored: versions
                         seq, "")
     month_energies = _versioned_energies(
         month_energies, stored.energies[stored.energies["granularity"] == "month"], seq)
-    month_emitted = carbon.emission_rows(facility, month_energies).assign(write_seq=seq)
+    month_emitted = _versioned_emissions(month_emitted, month_energies, seq)
     with lake.pending_results(home.lake, facility.facility_id, f"{seq:020d}"):
         lake.write_result(home.lake, "calculations", facility.facility_id, month,
                           _stable_types(rows.reset_index(drop=True)), f"{seq:020d}")

@@ -85,9 +85,9 @@ def utc_ns_columns(df: pd.DataFrame) -> pd.DataFrame:
     pandas concatenates tz-aware columns of different units or UTC objects to ``object``;
     one dtype everywhere keeps concatenation and comparison cheap and exact.
     """
-    for col in df.columns:
-        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
-            df[col] = df[col].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    for col, dtype in df.dtypes.items():
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].astype("datetime64[ns, UTC]")     # astype converts to UTC
     return df
 
 

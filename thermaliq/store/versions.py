@@ -31,26 +31,35 @@ CALC_READ = ["granularity", "period_start", "version", "content_hash", "period_e
 CALC_READ += ["co2e_kg", "co2e_intensity_kg_per_mwh"]     # issue #18: month rows compare them too
 #: Columns of the stored stream energies they need.
 ENERGY_READ = ["granularity", "period_start", "stream_id", "version", "energy_kwh", "exergy_kwh"]
+#: Columns of the stored uncertainty budgets a month row's uncertainty needs.
+BUDGET_READ = ["day_start", "write_seq", "quantity", "source", "input_effect_kwh",
+               "output_effect_kwh", "losses_effect_kwh"]
 
 
 @dataclass
 class StoredMonth:
-    """Every stored version of one month's calculations and stream energies (the columns of
-    ``CALC_READ`` and ``ENERGY_READ``), kept up to date with the rows written since."""
+    """Every stored version of one month's calculations, stream energies and uncertainty budgets
+    (the columns of ``CALC_READ``, ``ENERGY_READ`` and ``BUDGET_READ``), kept up to date with the
+    rows written since."""
 
     calc: pd.DataFrame
     energies: pd.DataFrame
+    budgets: pd.DataFrame
 
     @classmethod
     def read(cls, home: Home, facility_id: str, month: str) -> StoredMonth:
         return cls(read_month(home, "calculations", facility_id, month, CALC_READ),
-                   read_month(home, "stream_energies", facility_id, month, ENERGY_READ))
+                   read_month(home, "stream_energies", facility_id, month, ENERGY_READ),
+                   read_month(home, "uncertainty_budget", facility_id, month, BUDGET_READ))
 
     def add_calc(self, written: pd.DataFrame) -> None:
         self.calc = concat([self.calc, as_read(written, CALC_READ)])
 
     def add_energies(self, written: pd.DataFrame) -> None:
         self.energies = concat([self.energies, as_read(written, ENERGY_READ)])
+
+    def add_budgets(self, written: pd.DataFrame) -> None:
+        self.budgets = concat([self.budgets, as_read(written, BUDGET_READ)])
 
 
 def read_month(home: Home, dataset: str, facility_id: str, month: str,
@@ -87,9 +96,9 @@ def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if values.dtype == "string":
             values = values.astype("str")
         elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns_columns converts
-            values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+            values = values.astype("datetime64[ns, UTC]")       # (astype converts to UTC)
         out[col] = values
-    return _period_start_utc(pd.DataFrame(out, index=written.index))
+    return _period_start_utc(pd.DataFrame(out, index=written.index, copy=False))
 
 
 def _period_start_utc(frame: pd.DataFrame) -> pd.DataFrame:
