@@ -38,18 +38,15 @@ DAY_COLUMNS = ("period_start", "efficiency_percent", "efficiency_mean_percent", 
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """The columns of ``frame`` as numpy arrays; datetime columns as int64 UTC nanoseconds (NaT as
     :data:`~thermaliq.report.data.NAT_NS`)."""
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        if _is_time(col):
-            out[name] = instants_ns(col)
-        else:
-            out[name] = col.to_numpy()
-    return out
+    return {name: instants_ns(col) if _is_time(col) else col.to_numpy() for name, col in frame.items()}
 
 
 def _is_time(col: pd.Series) -> bool:
-    return isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind == "M"
+    return _is_time_dtype(col.dtype)
+
+
+def _is_time_dtype(dtype) -> bool:
+    return isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M"
 
 
 class Table:
@@ -58,7 +55,7 @@ class Table:
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.columns = columns_of(frame)
-        self.times = [c for c in frame.columns if _is_time(frame[c])]
+        self.times = [c for c, dtype in frame.dtypes.items() if _is_time_dtype(dtype)]
         self._gran = self.columns.get("granularity")
 
     def __len__(self) -> int:
