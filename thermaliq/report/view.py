@@ -159,8 +159,8 @@ class PageView:
     """Row indices of one page's period (``start``/``end``, UTC) into its :class:`FacilityView`.
 
     ``calculations`` and ``data_quality`` rows overlap the trailing window from ``window_start``;
-    ``stream_energies``, ``alerts`` and ``uncertainty_budget`` rows overlap the period. ``notes`` starts as a copy of the
-    loaded data's notes (``page_data``: is that data's list).
+    ``stream_energies``, ``alerts`` and ``uncertainty_budget`` rows overlap the period. ``notes``
+    starts as a copy of the loaded data's notes (``page_data``: is that data's list).
     """
 
     def __init__(self, facility: FacilityView, start: pd.Timestamp, end: pd.Timestamp,
