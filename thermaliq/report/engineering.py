@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from thermaliq.report.data import NAT_NS, instants_ns
 from thermaliq.report.html import PARTS, fmt_pct
 from thermaliq.report.periods import summary_value
 from thermaliq.report.sankey import fmt_kwh
@@ -76,15 +77,17 @@ def _methods_table(summary: dict) -> Markup:
 
 def _budget_table(budget: pd.DataFrame) -> Markup:
     """Per source: mean u, sensitivity and the contribution to the efficiency over the period."""
-    eff = budget[budget["quantity"] == "efficiency"]
-    if eff.empty:
+    rows = np.flatnonzero(budget["quantity"].to_numpy(dtype=object) == "efficiency") if len(budget) else []
+    if not len(rows):
         return PARTS.empty("No uncertainty budget for this period (budgets are kept per day).")
-    days = eff["period_start"].nunique()
-    grouped = _per_source(eff)
-    total = float((grouped["contribution"] ** 2).sum())
+    starts = instants_ns(budget["period_start"].iloc[rows])
+    days = len(np.unique(starts[starts != NAT_NS]))      # Series.nunique()
+    grouped = _per_source(budget, rows)
+    total = float(pd.Series(grouped["contribution"] ** 2).sum())
+    # the order of DataFrame.sort_values("contribution", ascending=False): the same nargsort
+    order = pd.Series(grouped["contribution"]).sort_values(ascending=False).index.to_numpy()
     rows = []
-    ordered = grouped.sort_values("contribution", ascending=False)
-    for source, stream, unit, u, c, contribution in zip(*(ordered[k] for k in (
+    for source, stream, unit, u, c, contribution in zip(*(grouped[k][order].tolist() for k in (
             "source", "stream_id", "unit", "u", "c", "contribution"))):
         rows.append({"source": source, "stream": stream, "u": f"{u:.4g} {unit}",
                      "c": f"{c:+.4g} pt/{unit}" if math.isfinite(c) else "–",
@@ -99,25 +102,28 @@ def _budget_table(budget: pd.DataFrame) -> Markup:
     return table + PARTS.notes([note])
 
 
-def _per_source(eff: pd.DataFrame) -> pd.DataFrame:
-    """Per (source, stream_id, unit), in order of first appearance: the mean ``u`` and ``c`` and
-    the RMS ``contribution`` of the efficiency rows (columns ``source, stream_id, unit, u, c,
-    contribution``). A day page has one row per source: then the means are the values themselves
-    and the groupby is skipped (the same numbers: a mean of one value is that value, pandas' too)."""
+def _per_source(budget: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per (source, stream_id, unit) of the efficiency ``rows`` of ``budget``, in order of first
+    appearance: the mean ``u`` and ``c`` and the RMS ``contribution`` (arrays ``source, stream_id,
+    unit, u, c, contribution``). A day page has one row per source: then the means are the values
+    themselves and the groupby is skipped (the same numbers: a mean of one value is that value,
+    pandas' too)."""
     keys = ["source", "stream_id", "unit"]
-    values = eff["contribution_points"].to_numpy(dtype="float64")
-    columns = [eff[k].to_numpy(dtype=object) for k in keys]
+    values = budget["contribution_points"].to_numpy(dtype="float64")[rows]
+    columns = [budget[k].to_numpy(dtype=object)[rows] for k in keys]
     tuples = list(zip(*columns))
     if len(set(tuples)) == len(tuples) and not any(pd.isna(x) for t in tuples for x in t):
-        return pd.DataFrame({**dict(zip(keys, columns)),
-                             "u": eff["standard_uncertainty"].to_numpy(dtype="float64"),
-                             "c": eff["sensitivity"].to_numpy(dtype="float64"),
-                             "contribution": np.sqrt(values ** 2)})
+        return {**dict(zip(keys, columns)),
+                "u": budget["standard_uncertainty"].to_numpy(dtype="float64")[rows],
+                "c": budget["sensitivity"].to_numpy(dtype="float64")[rows],
+                "contribution": np.sqrt(values ** 2)}
+    eff = budget.take(rows)
     grouped = eff.groupby(keys, sort=False).agg(u=("standard_uncertainty", "mean"),
                                                 c=("sensitivity", "mean"))
     grouped["contribution"] = _rms_per_group(eff.groupby(keys, sort=False).ngroup().to_numpy(),
                                              values, len(grouped))
-    return grouped.reset_index()
+    grouped = grouped.reset_index()
+    return {k: grouped[k].to_numpy() for k in keys + ["u", "c", "contribution"]}
 
 
 def _rms_per_group(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

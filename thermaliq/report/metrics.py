@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 from filelock import FileLock
 from prometheus_client import CollectorRegistry
@@ -312,9 +313,8 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
     latest: dict[str, pd.Timestamp] = {}
     for name, value, fid in em_gauges(con, fids):
         out[fid].append(gauge(name, value, facility_id=fid))
-    for fid, d in days.groupby("facility_id", sort=False):
-        d = d.drop(columns="facility_id").reset_index(drop=True)
-        out[fid] = results_samples(fid, d) + out[fid]
+    for fid, d in days.groupby("facility_id", sort=False):   # results_samples reads no facility_id
+        out[fid] = results_samples(fid, d.reset_index(drop=True)) + out[fid]
         latest[fid] = pd.Timestamp(d["period_start"].max())
     if not latest:
         return out
@@ -338,24 +338,51 @@ def _fleet_samples(con, fids: list[str], windows: dict[str, list[dict]]) -> dict
         "ON t.facility_id = b.b_fid AND t.period_start >= b.b_lo AND t.period_start < b.b_hi "
         f"WHERE t.facility_id {_in(have)}",
         [have, [lo[f].to_pydatetime() for f in have], [hi[f].to_pydatetime() for f in have]] + have).df()
-    for fid in have:   # sums skip NULLs (outlier_points of rows written before the column existed)
-        rows = dq[dq["facility_id"] == fid]
-        day = rows[rows["period_start"] == latest[fid]]
-        if day["expected_points"].sum():
-            out[fid].append(gauge("thermaliq_calculation_data_completeness",
-                                  day["valid_points"].sum() / day["expected_points"].sum(), facility_id=fid))
-        if spans[fid]:   # a row in two windows counts twice, as before
-            w = pd.concat([rows[(rows["period_start"] >= a) & (rows["period_start"] < b)] for a, b in spans[fid]])
-            missing = (w["expected_points"] - w["valid_points"]).clip(lower=0).sum()
-            out[fid] += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
-                         counter("thermaliq_readings_interpolated_total", w["interpolated_points"].sum(),
-                                 facility_id=fid),
-                         counter("thermaliq_outliers_detected_total", w["outlier_points"].sum(), facility_id=fid)]
+    dq_columns = _count_columns(dq)
+    dq_rows = dq.groupby("facility_id", sort=False).indices if len(dq) else {}
+    for fid in have:
+        out[fid] += _quality_samples(fid, dq_columns, dq_rows.get(fid, _NO_ROWS), latest[fid], spans[fid])
     for fid, start, kind, n in con.execute(   # the dashboards' and alert rules' alert counts
             f"SELECT facility_id, period_start, kind, count(*) FROM alerts WHERE facility_id {_in(have)} "
             "GROUP BY ALL ORDER BY ALL", have).fetchall():
         if pd.Timestamp(start) == latest[fid]:
             out[fid].append(gauge("thermaliq_alerts_latest_day", n, facility_id=fid, kind=kind))
+    return out
+
+
+_NO_ROWS = np.empty(0, dtype="int64")
+_DQ_COUNTS = ("valid_points", "expected_points", "interpolated_points", "outlier_points")
+
+
+def _count_columns(dq: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``period_start`` of the ``data_quality`` rows as int64 UTC nanoseconds and their counts as
+    float64 [points] (NULL as NaN)."""
+    starts = pd.to_datetime(dq["period_start"], utc=True).to_numpy(dtype="datetime64[ns]").view("int64")
+    return {"period_start": starts, **{c: dq[c].to_numpy(dtype="float64", na_value=np.nan) for c in _DQ_COUNTS}}
+
+
+def _quality_samples(fid: str, dq: dict[str, np.ndarray], rows: np.ndarray, latest: pd.Timestamp,
+                     spans: list[tuple[pd.Timestamp, pd.Timestamp]]) -> list[Sample]:
+    """The completeness gauge of the ``latest`` day and this run's quality counters over ``spans``
+    from a facility's ``rows`` of the ``data_quality`` columns ``dq``.
+
+    Sums skip NULLs (``outlier_points`` of rows written before the column existed); the counts
+    are whole numbers, so their float sums are exact in any order. A row in two spans counts twice.
+    """
+    out = []
+    starts = dq["period_start"][rows]
+    day = rows[starts == latest.value]
+    expected = np.nansum(dq["expected_points"][day])
+    if expected:
+        out.append(gauge("thermaliq_calculation_data_completeness", np.nansum(dq["valid_points"][day]) / expected,
+                         facility_id=fid))
+    if spans:
+        w = np.concatenate([rows[(starts >= a.value) & (starts < b.value)] for a, b in spans])
+        missing = np.nansum(np.clip(dq["expected_points"][w] - dq["valid_points"][w], 0, None))
+        out += [counter("thermaliq_missing_data_points_total", missing, facility_id=fid),
+                counter("thermaliq_readings_interpolated_total", np.nansum(dq["interpolated_points"][w]),
+                        facility_id=fid),
+                counter("thermaliq_outliers_detected_total", np.nansum(dq["outlier_points"][w]), facility_id=fid)]
     return out
 
 

@@ -210,7 +210,7 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
                                             view.stream_energies_of_period(order)[0])
                     + (PARTS.recalculated(marks) if marks else Markup()),
                     rest=(engineering_sections(summary, view.balance_energies_of_period(order),
-                                               _page_budget(view))
+                                               view.budget())
                           + _trend_sections(view, facility, basis, placement)
                           + savings.period_section(view, facility, placement) + _quality_section(view, facility)
                           + _alerts_section(view, facility.timezone)),
@@ -223,15 +223,6 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
         plotly_src="../plotly.min.js", nav=nav, kpis=memo["kpis"],
         flows=_sankey_section(view, facility, basis, f"{facility.name} {label}", stats),
         trend_quality_alerts=memo["rest"], extra=extra, footer_text=footer_text, footer_notes=footer_notes)
-
-
-def _page_budget(view: PageView) -> pd.DataFrame:
-    """The ``uncertainty_budget`` rows of the page's days."""
-    budget = view.data().uncertainty_budget
-    if budget.empty:
-        return budget
-    starts = pd.to_datetime(budget["period_start"], utc=True)
-    return budget[(starts >= view.start) & (starts < view.end)]
 
 
 def _nav(day: date | None, month: str, reports: set[str]) -> Markup:

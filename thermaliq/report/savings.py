@@ -48,24 +48,24 @@ def stream_price_per_kwh(facility: Facility, stream_id: str, carrier: str | None
 
 
 def _co2e_kg(view: PageView, summary: dict | None) -> float:
+    """CO2e of the period [kg]: the summary's, else the sum of its day calculations (NaN when a
+    day lacks it)."""
     value = summary_value(summary, "co2e_kg")
     if math.isfinite(value):
         return value
-    calc = view.data().calculations
-    if "co2e_kg" not in calc or calc.empty:
+    calc = view.facility.calculations
+    if "co2e_kg" not in calc.frame or not len(view.calculations):
         return math.nan
-    days = calc[(calc["granularity"] == "day") & (calc["period_start"] >= view.start)
-                & (calc["period_end"] <= view.end)]
-    return float(days["co2e_kg"].sum(min_count=len(days))) if len(days) else math.nan
+    days = view.day_calculations()
+    return float(calc.series("co2e_kg", days).sum(min_count=len(days))) if len(days) else math.nan
 
 
 def _days_calculated(view: PageView) -> float:
     """Days of the period with a day calculation (a month in progress counts its days so far) [d]."""
-    calc = view.data().calculations
-    if not calc.empty:
-        rows = calc[(calc["granularity"] == "day") & (calc["period_start"] >= view.start)
-                    & (calc["period_end"] <= view.end)]
-        hours = (rows["period_end"] - rows["period_start"]).dt.total_seconds().sum() / 3600.0
+    calc = view.facility.calculations
+    if len(view.calculations):
+        days = view.day_calculations()
+        hours = (calc.series("period_end", days) - calc.series("period_start", days)).dt.total_seconds().sum() / 3600.0
         if hours > 0:
             return hours / 24.0
     return (view.end - view.start).total_seconds() / 86400.0

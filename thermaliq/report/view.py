@@ -38,18 +38,15 @@ DAY_COLUMNS = ("period_start", "efficiency_percent", "efficiency_mean_percent", 
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """The columns of ``frame`` as numpy arrays; datetime columns as int64 UTC nanoseconds (NaT as
     :data:`~thermaliq.report.data.NAT_NS`)."""
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        if _is_time(col):
-            out[name] = instants_ns(col)
-        else:
-            out[name] = col.to_numpy()
-    return out
+    return {name: instants_ns(col) if _is_time(col) else col.to_numpy() for name, col in frame.items()}
 
 
 def _is_time(col: pd.Series) -> bool:
-    return isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind == "M"
+    return _is_time_dtype(col.dtype)
+
+
+def _is_time_dtype(dtype) -> bool:
+    return isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M"
 
 
 class Table:
@@ -58,7 +55,7 @@ class Table:
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.columns = columns_of(frame)
-        self.times = [c for c in frame.columns if _is_time(frame[c])]
+        self.times = [c for c, dtype in frame.dtypes.items() if _is_time_dtype(dtype)]
         self._gran = self.columns.get("granularity")
 
     def __len__(self) -> int:
@@ -90,6 +87,10 @@ class Table:
         """The ``rows`` of one granularity."""
         return rows[self._gran[rows] == value]
 
+    def series(self, name: str, rows: np.ndarray) -> pd.Series:
+        """Column ``name`` at ``rows`` as a pandas Series (the frame's dtype, its index labels)."""
+        return self.frame[name].iloc[rows]
+
     def frame_rows(self, rows: np.ndarray) -> pd.DataFrame:
         """``rows`` as a DataFrame, exactly as ``ReportData.period`` cuts it."""
         return self.frame.take(rows).reset_index(drop=True)
@@ -104,6 +105,8 @@ class FacilityView:
         self.stream_energies = Table(data.stream_energies)
         self.data_quality = Table(data.data_quality)
         self.alerts = Table(data.alerts)
+        self.uncertainty_budget = Table(data.uncertainty_budget)
+        self._previous: dict[str, np.ndarray] | None = None
         dq = data.data_quality
         tags = dq["tag"].tolist()
         #: per tag and local day (the heatmap) and per tag (the period's table)
@@ -123,14 +126,25 @@ class FacilityView:
                         self.calculations.overlapping(window_start, end),
                         self.stream_energies.overlapping(start, end),
                         self.data_quality.overlapping(window_start, end),
-                        self.alerts.overlapping(start, end))
+                        self.alerts.overlapping(start, end), self.uncertainty_budget.overlapping(start, end))
 
     def whole(self) -> PageView:
         """Every row, for a :class:`ReportData` that is already one page's data."""
         d = self.data
         every = [np.arange(len(t), dtype="int64") for t in
-                 (self.calculations, self.stream_energies, self.data_quality, self.alerts)]
+                 (self.calculations, self.stream_energies, self.data_quality, self.alerts, self.uncertainty_budget)]
         return PageView(self, d.start, d.end, d.window_start, None, *every, page_data=d)
+
+    def previous(self) -> dict[str, np.ndarray]:
+        """The columns of ``data.previous`` that mark recalculations, as arrays (made once):
+        ``ps`` (``period_start`` as int64 UTC nanoseconds), ``granularity``, ``version``,
+        ``efficiency_percent`` and ``energy_input_kwh``."""
+        if self._previous is None:
+            p = self.data.previous
+            self._previous = {"ps": instants_ns(p["period_start"]),
+                              **{c: p[c].to_numpy() for c in ("granularity", "version", "efficiency_percent",
+                                                               "energy_input_kwh")}}
+        return self._previous
 
 
 def _run_text(r) -> str:
@@ -145,18 +159,18 @@ class PageView:
     """Row indices of one page's period (``start``/``end``, UTC) into its :class:`FacilityView`.
 
     ``calculations`` and ``data_quality`` rows overlap the trailing window from ``window_start``;
-    ``stream_energies`` and ``alerts`` rows overlap the period. ``notes`` starts as a copy of the
-    loaded data's notes (``page_data``: is that data's list).
+    ``stream_energies``, ``alerts`` and ``uncertainty_budget`` rows overlap the period. ``notes``
+    starts as a copy of the loaded data's notes (``page_data``: is that data's list).
     """
 
     def __init__(self, facility: FacilityView, start: pd.Timestamp, end: pd.Timestamp,
                  window_start: pd.Timestamp, trailing_days: int | None, calculations: np.ndarray,
                  stream_energies: np.ndarray, data_quality: np.ndarray, alerts: np.ndarray,
-                 page_data: ReportData | None = None):
+                 uncertainty_budget: np.ndarray, page_data: ReportData | None = None):
         self.facility, self.start, self.end, self.window_start = facility, start, end, window_start
         self.trailing_days = trailing_days
         self.calculations, self.stream_energies = calculations, stream_energies
-        self.data_quality, self.alerts = data_quality, alerts
+        self.data_quality, self.alerts, self.uncertainty_budget = data_quality, alerts, uncertainty_budget
         # a page's own data keeps its notes list (facility_page adds to it); a period copies them
         self.notes = page_data.notes if page_data is not None else list(facility.data.notes)
         self._data = page_data
@@ -209,27 +223,41 @@ class PageView:
         with ``granularity``, ``period_start`` (UTC), ``version``, ``calculated_at``, ``reason``
         and the previous version's ``previous_version``, ``previous_efficiency_percent`` and
         ``previous_energy_input_kwh``."""
-        previous = self.facility.data.previous
         t = self.facility.calculations
-        if previous.empty or not len(self.calculations):
+        if self.facility.data.previous.empty or not len(self.calculations):
             return []
         rows = t.within(self.calculations, self.start, self.end)
         gran = t.col("granularity", rows)
         rows = rows[(gran == "day") | (gran == "month")]
-        before = previous.assign(ps=instants_ns(previous["period_start"]))
+        before = self.facility.previous()
         out = []
         for r in rows[np.argsort(t.col("period_start", rows), kind="stable")]:
             ps, g, version = t.columns["period_start"][r], t.columns["granularity"][r], t.columns["version"][r]
-            older = before[(before["ps"] == ps) & (before["granularity"] == g) & (before["version"] < version)]
-            if older.empty:
+            older = np.flatnonzero((before["ps"] == ps) & (before["granularity"] == g) & (before["version"] < version))
+            if not len(older):
                 continue
-            last = older.loc[older["version"].idxmax()]
+            last = older[np.argmax(before["version"][older])]   # the first of the highest, as idxmax
             out.append({"granularity": g, "period_start": pd.Timestamp(int(ps), tz="UTC"),
                         "version": int(version), "calculated_at": _instant(t.columns["calculated_at"][r]),
-                        "reason": t.columns["reason"][r], "previous_version": int(last["version"]),
-                        "previous_efficiency_percent": float(last["efficiency_percent"]),
-                        "previous_energy_input_kwh": float(last["energy_input_kwh"])})
+                        "reason": t.columns["reason"][r], "previous_version": int(before["version"][last]),
+                        "previous_efficiency_percent": float(before["efficiency_percent"][last]),
+                        "previous_energy_input_kwh": float(before["energy_input_kwh"][last])})
         return out
+
+    def budget(self) -> pd.DataFrame:
+        """The ``uncertainty_budget`` rows of the page's days: those starting inside ``[start, end)``
+        (of the rows overlapping it), in stored order."""
+        t = self.facility.uncertainty_budget
+        rows = self.uncertainty_budget
+        if len(rows):
+            ps = t.col("period_start", rows)
+            rows = rows[(ps >= self.start.value) & (ps < self.end.value) & (ps != NAT_NS)]
+        return t.frame_rows(rows)
+
+    def day_calculations(self) -> np.ndarray:
+        """Rows of the ``day`` calculations inside the period (``[start, end]``), in table order."""
+        t = self.facility.calculations
+        return t.granularity(t.within(self.calculations, self.start, self.end), "day")
 
     def days(self) -> dict[str, np.ndarray] | None:
         """Day results of the trailing window with the 7-day reference mean
