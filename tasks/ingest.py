@@ -1,4 +1,13 @@
-"""Ingest task: one facility (and, for historians, one window) into the lake."""
+"""Ingest tasks: the file-sourced facilities of a run in one task run, each historian, OPC UA or
+PI Web API facility (and its window) in its own.
+
+File ingest is CPU work in the worker processes: one task run (:func:`ingest_files_batch`) hands
+every file of every facility to them as jobs, so a fleet's night pays Prefect's per-task cost
+(~25-30 ms) once, not per facility; a facility whose ingest fails is returned as a
+:class:`WindowFailure` and gets its own failed task run (:mod:`tasks.failures`), the others go on.
+Remote sources keep a task run per facility: they wait on the network and are retried on I/O
+errors (:func:`retry_io_only`).
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -6,13 +15,14 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.failures import facility_results
 from tasks.pool import worker_pool
 from thermaliq import periods
 from thermaliq.config import Facility
 from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianError
 from thermaliq.home import Home
 from thermaliq.pipeline import ingest, ingest_many, ingest_remote, jobs
-from thermaliq.pipeline.outcomes import IngestOutcome
+from thermaliq.pipeline.outcomes import IngestOutcome, WindowFailure
 from thermaliq.sources.credentials import source_credentials
 from thermaliq.sources.retry import io_deadline
 from thermaliq.settings import Settings
@@ -41,7 +51,6 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
 
     A historian's requests, retries included, end within ``settings.io_timeout_s`` [s] (each
     request has its own timeouts too): a task timeout could not stop a blocked request."""
-    logger = get_run_logger()
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
         out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
                                                 processes=settings.processes, force=force)
@@ -60,12 +69,39 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
                                               token=_block_token(facility))
         jobs.release_memory()
         out = IngestOutcome.of(summary)
-    for note in out.notes[:20]:
-        logger.info("%s: %s", facility.facility_id, note)
-    logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
-                facility.facility_id, out.sources_read, out.sources_skipped, out.readings_read,
-                out.readings_stored, out.rejected)
+    _log_outcome(get_run_logger(), out)
     return out
+
+
+def _batch_run_name(parameters: dict) -> str:
+    facilities = parameters["facilities"]
+    who = next(iter(facilities)) if len(facilities) == 1 else f"{len(facilities)}-facilities"
+    return f"ingest-{who}-{parameters['first']}-{parameters['last']}"
+
+
+@task(name="ingest", task_run_name=_batch_run_name, cache_policy=NO_CACHE)
+def ingest_files_batch(home: str, facilities: dict[str, Facility], first: date, last: date,
+                       settings: Settings, force: bool = False) -> dict[str, IngestOutcome | WindowFailure]:
+    """Bring the new files of every file-sourced facility (id to configuration) into the lake,
+    every file a job in the worker processes; per facility id what was ingested, or why not
+    (``first``..``last`` name the run's days)."""
+    logger = get_run_logger()
+    futures = ingest_many.ingest_fleet_files(home, facilities, executor=worker_pool(settings),
+                                             processes=settings.processes,
+                                             threads=settings.max_workers, force=force)
+    out = facility_results(futures, "ingest", first, last, logger)
+    for outcome in out.values():
+        if isinstance(outcome, IngestOutcome):
+            _log_outcome(logger, outcome)
+    return out
+
+
+def _log_outcome(logger, out: IngestOutcome) -> None:
+    for note in out.notes[:20]:
+        logger.info("%s: %s", out.facility_id, note)
+    logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
+                out.facility_id, out.sources_read, out.sources_skipped, out.readings_read,
+                out.readings_stored, out.rejected)
 
 
 def block_secret(facility) -> str | None:
