@@ -188,8 +188,10 @@ def ingest_fleet_files(home: str, facilities: dict[str, Facility], *, executor: 
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ingest-facility") as continuing:
         for planned in as_completed(plans):
             fid = plans[planned]
-            if planned.exception() is not None or planned.result().done is not None:
+            if planned.exception() is not None:
                 out[fid] = planned
+            elif planned.result().done is not None:
+                out[fid] = _finished(planned.result().done)
             else:
                 out[fid] = continuing.submit(_finish, run, home, facilities[fid], planned.result(),
                                              processes, force, now, batch_rows)
@@ -214,17 +216,23 @@ def _run(executor: Executor | None, job, /, *args, **kwargs):
     return _submit(executor, job, *args, **kwargs).result()
 
 
+def _finished(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def _submit(executor: Executor | None, job, /, *args, **kwargs) -> Future:
     """``job(*args, **kwargs)`` submitted to ``executor``; run here when ``None`` (the future
     is then finished)."""
     if executor is not None:
         return executor.submit(job, *args, **kwargs)
-    future: Future = Future()
     try:
-        future.set_result(job(*args, **kwargs))
+        return _finished(job(*args, **kwargs))
     except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+        future: Future = Future()
         future.set_exception(exc)
-    return future
+        return future
 
 
 def ingest_files_or_plan(home: str, facility: Facility, force: bool, now: pd.Timestamp,
