@@ -229,8 +229,10 @@ def test_a_fleet_in_one_call_gives_each_facility_its_serial_lake_and_a_failure_i
     expected = {fid: IngestOutcome.of(ingest.ingest_files(serial, load_facility(serial.facility_file(fid)),
                                                           now=NOW))
                 for fid in ("BOILER-1", "BOILER-2")}
-    facilities = {fid: load_facility(fleet.facility_file(fid)) for fid in ("BOILER-1", "BOILER-2", "BOILER-3")}
-    got = ingest_many.ingest_fleet_files(str(fleet.root), facilities, executor=_FailingFor(_pool(), "BOILER-3"),
+    facilities = {fid: load_facility(fleet.facility_file(fid))
+                  for fid in ("BOILER-1", "BOILER-2", "BOILER-3")}
+    got = ingest_many.ingest_fleet_files(str(fleet.root), facilities,
+                                         executor=_FailingFor(_pool(), "BOILER-3"),
                                          processes=2, threads=2, now=NOW)
     assert list(got) == ["BOILER-1", "BOILER-2", "BOILER-3"] and all(f.done() for f in got.values())
     assert {fid: got[fid].result() for fid in expected} == expected
