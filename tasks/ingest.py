@@ -10,6 +10,7 @@ errors (:func:`retry_io_only`).
 """
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from prefect import get_run_logger, task
@@ -28,23 +29,32 @@ from thermaliq.sources.retry import io_deadline
 from thermaliq.settings import Settings
 
 
+#: Waits before the second and third attempt of a facility's ingest that failed on I/O [s].
+RETRY_DELAYS_S = (5, 30)
+
+
+def transient(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is worth another attempt: I/O failures, never configuration, data or
+    auth errors (nor anything not known to be transient)."""
+    if exc is None or isinstance(exc, (ConfigError, ConfigErrors, DataError)):
+        return False
+    if isinstance(exc, HistorianError):
+        return not getattr(exc, "permanent", False)
+    return isinstance(exc, OSError)
+
+
 def retry_io_only(task, task_run, state) -> bool:
     """Retry condition: retry I/O failures, never configuration, data or auth errors."""
     try:
         state.result()
-    except (ConfigError, ConfigErrors, DataError):
-        return False
-    except HistorianError as exc:
-        return not getattr(exc, "permanent", False)
-    except OSError:
-        return True
-    except Exception:  # noqa: BLE001 - anything else is not known to be transient
-        return False
+    except Exception as exc:  # noqa: BLE001 - classified, not swallowed: the state keeps it
+        return transient(exc)
     return False
 
 
-@task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}", retries=2,
-      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
+@task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}",
+      retries=len(RETRY_DELAYS_S), retry_delay_seconds=list(RETRY_DELAYS_S),
+      retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
 def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
                     force: bool = False) -> IngestOutcome:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window).
@@ -84,11 +94,25 @@ def ingest_files_batch(home: str, facilities: dict[str, Facility], first: date, 
                        settings: Settings, force: bool = False) -> dict[str, IngestOutcome | WindowFailure]:
     """Bring the new files of every file-sourced facility (id to configuration) into the lake,
     every file a job in the worker processes; per facility id what was ingested, or why not
-    (``first``..``last`` name the run's days)."""
+    (``first``..``last`` name the run's days). A facility that failed on I/O is tried again
+    after :data:`RETRY_DELAYS_S`, as a facility's own task run was."""
     logger = get_run_logger()
-    futures = ingest_many.ingest_fleet_files(home, facilities, executor=worker_pool(settings),
-                                             processes=settings.processes,
-                                             threads=settings.max_workers, force=force)
+
+    def attempt(batch: dict[str, Facility]) -> dict:
+        return ingest_many.ingest_fleet_files(home, batch, executor=worker_pool(settings),
+                                              processes=settings.processes,
+                                              threads=settings.max_workers, force=force)
+
+    futures = attempt(facilities)
+    for delay in RETRY_DELAYS_S:
+        again = {fid: facilities[fid] for fid, f in futures.items() if transient(f.exception())}
+        if not again:
+            break
+        for fid in again:
+            logger.warning("%s: ingest failed on I/O (%s); trying again in %d s", fid,
+                           futures[fid].exception(), delay)
+        time.sleep(delay)
+        futures.update(attempt(again))
     out = facility_results(futures, "ingest", first, last, logger)
     for outcome in out.values():
         if isinstance(outcome, IngestOutcome):

@@ -94,14 +94,19 @@ def test_baselines_are_fitted_once_per_run_after_the_last_window(prefect_harness
 def test_a_facility_failing_in_the_batched_file_ingest_has_its_own_failed_task_run(
         prefect_harness, two_boilers, monkeypatch):
     """One ingest task run for both file-sourced facilities; BOILER-2's failure is its own failed
-    task run and its "<fid> ingest" failure, BOILER-1 is ingested and calculated."""
+    task run and its "<fid> ingest" failure, BOILER-1 is ingested and calculated. An I/O failure
+    is tried again twice (as a facility's own task run was), a facility at a time."""
+    import tasks.ingest
     from flows.backfill import backfill
     from thermaliq.pipeline import jobs
 
     monkeypatch.setenv("THERMALIQ_PROCESSES", "1")          # jobs in the task's thread: patchable
+    monkeypatch.setattr(tasks.ingest, "RETRY_DELAYS_S", (0, 0))
     real = jobs.ingest_files_job
+    attempts = []
 
     def ingest_files(home, facility, *args, **kwargs):
+        attempts.append(facility.facility_id)
         if facility.facility_id == "BOILER-2":
             raise OSError("inbox share unreachable")
         return real(home, facility, *args, **kwargs)
@@ -110,6 +115,7 @@ def test_a_facility_failing_in_the_batched_file_ingest_has_its_own_failed_task_r
     state = backfill(start=FIRST.isoformat(), end=LAST.isoformat(), home=str(two_boilers.root),
                      return_state=True)
     assert state.is_failed()
+    assert sorted(attempts) == ["BOILER-1"] + ["BOILER-2"] * 3     # BOILER-1 once, BOILER-2 three times
     assert "BOILER-2 ingest" in state.message and "inbox share unreachable" in state.message
     assert "BOILER-1" not in state.message
     con = catalog.memory_connection(two_boilers)
