@@ -11,6 +11,8 @@ one. Storing goes in window order (the anomaly alert reads the stored days befor
 computing does not: the next windows are computed while one is validated and stored. A failing
 facility never stops the others, and a failed window never stops the later windows of its facility.
 
+The file-sourced facilities are ingested by one task run (every file a job in the worker
+processes); historian, OPC UA and PI Web API facilities by a task run each, retried on I/O errors.
 So a fleet pays Prefect's per-task cost (~25-30 ms) per window, not per facility; a facility that
 fails inside a batched task gets its own failed task run (``tasks/failures.py``). Configurations,
 computed windows and GX outcomes go to the tasks inside ``quote``: Prefect would otherwise walk
@@ -31,7 +33,7 @@ from prefect.utilities.annotations import quote
 
 from tasks.calculate import calculate_window
 from tasks.gx import validate as gx_validate
-from tasks.ingest import ingest_facility
+from tasks.ingest import ingest_facility, ingest_files_batch
 from tasks.publish.progress import RunProgress
 from tasks.store import fit_baselines, store_window_results
 from tasks.validate import validate_window
@@ -237,17 +239,23 @@ def _warm_up_gx(home: str) -> threading.Thread:
 
 
 def _ingest_all(run: _Run, windows, force: bool, out: FanoutResult) -> list[str]:
-    """Ingest every facility in parallel; return the ids whose ingest completed."""
+    """Ingest every facility: the file-sourced ones in one task run, each other one in its own
+    (in parallel); return the ids whose ingest completed, in id order."""
     first, last = windows[0][0], windows[-1][1]
+    files = {fid: f for fid, f in run.facilities.items() if f.source.kind == "files"}
+    batch = (ingest_files_batch.submit(run.home, quote(files), first, last, run.settings, force=force)
+             if files else None)
     futures = {fid: ingest_facility.submit(run.home, quote(facility), first, last, run.settings, force=force)
-               for fid, facility in run.facilities.items()}
-    wait(list(futures.values()))
+               for fid, facility in run.facilities.items() if fid not in files}
+    wait(list(futures.values()) + ([batch] if batch is not None else []))
+    results = dict.fromkeys(run.facilities)
+    results.update(_batch_outcomes(batch, files))
+    results.update({fid: _outcome(fut) for fid, fut in futures.items()})
     ready = []
-    for fid, fut in futures.items():
-        if not fut.state.is_completed():
-            _fail(out, f"{fid} ingest", _reason(fut.state))
+    for fid, result in results.items():
+        if isinstance(result, str):
+            _fail(out, f"{fid} ingest", result)
             continue
-        result = fut.result()
         out.ingested.append(result)
         if result.file_errors:
             # unreadable files were quarantined; the rest was ingested and is calculated
@@ -255,6 +263,21 @@ def _ingest_all(run: _Run, windows, force: bool, out: FanoutResult) -> list[str]
             get_run_logger().error("%s: unreadable files: %s", fid, "; ".join(result.file_errors))
         ready.append(fid)
     return ready
+
+
+def _batch_outcomes(batch, files: dict) -> dict[str, IngestOutcome | str]:
+    """Per facility of the file ingest task: its outcome, or why it failed (the task's reason
+    for each when the task itself failed)."""
+    if batch is None:
+        return {}
+    if not batch.state.is_completed():
+        return dict.fromkeys(files, _reason(batch.state))
+    return {fid: r.reason if isinstance(r, WindowFailure) else r for fid, r in batch.result().items()}
+
+
+def _outcome(future) -> IngestOutcome | str:
+    """A per-facility ingest task's outcome, or why it failed."""
+    return future.result() if future.state.is_completed() else _reason(future.state)
 
 
 def _fail(out: FanoutResult, what: str, why: str) -> None:

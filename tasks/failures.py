@@ -1,10 +1,11 @@
 """Failure task: one failed task run per facility that failed inside a batched task.
 
-The calculation and store tasks each run a whole window for every facility (one Prefect task run
-instead of one per facility: Prefect costs ~25-30 ms per task run, and a fleet has hundreds of
-facilities). So that the Prefect UI still shows *which* facility failed, each failed facility
-gets its own task run, named ``<step>-<facility>-<first>-<last>``, in the Failed state with the
-facility's error as its message; the batch goes on with the other facilities.
+The calculation and store tasks each run a whole window for every facility, the file ingest task
+every file-sourced facility (one Prefect task run instead of one per facility: Prefect costs
+~25-30 ms per task run, and a fleet has hundreds of facilities). So that the Prefect UI still
+shows *which* facility failed, each failed facility gets its own task run, named
+``<step>-<facility>-<first>-<last>``, in the Failed state with the facility's error as its message;
+the batch goes on with the other facilities.
 """
 from __future__ import annotations
 

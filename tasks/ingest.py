@@ -1,47 +1,66 @@
-"""Ingest task: one facility (and, for historians, one window) into the lake."""
+"""Ingest tasks: the file-sourced facilities of a run in one task run, each historian, OPC UA or
+PI Web API facility (and its window) in its own.
+
+File ingest is CPU work in the worker processes: one task run (:func:`ingest_files_batch`) hands
+every file of every facility to them as jobs, so a fleet's night pays Prefect's per-task cost
+(~25-30 ms) once, not per facility; a facility whose ingest fails is returned as a
+:class:`WindowFailure` and gets its own failed task run (:mod:`tasks.failures`), the others go on.
+Remote sources keep a task run per facility: they wait on the network and are retried on I/O
+errors (:func:`retry_io_only`).
+"""
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.failures import facility_results
 from tasks.pool import worker_pool
 from thermaliq import periods
 from thermaliq.config import Facility
 from thermaliq.errors import ConfigError, ConfigErrors, DataError, HistorianError
 from thermaliq.home import Home
 from thermaliq.pipeline import ingest, ingest_many, ingest_remote, jobs
-from thermaliq.pipeline.outcomes import IngestOutcome
+from thermaliq.pipeline.outcomes import IngestOutcome, WindowFailure
 from thermaliq.sources.credentials import source_credentials
 from thermaliq.sources.retry import io_deadline
 from thermaliq.settings import Settings
+
+
+#: Waits before the second and third attempt of a facility's ingest that failed on I/O [s].
+RETRY_DELAYS_S = (5, 30)
+
+
+def transient(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is worth another attempt: I/O failures, never configuration, data or
+    auth errors (nor anything not known to be transient)."""
+    if exc is None or isinstance(exc, (ConfigError, ConfigErrors, DataError)):
+        return False
+    if isinstance(exc, HistorianError):
+        return not getattr(exc, "permanent", False)
+    return isinstance(exc, OSError)
 
 
 def retry_io_only(task, task_run, state) -> bool:
     """Retry condition: retry I/O failures, never configuration, data or auth errors."""
     try:
         state.result()
-    except (ConfigError, ConfigErrors, DataError):
-        return False
-    except HistorianError as exc:
-        return not getattr(exc, "permanent", False)
-    except OSError:
-        return True
-    except Exception:  # noqa: BLE001 - anything else is not known to be transient
-        return False
+    except Exception as exc:  # noqa: BLE001 - classified, not swallowed: the state keeps it
+        return transient(exc)
     return False
 
 
-@task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}", retries=2,
-      retry_delay_seconds=[5, 30], retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
+@task(name="ingest", task_run_name="ingest-{facility.facility_id}-{first}-{last}",
+      retries=len(RETRY_DELAYS_S), retry_delay_seconds=list(RETRY_DELAYS_S),
+      retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
 def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
                     force: bool = False) -> IngestOutcome:
     """Bring the facility's new readings into the lake (files: every new file; historian: the window).
 
     A historian's requests, retries included, end within ``settings.io_timeout_s`` [s] (each
     request has its own timeouts too): a task timeout could not stop a blocked request."""
-    logger = get_run_logger()
     if facility.source.kind == "files":       # parsing and cleaning: in worker processes
         out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
                                                 processes=settings.processes, force=force)
@@ -60,12 +79,53 @@ def ingest_facility(home: str, facility: Facility, first: date, last: date, sett
                                               token=_block_token(facility))
         jobs.release_memory()
         out = IngestOutcome.of(summary)
-    for note in out.notes[:20]:
-        logger.info("%s: %s", facility.facility_id, note)
-    logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
-                facility.facility_id, out.sources_read, out.sources_skipped, out.readings_read,
-                out.readings_stored, out.rejected)
+    _log_outcome(get_run_logger(), out)
     return out
+
+
+def _batch_run_name(parameters: dict) -> str:
+    facilities = parameters["facilities"]
+    who = next(iter(facilities)) if len(facilities) == 1 else f"{len(facilities)}-facilities"
+    return f"ingest-{who}-{parameters['first']}-{parameters['last']}"
+
+
+@task(name="ingest", task_run_name=_batch_run_name, cache_policy=NO_CACHE)
+def ingest_files_batch(home: str, facilities: dict[str, Facility], first: date, last: date,
+                       settings: Settings, force: bool = False) -> dict[str, IngestOutcome | WindowFailure]:
+    """Bring the new files of every file-sourced facility (id to configuration) into the lake,
+    every file a job in the worker processes; per facility id what was ingested, or why not
+    (``first``..``last`` name the run's days). A facility that failed on I/O is tried again
+    after :data:`RETRY_DELAYS_S`, as a facility's own task run was."""
+    logger = get_run_logger()
+
+    def attempt(batch: dict[str, Facility]) -> dict:
+        return ingest_many.ingest_fleet_files(home, batch, executor=worker_pool(settings),
+                                              processes=settings.processes,
+                                              threads=settings.max_workers, force=force)
+
+    futures = attempt(facilities)
+    for delay in RETRY_DELAYS_S:
+        again = {fid: facilities[fid] for fid, f in futures.items() if transient(f.exception())}
+        if not again:
+            break
+        for fid in again:
+            logger.warning("%s: ingest failed on I/O (%s); trying again in %d s", fid,
+                           futures[fid].exception(), delay)
+        time.sleep(delay)
+        futures.update(attempt(again))
+    out = facility_results(futures, "ingest", first, last, logger)
+    for outcome in out.values():
+        if isinstance(outcome, IngestOutcome):
+            _log_outcome(logger, outcome)
+    return out
+
+
+def _log_outcome(logger, out: IngestOutcome) -> None:
+    for note in out.notes[:20]:
+        logger.info("%s: %s", out.facility_id, note)
+    logger.info("%s: %d sources read, %d unchanged, %d readings read, %d new stored, %d rejected",
+                out.facility_id, out.sources_read, out.sources_skipped, out.readings_read,
+                out.readings_stored, out.rejected)
 
 
 def block_secret(facility) -> str | None:

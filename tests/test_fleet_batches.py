@@ -89,3 +89,42 @@ def test_baselines_are_fitted_once_per_run_after_the_last_window(prefect_harness
     runs = _task_runs(state.state_details.flow_run_id)
     assert sum(name.startswith("baselines-") for name in runs) == 1
     assert sum(name.startswith("store-") for name in runs) == 3
+
+
+def test_a_facility_failing_in_the_batched_file_ingest_has_its_own_failed_task_run(
+        prefect_harness, two_boilers, monkeypatch):
+    """One ingest task run for both file-sourced facilities; BOILER-2's failure is its own failed
+    task run and its "<fid> ingest" failure, BOILER-1 is ingested and calculated. An I/O failure
+    is tried again twice (as a facility's own task run was), a facility at a time."""
+    import tasks.ingest
+    from flows.backfill import backfill
+    from thermaliq.pipeline import jobs
+
+    monkeypatch.setenv("THERMALIQ_PROCESSES", "1")          # jobs in the task's thread: patchable
+    monkeypatch.setattr(tasks.ingest, "RETRY_DELAYS_S", (0, 0))
+    real = jobs.ingest_files_job
+    attempts = []
+
+    def ingest_files(home, facility, *args, **kwargs):
+        attempts.append(facility.facility_id)
+        if facility.facility_id == "BOILER-2":
+            raise OSError("inbox share unreachable")
+        return real(home, facility, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "ingest_files_job", ingest_files)
+    state = backfill(start=FIRST.isoformat(), end=LAST.isoformat(), home=str(two_boilers.root),
+                     return_state=True)
+    assert state.is_failed()
+    assert sorted(attempts) == ["BOILER-1"] + ["BOILER-2"] * 3     # BOILER-1 once, BOILER-2 three times
+    assert "BOILER-2 ingest" in state.message and "inbox share unreachable" in state.message
+    assert "BOILER-1" not in state.message
+    con = catalog.memory_connection(two_boilers)
+    assert con.execute("SELECT DISTINCT facility_id FROM readings").fetchall() == [("BOILER-1",)]
+    assert con.execute("SELECT facility_id, count(*) FROM calculations WHERE granularity = 'day' "
+                       "GROUP BY ALL").fetchall() == [("BOILER-1", 3)]
+    runs = _task_runs(state.state_details.flow_run_id)
+    batch = runs[f"ingest-2-facilities-{FIRST}-{LAST}"]           # one task run for both
+    assert batch.state.is_completed()
+    failed = runs[f"ingest-BOILER-2-{FIRST}-{LAST}"]
+    assert failed.state.is_failed() and "inbox share unreachable" in failed.state.message
+    assert sum(name.startswith("ingest-") for name in runs) == 2

@@ -192,3 +192,51 @@ def test_scratch_folders_of_killed_ingests_are_removed_and_live_ones_kept(tmp_pa
     finally:
         live.release()
     assert sorted(p.name for p in root.iterdir()) == ["ingest-A-live", "ingest-A-live.lock"]
+
+
+def _fleet_home(root: Path, inbox: Path) -> Home:
+    """BOILER-1 with every file of the inbox, BOILER-2 with one, BOILER-3 with one (it fails)."""
+    home = _home(root, inbox)
+    for fid, names in (("BOILER-2", ["2024-06-06.csv"]), ("BOILER-3", ["2024-06-01.csv"])):
+        write_facility(home.root, constant_boiler_config(fid, timezone="America/Chicago"))
+        (home.root / "inbox" / fid).mkdir(parents=True)
+        for name in names:
+            os.link(inbox / name, home.root / "inbox" / fid / name)
+    return home
+
+
+class _FailingFor(Executor):
+    """The worker pool, except that every job of one facility fails with an OSError."""
+
+    def __init__(self, pool: Executor, facility_id: str):
+        self.pool, self.facility_id = pool, facility_id
+
+    def submit(self, fn, /, *args, **kwargs):
+        if any(getattr(a, "facility_id", None) == self.facility_id for a in args):
+            future = Future()
+            future.set_exception(OSError(f"{self.facility_id}: share unreachable"))
+            return future
+        return self.pool.submit(fn, *args, **kwargs)
+
+
+def test_a_fleet_in_one_call_gives_each_facility_its_serial_lake_and_a_failure_its_own(
+        tmp_path, two_processes):
+    """Many files (prepared and committed), one file (the first job) and a facility whose jobs
+    fail, all in one call: the lake of the serial ingests of the first two, byte for byte, the
+    same outcomes, and the third's error in its own future."""
+    inbox = _inbox(tmp_path, FILES)
+    serial, fleet = _fleet_home(tmp_path / "serial", inbox), _fleet_home(tmp_path / "fleet", inbox)
+    expected = {fid: IngestOutcome.of(ingest.ingest_files(serial, load_facility(serial.facility_file(fid)),
+                                                          now=NOW))
+                for fid in ("BOILER-1", "BOILER-2")}
+    facilities = {fid: load_facility(fleet.facility_file(fid))
+                  for fid in ("BOILER-1", "BOILER-2", "BOILER-3")}
+    got = ingest_many.ingest_fleet_files(str(fleet.root), facilities,
+                                         executor=_FailingFor(_pool(), "BOILER-3"),
+                                         processes=2, threads=2, now=NOW)
+    assert list(got) == ["BOILER-1", "BOILER-2", "BOILER-3"] and all(f.done() for f in got.values())
+    assert {fid: got[fid].result() for fid in expected} == expected
+    with pytest.raises(OSError, match="BOILER-3: share unreachable"):
+        got["BOILER-3"].result()
+    assert _lake_files(fleet) == _lake_files(serial)
+    assert not list((fleet.lake / "_scratch").iterdir())

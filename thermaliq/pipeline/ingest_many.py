@@ -20,12 +20,16 @@ merges idempotently. The scratch folder is removed at the end, also after a fail
 by a killed process (its lock file no longer held) is removed by the next parallel ingest.
 Each job takes and returns small picklable values (a :class:`FileBatch`); memory per job stays
 that of the serial ingest (chunks of ``THERMALIQ_INGEST_BATCH_ROWS`` records).
+
+A fleet's file-sourced facilities are ingested together (:func:`ingest_fleet_files`): their first
+jobs all go to the executor at once, so a night of many small facilities keeps every worker busy
+from one caller; each facility's ingest is the one described above.
 """
 from __future__ import annotations
 
 import functools
 import uuid
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -145,6 +149,59 @@ def ingest_files_parallel(home: str, facility: Facility, *, executor: Executor |
     if processes < 2:
         return run(jobs.ingest_files_job, home, facility, force=force, now=now)
     plan = run(ingest_files_or_plan, home, facility, force, now, batch_rows)
+    return _finish(run, home, facility, plan, processes, force, now, batch_rows)
+
+
+def ingest_fleet_files(home: str, facilities: dict[str, Facility], *, executor: Executor | None,
+                       processes: int, threads: int, force: bool = False,
+                       now: pd.Timestamp | None = None,
+                       batch_rows: int | None = None) -> dict[str, Future]:
+    """Bring the new files of several file-sourced facilities into the lake, every job of every
+    facility on ``executor``; per facility id (in the order of ``facilities``) a finished future
+    of its :class:`IngestOutcome` or of the error that stopped its ingest (the others go on).
+
+    Each facility's ingest is :func:`ingest_files_parallel`'s: the first jobs (finding the files
+    to read; a facility with few new files is ingested by it) of all facilities are submitted at
+    once; a facility with many new files then has them prepared and committed by one of
+    ``threads`` threads (each waits for its jobs), as :func:`ingest_files_parallel` does.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor or None
+        Runs the jobs (``None``: here, one after the other); see :func:`ingest_files_parallel`.
+    processes : int
+        Worker processes behind ``executor`` [count]; with 1, one job per facility reads every
+        file (``thermaliq.pipeline.jobs.ingest_files_job``).
+    threads : int
+        Facilities whose many files are prepared and committed at once [count].
+    """
+    from thermaliq.pipeline import jobs
+
+    now = now or pd.Timestamp.now(tz="UTC")
+    if processes < 2:
+        return {fid: _submit(executor, jobs.ingest_files_job, home, facility, force=force, now=now)
+                for fid, facility in facilities.items()}
+    plans = {_submit(executor, ingest_files_or_plan, home, facility, force, now, batch_rows): fid
+             for fid, facility in facilities.items()}
+    run = functools.partial(_run, executor)
+    out: dict[str, Future] = {}
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ingest-facility") as continuing:
+        for planned in as_completed(plans):
+            fid = plans[planned]
+            if planned.exception() is not None:
+                out[fid] = planned
+            elif planned.result().done is not None:
+                out[fid] = _finished(planned.result().done)
+            else:
+                out[fid] = continuing.submit(_finish, run, home, facilities[fid], planned.result(),
+                                             processes, force, now, batch_rows)
+    return {fid: out[fid] for fid in facilities}
+
+
+def _finish(run, home: str, facility: Facility, plan: IngestPlan, processes: int, force: bool,
+            now: pd.Timestamp, batch_rows: int | None) -> IngestOutcome:
+    """The facility's outcome after :func:`ingest_files_or_plan`: its ``done``, or the planned
+    files prepared side by side in a scratch folder and committed in name order."""
     if plan.done is not None:
         return plan.done
     summary = IngestSummary(facility.facility_id, sources_skipped=plan.skipped)
@@ -156,9 +213,26 @@ def ingest_files_parallel(home: str, facility: Facility, *, executor: Executor |
 
 def _run(executor: Executor | None, job, /, *args, **kwargs):
     """``job(*args, **kwargs)`` by ``executor`` (here when ``None``), waiting for its result."""
-    if executor is None:
-        return job(*args, **kwargs)
-    return executor.submit(job, *args, **kwargs).result()
+    return _submit(executor, job, *args, **kwargs).result()
+
+
+def _finished(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _submit(executor: Executor | None, job, /, *args, **kwargs) -> Future:
+    """``job(*args, **kwargs)`` submitted to ``executor``; run here when ``None`` (the future
+    is then finished)."""
+    if executor is not None:
+        return executor.submit(job, *args, **kwargs)
+    try:
+        return _finished(job(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+        future: Future = Future()
+        future.set_exception(exc)
+        return future
 
 
 def ingest_files_or_plan(home: str, facility: Facility, force: bool, now: pd.Timestamp,
