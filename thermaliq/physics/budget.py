@@ -92,6 +92,22 @@ def _stream(facility: Facility, stream_id: str) -> Stream:
 
 def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
     """(facility, values, u per interval in the source's unit) with the source moved by u."""
+    move = _move(facility, values, src)
+    if move is None:
+        return None
+    fac, tag, column, u = move
+    if tag is None:
+        return fac, values, u
+    moved = values.copy(deep=False)     # copy-on-write: the column is replaced
+    moved[tag] = column
+    return fac, moved, u
+
+
+def _move(facility: Facility, values: pd.DataFrame, src: UncertainInput):
+    """(facility, tag, moved column, u) of :func:`moved_by_u` without building the moved values:
+    a moved tag gives its column of ``values`` moved by u [config unit] (and the facility as
+    it is), a moved constant gives its own configuration (``tag`` and ``column`` None); None
+    when the tag has no column."""
     s = _stream(facility, src.stream_id)
     if src.field == "heating_value":
         # E = quantity x heating value: a relative change of the heating value is the same
@@ -103,21 +119,18 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
         field = "flow" if s.flow is not None else "counter"
         u_out = np.full(len(values.index), rel * 100.0)
         if q.is_tag:
-            moved = values.copy(deep=False)     # copy-on-write: the column is replaced
-            moved[q.tag] = pd.to_numeric(moved[q.tag], errors="coerce") * (1.0 + rel)
-            return facility, moved, u_out
-        return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), values, u_out
+            column = (pd.to_numeric(values[q.tag], errors="coerce") * (1.0 + rel)).to_numpy()
+            return facility, q.tag, column, u_out
+        return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), None, None, u_out
     m = getattr(s, src.field)
     if m.is_tag:
         if m.tag not in values.columns:
             return None
         reading = pd.to_numeric(values[m.tag], errors="coerce").to_numpy(dtype="float64")
         u = np.asarray(standard_uncertainty(reading, src.accuracy, m.unit), dtype="float64")
-        moved = values.copy(deep=False)
-        moved[m.tag] = reading + u
-        return facility, moved, u
+        return facility, m.tag, reading + u, u
     u = float(standard_uncertainty(m.value, src.accuracy, m.unit))
-    return (_replace_value(facility, s.id, src.field, m.value + u), values,
+    return (_replace_value(facility, s.id, src.field, m.value + u), None, None,
             np.full(len(values.index), u))
 
 
@@ -161,17 +174,17 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     base_arr = _columns_array(base_e)
     roles = _roles(facility, base_e.columns)
     interval_s = pd.Timedelta(interval).total_seconds()
-    moves = []                  # (source, moved values, u, ids of the streams it can change)
-    alone = {}                  # position in moves -> energies of a source that moves a constant
+    moves = []                  # (source, moved tag, moved column, u, ids of the streams it can change)
+    alone = {}                  # position in moves -> energies of a source run on its own
     for src in uncertainty_sources(facility):
-        moved = moved_by_u(facility, values, src)
-        if moved is None:
+        move = _move(facility, values, src)
+        if move is None:
             continue
-        fac, vals, u = moved
+        fac, tag, column, u = move
         sub = _affected(fac, src, values)
-        if fac is not facility:      # a constant moved: its own configuration, its own run
-            alone[len(moves)] = energy_mod.stream_energies(sub, vals, interval).energy_kwh
-        moves.append((src, vals, u, [s.id for s in sub.streams]))
+        if tag is None:          # a constant moved: its own configuration, its own run
+            alone[len(moves)] = _by_column(energy_mod.stream_energies(sub, values, interval).energy_kwh)
+        moves.append((src, tag, column, u, [s.id for s in sub.streams]))
     # moved tags of a short window in one run, their inputs stacked one under the other: each
     # interval's energies depend on that interval's values only, so each block is its source's
     # run (a run's fixed cost dominates a short window; a long window runs source by source)
@@ -181,26 +194,49 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     for first in range(0, len(stacked), per_run):
         group = stacked[first:first + per_run]
         if len(group) == 1:
-            src, vals, _, _ = moves[group[0]]
-            alone[group[0]] = energy_mod.stream_energies(_affected(facility, src, values), vals,
-                                                         interval).energy_kwh
+            src, tag, column, _, ids = moves[group[0]]
+            moved = values.copy(deep=False)
+            moved[tag] = column
+            alone[group[0]] = _by_column(energy_mod.stream_energies(
+                _affected(facility, src, values), moved, interval).energy_kwh)
             continue
-        tall = pd.concat([moves[k][1] for k in group], ignore_index=True)
-        energies = energy_mod.stream_energies(facility, tall, interval).energy_kwh
+        tall = _stacked(values, [(moves[k][1], moves[k][2]) for k in group])
+        energies, at = _by_column(energy_mod.stream_energies(facility, tall, interval).energy_kwh)
         for block, k in enumerate(group):
-            alone[k] = energies.iloc[block * n:(block + 1) * n]
+            alone[k] = energies[block * n:(block + 1) * n], at
     sources, effects, us = [], [], []
-    for k, (src, _, u, ids) in enumerate(moves):
-        e = alone[k]
+    for k, (src, _, _, u, ids) in enumerate(moves):
+        e, at = alone[k]
         delta = np.zeros(base_arr.shape, dtype="float64", order="F")
         for c in ids:
             i = position[c]
-            delta[:, i] = e[c].to_numpy(dtype="float64") - base_arr[:, i]
+            delta[:, i] = e[:, at[c]] - base_arr[:, i]
         _estimate_effects(facility, base_arr, delta, roles, columns, interval_s)
         sources.append(src)
         effects.append(delta)
         us.append(u)
     return Effects(tuple(sources), tuple(effects), tuple(us), base_e.index, tuple(columns))
+
+
+def _by_column(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """A frame's values as floats and the position of each column [the frame's unit]."""
+    return frame.to_numpy(dtype="float64"), {c: j for j, c in enumerate(frame.columns)}
+
+
+def _stacked(values: pd.DataFrame, moved: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
+    """``values`` once per (tag, moved column), one under the other, each copy with its tag's
+    column replaced (index 0 .. n-1): ``pd.concat`` of the moved copies, built column by column
+    when every column is float (concatenating 20 frames cost more than the rows' energies)."""
+    if not values.columns.is_unique or any(d != np.dtype("float64") for d in values.dtypes):
+        copies = []
+        for tag, column in moved:
+            copy = values.copy(deep=False)
+            copy[tag] = column
+            copies.append(copy)
+        return pd.concat(copies, ignore_index=True)
+    own = {c: values[c].to_numpy() for c in values.columns}
+    return pd.DataFrame({c: np.concatenate([column if tag == c else own[c] for tag, column in moved])
+                         for c in values.columns})
 
 
 def _columns_array(frame: pd.DataFrame) -> np.ndarray:
