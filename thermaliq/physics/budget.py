@@ -309,6 +309,55 @@ def _role_sums(arr: np.ndarray, roles: dict[str, np.ndarray], ok: np.ndarray, wh
     return out
 
 
+def _effect_arrays(effects: Effects, e: pd.DataFrame) -> np.ndarray:
+    """The effects of every source on the intervals and streams of ``e`` (sources x intervals x
+    streams) [kWh]; effects of other energies are put onto them (NaN where they have none)."""
+    same_frame = list(effects.columns) == [str(c) for c in e.columns] and effects.index.equals(e.index)
+    if not effects.deltas:
+        return np.zeros((0,) + e.shape)
+    if same_frame:
+        return np.stack(effects.deltas)
+    return np.stack([_columns_array(pd.DataFrame(d, index=effects.index,
+                                                 columns=list(effects.columns)).reindex_like(e))
+                     for d in effects.deltas])
+
+
+def _stacked_row_sum(deltas: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`_row_sum` of every source (``deltas``: sources x intervals x streams), the columns
+    added one after the other as :func:`_row_sum` adds them (sources x intervals)."""
+    if not len(cols):
+        return np.zeros(deltas.shape[:2])
+    if deltas.shape[1] < 2 or len(cols) >= 8:
+        # numpy may add a single row's columns pairwise: take the very same sums
+        return np.stack([_row_sum(d, cols) for d in deltas])
+    total = deltas[:, :, cols[0]].copy()
+    for c in cols[1:]:
+        total += deltas[:, :, c]
+    return total
+
+
+def _stacked_bincount(which: np.ndarray, weights: np.ndarray, n_periods: int) -> np.ndarray:
+    """``np.bincount(which, weights=w, minlength=n_periods)`` of every row ``w`` of ``weights``
+    (sources x intervals) in one call: each source's periods are bins of their own, and each bin
+    adds its intervals in the same order (sources x periods)."""
+    n_src = weights.shape[0]
+    if not n_periods or not weights.shape[1]:
+        return np.stack([np.bincount(which, weights=w, minlength=n_periods) for w in weights])
+    bins = (np.arange(n_src)[:, None] * n_periods + which[None, :]).ravel()
+    return np.bincount(bins, weights=weights.ravel(),
+                       minlength=n_src * n_periods).reshape(n_src, n_periods)
+
+
+def _stacked_role_sums(deltas: np.ndarray, roles: dict[str, np.ndarray], ok: np.ndarray,
+                       which: np.ndarray, n_periods: int) -> dict[str, np.ndarray]:
+    """:func:`_role_sums` of every source at once (sources x periods), the same floats."""
+    out = {}
+    for role in ("input", "output", "loss"):
+        per_interval = np.where(ok, np.nan_to_num(_stacked_row_sum(deltas, roles[role])), 0.0)
+        out[role] = _stacked_bincount(which, per_interval, n_periods)
+    return out
+
+
 def contributions(inp, out, loss, d_inp, d_out, d_loss, has_losses: bool) -> dict[str, np.ndarray]:
     """Effect of one input on each figure [points] from its effects on the period's input,
     useful output and losses [kWh] (first order: :func:`ratio_contribution`)."""
@@ -380,29 +429,27 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
     squares = {q: np.zeros(n) for q in QUANTITIES}
     parts: dict[str, list] = {c: [] for c in _BUDGET_PARTS}
     counts = np.bincount(which, weights=ok.astype(float), minlength=n)
-    same_frame = list(effects.columns) == [str(c) for c in e.columns] and effects.index.equals(e.index)
-    for src, d, u in zip(effects.sources, effects.deltas, effects.u):
-        if not same_frame:       # effects of other energies: onto these intervals and streams
-            d = _columns_array(pd.DataFrame(d, index=effects.index,
-                                            columns=list(effects.columns)).reindex_like(e))
-        db = _role_sums(d, roles, ok, which, n)
+    deltas = _effect_arrays(effects, e)
+    if len(deltas):
+        db = _stacked_role_sums(deltas, roles, ok, which, n)
         contrib = contributions(inp, out, loss, db["input"], db["output"], db["loss"], has_losses)
+        u = np.stack([np.asarray(x, dtype="float64") for x in effects.u])
         with np.errstate(invalid="ignore", divide="ignore"):
-            u_mean = np.bincount(which, weights=np.where(ok, np.nan_to_num(u), 0.0),
-                                 minlength=n) / counts
+            u_mean = _stacked_bincount(which, np.where(ok, np.nan_to_num(u), 0.0), n) / counts
+            sens = {q: np.where(u_mean > 0, c / u_mean, np.nan) for q, c in contrib.items()}
         for q, c in contrib.items():
-            squares[q] += np.nan_to_num(c) ** 2
-            if not with_budget:
-                continue
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sens = np.where(u_mean > 0, c / u_mean, np.nan)
-            for name, part in (("quantity", q), ("source", src.name), ("stream_id", src.stream_id),
-                               ("unit", src.unit)):
-                parts[name].append(part)
-            for name, part in (("standard_uncertainty", u_mean), ("sensitivity", sens),
-                               ("contribution_points", c), ("input_effect_kwh", db["input"]),
-                               ("output_effect_kwh", db["output"]), ("losses_effect_kwh", db["loss"])):
-                parts[name].append(np.broadcast_to(np.asarray(part, dtype="float64"), (n,)))
+            for square in np.nan_to_num(c) ** 2:       # source after source, as they are listed
+                squares[q] += square
+        if with_budget:
+            for k, src in enumerate(effects.sources):
+                for q, c in contrib.items():
+                    for name, part in (("quantity", q), ("source", src.name),
+                                       ("stream_id", src.stream_id), ("unit", src.unit),
+                                       ("standard_uncertainty", u_mean[k]), ("sensitivity", sens[q][k]),
+                                       ("contribution_points", c[k]), ("input_effect_kwh", db["input"][k]),
+                                       ("output_effect_kwh", db["output"][k]),
+                                       ("losses_effect_kwh", db["loss"][k])):
+                        parts[name].append(part)
     none = counts == 0
     cols = {}
     for q, column in QUANTITIES.items():
