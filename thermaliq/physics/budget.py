@@ -174,6 +174,7 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     base_arr = _columns_array(base_e)
     roles = _roles(facility, base_e.columns)
     interval_s = pd.Timedelta(interval).total_seconds()
+    tags_read = _tags_read(facility)
     moves = []                  # (source, moved tag, moved column, u, ids of the streams it can change)
     alone = {}                  # position in moves -> energies of a source run on its own
     for src in uncertainty_sources(facility):
@@ -181,10 +182,11 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
         if move is None:
             continue
         fac, tag, column, u = move
-        sub = _affected(fac, src, values)
         if tag is None:          # a constant moved: its own configuration, its own run
-            alone[len(moves)] = _by_column(energy_mod.stream_energies(sub, values, interval).energy_kwh)
-        moves.append((src, tag, column, u, [s.id for s in sub.streams]))
+            alone[len(moves)] = _by_column(energy_mod.stream_energies(
+                _affected(fac, src, values), values, interval).energy_kwh)
+        keep = _affected_ids(fac, src, tags_read)
+        moves.append((src, tag, column, u, [s.id for s in fac.streams if s.id in keep]))
     # moved tags of a short window in one run, their inputs stacked one under the other: each
     # interval's energies depend on that interval's values only, so each block is its source's
     # run (a run's fixed cost dominates a short window; a long window runs source by source)
@@ -266,12 +268,22 @@ def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> 
     when a fuel input moves (and the fuel inputs a flue-gas loss needs). Estimates are left out:
     :func:`_estimate_effects` moves them from the totals. Only the cost changes, not the result
     (tests/test_uncertainty.py compares with moving the whole facility)."""
+    keep = _affected_ids(facility, src, _tags_read(facility))
+    return facility.model_copy(update={"streams": [s for s in facility.streams if s.id in keep]})
+
+
+def _tags_read(facility: Facility) -> dict[str, set[str]]:
+    """The tags each stream reads, by stream id."""
+    return {s.id: {m.tag for m in s.measurements().values() if m.is_tag} for s in facility.streams}
+
+
+def _affected_ids(facility: Facility, src: UncertainInput, tags_read: dict[str, set[str]]) -> set[str]:
+    """The ids of the streams of :func:`_affected` (``tags_read``: :func:`_tags_read`)."""
     streams = facility.streams
     if src.field == "heating_value" or not _stream(facility, src.stream_id).measurements()[src.field].is_tag:
         touched = {src.stream_id}
     else:
-        touched = {s.id for s in streams if any(m.is_tag and m.tag == src.name
-                                                for m in s.measurements().values())}
+        touched = {s.id for s in streams if src.name in tags_read[s.id]}
     keep = set(touched)
     for s in streams:
         if s.carrier == "blowdown" and (s.of in touched or s.id in touched):
@@ -281,8 +293,7 @@ def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> 
             keep.add(s.id)
     if any(s.carrier == "flue_gas" and s.id in keep for s in streams):
         keep |= {s.id for s in streams if is_fuel(s.carrier) and s.role == "input"}
-    return facility.model_copy(update={"streams": [s for s in streams
-                                                   if s.id in keep and s.estimate is None]})
+    return {s.id for s in streams if s.id in keep and s.estimate is None}
 
 
 def _estimate_effects(facility: Facility, base_arr: np.ndarray, delta: np.ndarray,
