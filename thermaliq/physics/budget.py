@@ -92,6 +92,22 @@ def _stream(facility: Facility, stream_id: str) -> Stream:
 
 def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
     """(facility, values, u per interval in the source's unit) with the source moved by u."""
+    move = _move(facility, values, src)
+    if move is None:
+        return None
+    fac, tag, column, u = move
+    if tag is None:
+        return fac, values, u
+    moved = values.copy(deep=False)     # copy-on-write: the column is replaced
+    moved[tag] = column
+    return fac, moved, u
+
+
+def _move(facility: Facility, values: pd.DataFrame, src: UncertainInput):
+    """(facility, tag, moved column, u) of :func:`moved_by_u` without building the moved values:
+    a moved tag gives its column of ``values`` moved by u [config unit] (and the facility as
+    it is), a moved constant gives its own configuration (``tag`` and ``column`` None); None
+    when the tag has no column."""
     s = _stream(facility, src.stream_id)
     if src.field == "heating_value":
         # E = quantity x heating value: a relative change of the heating value is the same
@@ -103,21 +119,18 @@ def moved_by_u(facility: Facility, values: pd.DataFrame, src: UncertainInput):
         field = "flow" if s.flow is not None else "counter"
         u_out = np.full(len(values.index), rel * 100.0)
         if q.is_tag:
-            moved = values.copy(deep=False)     # copy-on-write: the column is replaced
-            moved[q.tag] = pd.to_numeric(moved[q.tag], errors="coerce") * (1.0 + rel)
-            return facility, moved, u_out
-        return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), values, u_out
+            column = (pd.to_numeric(values[q.tag], errors="coerce") * (1.0 + rel)).to_numpy()
+            return facility, q.tag, column, u_out
+        return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), None, None, u_out
     m = getattr(s, src.field)
     if m.is_tag:
         if m.tag not in values.columns:
             return None
         reading = pd.to_numeric(values[m.tag], errors="coerce").to_numpy(dtype="float64")
         u = np.asarray(standard_uncertainty(reading, src.accuracy, m.unit), dtype="float64")
-        moved = values.copy(deep=False)
-        moved[m.tag] = reading + u
-        return facility, moved, u
+        return facility, m.tag, reading + u, u
     u = float(standard_uncertainty(m.value, src.accuracy, m.unit))
-    return (_replace_value(facility, s.id, src.field, m.value + u), values,
+    return (_replace_value(facility, s.id, src.field, m.value + u), None, None,
             np.full(len(values.index), u))
 
 
@@ -161,17 +174,19 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     base_arr = _columns_array(base_e)
     roles = _roles(facility, base_e.columns)
     interval_s = pd.Timedelta(interval).total_seconds()
-    moves = []                  # (source, moved values, u, ids of the streams it can change)
-    alone = {}                  # position in moves -> energies of a source that moves a constant
+    tags_read = _tags_read(facility)
+    moves = []                  # (source, moved tag, moved column, u, ids of the streams it can change)
+    alone = {}                  # position in moves -> energies of a source run on its own
     for src in uncertainty_sources(facility):
-        moved = moved_by_u(facility, values, src)
-        if moved is None:
+        move = _move(facility, values, src)
+        if move is None:
             continue
-        fac, vals, u = moved
-        sub = _affected(fac, src, values)
-        if fac is not facility:      # a constant moved: its own configuration, its own run
-            alone[len(moves)] = energy_mod.stream_energies(sub, vals, interval).energy_kwh
-        moves.append((src, vals, u, [s.id for s in sub.streams]))
+        fac, tag, column, u = move
+        if tag is None:          # a constant moved: its own configuration, its own run
+            alone[len(moves)] = _by_column(energy_mod.stream_energies(
+                _affected(fac, src, values), values, interval).energy_kwh)
+        keep = _affected_ids(fac, src, tags_read)
+        moves.append((src, tag, column, u, [s.id for s in fac.streams if s.id in keep]))
     # moved tags of a short window in one run, their inputs stacked one under the other: each
     # interval's energies depend on that interval's values only, so each block is its source's
     # run (a run's fixed cost dominates a short window; a long window runs source by source)
@@ -181,26 +196,49 @@ def stream_effects(facility: Facility, values: pd.DataFrame, interval: pd.Timede
     for first in range(0, len(stacked), per_run):
         group = stacked[first:first + per_run]
         if len(group) == 1:
-            src, vals, _, _ = moves[group[0]]
-            alone[group[0]] = energy_mod.stream_energies(_affected(facility, src, values), vals,
-                                                         interval).energy_kwh
+            src, tag, column, _, ids = moves[group[0]]
+            moved = values.copy(deep=False)
+            moved[tag] = column
+            alone[group[0]] = _by_column(energy_mod.stream_energies(
+                _affected(facility, src, values), moved, interval).energy_kwh)
             continue
-        tall = pd.concat([moves[k][1] for k in group], ignore_index=True)
-        energies = energy_mod.stream_energies(facility, tall, interval).energy_kwh
+        tall = _stacked(values, [(moves[k][1], moves[k][2]) for k in group])
+        energies, at = _by_column(energy_mod.stream_energies(facility, tall, interval).energy_kwh)
         for block, k in enumerate(group):
-            alone[k] = energies.iloc[block * n:(block + 1) * n]
+            alone[k] = energies[block * n:(block + 1) * n], at
     sources, effects, us = [], [], []
-    for k, (src, _, u, ids) in enumerate(moves):
-        e = alone[k]
+    for k, (src, _, _, u, ids) in enumerate(moves):
+        e, at = alone[k]
         delta = np.zeros(base_arr.shape, dtype="float64", order="F")
         for c in ids:
             i = position[c]
-            delta[:, i] = e[c].to_numpy(dtype="float64") - base_arr[:, i]
+            delta[:, i] = e[:, at[c]] - base_arr[:, i]
         _estimate_effects(facility, base_arr, delta, roles, columns, interval_s)
         sources.append(src)
         effects.append(delta)
         us.append(u)
     return Effects(tuple(sources), tuple(effects), tuple(us), base_e.index, tuple(columns))
+
+
+def _by_column(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """A frame's values as floats and the position of each column [the frame's unit]."""
+    return frame.to_numpy(dtype="float64"), {c: j for j, c in enumerate(frame.columns)}
+
+
+def _stacked(values: pd.DataFrame, moved: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
+    """``values`` once per (tag, moved column), one under the other, each copy with its tag's
+    column replaced (index 0 .. n-1): ``pd.concat`` of the moved copies, built column by column
+    when every column is float (concatenating 20 frames cost more than the rows' energies)."""
+    if not values.columns.is_unique or any(d != np.dtype("float64") for d in values.dtypes):
+        copies = []
+        for tag, column in moved:
+            copy = values.copy(deep=False)
+            copy[tag] = column
+            copies.append(copy)
+        return pd.concat(copies, ignore_index=True)
+    own = {c: values[c].to_numpy() for c in values.columns}
+    return pd.DataFrame({c: np.concatenate([column if tag == c else own[c] for tag, column in moved])
+                         for c in values.columns})
 
 
 def _columns_array(frame: pd.DataFrame) -> np.ndarray:
@@ -230,12 +268,22 @@ def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> 
     when a fuel input moves (and the fuel inputs a flue-gas loss needs). Estimates are left out:
     :func:`_estimate_effects` moves them from the totals. Only the cost changes, not the result
     (tests/test_uncertainty.py compares with moving the whole facility)."""
+    keep = _affected_ids(facility, src, _tags_read(facility))
+    return facility.model_copy(update={"streams": [s for s in facility.streams if s.id in keep]})
+
+
+def _tags_read(facility: Facility) -> dict[str, set[str]]:
+    """The tags each stream reads, by stream id."""
+    return {s.id: {m.tag for m in s.measurements().values() if m.is_tag} for s in facility.streams}
+
+
+def _affected_ids(facility: Facility, src: UncertainInput, tags_read: dict[str, set[str]]) -> set[str]:
+    """The ids of the streams of :func:`_affected` (``tags_read``: :func:`_tags_read`)."""
     streams = facility.streams
     if src.field == "heating_value" or not _stream(facility, src.stream_id).measurements()[src.field].is_tag:
         touched = {src.stream_id}
     else:
-        touched = {s.id for s in streams if any(m.is_tag and m.tag == src.name
-                                                for m in s.measurements().values())}
+        touched = {s.id for s in streams if src.name in tags_read[s.id]}
     keep = set(touched)
     for s in streams:
         if s.carrier == "blowdown" and (s.of in touched or s.id in touched):
@@ -245,8 +293,7 @@ def _affected(facility: Facility, src: UncertainInput, values: pd.DataFrame) -> 
             keep.add(s.id)
     if any(s.carrier == "flue_gas" and s.id in keep for s in streams):
         keep |= {s.id for s in streams if is_fuel(s.carrier) and s.role == "input"}
-    return facility.model_copy(update={"streams": [s for s in streams
-                                                   if s.id in keep and s.estimate is None]})
+    return {s.id for s in streams if s.id in keep and s.estimate is None}
 
 
 def _estimate_effects(facility: Facility, base_arr: np.ndarray, delta: np.ndarray,
@@ -270,6 +317,55 @@ def _role_sums(arr: np.ndarray, roles: dict[str, np.ndarray], ok: np.ndarray, wh
     for role in ("input", "output", "loss"):
         per_interval = np.where(ok, np.nan_to_num(_row_sum(arr, roles[role])), 0.0)
         out[role] = np.bincount(which, weights=per_interval, minlength=n_periods)
+    return out
+
+
+def _effect_arrays(effects: Effects, e: pd.DataFrame) -> np.ndarray:
+    """The effects of every source on the intervals and streams of ``e`` (sources x intervals x
+    streams) [kWh]; effects of other energies are put onto them (NaN where they have none)."""
+    same_frame = list(effects.columns) == [str(c) for c in e.columns] and effects.index.equals(e.index)
+    if not effects.deltas:
+        return np.zeros((0,) + e.shape)
+    if same_frame:
+        return np.stack(effects.deltas)
+    return np.stack([_columns_array(pd.DataFrame(d, index=effects.index,
+                                                 columns=list(effects.columns)).reindex_like(e))
+                     for d in effects.deltas])
+
+
+def _stacked_row_sum(deltas: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`_row_sum` of every source (``deltas``: sources x intervals x streams), the columns
+    added one after the other as :func:`_row_sum` adds them (sources x intervals)."""
+    if not len(cols):
+        return np.zeros(deltas.shape[:2])
+    if deltas.shape[1] < 2 or len(cols) >= 8:
+        # numpy may add a single row's columns pairwise: take the very same sums
+        return np.stack([_row_sum(d, cols) for d in deltas])
+    total = deltas[:, :, cols[0]].copy()
+    for c in cols[1:]:
+        total += deltas[:, :, c]
+    return total
+
+
+def _stacked_bincount(which: np.ndarray, weights: np.ndarray, n_periods: int) -> np.ndarray:
+    """``np.bincount(which, weights=w, minlength=n_periods)`` of every row ``w`` of ``weights``
+    (sources x intervals) in one call: each source's periods are bins of their own, and each bin
+    adds its intervals in the same order (sources x periods)."""
+    n_src = weights.shape[0]
+    if not n_periods or not weights.shape[1]:
+        return np.stack([np.bincount(which, weights=w, minlength=n_periods) for w in weights])
+    bins = (np.arange(n_src)[:, None] * n_periods + which[None, :]).ravel()
+    return np.bincount(bins, weights=weights.ravel(),
+                       minlength=n_src * n_periods).reshape(n_src, n_periods)
+
+
+def _stacked_role_sums(deltas: np.ndarray, roles: dict[str, np.ndarray], ok: np.ndarray,
+                       which: np.ndarray, n_periods: int) -> dict[str, np.ndarray]:
+    """:func:`_role_sums` of every source at once (sources x periods), the same floats."""
+    out = {}
+    for role in ("input", "output", "loss"):
+        per_interval = np.where(ok, np.nan_to_num(_stacked_row_sum(deltas, roles[role])), 0.0)
+        out[role] = _stacked_bincount(which, per_interval, n_periods)
     return out
 
 
@@ -344,29 +440,27 @@ def period_uncertainty(facility: Facility, base: energy_mod.StreamEnergies, effe
     squares = {q: np.zeros(n) for q in QUANTITIES}
     parts: dict[str, list] = {c: [] for c in _BUDGET_PARTS}
     counts = np.bincount(which, weights=ok.astype(float), minlength=n)
-    same_frame = list(effects.columns) == [str(c) for c in e.columns] and effects.index.equals(e.index)
-    for src, d, u in zip(effects.sources, effects.deltas, effects.u):
-        if not same_frame:       # effects of other energies: onto these intervals and streams
-            d = _columns_array(pd.DataFrame(d, index=effects.index,
-                                            columns=list(effects.columns)).reindex_like(e))
-        db = _role_sums(d, roles, ok, which, n)
+    deltas = _effect_arrays(effects, e)
+    if len(deltas):
+        db = _stacked_role_sums(deltas, roles, ok, which, n)
         contrib = contributions(inp, out, loss, db["input"], db["output"], db["loss"], has_losses)
+        u = np.stack([np.asarray(x, dtype="float64") for x in effects.u])
         with np.errstate(invalid="ignore", divide="ignore"):
-            u_mean = np.bincount(which, weights=np.where(ok, np.nan_to_num(u), 0.0),
-                                 minlength=n) / counts
+            u_mean = _stacked_bincount(which, np.where(ok, np.nan_to_num(u), 0.0), n) / counts
+            sens = {q: np.where(u_mean > 0, c / u_mean, np.nan) for q, c in contrib.items()}
         for q, c in contrib.items():
-            squares[q] += np.nan_to_num(c) ** 2
-            if not with_budget:
-                continue
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sens = np.where(u_mean > 0, c / u_mean, np.nan)
-            for name, part in (("quantity", q), ("source", src.name), ("stream_id", src.stream_id),
-                               ("unit", src.unit)):
-                parts[name].append(part)
-            for name, part in (("standard_uncertainty", u_mean), ("sensitivity", sens),
-                               ("contribution_points", c), ("input_effect_kwh", db["input"]),
-                               ("output_effect_kwh", db["output"]), ("losses_effect_kwh", db["loss"])):
-                parts[name].append(np.broadcast_to(np.asarray(part, dtype="float64"), (n,)))
+            for square in np.nan_to_num(c) ** 2:       # source after source, as they are listed
+                squares[q] += square
+        if with_budget:
+            for k, src in enumerate(effects.sources):
+                for q, c in contrib.items():
+                    for name, part in (("quantity", q), ("source", src.name),
+                                       ("stream_id", src.stream_id), ("unit", src.unit),
+                                       ("standard_uncertainty", u_mean[k]), ("sensitivity", sens[q][k]),
+                                       ("contribution_points", c[k]), ("input_effect_kwh", db["input"][k]),
+                                       ("output_effect_kwh", db["output"][k]),
+                                       ("losses_effect_kwh", db["loss"][k])):
+                        parts[name].append(part)
     none = counts == 0
     cols = {}
     for q, column in QUANTITIES.items():

@@ -97,6 +97,19 @@ def _round_sig(x: np.ndarray, digits: int = _SIG_DIGITS) -> np.ndarray:
     return out
 
 
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows, inverse) of a 2-D float array, the rows sorted column after column: what
+    ``np.unique(rows, axis=0, return_inverse=True)`` gives, without its sort of the rows as
+    structured values (~6x slower on a window's 2,000 stacked states)."""
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.ones(len(ordered), dtype=bool)
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
+    inverse = np.empty(len(ordered), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
+
+
 def _unique_eval(fn, arrays, exact: bool):
     """Evaluate ``fn`` (array function returning (n,) or (k, n)) on the unique (rounded) rows."""
     flat = [a.reshape(-1) for a in arrays]
@@ -108,7 +121,7 @@ def _unique_eval(fn, arrays, exact: bool):
     finite = np.all(np.isfinite(stacked), axis=1)
     probe = None
     if finite.any():
-        uniq, inverse = np.unique(stacked[finite], axis=0, return_inverse=True)
+        uniq, inverse = _unique_rows(stacked[finite])
         probe = np.asarray(fn(*[uniq[:, i] for i in range(uniq.shape[1])]))
     if probe is None:     # nothing finite: still return the right number of properties
         lead = np.asarray(fn(*[np.full(1, np.nan)] * len(flat))).shape[:-1]

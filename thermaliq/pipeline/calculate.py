@@ -149,8 +149,8 @@ def compute_window(home: Home, facility: Facility, first: date, last: date, *,
     days["max_efficiency_percent"] = bounds.max_efficiency_percent(facility, day_energies.energy_kwh)
     intervals["status"] = interval_status(intervals)
     days["status"] = period_status(days, facility)
-    budget_rows = engineering.add_columns(facility, aligned.values, energies, valid,
-                                          intervals, days, day_energies.energy_kwh)
+    intervals, days, budget_rows = engineering.add_columns(
+        facility, aligned.values, energies, valid, intervals, days, day_energies.energy_kwh)
     stream_rows = pd.concat([
         long_stream_energies(facility, _within(energies, valid), "interval", intervals,
                              balance.interval_totals(energies.energy_kwh, own)),
