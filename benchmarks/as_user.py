@@ -291,7 +291,8 @@ def table_rows(paths: list[Path]) -> list[str]:
         s = r["summary"]
         ingest = (f"{s['ingest_s']['median']:.1f} ({s['ingest_ratio']['median']:.1f}x)"
                   if "ingest_s" in s else "")
-        rows.append(f"| {r['workload']} | {r['readings']:,} | `thermaliq {' '.join(r['command'][:1])}` | "
+        name = r["workload"] + (" (running Prefect server)" if r.get("prefect_api_url") else "")
+        rows.append(f"| {name} | {r['readings']:,} | `thermaliq {' '.join(r['command'][:1])}` | "
                     f"{s['command_s']['median']:.1f} ({s['command_s']['min']:.1f}-{s['command_s']['max']:.1f}) | "
                     f"{s['reference_s']['median']:.2f} | {s['ratio']['median']:.1f}x | {ingest} | "
                     f"{s['command_peak_rss_mb']['max']:.0f} |")

@@ -31,6 +31,8 @@ import sys
 import time
 from contextlib import closing
 
+from thermaliq.settings import child_environment, names_prefect_api
+
 #: uvicorn's exit code when its port was taken meanwhile: start again on another port.
 _PORT_TAKEN = 3
 
@@ -49,8 +51,8 @@ class TemporaryServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def _spawn(self) -> subprocess.Popen:
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1", **_settings_env()}
+        env = child_environment(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1",
+                                PREFECT__SERVER_FINAL="1", **_settings_env())
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
@@ -103,7 +105,7 @@ class EarlyStart:
     that server is stopped unused."""
 
     def __init__(self, *, server: bool = True):
-        self.server = TemporaryServer() if server and "PREFECT_API_URL" not in os.environ else None
+        self.server = TemporaryServer() if server and not names_prefect_api() else None
         if self.server is not None and not _ephemeral():
             self.server.stop()
             self.server = None

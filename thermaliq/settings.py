@@ -137,3 +137,14 @@ def secret(name: str, *, field: str) -> str:
         raise ConfigError(f"environment variable {name} is not set", field=field,
                           fix=f"export {name}=<secret> before running")
     return value
+
+
+def names_prefect_api() -> bool:
+    """Whether the environment names a Prefect API (``PREFECT_API_URL``), now."""
+    return "PREFECT_API_URL" in os.environ
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment of a child process: this process's environment with ``extra`` on top."""
+    return {**os.environ, **extra}
+
