@@ -55,13 +55,8 @@ def test_a_facility_failing_in_a_batched_calculation_has_its_own_failed_task_run
     con = catalog.memory_connection(two_boilers)
     assert con.execute("SELECT facility_id, count(*) FROM calculations WHERE granularity = 'day' "
                        "GROUP BY ALL").fetchall() == [("BOILER-1", 3)]
-    runs = _task_runs(state.state_details.flow_run_id)
-    batch = runs[f"calculate-2-facilities-{FIRST}-{LAST}"]        # one task run for both
-    assert batch.state.is_completed()
-    failed = runs[f"calculate-BOILER-2-{FIRST}-{LAST}"]
-    assert failed.state.is_failed() and "meter table unreadable" in failed.state.message
+    runs = _one_failure_in_a_batch(state, "calculate", "meter table unreadable")
     assert f"calculate-BOILER-1-{FIRST}-{LAST}" not in runs
-    assert sum(name.startswith("calculate-") for name in runs) == 2
 
 
 def test_baselines_are_fitted_once_per_run_after_the_last_window(prefect_harness, two_boilers,
@@ -122,9 +117,16 @@ def test_a_facility_failing_in_the_batched_file_ingest_has_its_own_failed_task_r
     assert con.execute("SELECT DISTINCT facility_id FROM readings").fetchall() == [("BOILER-1",)]
     assert con.execute("SELECT facility_id, count(*) FROM calculations WHERE granularity = 'day' "
                        "GROUP BY ALL").fetchall() == [("BOILER-1", 3)]
+    _one_failure_in_a_batch(state, "ingest", "inbox share unreachable")
+
+
+def _one_failure_in_a_batch(state, step: str, why: str) -> dict:
+    """The flow run's task runs (name -> run), after checking that ``step`` ran as one completed
+    task run for both boilers and BOILER-2's failure (``why``) as its own failed task run."""
     runs = _task_runs(state.state_details.flow_run_id)
-    batch = runs[f"ingest-2-facilities-{FIRST}-{LAST}"]           # one task run for both
-    assert batch.state.is_completed()
-    failed = runs[f"ingest-BOILER-2-{FIRST}-{LAST}"]
-    assert failed.state.is_failed() and "inbox share unreachable" in failed.state.message
-    assert sum(name.startswith("ingest-") for name in runs) == 2
+    assert runs[f"{step}-2-facilities-{FIRST}-{LAST}"].state.is_completed()   # one task run for both
+    failed = runs[f"{step}-BOILER-2-{FIRST}-{LAST}"]
+    assert failed.state.is_failed() and why in failed.state.message
+    assert sum(name.startswith(f"{step}-") for name in runs) == 2
+    return runs
+
