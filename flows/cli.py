@@ -117,14 +117,16 @@ def _summary_rows(con, windows: list[tuple]) -> list[tuple]:
     con.executemany("INSERT INTO summary_windows VALUES (?, ?, ?, ?)",
                     [(i, fid, start, end) for i, (fid, start, end) in enumerate(windows)])
     return con.execute(
-        "SELECT w.facility_id, count(c.facility_id), 100 * sum(c.useful_output_kwh) FILTER (WHERE c.valid) / "
-        "sum(c.energy_input_kwh) FILTER (WHERE c.valid), any_value(c.basis), avg(c.data_quality_score), "
-        "count(*) FILTER (WHERE c.status <> 'ok'), "
+        "SELECT w.facility_id, count(c.facility_id), "
+        "100 * sum(c.useful_output_kwh) FILTER (WHERE c.valid) "
+        "/ sum(c.energy_input_kwh) FILTER (WHERE c.valid), "
+        "any_value(c.basis), avg(c.data_quality_score), count(*) FILTER (WHERE c.status <> 'ok'), "
         "(SELECT count(*) FROM alerts a WHERE a.facility_id = w.facility_id "
         " AND a.period_start >= w.period_from AND a.period_start < w.period_to) "
         "FROM summary_windows w LEFT JOIN (SELECT *, efficiency_percent IS NOT NULL AS valid "
         "FROM calculations WHERE is_current AND granularity = 'day') c "
-        "ON c.facility_id = w.facility_id AND c.period_start >= w.period_from AND c.period_start < w.period_to "
+        "ON c.facility_id = w.facility_id "
+        "AND c.period_start >= w.period_from AND c.period_start < w.period_to "
         "GROUP BY w.ord, w.facility_id, w.period_from, w.period_to ORDER BY w.ord").fetchall()
 
 

@@ -10,10 +10,11 @@ into the command's process, about 4 s of CPU that this process never uses.
 
 So ``begin`` starts the same subprocess itself, once the command's checks passed (a refused facility
 still exits before the server starts) and before this process imports Prefect: the same ``uvicorn``
-command line and environment as Prefect's, without importing the server here. It boots on the
-other core while this process imports Prefect and the flow. ``ready`` waits for its ``/health`` just before the flow starts and points this
-process's Prefect settings at it (``temporary_settings``, as ``prefect_test_harness`` does), so the
-flow's client uses it as it would a running server; the server is stopped when the process exits.
+command line and environment as Prefect's, without importing the server here. It boots on the other
+core while this process imports Prefect and the flow. ``ready`` waits for its ``/health`` just
+before the flow starts and points this process's Prefect settings at it (``temporary_settings``, as
+``prefect_test_harness`` does), so the flow's client uses it as it would a running server; the
+server is stopped when the process exits.
 Great Expectations is not started here: its import is Python work in this process, which a thread
 would only interleave with the flow's own imports (measured: no gain).
 
