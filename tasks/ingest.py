@@ -57,14 +57,14 @@ def retry_io_only(task, task_run, state) -> bool:
       retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
 def ingest_facility(home: str, facility: Facility, first: date, last: date, settings: Settings,
                     force: bool = False) -> IngestOutcome:
-    """Bring the facility's new readings into the lake (files: every new file; historian: the window).
+    """Bring a historian, OPC UA or PI Web API facility's readings of the window into the lake
+    (file-sourced facilities go to :func:`ingest_files_batch`).
 
     A historian's requests, retries included, end within ``settings.io_timeout_s`` [s] (each
     request has its own timeouts too): a task timeout could not stop a blocked request."""
-    if facility.source.kind == "files":       # parsing and cleaning: in worker processes
-        out = ingest_many.ingest_files_parallel(home, facility, executor=worker_pool(settings),
-                                                processes=settings.processes, force=force)
-    elif facility.source.kind in ingest_remote.REMOTE_KINDS:   # OPC UA, PI Web API
+    if facility.source.kind == "files":
+        raise ValueError(f"{facility.facility_id}: file sources are ingested by ingest_files_batch")
+    if facility.source.kind in ingest_remote.REMOTE_KINDS:   # OPC UA, PI Web API
         start, end = periods.day_window(first, last, facility.timezone)
         credentials = source_credentials(facility.source, block_secret(facility))
         with io_deadline(settings.io_timeout_s):
