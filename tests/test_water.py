@@ -104,3 +104,26 @@ def test_memoised_rounding_matches_exact_within_1e6():
     np.testing.assert_allclose(water.h_pt(p, t), water.h_pt(p, t, exact=True), rtol=1e-6)
     np.testing.assert_allclose(water.h_sat_liquid_p(p), water.h_sat_liquid_p(p, exact=True),
                                rtol=1e-6)
+
+
+def test_recalled_call_gives_the_same_floats_and_callers_cannot_change_it():
+    """A repeated array call is recalled (the uncertainty budget's runs repeat the base run's
+    states): the same floats as a fresh evaluation, a copy each time, kept apart per property."""
+    p = np.linspace(5e5, 4e6, 300)
+    t = np.linspace(460.0, 700.0, 300)
+    water.clear_cache()
+    fresh = [a.copy() for a in water.props_pt(p, t)]
+    first = water.props_pt(p, t)
+    first[0][:] = -1.0                                   # a caller changing its result
+    again = water.props_pt(p, t)
+    for a, b in zip(fresh, again):
+        assert np.array_equal(a, b)
+    assert water.props_pt(p, t)[0] is not again[0]
+    # the same input bytes, another property: not the recalled props_pt result
+    assert np.array_equal(water.h_pt(p, t), fresh[0])
+    assert np.array_equal(water.sat_props_p(p, 0)[0], water.h_sat_liquid_p(p))
+    assert not np.array_equal(water.sat_props_p(p, 0)[0], water.sat_props_p(p, 1)[0])
+    # IAPWS R7-97 Table 5 through a recalled call: h(3 MPa, 300 K) = 115.331273 kJ/kg
+    pts = np.full(3, 3e6), np.full(3, 300.0)
+    for _ in range(2):
+        assert np.allclose(water.props_pt(*pts)[0] / 1e3, 115.331273, atol=1e-6)

@@ -14,7 +14,10 @@ Memoisation: states are rounded to 9 significant digits (1e-6 K at 400 K, 1e-3 P
 which changes h by < 1e-9 relative), reduced to the unique states of the call, and only those
 are evaluated; scalar region-3/5/saturation results are kept in an LRU cache. A facility-day
 of 96 intervals with repeating or constant states therefore costs one evaluation per distinct
-state. ``exact=True`` skips the rounding (used by the IAPWS verification tests).
+state. The array results of the last calls are recalled for the same input bytes: the
+uncertainty budget runs a window's energies again once per uncertain input, and a moved flow,
+heating value or other stream's tag leaves the steam states as they were. ``exact=True`` skips
+the rounding (used by the IAPWS verification tests).
 
 References
 ----------
@@ -31,6 +34,8 @@ Examples
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -133,10 +138,41 @@ def _unique_eval(fn, arrays, exact: bool):
     return out
 
 
-def _api(fn, *args, exact: bool = False):
+#: Array calls kept by :func:`_recalled` [count]: the states of one window's runs (the base run and
+#: the uncertainty budget's runs that move a flow, a heating value or another stream's tag evaluate
+#: the same states again); calls of more states [count] are not kept (memory: at most ~64 MB).
+_RECALL_SIZE = 32
+_RECALL_MAX_STATES = 50_000
+_RECALLED: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_RECALL_LOCK = threading.Lock()
+
+
+def _recalled(key, fn, arrays, exact: bool) -> np.ndarray:
+    """:func:`_unique_eval` of ``fn`` (a property named by ``key``) on ``arrays``, or its result
+    for the same input bytes among the last :data:`_RECALL_SIZE` calls (a copy: callers may
+    change it). The same inputs give the same floats, so only the cost changes."""
+    if key is None or arrays[0].size <= 1 or arrays[0].size > _RECALL_MAX_STATES:
+        return _unique_eval(fn, arrays, exact)
+    memo = (key, exact, len(arrays), b"".join(a.tobytes() for a in arrays))
+    with _RECALL_LOCK:
+        res = _RECALLED.get(memo)
+        if res is not None:
+            _RECALLED.move_to_end(memo)
+            return res.copy()
+    res = _unique_eval(fn, arrays, exact)
+    with _RECALL_LOCK:
+        _RECALLED[memo] = res.copy()
+        while len(_RECALLED) > _RECALL_SIZE:
+            _RECALLED.popitem(last=False)
+    return res
+
+
+def _api(fn, *args, exact: bool = False, key=None):
+    """``fn`` on the inputs' unique rounded states, as the inputs' kind; ``key`` names the
+    property (with its parameters) so that the result can be recalled (:func:`_recalled`)."""
     arrays, index, scalar = _as_arrays(*args)
     shape = np.broadcast(*[np.asarray(a, dtype="float64") for a in args]).shape
-    res = _unique_eval(fn, arrays, exact)
+    res = _recalled(key, fn, arrays, exact)
     if res.ndim == 2:     # several properties at once
         return tuple(_wrap(r, index, scalar, shape) for r in res)
     return _wrap(res, index, scalar, shape)
@@ -332,7 +368,7 @@ def h_pt(p_pa, t_k, exact: bool = False):
     >>> round(h_pt(3e6, 300.0) / 1e3, 6)      # IAPWS R7-97 Table 5
     115.331273
     """
-    return _api(lambda p, t: _props_pt(p, t)[0], p_pa, t_k, exact=exact)
+    return _api(lambda p, t: _props_pt(p, t)[0], p_pa, t_k, exact=exact, key="h_pt")
 
 
 def s_pt(p_pa, t_k, exact: bool = False):
@@ -354,7 +390,7 @@ def props_pt(p_pa, t_k, exact: bool = False):
     def fn(p, t):
         h, s, v = _props_pt(p, t)
         return np.vstack([h, s, 1.0 / v])
-    return _api(fn, p_pa, t_k, exact=exact)
+    return _api(fn, p_pa, t_k, exact=exact, key="props_pt")
 
 
 def sat_props_p(p_pa, x: int, exact: bool = False):
@@ -365,7 +401,7 @@ def sat_props_p(p_pa, x: int, exact: bool = False):
     def fn(p):
         h, s, _ = _sat_props(p, x)
         return np.vstack([h, s, _t_sat(p)])
-    return _api(fn, p_pa, exact=exact)
+    return _api(fn, p_pa, exact=exact, key=("sat_props_p", x))
 
 
 def t_sat_p(p_pa, exact: bool = False):
@@ -387,12 +423,12 @@ def p_sat_t(t_k, exact: bool = False):
     >>> round(p_sat_t(500.0) / 1e6, 8)
     2.63889776
     """
-    return _api(_p_sat, t_k, exact=exact)
+    return _api(_p_sat, t_k, exact=exact, key="p_sat_t")
 
 
 def h_sat_liquid_p(p_pa, exact: bool = False):
     """Enthalpy of saturated liquid [J/kg] at absolute pressure [Pa] (region 1 at T_sat)."""
-    return _api(lambda p: _sat_props(p, 0)[0], p_pa, exact=exact)
+    return _api(lambda p: _sat_props(p, 0)[0], p_pa, exact=exact, key="h_sat_liquid_p")
 
 
 def h_sat_vapour_p(p_pa, exact: bool = False):
@@ -445,6 +481,8 @@ def s_rho_t(rho_kg_m3, t_k):
 
 
 def clear_cache() -> None:
-    """Forget memoised scalar states (for benchmarks)."""
+    """Forget memoised scalar states and recalled array calls (for benchmarks)."""
     for fn in (_region3_pt, _region5_pt, _sat_region3):
         fn.cache_clear()
+    with _RECALL_LOCK:
+        _RECALLED.clear()
