@@ -39,10 +39,14 @@ from benchmarks import generate
 from thermaliq.pipeline import calculate, ingest, results
 from thermaliq.config import load_facility
 from thermaliq.physics import water
+from thermaliq.store import lake
 from thermaliq.demo.build import make_demo_home
 from thermaliq.home import Home
 
-RESULT_DIRS = ("calculations", "stream_energies", "data_quality", "alerts", "_pending")
+#: Every result dataset of the lake, then the write sequence and pending writes (reset too: a
+#: repeat that left a dataset's files behind would time a store into a fuller month).
+RESULT_DATASETS = lake.RESULT_DATASETS
+RESULT_DIRS = RESULT_DATASETS + ("_seq", "_pending")
 NOW = pd.Timestamp("2026-01-01T00:00:00Z")
 BENCH_FIRST = date(2025, 1, 1)
 DEMO_END = date(2024, 3, 20)          # 21 demo days include the US DST change of 2024-03-10
@@ -89,7 +93,7 @@ def _run(home: Home, facility, first: date, last: date, out: dict, key: str, **s
 def _lake_rows(home: Home) -> dict:
     """Every stored result row per dataset, in a canonical order, without write_seq."""
     out = {}
-    for name in RESULT_DIRS[:-1]:
+    for name in RESULT_DATASETS:
         files = sorted((home.lake / name).rglob("*.parquet"))
         frames = []
         for path in files:
@@ -106,7 +110,7 @@ def _lake_rows(home: Home) -> dict:
                        _row=df.groupby(seq).cumcount())
         out[name] = df.sort_values(["_seq", "partition", "_row"], kind="mergesort") \
             .drop(columns=["_row"]).reset_index(drop=True)
-    out["pending"] = sorted(str(p) for p in (home.lake / "_pending").rglob("*"))
+    out["pending"] = sorted(str(p.relative_to(home.lake)) for p in (home.lake / "_pending").rglob("*"))
     out["schemas"] = _lake_schemas(home)
     return out
 
@@ -115,7 +119,7 @@ def _lake_schemas(home: Home) -> dict:
     """The Arrow schema of every stored result file (by partition and write order), so a change
     of a stored type (e.g. string vs large_string) shows even where pandas reads both alike."""
     out = {}
-    for name in RESULT_DIRS[:-1]:
+    for name in RESULT_DATASETS:
         for folder in sorted({p.parent for p in (home.lake / name).rglob("*.parquet")}):
             for i, path in enumerate(sorted(folder.glob("*.parquet"))):
                 out[f"{folder.relative_to(home.lake)}#{i}"] = pq.read_schema(path).to_string()
