@@ -141,15 +141,12 @@ def ingest_files_parallel(home: str, facility: Facility, *, executor: Executor |
         one job reads every file (``thermaliq.pipeline.jobs.ingest_files_job``).
     batch_rows : int, optional
         Records per chunk [rows]; default ``Settings.ingest_batch_rows`` in the jobs.
-    """
-    from thermaliq.pipeline import jobs
 
-    run = functools.partial(_run, executor)
-    now = now or pd.Timestamp.now(tz="UTC")
-    if processes < 2:
-        return run(jobs.ingest_files_job, home, facility, force=force, now=now)
-    plan = run(ingest_files_or_plan, home, facility, force, now, batch_rows)
-    return _finish(run, home, facility, plan, processes, force, now, batch_rows)
+    It is :func:`ingest_fleet_files` of this one facility; its error is raised.
+    """
+    fid = facility.facility_id
+    return ingest_fleet_files(home, {fid: facility}, executor=executor, processes=processes, threads=1,
+                              force=force, now=now, batch_rows=batch_rows)[fid].result()
 
 
 def ingest_fleet_files(home: str, facilities: dict[str, Facility], *, executor: Executor | None,
@@ -160,10 +157,9 @@ def ingest_fleet_files(home: str, facilities: dict[str, Facility], *, executor: 
     facility on ``executor``; per facility id (in the order of ``facilities``) a finished future
     of its :class:`IngestOutcome` or of the error that stopped its ingest (the others go on).
 
-    Each facility's ingest is :func:`ingest_files_parallel`'s: the first jobs (finding the files
-    to read; a facility with few new files is ingested by it) of all facilities are submitted at
-    once; a facility with many new files then has them prepared and committed by one of
-    ``threads`` threads (each waits for its jobs), as :func:`ingest_files_parallel` does.
+    The first jobs (finding the files to read; a facility with few new files is ingested by it)
+    of all facilities are submitted at once; a facility with many new files then has them
+    prepared and committed by one of ``threads`` threads (each waits for its jobs).
 
     Parameters
     ----------
