@@ -242,10 +242,11 @@ class RecordingExecutor(Executor):
     """Runs each submitted job at once in this process and records it as (name, ids or day count)."""
 
     def __init__(self):
-        self.calls = []
+        self.calls, self.args = [], []
 
     def submit(self, fn, /, *args, **kwargs):
         self.calls.append((fn.__name__, tuple(args[2]) if fn.__name__ == "render_facilities" else len(args[2])))
+        self.args.append(args)
         future = Future()
         future.set_result(fn(*args, **kwargs))
         return future
@@ -255,7 +256,9 @@ def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
     """A month of day pages given to an executor (``render_day_pages`` jobs of ``JOB_PAGES`` days,
     run here in-process): every day but the last (rendered with the latest page, which shares its
     sections) goes to a job; every file is byte-identical to a serial render, footer minute aside,
-    and the Sankey statistics count every page."""
+    and the Sankey statistics count every page. A job gets the rows its days show, not the whole
+    range: its day rows of stream energies start at its first day, its calculations reach back
+    over the trailing window of its first day only."""
     facility = make_facility()
     executor = RecordingExecutor()
     first, last = date(2026, 11, 1), date(2026, 11, 30)
@@ -268,6 +271,13 @@ def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
                         for p in (tmp_path / label).rglob("*.html")}
         counts[label] = stats["FAC-R1"]["sankey_errors"], len(trees[label])
     assert JOB_PAGES == 16 and executor.calls == [("render_day_pages", 16), ("render_day_pages", 13)]
+    for data, _, days, *_ in executor.args:    # a job gets the rows its days show, not the month's
+        first_day = pd.Timestamp(days[0]).tz_localize(TZ)
+        se = data.stream_energies
+        energies = pd.to_datetime(se.loc[se["granularity"] == "day", "period_start"], utc=True)
+        assert energies.min() == first_day and energies.max() < first_day + pd.Timedelta(days=len(days) + 1)
+        calculated = pd.to_datetime(data.calculations["period_start"], utc=True)
+        assert calculated.min() >= first_day - pd.Timedelta(days=32)
     assert trees["split"] == trees["serial"]
     assert len(trees["serial"]) == 30 + 1 + 1 + 1       # days, the month, latest, fleet index
     assert counts["split"] == counts["serial"]

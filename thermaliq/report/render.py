@@ -41,7 +41,7 @@ from thermaliq.report import baseline_page, savings
 LOAD_FACILITY_DAYS = 20_000
 
 #: Pages per job given to an executor: the old offload thresholds found a dozen pages worth
-#: shipping a facility's data to a worker process (~1 MB pickled for a plant-year).
+#: shipping their data to a worker process (a job of day pages gets only its days' rows).
 JOB_PAGES = 16
 
 
@@ -264,7 +264,7 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
 
     With an ``executor``, the day pages but the last (whose sections the latest page shares) are
     rendered by :func:`render_day_pages` jobs of :data:`JOB_PAGES` days each, while this process
-    renders the rest (the data crosses as one small pickle per job, ~1 MB for a year)."""
+    renders the rest; a job gets only the rows its days show (:func:`_days_data`)."""
     tz, fid = facility.timezone, facility.facility_id
     span = calculated_span(loaded, tz, start, end)
     if span is None:   # no data is not bad data: no page for days never calculated, and the
@@ -279,7 +279,8 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
     names = existing | {f"{d:%Y-%m-%d}.html" for d in days} | {f"{m}.html" for m in months}
     jobs = []
     if executor is not None:
-        jobs = [executor.submit(render_day_pages, loaded, facility, chunk, names, str(reports_dir), trailing_days)
+        jobs = [executor.submit(render_day_pages, _days_data(loaded, tz, chunk, trailing_days), facility, chunk,
+                                names, str(reports_dir), trailing_days)
                 for chunk in _chunks(days[:-1], JOB_PAGES)]
         days = days[-1:]
     view = FacilityView(loaded, tz)
@@ -303,6 +304,15 @@ def _render_facility(loaded: ReportData, reports_dir: Path, facility: Facility, 
             stats[key] = stats.get(key, 0) + their_stats[key]
     whole = loaded.period(local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz), trailing_days)
     return theirs + paths, whole
+
+
+def _days_data(loaded: ReportData, tz: str, days: list[date], trailing_days: int) -> ReportData:
+    """The rows of ``loaded`` that the day pages of ``days`` (consecutive) show: those days and the
+    trailing window of the first, a day more for a daylight-saving change. A job gets these, not
+    the facility's whole range (a plant-year's data pickled ~3 MB per job, 76 MB for its pages)."""
+    first, last = days[0], days[-1]
+    return loaded.period(local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz),
+                         trailing_days + (last - first).days + 1)
 
 
 def _chunks(items: list, size: int) -> list[list]:
