@@ -214,6 +214,28 @@ def test_an_ambiguous_day_or_month_first_file_is_refused_with_the_fix(tmp_path):
     assert sorted(r.readings["ts"]) == [pd.Timestamp("2026-11-10T00:00Z"), pd.Timestamp("2026-11-13T00:00Z")]
 
 
+@pytest.mark.parametrize("texts", [
+    ["2026-11-10T00:00:00Z", "2026-11-10T00:01:00Z", None, ""],           # ISO 8601: not dates to rewrite
+    ["13.11.2026 00:00", "2026-11-10T00:00Z"],                             # half: ISO wins (not more than half)
+    ["13.11.2026 00:00", "14.11.2026", "2026-11-10T00:00Z"],               # most: day first
+    ["\xa013.11.2026 00:00", "\u0661\u0663.\u0661\u0661.\u0662\u0660\u0662\u0666"],  # NBSP, Arabic-Indic digits
+    ["11/13/2026 07:05", "x"],                                             # month first
+])
+def test_date_detection_counted_in_arrow_decides_as_the_text_by_text_rule(texts):
+    """``_detect_dates`` counts the texts that could be dates in Arrow before matching any in
+    Python; whatever it returns is what matching every distinct text with ``_DATE_RE`` gives."""
+    import pyarrow as pa
+
+    from thermaliq.sources import regional
+
+    distinct = [t for t in dict.fromkeys(texts) if t]
+    parsed = [m for m in map(regional._DATE_RE.match, distinct) if m]
+    got = regional._detect_dates(pa.array(texts, pa.string()), "f.csv")
+    assert (got == ()) == (2 * len(parsed) <= len(distinct))
+    if got:
+        assert got[0].startswith("%d.%m.%Y" if "." in parsed[0].group(0) else "%m/%d/%Y")
+
+
 def _boiler_home(tmp_path, text: str, **config_changes):
     home = Home(tmp_path)
     config = constant_boiler_config(timezone=TZ)

@@ -236,7 +236,9 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
             for chunk in bulk.prefetched(stream):   # the next chunk is read while this one is stored
                 rows += len(chunk)
                 rejected += len(chunk.rejects)
-                unconfigured = unconfigured.add(_unconfigured_counts(chunk, configured), fill_value=0)
+                counts = _unconfigured_counts(chunk, configured)
+                if len(counts):
+                    unconfigured = unconfigured.add(counts, fill_value=0)
                 chunk, held = _hold_last_day(chunk, held, facility.timezone, batch_rows)
                 if len(chunk) or len(chunk.rejects):
                     _store_chunk(home, facility, chunk, now, summary, quarantine, touched)

@@ -27,6 +27,9 @@ import pyarrow.compute as pc
 from thermaliq.errors import DataError
 
 _DATE_RE = re.compile(r"^\s*(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?:[ T]\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*$")
+#: What every :data:`_DATE_RE` match contains, in Arrow's regex syntax (RE2 has no backreference;
+#: ``\p{Nd}`` is any Unicode digit, as Python's ``\d``).
+_DATE_PART = r"\p{Nd}{1,2}[./-]\p{Nd}{1,2}[./-]\p{Nd}{4}"
 _COMMA_NUMBER = r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*$"
 _DOT_NUMBER = r"^\s*[+-]?\d+\.\d+\s*$"
 _THOUSANDS_DOT = r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
@@ -81,8 +84,17 @@ def regional_of(batch: pa.RecordBatch, timestamp_idx: int, value_idx: list[int],
 
 
 def _detect_dates(stamps: pa.Array, source: str) -> tuple[str, ...]:
-    """strftime formats of non-ISO dates in ``stamps`` (empty for ISO 8601), or DataError."""
-    texts = [t for t in pc.unique(stamps).to_pylist()[:5000] if t]
+    """strftime formats of non-ISO dates in ``stamps`` (empty for ISO 8601), or DataError.
+
+    The distinct texts (the first 5 000) decide; those that could be such a date are counted in
+    Arrow first, so a file of ISO 8601 instants is never matched text by text in Python."""
+    distinct = pc.unique(stamps).slice(0, 5000)
+    if pa.types.is_string(distinct.type) or pa.types.is_large_string(distinct.type):
+        texts_n = pc.sum(pc.greater(pc.utf8_length(distinct), 0)).as_py() or 0
+        could_be = pc.sum(pc.match_substring_regex(distinct, _DATE_PART)).as_py() or 0
+        if 2 * could_be <= texts_n:        # fewer than the parsed ones below could be: none are
+            return ()
+    texts = [t for t in distinct.to_pylist() if t]
     parsed = [m for m in map(_DATE_RE.match, texts) if m]
     if 2 * len(parsed) <= len(texts):
         return ()   # mostly ISO 8601: a stray other form is rejected row by row, not reinterpreted
