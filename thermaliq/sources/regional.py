@@ -92,7 +92,7 @@ def _detect_dates(stamps: pa.Array, source: str) -> tuple[str, ...]:
     if pa.types.is_string(distinct.type) or pa.types.is_large_string(distinct.type):
         texts_n = pc.sum(pc.greater(pc.utf8_length(distinct), 0)).as_py() or 0
         could_be = pc.sum(pc.match_substring_regex(distinct, _DATE_PART)).as_py() or 0
-        if 2 * could_be <= texts_n:        # fewer than the parsed ones below could be: none are
+        if 2 * could_be <= texts_n:        # at most these match _DATE_RE: not more than half
             return ()
     texts = [t for t in distinct.to_pylist() if t]
     parsed = [m for m in map(_DATE_RE.match, texts) if m]
