@@ -388,10 +388,12 @@ def uncertainty_from_effects(facility: Facility, inp: float, out: float, loss: f
     days add up before the ratio is taken (used for months, whose days carry the budget)."""
     has_losses = any(s.role == "loss" for s in facility.streams)
     squares = {q: 0.0 for q in QUANTITIES}
-    for r in effects.itertuples():
-        for q, c in contributions(inp, out, loss, r.input_effect_kwh, r.output_effect_kwh,
-                                  r.losses_effect_kwh, has_losses).items():
-            squares[q] += float(np.nan_to_num(c)) ** 2
+    by_source = contributions(inp, out, loss, *(effects[c].to_numpy(dtype="float64") for c in
+                                                 ("input_effect_kwh", "output_effect_kwh",
+                                                  "losses_effect_kwh")), has_losses)
+    for q, c in by_source.items():
+        for square in (np.nan_to_num(c) ** 2).tolist():   # added source by source, in row order
+            squares[q] += square
     return {column: (COVERAGE_EXPANDED * float(np.sqrt(squares[q]))
                      if inp > 0 and len(effects) and (q == "efficiency" or has_losses) else np.nan)
             for q, column in QUANTITIES.items()}

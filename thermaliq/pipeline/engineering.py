@@ -103,11 +103,17 @@ def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.Da
     days = current[current["granularity"] == "day"]
     if stored.empty or days.empty or "write_seq" not in days:
         return {c: np.nan for c in budget.QUANTITIES.values()}
-    keys = pd.DataFrame({"day_start": versions.utc_instants_ns(days["period_start"]),
-                         "write_seq": days["write_seq"].to_numpy()})
-    stored = stored.assign(day_start=versions.utc_instants_ns(stored["day_start"]))
-    mine = stored.merge(keys, on=["day_start", "write_seq"])
-    mine = mine[mine["quantity"] == "efficiency"]     # the effects repeat on every quantity's row
+    # the budget rows written with each day's current row (one current row per day), of the
+    # efficiency (the effects repeat on every quantity's row), in stored order
+    day_ns = versions.utc_instants_ns(days["period_start"])
+    order = np.argsort(day_ns, kind="stable")
+    day_ns, day_seq = day_ns[order], days["write_seq"].to_numpy()[order]
+    stored_ns = versions.utc_instants_ns(stored["day_start"])
+    at = np.minimum(np.searchsorted(day_ns, stored_ns), len(day_ns) - 1)
+    keep = (day_ns[at] == stored_ns) & (day_seq[at] == stored["write_seq"].to_numpy()) \
+        & (stored["quantity"] == "efficiency").to_numpy(dtype=bool)
+    mine = stored.loc[keep, ["source", "input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]] \
+        .assign(day_start=stored_ns[keep])
     # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
     mine = mine.sort_values(["source", "day_start"], kind="mergesort")
     effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",

@@ -53,13 +53,14 @@ class LockTimeout(TimeoutError, ThermaliqError):
     """Another run kept a facility's lock longer than ``LOCK_TIMEOUT_S``."""
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write ``df`` to ``path`` through a temporary file and an atomic rename.
+def write_parquet_atomic(df: pd.DataFrame | pa.Table, path: Path) -> Path:
+    """Write ``df`` (a frame, or an Arrow table in its stored types) to ``path`` through a
+    temporary file and an atomic rename.
 
     The output is deterministic for the same frame (no timestamps in the file), so writing the same
     data twice gives byte-identical files.
     """
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata(None)
     with atomic_path(path, "lake.write") as tmp:
         write_table(table, tmp)
@@ -376,8 +377,8 @@ def result_dir(lake: Path, dataset: str, facility_id: str, month: str) -> Path:
     return lake / dataset / f"facility_id={facility_id}" / f"month={month}"
 
 
-def write_result(lake: Path, dataset: str, facility_id: str, month: str, df: pd.DataFrame,
-                 version_key: str) -> Path:
+def write_result(lake: Path, dataset: str, facility_id: str, month: str,
+                 df: pd.DataFrame | pa.Table, version_key: str) -> Path:
     """Add one result file (never overwrites another run's file)."""
     path = result_dir(lake, dataset, facility_id, month) / f"{version_key}.parquet"
     return write_parquet_atomic(df, path)

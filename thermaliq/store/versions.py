@@ -52,13 +52,13 @@ class StoredMonth:
                    read_month(home, "stream_energies", facility_id, month, ENERGY_READ),
                    read_month(home, "uncertainty_budget", facility_id, month, BUDGET_READ))
 
-    def add_calc(self, written: pd.DataFrame) -> None:
+    def add_calc(self, written: pa.Table) -> None:
         self.calc = concat([self.calc, as_read(written, CALC_READ)])
 
-    def add_energies(self, written: pd.DataFrame) -> None:
+    def add_energies(self, written: pa.Table) -> None:
         self.energies = concat([self.energies, as_read(written, ENERGY_READ)])
 
-    def add_budgets(self, written: pd.DataFrame) -> None:
+    def add_budgets(self, written: pa.Table) -> None:
         self.budgets = concat([self.budgets, as_read(written, BUDGET_READ)])
 
 
@@ -88,17 +88,10 @@ def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
     return _period_start_utc(lake.utc_ns_columns(table.to_pandas()))
 
 
-def as_read(written: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Rows just written (in their stored types) as :func:`read_month` would read them back."""
-    out = {}
-    for col in (c for c in columns if c in written):
-        values = written[col]
-        if values.dtype == "string":
-            values = values.astype("str")
-        elif isinstance(values.dtype, pd.DatetimeTZDtype):      # as lake.utc_ns_columns converts
-            values = values.astype("datetime64[ns, UTC]")       # (astype converts to UTC)
-        out[col] = values
-    return _period_start_utc(pd.DataFrame(out, index=written.index, copy=False))
+def as_read(written: pa.Table, columns: list[str]) -> pd.DataFrame:
+    """Rows just written (the Arrow table of their file) as :func:`read_month` reads them back."""
+    table = written.select([c for c in columns if c in written.column_names])
+    return _period_start_utc(lake.utc_ns_columns(table.to_pandas()))
 
 
 def _period_start_utc(frame: pd.DataFrame) -> pd.DataFrame:
