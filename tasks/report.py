@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from prefect import get_run_logger, task
@@ -27,6 +28,22 @@ def publish_reports(home: str, facilities: dict[str, Facility], first: date, las
     ``calculated`` holds the run's per-window counts as ``thermaliq.report.metrics`` reads them."""
     logger = get_run_logger()
     h = Home.resolve(home)
+    # The Data Docs (Great Expectations' rendering, in this process) are built while the report
+    # pages render in the worker processes: they need only the run's validation results.
+    with ThreadPoolExecutor(1, thread_name_prefix="data-docs") as docs:
+        data_docs = docs.submit(_data_docs, h, logger)
+        result = _reports(h, logger, facilities, first, last, run_id, flow_name, calculated,
+                          settings, succeeded)
+        result["data_docs"] = data_docs.result()
+    if result["data_docs"]:
+        publish_data_docs_link(result["data_docs"], settings.reports_url)
+    return result
+
+
+def _reports(h: Home, logger, facilities: dict[str, Facility], first: date, last: date,
+             run_id: str, flow_name: str, calculated: list[dict], settings: Settings,
+             succeeded: bool) -> dict:
+    """Catalog, report pages, metrics and the run's artifacts."""
     try:
         catalog.refresh_catalog(h)
     except catalog.CatalogBusy as exc:
@@ -47,11 +64,7 @@ def publish_reports(home: str, facilities: dict[str, Facility], first: date, las
     publish_flow_run(h, con, facilities, first, last, run_id, flow_name, periods=periods,
                      reports_url=settings.reports_url)
     logger.info("%d report pages written; index %s", len(paths), index)
-    data_docs = _data_docs(h, logger)
-    if data_docs:
-        publish_data_docs_link(data_docs, settings.reports_url)
-    return {"index": str(index) if index.exists() else None, "pages": len(paths),
-            "data_docs": data_docs}
+    return {"index": str(index) if index.exists() else None, "pages": len(paths)}
 
 
 def _data_docs(h: Home, logger) -> str | None:

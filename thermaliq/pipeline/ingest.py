@@ -222,8 +222,8 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows)
     rows = rejected = 0
     notes: list[str] = []
-    unconfigured = pd.Series(dtype="int64")
-    configured = pd.Index(list(facility.tag_specs()), dtype=object)
+    unconfigured = None                      # readings per tag no stream uses [rows]
+    configured = frozenset(facility.tag_specs())
     whole_file = False
     try:
         stream = readers.ReadingsStream(path, tz=facility.timezone, format=facility.source.format,
@@ -237,16 +237,20 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
                 rows += len(chunk)
                 rejected += len(chunk.rejects)
                 counts = _unconfigured_counts(chunk, configured)
-                if len(counts):
-                    unconfigured = unconfigured.add(counts, fill_value=0)
+                if counts is not None:
+                    unconfigured = counts if unconfigured is None else \
+                        unconfigured.add(counts, fill_value=0)
                 chunk, held = _hold_last_day(chunk, held, facility.timezone, batch_rows)
                 if len(chunk) or len(chunk.rejects):
                     _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
         finally:   # a file that breaks off keeps the readings read before, held ones included
             if held is not None:
                 _store_chunk(home, facility, held, now, summary, quarantine, touched)
-        notes = stream.notes + unconfigured_note(rel, unconfigured)
-        summary.unconfigured += int(unconfigured.sum())
+        if unconfigured is not None:
+            summary.unconfigured += int(unconfigured.sum())
+            notes = stream.notes + unconfigured_note(rel, unconfigured)
+        else:
+            notes = stream.notes
     except DataError as exc:   # the whole file is unusable: keep why, go on with the others
         summary.file_errors.append(str(exc))
         whole_file = True
@@ -289,15 +293,16 @@ def _hold_last_day(chunk, held, tz: str, limit: int):
             readers.ReadResult(None, readers.empty_rejects(), table=keep))
 
 
-def _unconfigured_counts(chunk, configured: pd.Index) -> pd.Series:
-    """Readings per tag of a chunk whose tag no stream uses (an Arrow chunk stays Arrow unless
-    it holds such tags)."""
+def _unconfigured_counts(chunk, configured: frozenset[str]) -> pd.Series | None:
+    """Readings per tag of a chunk whose tag no stream uses; None when there are none (an Arrow
+    chunk stays Arrow unless it holds such tags)."""
     if chunk.table is not None:
         distinct = chunk.table.column("tag").unique().to_pylist()
         if all(t is None or t in configured for t in distinct):
-            return pd.Series(dtype="int64")
+            return None
     tags = chunk.readings["tag"].dropna()
-    return tags[~tags.isin(configured)].value_counts()
+    counts = tags[~tags.isin(configured)].value_counts()
+    return counts if len(counts) else None
 
 
 def unconfigured_note(rel: str, per_tag: pd.Series) -> list[str]:

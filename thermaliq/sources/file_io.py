@@ -50,12 +50,10 @@ def _sniff_header(path: Path, source: str) -> tuple[str, list[str], str]:
             head = fh.read(1 << 20)
         except (OSError, EOFError) as exc:
             raise DataError(f"cannot read file: {exc}", source=source) from exc
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        encoding = "utf8"
+    try:   # UTF-8 (a character cut off at the end of ``head`` is fine), without its BOM
+        text, encoding = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False), "utf8"
     except UnicodeDecodeError:
-        encoding = "cp1252"
-    text = head.decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
+        text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
     if not text or text.isspace():   # = not text.strip(), without copying 1 MiB
         raise DataError("empty file (no header line)", source=source)
     first = _FIRST_LINE.match(text).group()   # = text.splitlines()[0], without splitting 1 MiB

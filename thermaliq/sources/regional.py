@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,6 +89,8 @@ def _detect_dates(stamps: pa.Array, source: str) -> tuple[str, ...]:
 
     The distinct texts (the first 5 000) decide; those that could be such a date are counted in
     Arrow first, so a file of ISO 8601 instants is never matched text by text in Python."""
+    if _digits_first(stamps):
+        return ()
     distinct = pc.unique(stamps).slice(0, 5000)
     if pa.types.is_string(distinct.type) or pa.types.is_large_string(distinct.type):
         texts_n = pc.sum(pc.greater(pc.utf8_length(distinct), 0)).as_py() or 0
@@ -116,6 +119,25 @@ def _detect_dates(stamps: pa.Array, source: str) -> tuple[str, ...]:
         day_first = True   # DD.MM.YYYY: dotted dates are day first (DIN 5008); no locale writes M.D.Y
     date = f"%d{sep}%m{sep}%Y" if day_first else f"%m{sep}%d{sep}%Y"
     return tuple(date + t for t in _TIMES)
+
+
+def _digits_first(stamps: pa.Array, n: int = 3) -> bool:
+    """Whether every text of ``stamps`` begins with ``n`` (3) ASCII digits, as ISO 8601 dates
+    do (``2024-...``): no such text can match :data:`_DATE_RE` (one or two digits, then a
+    separator), so a file of ISO instants needs no closer look. Read from the column's bytes."""
+    if isinstance(stamps, pa.ChunkedArray):
+        return all(_digits_first(chunk, n) for chunk in stamps.chunks)
+    if not (pa.types.is_string(stamps.type) or pa.types.is_large_string(stamps.type)) \
+            or len(stamps) == 0 or stamps.null_count:
+        return False
+    _, offsets_buf, data_buf = stamps.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(stamps.type)
+                            else np.int32)[stamps.offset:stamps.offset + len(stamps) + 1]
+    starts = offsets[:-1]
+    if (offsets[1:] - starts < n).any():
+        return False
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    return all(((data[starts + k] >= 0x30) & (data[starts + k] <= 0x39)).all() for k in range(n))
 
 
 def _iso_times(column: pa.Array, formats: tuple[str, ...]) -> pa.Array:
