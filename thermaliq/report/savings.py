@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from thermaliq.config import Facility, is_fuel
 from thermaliq.physics import costs, fuels
+from thermaliq.report.data import NAT_NS
 from thermaliq.report.html import PARTS
 from thermaliq.report.periods import summary_value
 from thermaliq.report.sankey import fmt_kwh
@@ -57,7 +58,8 @@ def _co2e_kg(view: PageView, summary: dict | None) -> float:
     if "co2e_kg" not in calc.frame or not len(view.calculations):
         return math.nan
     days = view.day_calculations()
-    return float(calc.series("co2e_kg", days).sum(min_count=len(days))) if len(days) else math.nan
+    co2e = calc.col("co2e_kg", days).astype("float64")
+    return float(co2e.sum()) if len(co2e) and not np.isnan(co2e).any() else math.nan
 
 
 def _days_calculated(view: PageView) -> float:
@@ -65,7 +67,9 @@ def _days_calculated(view: PageView) -> float:
     calc = view.facility.calculations
     if len(view.calculations):
         days = view.day_calculations()
-        hours = (calc.series("period_end", days) - calc.series("period_start", days)).dt.total_seconds().sum() / 3600.0
+        start_ns, end_ns = calc.col("period_start", days), calc.col("period_end", days)
+        known = (start_ns != NAT_NS) & (end_ns != NAT_NS)
+        hours = float(((end_ns[known] - start_ns[known]) / 1e9).sum()) / 3600.0
         if hours > 0:
             return hours / 24.0
     return (view.end - view.start).total_seconds() / 86400.0
