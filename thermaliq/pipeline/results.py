@@ -387,15 +387,15 @@ def _stable_table(df: pd.DataFrame) -> pa.Table:
     for col in df.columns.tolist():        # (``items()`` indexes the text column labels one by one)
         values = df[col]
         dtype = values.dtype
-        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-            arrays.append(pa.array(values.to_numpy(), from_pandas=True))
-        elif isinstance(dtype, pd.DatetimeTZDtype) or col in TIME_COLUMNS:
+        if isinstance(dtype, pd.DatetimeTZDtype) or col in TIME_COLUMNS:
             arrays.append(_utc_us(values))
-        elif isinstance(dtype, pd.StringDtype):
+        elif isinstance(dtype, pd.StringDtype):          # text: its Arrow array as it is
             text = values.array.__arrow_array__()
             arrays.append(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
-        elif col in TEXT_COLUMNS or dtype == object:
+        elif col in TEXT_COLUMNS or dtype == object:     # e.g. None or NaN only: text too
             arrays.append(pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True))
+        elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            arrays.append(pa.array(values.to_numpy(), from_pandas=True))
         else:
             arrays.append(pa.Array.from_pandas(values))
     return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
