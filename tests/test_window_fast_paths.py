@@ -166,3 +166,66 @@ def test_next_starts_equal_one_by_one(zone, granularity):
         want = pd.DatetimeIndex([naive]).tz_localize(tz, ambiguous=np.array([True]),
                                                      nonexistent="shift_forward")[0]
         assert end == want and str(end.tz) == str(want.tz)
+
+
+def _plain_stored_types(df: pd.DataFrame) -> pd.DataFrame:
+    """The conversion result files had before they were built as Arrow tables: one type per
+    column in pandas, then ``pyarrow.Table.from_pandas``."""
+    out = {}
+    for col in df.columns:
+        values = df[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[col] = values.astype("datetime64[us, UTC]")
+        elif col in results.TIME_COLUMNS:
+            out[col] = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+        elif col in results.TEXT_COLUMNS or values.dtype == object:
+            out[col] = values.astype("string")
+        else:
+            out[col] = values
+    return pd.DataFrame(out)
+
+
+def test_stable_table_equals_the_pandas_conversion():
+    """Result files keep their column types: local and UTC instants mixed (objects), NaT, a text
+    column of NaN or None only, nullable integers, booleans, text with missing values."""
+    import pyarrow as pa
+
+    berlin = pd.date_range("2024-03-30", periods=3, freq="D", tz="Europe/Berlin")
+    df = pd.DataFrame({
+        "period_start": berlin, "period_end": berlin + pd.Timedelta("1D"),
+        "calculated_at": [pd.Timestamp("2024-04-01 02:00", tz="UTC"), pd.NaT,
+                          pd.Timestamp("2024-04-01 02:00", tz="America/New_York")],
+        "reason": [np.nan] * 3, "run_id": [None] * 3,
+        "status": pd.array(["ok", None, "no data"], dtype="str"),
+        "message": pd.array(["a", pd.NA, "<b>"], dtype="string"),
+        "version": [1, 2, 3], "ok": [True, False, True], "energy_kwh": [1.5, np.nan, 2.0],
+        "valid_intervals": pd.array([96, None, 92], dtype="Int64")})
+    expected = pa.Table.from_pandas(_plain_stored_types(df), preserve_index=False) \
+        .replace_schema_metadata(None)
+    table = results._stable_table(df)
+    assert table.schema.equals(expected.schema)
+    assert table.equals(expected)
+    assert table["reason"].type == pa.large_string() and table["reason"].null_count == 3
+    assert table["calculated_at"].to_pylist()[1] is None
+    assert table["energy_kwh"].null_count == 1              # NaN stored as null, as before
+
+
+def test_month_uncertainty_from_effects_adds_sources_as_the_row_loop():
+    """The sources' contributions taken as arrays add up, source by source, to the same bits as
+    the row-by-row loop (hand-made effects, one missing)."""
+    from thermaliq.physics import budget
+
+    facility = SimpleNamespace(streams=[SimpleNamespace(role="input"), SimpleNamespace(role="loss")])
+    effects = pd.DataFrame({"source": ["a", "b", "c"],
+                            "input_effect_kwh": [120.0, -3.5, np.nan],
+                            "output_effect_kwh": [0.0, 80.25, 1.0e-3],
+                            "losses_effect_kwh": [7.0, 0.0, 2.5]})
+    inp, out, loss = 10_000.0, 8_450.0, 1_200.0
+    squares = {q: 0.0 for q in budget.QUANTITIES}
+    for r in effects.itertuples():
+        for q, c in budget.contributions(inp, out, loss, r.input_effect_kwh, r.output_effect_kwh,
+                                         r.losses_effect_kwh, True).items():
+            squares[q] += float(np.nan_to_num(c)) ** 2
+    got = budget.uncertainty_from_effects(facility, inp, out, loss, effects)
+    for q, column in budget.QUANTITIES.items():
+        assert got[column] == budget.COVERAGE_EXPANDED * float(np.sqrt(squares[q]))
