@@ -220,6 +220,8 @@ def test_an_ambiguous_day_or_month_first_file_is_refused_with_the_fix(tmp_path):
     ["13.11.2026 00:00", "14.11.2026", "2026-11-10T00:00Z"],               # most: day first
     ["\xa013.11.2026 00:00", "\u0661\u0663.\u0661\u0661.\u0662\u0660\u0662\u0666"],  # NBSP, Arabic-Indic digits
     ["11/13/2026 07:05", "x"],                                             # month first
+    ["2026-11-10T00:00:00Z", "2026-11-10T00:01:00Z"],                      # ISO, decided from the bytes
+    ["2026-11-10T00:00Z", "10.11.2026 00:00", "11.11.2026 00:00"],         # one not ISO: counted
 ])
 def test_date_detection_counted_in_arrow_decides_as_the_text_by_text_rule(texts):
     """``_detect_dates`` counts the texts that could be dates in Arrow before matching any in
@@ -234,6 +236,22 @@ def test_date_detection_counted_in_arrow_decides_as_the_text_by_text_rule(texts)
     assert (got == ()) == (2 * len(parsed) <= len(distinct))
     if got:
         assert got[0].startswith("%d.%m.%Y" if "." in parsed[0].group(0) else "%m/%d/%Y")
+
+
+def test_iso_timestamps_are_told_from_their_first_bytes():
+    """The shortcut of ``_detect_dates``: every text begins with three ASCII digits (an ISO 8601
+    year), read from the column's bytes, also for large strings, slices and chunked columns."""
+    import pyarrow as pa
+
+    from thermaliq.sources import regional
+
+    iso = ["2026-11-10T00:00:00Z", "2026-11-10T00:15:00Z"]
+    for column in (pa.array(iso), pa.array(iso, pa.large_string()),
+                   pa.array(["10.11.2026 00:00"] + iso).slice(1), pa.chunked_array([iso, iso])):
+        assert regional._digits_first(column)
+    for texts in (["10.11.2026 00:00"] + iso, iso + [None], iso + ["20"], [" 2026-11-10"],
+                  ["\u0662\u0660\u0662\u0666-11-10"]):
+        assert not regional._digits_first(pa.array(texts, pa.string()))
 
 
 def _boiler_home(tmp_path, text: str, **config_changes):
