@@ -402,19 +402,12 @@ def _stable_table(df: pd.DataFrame) -> pa.Table:
 
 
 def _utc_us(values: pd.Series) -> pa.Array:
-    """A column of instants (tz-aware, naive UTC or Timestamp objects) as UTC microseconds."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        times = values.array
-        per_us = {"s": -1_000_000, "ms": -1000, "us": 1, "ns": 1000}[times.unit]
-        raw = times.asi8
-        missing = raw == np.iinfo(np.int64).min                    # NaT
-        micros = raw * -per_us if per_us < 0 else np.floor_divide(raw, per_us)
-    else:
-        instants_ns = versions.utc_instants_ns(values) if values.dtype == object else \
-            pd.to_datetime(values, utc=True).dt.as_unit("ns").array.asi8
-        missing = instants_ns == np.iinfo(np.int64).min            # NaT
-        micros = np.floor_divide(instants_ns, 1000)                 # as astype("datetime64[us]")
-    return pa.array(micros, type=_UTC_US, mask=missing if missing.any() else None)
+    """A column of instants (tz-aware, naive UTC or Timestamp objects) as UTC microseconds
+    (floored, as ``astype("datetime64[us]")``), NaT as null."""
+    instants_ns = versions.utc_instants_ns(values)
+    missing = instants_ns == np.iinfo(np.int64).min                # NaT
+    return pa.array(np.floor_divide(instants_ns, 1000), type=_UTC_US,
+                    mask=missing if missing.any() else None)
 
 
 def recompute_month(home: Home, facility: Facility, month: str, stored: versions.StoredMonth, *,

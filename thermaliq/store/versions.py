@@ -109,7 +109,7 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def utc_instants_ns(column: pd.Series) -> np.ndarray:
     """Instants of a column of tz-aware times (one zone, or Timestamp objects of several) [ns UTC]."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return column.dt.as_unit("ns").array.asi8
+        return column.array.as_unit("ns").asi8        # (the ``.dt`` accessor costs ~0.1 ms)
     values = column.to_numpy()
     if column.dtype == object and all(type(v) is pd.Timestamp and v.tzinfo is not None for v in values):
         return np.fromiter((v.value for v in values), dtype="int64", count=len(values))
