@@ -229,3 +229,66 @@ def test_month_uncertainty_from_effects_adds_sources_as_the_row_loop():
     got = budget.uncertainty_from_effects(facility, inp, out, loss, effects)
     for q, column in budget.QUANTITIES.items():
         assert got[column] == budget.COVERAGE_EXPANDED * float(np.sqrt(squares[q]))
+
+
+def test_text_codes_tell_values_apart_as_factorize_does():
+    """Codes of text held by Arrow (dictionary encoding over several columns and chunks) are equal
+    exactly where the values are, -1 where one is missing, and count the distinct values as
+    ``pandas.factorize`` of the concatenated columns does; other columns take that path."""
+    from thermaliq.store import versions
+    rng = np.random.default_rng(3)
+    words = np.array(["interval", "day", "month", "gas", "steam", None], dtype=object)
+    parts = [words[rng.integers(0, len(words), n)] for n in (500, 0, 37, 1200)]
+    arrow = [pd.Series(p, dtype="str") for p in parts]
+    arrow[3] = pd.concat([arrow[3].iloc[:600], arrow[3].iloc[600:]])       # two chunks
+    for columns in (arrow, arrow[:1] + [pd.Series(parts[1], dtype=object)] + arrow[2:]):
+        codes, distinct = versions.text_codes(columns)
+        expected, uniques = pd.factorize(np.concatenate(parts).astype(object))
+        assert distinct == len(uniques)
+        assert np.array_equal(codes == -1, expected == -1)
+        same = codes[:, None] == codes[None, :]
+        assert np.array_equal(same, expected[:, None] == expected[None, :])
+
+
+def _energy_rows(text_dtype, zone: str) -> pd.DataFrame:
+    """Stream energy rows of the constant boiler (and an electricity import) over three
+    intervals and a day, as stored (text as ``text_dtype``, times in ``zone``)."""
+    starts = pd.DatetimeIndex(["2025-01-01 00:00", "2025-01-01 00:15", "2025-01-01 00:30",
+                               "2025-01-01 00:00"], tz="UTC").tz_convert(zone)
+    n = len(starts)
+    rows = pd.DataFrame({
+        "granularity": pd.array(["interval"] * 3 + ["day"], dtype=text_dtype),
+        "period_start": starts, "period_end": starts + pd.Timedelta("15min"),
+        "energy_kwh": [100.0, 110.0, np.nan, 5000.0], "balance_energy_kwh": [99.0, 109.0, np.nan, 4900.0],
+        "version": [1, 1, 2, 3]})
+    out = pd.concat([rows.assign(stream_id=pd.array([s] * n, dtype=text_dtype))
+                     for s in ("gas", "steam", "grid")], ignore_index=True)
+    return out.iloc[[0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]].reset_index(drop=True)
+
+
+def test_emission_rows_of_arrow_text_equal_the_general_path():
+    """Emission rows and the CO2e columns taken from text held by Arrow and UTC instants (the
+    shortcuts) equal those of text as Python objects and local times."""
+    from tests.helpers import constant_boiler_config
+    from thermaliq.config import parse_facility
+    from thermaliq.pipeline import carbon
+    config = constant_boiler_config()
+    config["streams"].append({"id": "grid", "role": "input", "carrier": "electricity",
+                              "flow": {"tag": "JT-1", "unit": "kW"}})
+    facility = parse_facility({**config, "emission_factors": {
+        "gwp": "AR5", "electricity": {"value": 0.4, "unit": "kg/kWh"}}})
+    fast = carbon.emission_rows(facility, _energy_rows("str", "UTC"))
+    plain = carbon.emission_rows(facility, _energy_rows(object, "Europe/Berlin"))
+    pd.testing.assert_frame_equal(fast, plain)
+    assert list(fast["stream_id"]) == ["gas", "grid"] * 4          # the rows' order kept
+    assert fast["co2e_kg"].isna().tolist() == [False] * 4 + [True] * 2 + [False] * 2  # NaN energy
+    assert fast["co2e_kg"].iloc[7] == pytest.approx(4900 * 0.4)     # grid day: kWh x kg/kWh
+    calc = pd.DataFrame({"granularity": pd.array(["interval", "day", "month"], dtype="str"),
+                         "period_start": pd.DatetimeIndex(["2025-01-01 00:15", "2025-01-01 00:00",
+                                                           "2025-01-01 00:00"], tz="UTC"),
+                         "useful_output_kwh": [400.0, 9000.0, 0.0]})
+    with_fast, with_plain = carbon.with_co2e(calc, fast), carbon.with_co2e(calc, plain)
+    pd.testing.assert_frame_equal(with_fast, with_plain)
+    gas_and_grid = fast[(fast["granularity"] == "day")]["co2e_kg"].sum()
+    assert with_fast["co2e_kg"].iloc[1] == pytest.approx(gas_and_grid)
+    assert np.isnan(with_fast["co2e_kg"].iloc[2])                   # no month rows: NaN

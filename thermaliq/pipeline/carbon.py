@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from thermaliq.config import Facility, is_fuel
 from thermaliq.physics import emissions, fuels
@@ -72,24 +74,24 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
         Columns :data:`EMISSION_COLUMNS` (kg; ``energy_hhv_kwh`` in kWh).
     """
     factors = _stream_factors(facility)
-    rows = energies[energies["stream_id"].isin(list(factors))]
-    if rows.empty:
+    at = np.flatnonzero(_is_in(energies["stream_id"], list(factors)))
+    if len(at) == 0:
         return pd.DataFrame(columns=EMISSION_COLUMNS)
     gwp = facility.emission_factors.gwp
-    codes, streams = pd.factorize(rows["stream_id"])
+    stream_ids = _text(energies["stream_id"], at)
+    codes, streams = pd.factorize(stream_ids)
     # over the facility's valid intervals, like the efficiency and the useful output the intensity
     # divides by (rows written before issue 21 hold it in energy_kwh)
-    e_kwh = (rows["balance_energy_kwh"] if "balance_energy_kwh" in rows
-             else rows["energy_kwh"]).to_numpy(dtype="float64")
-    n = len(rows)
-    scope, source = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    e_kwh = (energies["balance_energy_kwh"] if "balance_energy_kwh" in energies
+             else energies["energy_kwh"]).to_numpy(dtype="float64")[at]
+    n = len(at)
+    scopes, sources = [], []                    # per stream (code)
     e_hhv, co2, ch4, n2o, co2e = (np.empty(n) for _ in range(5))
     # the streams' rows keep the order of ``energies``; each stream's numbers element by element
-    for code in np.argsort(np.asarray(streams, dtype=object), kind="stable"):
-        stream_id = streams[code]
-        at = codes == code
+    for code, stream_id in enumerate(streams):
+        rows = codes == code
         kind, what = factors[stream_id]
-        e = e_kwh[at]
+        e = e_kwh[rows]
         if kind == "direct":
             fuel, ff = what
             ratio = 1.0 if facility.basis == "HHV" else fuels.get_fuel(fuel).hhv_lhv_ratio
@@ -106,47 +108,71 @@ def emission_rows(facility: Facility, energies: pd.DataFrame) -> pd.DataFrame:
             hhv = e
             em = (emissions.electricity_emissions(e, what, _grid_source(facility))
                   if what is not None else emissions.Emissions(*(e * np.nan,) * 4, NO_GRID_FACTOR))
-        scope[at], source[at], e_hhv[at] = kind, em.source, hhv
-        co2[at], ch4[at], n2o[at], co2e[at] = em.co2_kg, em.ch4_kg, em.n2o_kg, em.co2e_kg
+        scopes.append(kind)
+        sources.append(em.source)
+        e_hhv[rows] = hhv
+        co2[rows], ch4[rows], n2o[rows], co2e[rows] = em.co2_kg, em.ch4_kg, em.n2o_kg, em.co2e_kg
     out = pd.DataFrame({
         "facility_id": facility.facility_id,
-        "granularity": rows["granularity"].to_numpy(),
-        "period_start": pd.DatetimeIndex(pd.to_datetime(rows["period_start"], utc=True)),
-        "period_end": pd.DatetimeIndex(pd.to_datetime(rows["period_end"], utc=True)),
-        "stream_id": pd.array(np.asarray(streams, dtype=object)[codes], dtype="str"),
-        "scope": pd.array(scope, dtype="str"),
+        "granularity": _text(energies["granularity"], at),
+        "period_start": _utc(energies["period_start"], at),
+        "period_end": _utc(energies["period_end"], at),
+        "stream_id": stream_ids,
+        "scope": pd.array(scopes, dtype="str").take(codes),
         "energy_hhv_kwh": e_hhv, "co2_kg": co2, "ch4_kg": ch4, "n2o_kg": n2o, "co2e_kg": co2e,
-        "factor_source": pd.array(source, dtype="str")})
-    if "version" in rows:
-        out["version"] = rows["version"].to_numpy()
+        "factor_source": pd.array(sources, dtype="str").take(codes)})
+    if "version" in energies:
+        out["version"] = energies["version"].to_numpy()[at]
     return out
+
+
+def _is_in(column: pd.Series, values: list[str]) -> np.ndarray:
+    """``column.isin(values)`` as a bool array (Arrow's set lookup on a text column held by
+    Arrow: ~0.1 ms instead of ~2 ms for a month's 30 000 stream rows)."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        found = pc.is_in(column.array.__arrow_array__(), value_set=pa.array(values, pa.large_string()))
+        return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return column.isin(values).to_numpy(dtype=bool)
+
+
+def _text(column: pd.Series, at: np.ndarray):
+    """The rows ``at`` of a text column as the ``str`` array it is, or made one."""
+    if column.dtype == "str":
+        return column.array.take(at)
+    return pd.array(column.to_numpy(dtype=object)[at], dtype="str")
+
+
+def _utc(column: pd.Series, at: np.ndarray):
+    """The rows ``at`` of a date-time column as UTC instants (``datetime64[ns, UTC]``)."""
+    if column.dtype == "datetime64[ns, UTC]":
+        return column.array.take(at)
+    return pd.DatetimeIndex(pd.to_datetime(column.iloc[at], utc=True)).array
 
 
 def with_co2e(calc: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """``calc`` with ``co2e_kg`` (direct + indirect, NaN if one is unknown) and
     ``co2e_intensity_kg_per_mwh`` (per MWh of useful output) [kg, kg/MWh]."""
-    out = calc.copy()
-    counted = rows[rows["scope"] != "exported"]
-    if counted.empty:
-        out["co2e_kg"] = np.nan
+    counted = (rows["scope"] != "exported").to_numpy(dtype=bool)
+    if not counted.any():
+        co2e_kg = np.full(len(calc), np.nan)
     else:
-        out["co2e_kg"] = _period_co2e_kg(counted, out)
-    out["co2e_intensity_kg_per_mwh"] = emissions.intensity_kg_per_mwh(out["co2e_kg"],
-                                                                      out["useful_output_kwh"])
-    return out
+        co2e_kg = _period_co2e_kg(rows, counted, calc)
+    return calc.assign(co2e_kg=co2e_kg, co2e_intensity_kg_per_mwh=emissions.intensity_kg_per_mwh(
+        co2e_kg, calc["useful_output_kwh"]))
 
 
-def _period_co2e_kg(counted: pd.DataFrame, calc: pd.DataFrame) -> np.ndarray:
-    """Per row of ``calc``, the sum of the ``co2e_kg`` of the ``counted`` emission rows of its
-    period (matched on granularity and period start as an instant; NaN when one is unknown or
-    there is none) [kg].
+def _period_co2e_kg(rows: pd.DataFrame, counted: np.ndarray, calc: pd.DataFrame) -> np.ndarray:
+    """Per row of ``calc``, the sum of the ``co2e_kg`` of the emission ``rows`` that are
+    ``counted`` (a bool per row) of its period (matched on granularity and period start as an
+    instant; NaN when one is unknown or there is none) [kg].
 
-    The rows are grouped by integer key codes, not by a MultiIndex of text and timestamps; the sum
-    is pandas' grouped sum over the rows in their order, so the numbers are the same.
+    The rows are grouped by integer key codes, not by a MultiIndex of text and timestamps (and
+    coded before they are picked: picking rows of a frame costs more); the sum is pandas' grouped
+    sum over the rows in their order, so the numbers are the same.
     """
-    counted_code, calc_code = versions.key_codes([counted, calc], ["granularity", "period_start"])
-    group, keys = pd.factorize(counted_code)
-    co2e_kg = counted["co2e_kg"].to_numpy(dtype="float64")
+    rows_code, calc_code = versions.key_codes([rows, calc], ["granularity", "period_start"])
+    group, keys = pd.factorize(rows_code[counted])
+    co2e_kg = rows["co2e_kg"].to_numpy(dtype="float64")[counted]
     total = pd.Series(co2e_kg).groupby(group).sum(min_count=1).to_numpy(copy=True)
     unknown = np.bincount(group, weights=np.isnan(co2e_kg), minlength=len(keys)) > 0
     total[unknown] = np.nan
