@@ -124,3 +124,28 @@ def test_hampel_across_standby_equals_its_definition(floor):
     mask, _ = outliers.hampel_mask(x, 6.0, floor)
     np.testing.assert_array_equal(mask, want)
     assert mask[[200, 650]].all()
+
+
+def test_state_change_noise_halves_equal_the_two_rolling_medians():
+    """Across most samples (one trailing median read at the sample and ``half`` places on) and at
+    a few (the windows' medians at them), the half-window noises are those of a rolling median
+    forwards and one backwards, bit for bit, with missing samples and at the series' ends."""
+    rng = np.random.default_rng(11)
+    x = np.r_[np.zeros(150), 1000 + 10 * rng.standard_normal(500), 20 + rng.standard_normal(200)]
+    x[rng.random(len(x)) < 0.1] = np.nan
+    step = np.abs(np.diff(x, prepend=np.nan))
+    at = np.arange(len(x))
+    half, need = outliers.WINDOW // 2 + 1, (outliers.WINDOW // 2 + 1) // 2 + 1
+    steps = pd.Series(step)
+    left = steps.rolling(half, min_periods=need).median().to_numpy()
+    right = steps[::-1].rolling(half, min_periods=need).median()[::-1].shift(-1).to_numpy()
+    mad = np.full(len(x), 7.0)
+    with np.errstate(invalid="ignore"):
+        changed = np.fmax(left, right) > outliers.STATE_CHANGE_RATIO * np.fmin(left, right)
+    want = np.where(changed, np.fmax(left, right), mad)
+    got = outliers.state_change_noise(step, outliers.WINDOW, at, mad)
+    np.testing.assert_array_equal(got, want)
+    assert changed[140:160].any() and not changed[300:500].all()
+    few = np.r_[0, 3, 140:160, 420, 800, len(x) - 1]      # a few candidates: medians at them only
+    np.testing.assert_array_equal(outliers.state_change_noise(step, outliers.WINDOW, few, mad[few]),
+                                  want[few])
