@@ -357,3 +357,23 @@ def test_hampel_mask_equals_its_definition(noise):
     # with noise 1.0 the -7 / +6.5 glitch at 700 is a 7-sigma departure, below 6 x the noise
     # estimated there (1.40: the difference-based estimate no longer underrates noise, #21)
     assert mask[[100, 700, 1999] if noise < 0.1 else [100, 1999]].all()
+
+
+@pytest.mark.parametrize("margin,first_minute,last_minute,gaps", [
+    ("1h", 0, None, []),                 # readings reach past both ends: no event
+    ("0min", 0, None, []),               # from midnight to 23:59, a step before the end: none
+    ("0min", 2, None, ["2min hole left open"]),        # the day starts two samples late
+    ("0min", 0, 1436, ["4min hole left open"]),        # the last sample at 23:56, 4 min short
+])
+def test_window_ends_give_gap_events_only_for_holes_longer_than_a_step(margin, first_minute,
+                                                                       last_minute, gaps):
+    """The stretch before the first and after the last sample counts as a hole when it is longer
+    than one sampling step (1 min here), with or without regular sampling in between."""
+    start, end = _day("2024-06-03")
+    last = last_minute if last_minute is not None else 10**6
+    drop = {"FT-101": (-10**6, first_minute - 1)} if first_minute else {}
+    drop2 = {"FT-101": (last + 1, 10**6)} if last_minute is not None else {}
+    readings = _readings(start, end, margin=margin, drop={**drop, **drop2})
+    al = align_window(readings, _facility(), start, end)
+    events = al.events[(al.events["tag"] == "FT-101") & (al.events["kind"] == "gap")]
+    assert events["detail"].tolist() == gaps

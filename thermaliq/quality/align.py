@@ -200,6 +200,10 @@ def _silences(t: np.ndarray, step_ns: int, start: int, end: int, facility: Facil
     else:
         inner = ~measured
         lead, trail = t[0] > start, t[-1] < end
+        # regular sampling from before ``start`` to within a step of ``end``: nothing to report
+        # (the common case, decided without building the candidate arrays)
+        if not (inner.any() or (lead and t[0] - start > step_ns) or (trail and end - t[-1] > step_ns)):
+            return []
         starts = np.r_[[start] if lead else [], t[:-1][inner], [t[-1]] if trail else []]
         stops = np.r_[[t[0]] if lead else [], t[1:][inner], [end] if trail else []]
         kind = np.r_[["left open"] if lead else [],
