@@ -292,3 +292,24 @@ def test_emission_rows_of_arrow_text_equal_the_general_path():
     gas_and_grid = fast[(fast["granularity"] == "day")]["co2e_kg"].sum()
     assert with_fast["co2e_kg"].iloc[1] == pytest.approx(gas_and_grid)
     assert np.isnan(with_fast["co2e_kg"].iloc[2])                   # no month rows: NaN
+
+
+@pytest.mark.parametrize("index", [pd.RangeIndex(3), pd.Index([5, 2, 9]), pd.Index([1, 1, 2]),
+                                   pd.RangeIndex(0)])
+@pytest.mark.parametrize("existing", [False, True])
+def test_columns_added_in_one_step_equal_setting_them_one_by_one(index, existing):
+    """The bookkeeping columns of stored rows (text, None, an instant, numbers, a value per row)
+    added in one step give the frame that setting them one by one gives."""
+    n = len(index)
+    frame = pd.DataFrame({"efficiency_percent": np.linspace(80, 90, n),
+                          "granularity": pd.array(["day"] * n, dtype="str")}, index=index)
+    if existing:
+        frame["run_id"] = "older"
+    columns = {"facility_id": "F1", "version": np.arange(n, dtype="int64") + 1,
+               "calculated_at": pd.Timestamp("2026-12-03 07:00", tz="UTC"), "run_id": "r1",
+               "reason": None, "write_seq": 7, "content_hash": [f"h{i}" for i in range(n)]}
+    expected = frame.copy()
+    for name, value in columns.items():
+        expected[name] = value
+    pd.testing.assert_frame_equal(results._with_columns(frame, columns), expected)
+    assert "facility_id" not in frame                                     # the input is kept

@@ -100,24 +100,25 @@ def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.Da
     least the columns of :data:`thermaliq.store.versions.BUDGET_READ`); read here otherwise."""
     if stored is None:
         stored = lake.read_results(home.lake, "uncertainty_budget", facility.facility_id, [month])
-    days = current[current["granularity"] == "day"]
-    if stored.empty or days.empty or "write_seq" not in days:
+    is_day = (current["granularity"] == "day").to_numpy(dtype=bool)
+    if stored.empty or not is_day.any() or "write_seq" not in current:
         return {c: np.nan for c in budget.QUANTITIES.values()}
     # the budget rows written with each day's current row (one current row per day), of the
     # efficiency (the effects repeat on every quantity's row), in stored order
-    day_ns = versions.utc_instants_ns(days["period_start"])
+    day_ns = versions.utc_instants_ns(current["period_start"])[is_day]
     order = np.argsort(day_ns, kind="stable")
-    day_ns, day_seq = day_ns[order], days["write_seq"].to_numpy()[order]
+    day_ns, day_seq = day_ns[order], current["write_seq"].to_numpy()[is_day][order]
     stored_ns = versions.utc_instants_ns(stored["day_start"])
     at = np.minimum(np.searchsorted(day_ns, stored_ns), len(day_ns) - 1)
-    keep = (day_ns[at] == stored_ns) & (day_seq[at] == stored["write_seq"].to_numpy()) \
-        & (stored["quantity"] == "efficiency").to_numpy(dtype=bool)
-    mine = stored.loc[keep, ["source", "input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]] \
-        .assign(day_start=stored_ns[keep])
-    # the days in order whatever the files' order, so that a rerun adds the same numbers the same way
-    mine = mine.sort_values(["source", "day_start"], kind="mergesort")
-    effects = mine.groupby("source")[["input_effect_kwh", "output_effect_kwh",
-                                      "losses_effect_kwh"]].sum().reset_index()
+    mine = np.flatnonzero((day_ns[at] == stored_ns) & (day_seq[at] == stored["write_seq"].to_numpy())
+                          & (stored["quantity"] == "efficiency").to_numpy(dtype=bool))
+    # each source's days in order whatever the files' order (sources sorted, then days), so that
+    # a rerun adds the same numbers the same way; pandas' grouped sum as before
+    source, _ = pd.factorize(stored["source"].to_numpy(dtype=object)[mine], sort=True)
+    ordered = np.lexsort((stored_ns[mine], source))
+    columns = ["input_effect_kwh", "output_effect_kwh", "losses_effect_kwh"]
+    values = stored[columns].to_numpy(dtype="float64")[mine][ordered]
+    effects = pd.DataFrame(values, columns=columns).groupby(source[ordered]).sum()
     losses = row["losses_kwh"] if pd.notna(row["losses_kwh"]) else 0.0
     return budget.uncertainty_from_effects(facility, float(row["energy_input_kwh"]),
                                            float(row["useful_output_kwh"]), float(losses), effects)

@@ -311,19 +311,23 @@ def _only_days(result: WindowResult, keep: np.ndarray) -> WindowResult:
 
 def _finish_calc(calc: pd.DataFrame, facility: Facility, stored: pd.DataFrame, run_id: str,
                  reason: str | None, now: pd.Timestamp, seq: int, content) -> pd.DataFrame:
-    calc = calc.copy()
-    calc["facility_id"] = facility.facility_id
-    if stored.empty:
-        calc["version"] = 1
-    else:
-        calc["version"] = versions.previous_versions(stored, calc,
-                                                        ["granularity", "period_start"]) + 1
-    calc["calculated_at"] = now
-    calc["run_id"] = run_id
-    calc["reason"] = reason
-    calc["write_seq"] = seq
-    calc["content_hash"] = content
-    return calc
+    version = (np.ones(len(calc), dtype="int64") if stored.empty else
+               versions.previous_versions(stored, calc, ["granularity", "period_start"]) + 1)
+    return _with_columns(calc, {"facility_id": facility.facility_id, "version": version,
+                                "calculated_at": now, "run_id": run_id, "reason": reason,
+                                "write_seq": seq, "content_hash": content})
+
+
+def _with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """A copy of ``frame`` with ``columns`` (scalars or a value per row) set as ``frame[name] =
+    value`` would set them, in one step when they are all new (each column set on a wide frame
+    costs ~0.3 ms)."""
+    if any(name in frame.columns for name in columns) or not frame.index.is_unique:
+        frame = frame.copy()
+        for name, value in columns.items():
+            frame[name] = value
+        return frame
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 def _versioned_energies(se: pd.DataFrame, stored: pd.DataFrame, seq: int) -> pd.DataFrame:
