@@ -29,11 +29,14 @@ def publish_reports(home: str, facilities: dict[str, Facility], first: date, las
     logger = get_run_logger()
     h = Home.resolve(home)
     # The Data Docs (Great Expectations' rendering, in this process) are built while the report
-    # pages render in the worker processes: they need only the run's validation results.
-    with ThreadPoolExecutor(1, thread_name_prefix="data-docs") as docs:
-        data_docs = docs.submit(_data_docs, h, logger)
+    # pages render in the worker processes: they need only the run's validation results. The
+    # catalog file is refreshed beside them: the reports read the lake through views of their own.
+    with ThreadPoolExecutor(2, thread_name_prefix="report-side") as side:
+        refreshed = side.submit(_refresh_catalog, h, logger)
+        data_docs = side.submit(_data_docs, h, logger)
         result = _reports(h, logger, facilities, first, last, run_id, flow_name, calculated,
                           settings, succeeded)
+        refreshed.result()
         result["data_docs"] = data_docs.result()
     if result["data_docs"]:
         publish_data_docs_link(result["data_docs"], settings.reports_url)
@@ -43,11 +46,7 @@ def publish_reports(home: str, facilities: dict[str, Facility], first: date, las
 def _reports(h: Home, logger, facilities: dict[str, Facility], first: date, last: date,
              run_id: str, flow_name: str, calculated: list[dict], settings: Settings,
              succeeded: bool) -> dict:
-    """Catalog, report pages, metrics and the run's artifacts."""
-    try:
-        catalog.refresh_catalog(h)
-    except catalog.CatalogBusy as exc:
-        logger.warning("%s", exc)
+    """Report pages, metrics and the run's artifacts."""
     con = catalog.memory_connection(h)
     stats: dict[str, dict] = {}
     periods: dict = {}
@@ -65,6 +64,14 @@ def _reports(h: Home, logger, facilities: dict[str, Facility], first: date, last
                      reports_url=settings.reports_url)
     logger.info("%d report pages written; index %s", len(paths), index)
     return {"index": str(index) if index.exists() else None, "pages": len(paths)}
+
+
+def _refresh_catalog(h: Home, logger) -> None:
+    """Bring ``thermaliq.duckdb``'s views up to date; a user holding the file only delays that."""
+    try:
+        catalog.refresh_catalog(h)
+    except catalog.CatalogBusy as exc:
+        logger.warning("%s", exc)
 
 
 def _data_docs(h: Home, logger) -> str | None:
