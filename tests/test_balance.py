@@ -98,6 +98,9 @@ def test_interval_and_month_granularity_and_no_valid_intervals():
     assert np.isnan(months.efficiency_percent.iloc[1]) and months.valid_intervals.iloc[1] == 0
     inter = balance.period_results(fac, se, valid, "interval")
     assert len(inter) == 192 and set(inter.intervals) == {1}
+    for rows in (months, inter):                  # the relation's columns, in order, rows 0..n-1
+        assert list(rows.columns) == balance.COLUMNS
+        assert rows.index.equals(pd.RangeIndex(len(rows)))
     assert (inter.period_end - inter.period_start == INTERVAL).all()
     with pytest.raises(ValueError, match="granularity"):
         balance.period_results(fac, se, valid, "week")

@@ -236,7 +236,7 @@ def _frame(facility: Facility, sums: pd.DataFrame, starts, ends, intervals) -> p
         "firing_hours": sums["firing"].to_numpy() * step_h,
         "standby_hours": sums["standby"].to_numpy() * step_h,
     })
-    return out[COLUMNS].reset_index(drop=True)
+    return out                    # (its columns are COLUMNS, in order, over a RangeIndex)
 
 
 def period_results(facility: Facility, energies: StreamEnergies, valid: pd.Series,
