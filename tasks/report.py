@@ -1,6 +1,7 @@
 """Report task: catalog, HTML reports, Prometheus metrics, Prefect artifacts and alert events."""
 from __future__ import annotations
 
+import contextvars
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -51,17 +52,29 @@ def _reports(h: Home, logger, facilities: dict[str, Facility], first: date, last
     stats: dict[str, dict] = {}
     periods: dict = {}
     started = time.perf_counter()
-    try:
-        paths = render.render_reports(con, h.reports, facilities, first, last, stats=stats,
-                                      periods=periods, executor=worker_pool(settings)) if facilities else []
-    finally:
-        report_seconds = time.perf_counter() - started
+
+    def write_metrics() -> None:
         metrics.write_run_metrics(h, con, facilities, calculated=calculated, sankey_stats=stats,
                                   report_seconds=report_seconds, flow=flow_name,
                                   succeeded_at=time.time() if succeeded else None)
+
+    try:
+        paths = render.render_reports(con, h.reports, facilities, first, last, stats=stats,
+                                      periods=periods, executor=worker_pool(settings)) if facilities else []
+    except BaseException:
+        report_seconds = time.perf_counter() - started
+        write_metrics()
+        raise
+    report_seconds = time.perf_counter() - started
+    # the artifacts (one Prefect API call each: ~15 ms, a link per facility) are published while
+    # the metrics are written; a cursor of its own for the artifacts' queries, the task run's context
+    with ThreadPoolExecutor(1, thread_name_prefix="artifacts") as side:
+        published = side.submit(contextvars.copy_context().run, publish_flow_run, h, con.cursor(),
+                                facilities, first, last, run_id, flow_name, periods=periods,
+                                reports_url=settings.reports_url)
+        write_metrics()
+        published.result()
     index = h.reports / "index.html"
-    publish_flow_run(h, con, facilities, first, last, run_id, flow_name, periods=periods,
-                     reports_url=settings.reports_url)
     logger.info("%d report pages written; index %s", len(paths), index)
     return {"index": str(index) if index.exists() else None, "pages": len(paths)}
 
