@@ -153,3 +153,15 @@ def test_flue_gas_of_a_fuel_without_siegert_coefficients_names_the_stream():
                        dict(fac.streams[2].model_dump(exclude_none=True), method="stoichiometric")])
     e = energy.stream_energies(stoich, vals, H).energy_kwh
     assert 0 < e["flue"].iloc[0] < 0.2 * e["coal"].iloc[0]
+
+
+def test_tag_values_are_the_numbers_of_a_column_whatever_its_type():
+    """A float column as it is, text and objects through ``pandas.to_numeric`` (NaN where not a
+    number): the same floats either way, read-only."""
+    values = pd.DataFrame({"F": [1.5, np.nan, -2.0], "T": ["1.5", "x", "-2"],
+                           "O": pd.Series([1.5, None, -2], dtype=object), "I": [1, 2, 3]})
+    for tag in ("F", "T", "O"):
+        got = energy.tag_values(values, tag)
+        np.testing.assert_array_equal(got, [1.5, np.nan, -2.0])
+        assert got.dtype == np.float64 and not got.flags.writeable
+    np.testing.assert_array_equal(energy.tag_values(values, "I"), [1.0, 2.0, 3.0])

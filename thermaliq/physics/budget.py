@@ -119,14 +119,14 @@ def _move(facility: Facility, values: pd.DataFrame, src: UncertainInput):
         field = "flow" if s.flow is not None else "counter"
         u_out = np.full(len(values.index), rel * 100.0)
         if q.is_tag:
-            column = (pd.to_numeric(values[q.tag], errors="coerce") * (1.0 + rel)).to_numpy()
+            column = energy_mod.tag_values(values, q.tag) * (1.0 + rel)
             return facility, q.tag, column, u_out
         return _replace_value(facility, s.id, field, q.value * (1.0 + rel)), None, None, u_out
     m = getattr(s, src.field)
     if m.is_tag:
         if m.tag not in values.columns:
             return None
-        reading = pd.to_numeric(values[m.tag], errors="coerce").to_numpy(dtype="float64")
+        reading = energy_mod.tag_values(values, m.tag)
         u = np.asarray(standard_uncertainty(reading, src.accuracy, m.unit), dtype="float64")
         return facility, m.tag, reading + u, u
     u = float(standard_uncertainty(m.value, src.accuracy, m.unit))

@@ -56,6 +56,16 @@ class StreamEnergies:
     issues: list[str] = field(default_factory=list)
 
 
+def tag_values(values: pd.DataFrame, tag: str) -> np.ndarray:
+    """A tag's column of ``values`` as floats, NaN where it is not a number [the tag's unit]
+    (read-only). A float column is taken as it is (``pandas.to_numeric`` of it, the same numbers,
+    costs ~60 us)."""
+    column = values[tag]
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
+
+
 class _Ctx:
     """Per-call context: values, index, interval length and the issue list."""
 
@@ -82,7 +92,7 @@ class _Ctx:
         if m.tag not in self.values.columns:
             self.note(stream, f"{name} tag {m.tag!r} has no column in the values: NaN")
             return self.nan()
-        return pd.to_numeric(self.values[m.tag], errors="coerce").to_numpy(dtype="float64")
+        return tag_values(self.values, m.tag)
 
     def si(self, stream: Stream, name: str, m: Measurement | None, kind: str,
            default: float | None = None) -> np.ndarray:
