@@ -8,6 +8,8 @@ import pandas as pd
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
+from flows.reconcile import reconcile_runs   # dead runs, with Prefect's state of them
+
 from thermaliq.home import Home
 from thermaliq.settings import Settings, load_settings
 from thermaliq.sources import retry   # the connector counters (not the HTTP client: requests loads in 0.3 s)
@@ -80,8 +82,6 @@ def recorded_run(home: Home, flow: str, parameters: dict):
     run = RunRecord(home, flow, parameters)
     retry.reset_stats()       # connector counters are per run (metrics add them to totals)
     alive = liveness.hold(home.lake, run.run_id)   # released by the kernel if this process dies
-    from flows.check import reconcile_runs   # dead runs, with Prefect's state of them
-
     for dead in (r for r in reconcile_runs(home, by=f"{flow} run {run.run_id}", in_flow=True)[0] if r.changed):
         get_run_logger().warning("run %s is marked %s: its process ended without an end state", dead.run_id,
                                  dead.status)

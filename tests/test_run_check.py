@@ -99,7 +99,7 @@ def test_check_without_prefect_ends_dead_runs_by_their_locks(home, tmp_path):
 def test_prefect_failed_makes_failed_and_a_live_running_run_is_left_alone(prefect_harness, home):
     from prefect.states import Failed, Running
 
-    from flows.check import reconcile_runs
+    from flows.reconcile import reconcile_runs
 
     failed_id, live_id = _flow_run_in(Failed(message="disk full")), _flow_run_in(Running())
     for run_id in (failed_id, live_id):
