@@ -105,6 +105,34 @@ def test_tag_profile_has_no_tagless_row_when_every_reading_has_a_tag():
     assert tag_profile(_day(), _facility())["tag"].notna().all()
 
 
+@pytest.mark.parametrize("order", ["day by day", "shuffled", "duplicate instants"])
+def test_tag_profile_of_arrow_text_equals_the_pandas_path(order):
+    """The shortcuts (tags dictionary-encoded by Arrow, float values as they are, readings read
+    day by day put in tag order by tag alone) give the profile of text as Python objects and
+    values through ``pandas.to_numeric``, bit for bit, with unconfigured and missing tags."""
+    days = []
+    for d in range(3):
+        day = _counter_drops(_day(), 3)
+        day["ts"] = day["ts"] + pd.Timedelta(days=d)
+        day.loc[day.index[::97], "tag"] = "XX-1"
+        day.loc[day.index[5::211], "tag"] = None
+        day.loc[day.index[7::301], "value"] = np.nan
+        days.append(day)
+    readings = pd.concat(days, ignore_index=True)
+    if order == "shuffled":
+        readings = readings.sample(frac=1.0, random_state=3)
+    elif order == "duplicate instants":
+        readings = pd.concat([readings, readings.iloc[100:140]], ignore_index=True)
+    fast = readings.assign(tag=readings["tag"].astype("str"))
+    plain = readings.assign(tag=readings["tag"].astype(object), value=readings["value"].astype(object))
+    assert fast["tag"].dtype.storage == "pyarrow"
+    got, expected = tag_profile(fast, _facility()), tag_profile(plain, _facility())
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["tag"].tolist()[-2:][0] == "XX-1" and got["tag"].isna().iloc[-1]
+    # the counter's 3 drops a day, and its restart at 5000 after 7878 at each of 2 day changes
+    assert got.set_index("tag").loc["JQ-301", "n_negative_steps"] == 3 * 3 + 2
+
+
 def test_run_name_round_trip():
     """Facility ids may contain dashes and digits; the dates and run id close the name."""
     for fid in ("GX1", "FAC-001", "A-2024-01-01-B"):

@@ -313,3 +313,15 @@ def test_columns_added_in_one_step_equal_setting_them_one_by_one(index, existing
         expected[name] = value
     pd.testing.assert_frame_equal(results._with_columns(frame, columns), expected)
     assert "facility_id" not in frame                                     # the input is kept
+
+
+@pytest.mark.parametrize("keep", [[True] * 6, [False, True, True, True, False, False],
+                                  [True, False, True, True, False, True], [False] * 6,
+                                  [False, False, False, False, False, True]])
+def test_rows_where_is_boolean_picking(keep):
+    """A block of kept rows comes as a slice, anything else as boolean picking: the same rows."""
+    from thermaliq.pipeline.jobs import rows_where
+    frame = pd.DataFrame({"tag": pd.array(list("abcdef"), dtype="str"), "value": np.arange(6.0)},
+                         index=np.arange(10, 16))
+    keep = np.array(keep)
+    pd.testing.assert_frame_equal(rows_where(frame, keep), frame[keep])

@@ -13,6 +13,7 @@ import ctypes.util
 import time
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from thermaliq.pipeline import baselines, calculate, ingest, results
@@ -36,7 +37,8 @@ def compute_window_job(home: str, facility: Facility, first: date, last: date,
     readings = calculate.load_window_readings(h, facility, first, last)
     start, end = periods.day_window(first, last, facility.timezone)
     ts = readings["ts"]
-    profile = facility_profile(readings[(ts >= start) & (ts < end)], facility, window_label(first, last))
+    profile = facility_profile(rows_where(readings, ((ts >= start) & (ts < end)).to_numpy()),
+                               facility, window_label(first, last))
     result = calculate.compute_window(h, facility, first, last, readings=readings)
     del readings, ts
     path = stash.put(h, run_id, result)
@@ -133,6 +135,15 @@ def merge_gx_issues(data_quality: pd.DataFrame, gx: dict) -> pd.DataFrame:
         out.loc[rows, "issues"] = out.loc[rows, "issues"].fillna("").map(
             lambda s, t=text: f"{s}; {t}" if s else t)
     return out
+
+
+def rows_where(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``; a slice when the kept rows are one block (a window's readings without the
+    margins read before and after it: picking 900 000 rows cost ~35 ms)."""
+    at = np.flatnonzero(keep)
+    if len(at) and at[-1] - at[0] + 1 == len(at):
+        return frame.iloc[at[0]:at[-1] + 1]
+    return frame[keep]
 
 
 def release_memory() -> None:
