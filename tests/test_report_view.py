@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.test_report import TZ, connect, make_facility, make_relations
 from thermaliq.periods import local_midnight
 from thermaliq.report.data import load_facility_period
+from thermaliq.report.figures import quality_heatmap
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.render import facility_page
 from thermaliq.report.quality import totals_by_key
@@ -93,3 +95,40 @@ def test_facility_page_same_from_view_and_from_period_data(loaded):
     slow = facility_page(loaded.period(start, end, 30), facility, "day 2026-11-18", nav="")
     stamp = re.compile(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")  # the page's generation time
     assert stamp.sub("", fast) == stamp.sub("", slow)
+
+
+@pytest.mark.parametrize("first,days", PERIODS)
+def test_quality_heatmap_cells_made_once_equal_the_page_sums(loaded, first, days):
+    """The heatmap from the facility's grid of cells (a page's rows are whole (tag, day) groups)
+    equals the heatmap of the page's own sums."""
+    start, end = _bounds(first, days)
+    facility = FacilityView(loaded, TZ)
+    view = facility.period(start, end, 30)
+    assert facility.quality_by_day.block(view.data_quality) is not None   # the grid's path is taken
+    got = facility.quality_heatmap.figure(view.data_quality, tz=TZ, minimum=0.9)
+    assert got == quality_heatmap(view.repair_totals_by_day(), tz=TZ, minimum=0.9)
+    assert len(got["data"][0]["z"]) == len({tag for tag, _ in view.repair_totals_by_day()})
+
+
+def test_quality_heatmap_of_rows_cutting_a_group(loaded):
+    """Rows that hold only part of a (tag, day) group, or leave out a group of their tags × days,
+    are summed for the page: the grid's cells (over all rows) would be wrong for them."""
+    dq = loaded.data_quality
+    half = dq.iloc[[0]].assign(period_start=dq["period_start"].iloc[0] + pd.Timedelta(hours=1),
+                               valid_points=1, issues="half a day")
+    data = type(loaded)(**{**loaded.__dict__, "data_quality": pd.concat([dq, half], ignore_index=True)})
+    facility = FacilityView(data, TZ)
+    counts = facility.quality_by_day
+    tag, day = counts.keys[counts.codes[0]]
+    same_group = [r for r in range(len(counts.codes)) if counts.keys.get(counts.codes[r]) == (tag, day)]
+    assert len(same_group) == 2
+    rows = np.array([r for r in range(len(counts.codes)) if r != same_group[1]])   # one of the group's two
+    other = np.array([r for r in range(len(counts.codes)) if r != 1])   # a group of the block left out
+    for cut in (rows, other):
+        assert counts.block(cut) is None
+        assert facility.quality_heatmap.figure(cut, tz=TZ, minimum=0.9) == quality_heatmap(
+            counts.totals(cut), tz=TZ, minimum=0.9)
+    whole = np.arange(len(counts.codes))
+    assert counts.block(whole) is not None
+    assert facility.quality_heatmap.figure(whole, tz=TZ, minimum=0.9) == quality_heatmap(
+        counts.totals(whole), tz=TZ, minimum=0.9)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.report.html import esc
-from thermaliq.report.quality import completeness, local_label, local_text_ns
+from thermaliq.report.quality import RepairCounts, completeness, local_label, local_text_ns
 from thermaliq.report.sankey import SankeyData, fmt_kwh
 
 #: A small template instead of Plotly's default one, which adds ~10 kB of JSON to every figure.
@@ -179,16 +179,28 @@ def quality_heatmap(sums: dict[tuple, list], *, tz: str, minimum: float) -> dict
     """
     tags = sorted({tag for tag, _ in sums})
     columns = sorted({day for _, day in sums})
+    zs, hover, text = _heatmap_cells(sums, tags, columns)
+    return _heatmap_figure(tags, columns, zs, hover, text, tz=tz, minimum=minimum)
+
+
+def _heatmap_cells(sums: dict[tuple, list], tags: list[str], columns: list[str]) -> tuple[list, list, list]:
+    """The heatmap's ``z`` [0..1], hover and cell text, rows ``tags`` × columns ``columns`` (days);
+    cells without counts in ``sums`` read "no record"."""
     col = {day: j for j, day in enumerate(columns)}
+    rows = {tag: i for i, tag in enumerate(tags)}
     zs = [[None] * len(columns) for _ in tags]
     hover = [["no record"] * len(columns) for _ in tags]
     text = [[""] * len(columns) for _ in tags]
-    row = -1
-    for (tag, day), (e, v, i, r, issues) in sums.items():  # sorted by tag, then day
-        if row < 0 or tags[row] != tag:
-            row += 1
-        j = col[day]
+    for (tag, day), (e, v, i, r, issues) in sums.items():
+        row, j = rows[tag], col[day]
         zs[row][j], hover[row][j], text[row][j] = _cell(e, v, i, r, "; ".join(sorted(issues)) if issues else "")
+    return zs, hover, text
+
+
+def _heatmap_figure(tags: list[str], columns: list[str], zs: list, hover: list, text: list, *, tz: str,
+                    minimum: float) -> dict:
+    """The heatmap figure of cells made by :func:`_heatmap_cells` (rows ``tags``, columns the local
+    days ``columns`` as ``YYYY-MM-DD``)."""
     trace = {"type": "heatmap", "z": zs, "x": [_day_label(d) for d in columns],
              "y": [esc(t) for t in tags], "zmin": 0, "zmax": 1, "xgap": 1, "ygap": 1,
              "colorscale": _quality_scale(minimum), "text": text, "texttemplate": "%{text}",
@@ -200,6 +212,45 @@ def quality_heatmap(sums: dict[tuple, list], *, tz: str, minimum: float) -> dict
         max(280, 130 + 24 * len(tags)),
         xaxis={"type": "category", "title": {"text": f"local day ({esc(tz)})"}},
         yaxis={"autorange": "reversed"})}
+
+
+class QualityHeatmap:
+    """:func:`quality_heatmap` of any rows of a facility's (tag, local day) repair counts, for
+    many pages.
+
+    A page's rows are mostly whole groups (its window's days of every tag): then its cells are
+    those of the groups' totals over all rows, made once here, and a page takes slices of the
+    rows of that grid instead of summing and formatting ~600 cells. Other rows (a window cutting a
+    group) go through :func:`quality_heatmap` itself.
+    """
+
+    def __init__(self, counts: RepairCounts):
+        self.counts = counts
+        self._grid: tuple[list, list, list] | None = None
+
+    def figure(self, rows: np.ndarray, *, tz: str, minimum: float) -> dict:
+        """``quality_heatmap(counts.totals(rows), tz=tz, minimum=minimum)`` (``rows``: distinct
+        row numbers)."""
+        block = self.counts.block(rows)
+        if block is None:
+            return quality_heatmap(self.counts.totals(rows), tz=tz, minimum=minimum)
+        first, second = block
+        tags, days = self.counts.uniques
+        zs, hover, text = self._cells()
+        j0, j1 = int(second[0]), int(second[-1]) + 1
+        if j1 - j0 == len(second):
+            pick = [[cells[i][j0:j1] for i in first.tolist()] for cells in (zs, hover, text)]
+        else:
+            js = second.tolist()
+            pick = [[[cells[i][j] for j in js] for i in first.tolist()] for cells in (zs, hover, text)]
+        return _heatmap_figure([tags[i] for i in first.tolist()], [days[j] for j in second.tolist()], *pick,
+                               tz=tz, minimum=minimum)
+
+    def _cells(self) -> tuple[list, list, list]:
+        """The cells of every tag × every day of the counts, over all rows (made once)."""
+        if self._grid is None:
+            self._grid = _heatmap_cells(self.counts.totals(), *self.counts.uniques)
+        return self._grid
 
 
 @functools.lru_cache(maxsize=1 << 12)

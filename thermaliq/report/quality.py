@@ -84,6 +84,30 @@ class RepairCounts:
         #: the key tuple of each combined code that occurs
         self.keys = dict(zip(present.tolist(), zip(*([u[j] for j in p.tolist()]
                                                      for u, p in zip(self.uniques, parts)))))
+        #: rows per group as an array of :attr:`sizes` (two keys; made by :meth:`block`)
+        self._group_rows: np.ndarray | None = None
+
+    def block(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """For two keys: the codes (indices into :attr:`uniques`, ascending) of the first and of
+        the second keys of ``rows`` (distinct row numbers), when ``rows`` are every row of every
+        group of those first keys × those second keys; else (or without a keyed row) None.
+
+        Then each group's totals over ``rows`` are its totals over all rows (the same rows,
+        summed in the same order), which a caller can compute once for every page.
+        """
+        if len(self.sizes) != 2:
+            raise ValueError(f"block needs two keys, not {len(self.sizes)}")
+        codes = self.codes[np.asarray(rows, dtype="int64")]
+        codes = codes[codes >= 0]
+        if not len(codes):
+            return None
+        if self._group_rows is None:
+            every = self.codes[self.codes >= 0]
+            self._group_rows = np.bincount(every, minlength=self.sizes[0] * self.sizes[1]).reshape(self.sizes)
+        first, second = (np.unique(k) for k in np.divmod(codes, self.sizes[1]))
+        if int(self._group_rows[np.ix_(first, second)].sum()) != len(codes):
+            return None
+        return first, second
 
     def totals(self, rows: np.ndarray | None = None) -> dict[tuple, list]:
         """Per key tuple of ``rows`` (all rows when None): ``[expected, valid, interpolated,

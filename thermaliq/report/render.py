@@ -130,8 +130,9 @@ def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -
 def _quality_section(view: PageView, facility: Facility) -> Markup:
     if not len(view.data_quality):
         return PARTS.section("Data quality", PARTS.empty("No data-quality records in the window."))
-    heat = figure_html(figs.quality_heatmap(view.repair_totals_by_day(), tz=facility.timezone,
-                                            minimum=facility.thresholds.data_quality_min), "fig-quality")
+    heat = figure_html(view.facility.quality_heatmap.figure(view.data_quality, tz=facility.timezone,
+                                                             minimum=facility.thresholds.data_quality_min),
+                       "fig-quality")
     last = view.facility.last_reading
     rows = [{"tag": tag, "expected": int(e), "valid": int(v), "interpolated": int(i), "rejected": int(r),
              "completeness": fmt_pct(completeness(e, v) * 100),

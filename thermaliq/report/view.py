@@ -22,6 +22,7 @@ import pandas as pd
 
 from thermaliq.quality.alerts import trailing_mean_of
 from thermaliq.report.data import NAT_NS, ReportData, instants_ns, utc_instant
+from thermaliq.report.figures import QualityHeatmap
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.quality import RepairCounts, local_text
 
@@ -112,6 +113,8 @@ class FacilityView:
         #: per tag and local day (the heatmap) and per tag (the period's table)
         self.quality_by_day = RepairCounts([tags, local_text(dq["period_start"], tz, "%Y-%m-%d")], dq)
         self.quality_by_tag = RepairCounts([tags], dq)
+        #: the heatmap of any page's ``data_quality`` rows (its cells made once)
+        self.quality_heatmap = QualityHeatmap(self.quality_by_day)
         rs = data.readings_summary
         self.last_reading = dict(zip(rs["tag"].tolist(), rs["last_ts"].tolist())) if len(rs) else {}
         runs = data.runs
