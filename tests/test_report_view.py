@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import plotly.io as pio
 import pytest
 
 from tests.test_report import TZ, connect, make_facility, make_relations
@@ -152,3 +153,24 @@ def test_trailing_mean_equals_the_alert_reference():
             for v in (values, np.full(n, 80.0)):
                 expected = trailing_mean_of(v, status)
                 assert np.array_equal(efficiency_reference_mean(v, status), expected, equal_nan=True), (n, scale)
+
+
+@pytest.mark.parametrize("first,days", PERIODS)
+def test_quality_heatmap_json_from_cells_is_plotlys(loaded, first, days):
+    """The heatmap's JSON joined from its cells' JSON is ``plotly.io.to_json`` of its figure,
+    with hover texts that Plotly escapes (``<br>``, ``</script>``, line separators, quotes)."""
+    dq = loaded.data_quality
+    hostile = ["</script><b>x</b>", "a \u2028 b \u2029 'c' \"d\" & e/f", None, ""]
+    dq = dq.assign(issues=[hostile[i % len(hostile)] if i % 3 == 0 else v for i, v in enumerate(dq["issues"])])
+    data = type(loaded)(**{**loaded.__dict__, "data_quality": dq})
+    start, end = _bounds(first, days)
+    facility = FacilityView(data, TZ)
+    rows = facility.period(start, end, 30).data_quality
+    expected = pio.to_json(quality_heatmap(facility.quality_by_day.totals(rows), tz="Europe/<Zürich>",
+                                           minimum=0.9), validate=False)
+    assert facility.quality_heatmap.figure_json(rows, tz="Europe/<Zürich>", minimum=0.9) == expected
+    assert "\\u003cbr\\u003e" in expected and "\u2028" not in expected
+    gap = rows[facility.quality_by_day.codes[rows] % facility.quality_by_day.sizes[1]
+               != facility.quality_by_day.codes[rows[0]] % facility.quality_by_day.sizes[1] + 1]
+    assert facility.quality_heatmap.figure_json(gap, tz=TZ, minimum=0.9) == pio.to_json(
+        quality_heatmap(facility.quality_by_day.totals(gap), tz=TZ, minimum=0.9), validate=False)

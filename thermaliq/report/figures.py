@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
+import orjson
 import pandas as pd
+import plotly.io as pio
 
 from thermaliq.report.html import esc
 from thermaliq.report.quality import RepairCounts, completeness, local_label, local_text_ns
@@ -227,6 +229,7 @@ class QualityHeatmap:
     def __init__(self, counts: RepairCounts):
         self.counts = counts
         self._grid: tuple[list, list, list] | None = None
+        self._json: list[list[list[str]]] | None = None
 
     def figure(self, rows: np.ndarray, *, tz: str, minimum: float) -> dict:
         """``quality_heatmap(counts.totals(rows), tz=tz, minimum=minimum)`` (``rows``: distinct
@@ -246,11 +249,61 @@ class QualityHeatmap:
         return _heatmap_figure([tags[i] for i in first.tolist()], [days[j] for j in second.tolist()], *pick,
                                tz=tz, minimum=minimum)
 
+    def figure_json(self, rows: np.ndarray, *, tz: str, minimum: float) -> str:
+        """``plotly.io.to_json(self.figure(rows, ...), validate=False)``: the heatmap as JSON.
+
+        A page of whole groups and consecutive days (the common case) joins the JSON of its cells,
+        written once per facility view, into the JSON of the rest of the figure: the cells are
+        ~85 % of the text (~60 kB a day page), and Plotly's escaping of ``<``, ``>`` and ``/``
+        in the hover texts costs more than the encoding itself. Cell by cell, that escaping and
+        orjson (Plotly's engine) write what they write in the whole figure.
+        """
+        block = self.counts.block(rows) if plotly_writes_orjson() else None
+        if block is None or int(block[1][-1]) - int(block[1][0]) + 1 != len(block[1]):
+            return pio.to_json(self.figure(rows, tz=tz, minimum=minimum), validate=False)
+        first, second = block
+        tags, days = self.counts.uniques
+        j0, j1 = int(second[0]), int(second[-1]) + 1
+        text = pio.to_json(_heatmap_figure([tags[i] for i in first.tolist()], days[j0:j1], *_CELL_MARKS,
+                                           tz=tz, minimum=minimum), validate=False)
+        for mark, cells in zip(_CELL_MARKS, self._json_cells()):
+            grid = "[" + ",".join(["[" + ",".join(cells[i][j0:j1]) + "]" for i in first.tolist()]) + "]"
+            text = text.replace(json_safe(orjson.dumps(mark).decode()), grid, 1)
+        return text
+
+    def _json_cells(self) -> list[list[list[str]]]:
+        """The JSON of each cell of :meth:`_cells` (z, hover, text), as Plotly writes it (made once)."""
+        if self._json is None:
+            self._json = [[[json_safe(orjson.dumps(v).decode()) for v in row] for row in cells]
+                          for cells in self._cells()]
+        return self._json
+
     def _cells(self) -> tuple[list, list, list]:
         """The cells of every tag × every day of the counts, over all rows (made once)."""
         if self._grid is None:
             self._grid = _heatmap_cells(self.counts.totals(), *self.counts.uniques)
         return self._grid
+
+
+#: Stand-ins for the heatmap's z, hover and text grids in the JSON of the rest of its figure:
+#: strings no cell, tag (escaped) or label can be, each written once before the replaced grid.
+_CELL_MARKS = ("<z>", "<customdata>", "<text>")
+#: Plotly's escaping of a JSON text from orjson (``plotly.io.json``): characters that could end
+#: a ``<script>`` element or a JavaScript string; each replaced on its own (one character).
+_JSON_SWAPS = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def json_safe(text: str) -> str:
+    """JSON text escaped as :func:`plotly.io.to_json` escapes orjson's output."""
+    for unsafe, safe in _JSON_SWAPS:
+        if unsafe in text:
+            text = text.replace(unsafe, safe)
+    return text
+
+
+def plotly_writes_orjson() -> bool:
+    """Whether :func:`plotly.io.to_json` encodes with orjson (its default when installed)."""
+    return pio.json.config.default_engine in ("auto", "orjson")
 
 
 @functools.lru_cache(maxsize=1 << 12)

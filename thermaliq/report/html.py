@@ -106,7 +106,13 @@ def figure_html(fig: dict, div_id: str) -> Markup:
 
     The JSON is trusted markup: :func:`plotly.io.to_json` escapes ``<``, ``>`` and ``/``.
     """
-    return PARTS.figure(div_id, Markup(pio.to_json(fig, validate=False)))
+    return figure_json_html(pio.to_json(fig, validate=False), div_id)
+
+
+def figure_json_html(payload: str, div_id: str) -> Markup:
+    """:func:`figure_html` of a figure already written as JSON by :func:`plotly.io.to_json` (or
+    the same text made otherwise, e.g. :meth:`thermaliq.report.figures.QualityHeatmap.figure_json`)."""
+    return PARTS.figure(div_id, Markup(payload))
 
 
 def write_atomic(path: Path, text: str) -> Path:

@@ -27,7 +27,8 @@ from thermaliq.report import figures as figs
 from thermaliq.report.engineering import engineering_sections, with_uncertainty, within_text
 from thermaliq.report.data import ReportData, Window, load_windows, window
 from thermaliq.report.fleet import failed_row, fleet_page, fleet_row, merge_fleet_rows
-from thermaliq.report.html import PARTS, ensure_plotly_js, figure_html, fmt_pct, render_page, write_atomic
+from thermaliq.report.html import (PARTS, ensure_plotly_js, figure_html, figure_json_html, fmt_pct, render_page,
+                                  write_atomic)
 from thermaliq.physics import efficiency_ranges
 from thermaliq.report.periods import (benchmark_band, benchmarked, energy_tiles, recalculation_texts,
                                      summary_value, valid_intervals_text)
@@ -130,9 +131,8 @@ def _trend_sections(view: PageView, facility: Facility, basis: str, placement) -
 def _quality_section(view: PageView, facility: Facility) -> Markup:
     if not len(view.data_quality):
         return PARTS.section("Data quality", PARTS.empty("No data-quality records in the window."))
-    heat = figure_html(view.facility.quality_heatmap.figure(view.data_quality, tz=facility.timezone,
-                                                             minimum=facility.thresholds.data_quality_min),
-                       "fig-quality")
+    heat = figure_json_html(view.facility.quality_heatmap.figure_json(
+        view.data_quality, tz=facility.timezone, minimum=facility.thresholds.data_quality_min), "fig-quality")
     last = view.facility.last_reading
     rows = [{"tag": tag, "expected": int(e), "valid": int(v), "interpolated": int(i), "rejected": int(r),
              "completeness": fmt_pct(completeness(e, v) * 100),
