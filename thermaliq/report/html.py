@@ -33,7 +33,11 @@ def esc(text: object) -> str:
 
     The templates escape with it, and so do Plotly labels (Plotly renders a subset of HTML in them).
     """
-    return html.escape("" if text is None else str(text), quote=True)
+    s = "" if text is None else str(text)
+    # html.escape changes nothing in a text without these (most cells: numbers, names, dates)
+    if "&" in s or "<" in s or ">" in s or '"' in s or "'" in s:
+        return html.escape(s, quote=True)
+    return s
 
 
 def _escaped(value: object) -> Markup:
@@ -47,7 +51,10 @@ def _escaped(value: object) -> Markup:
 
 
 def _text(value: object) -> str:
-    """A value as the templates write it: ``Markup`` as it is, anything else through :func:`esc`."""
+    """A value as the templates write it: ``Markup`` as it is, anything else through :func:`esc`
+    (an int's text has nothing to escape)."""
+    if type(value) is int:
+        return str(value)
     return value if isinstance(value, Markup) else esc(value)
 
 
@@ -73,8 +80,10 @@ def table_html(rows: list[dict], columns: list[tuple[str, str]], numeric=(), csv
     return Markup("".join(out))
 
 
+#: ``auto_reload=False``: the templates are package files, read once per process (a check of each
+#: template file's time stamp at every page, its include and its imports, cost ~40 us a page).
 _TEMPLATES = Environment(loader=PackageLoader("thermaliq.report", "templates"), autoescape=True,
-                         finalize=_escaped, keep_trailing_newline=True)
+                         finalize=_escaped, keep_trailing_newline=True, auto_reload=False)
 _TEMPLATES.globals["table_html"] = table_html    # parts.html: table
 #: The macros of ``templates/parts.html`` (section, table, notes, link, links, empty, severity,
 #: figure, kpis, listing, help); each returns ``Markup``.
