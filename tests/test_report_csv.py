@@ -64,3 +64,13 @@ def test_benchmark_band_help_and_footer(tmp_path):
     assert "DESIGN §" not in html
     assert "in progress when this page was rendered" in html
     assert ", running" not in html
+
+
+def test_percent_encoding_is_urllib_quote():
+    """``percent_encoded`` is ``urllib.parse.quote(text, safe="")`` on every byte value and UTF-8."""
+    from urllib.parse import quote
+
+    from thermaliq.report.csvlink import percent_encoded
+    text = "".join(chr(c) for c in range(256)) + "–±ö€😀 \r\n,\";%"
+    assert percent_encoded(text) == quote(text, safe="")
+    assert percent_encoded("") == ""

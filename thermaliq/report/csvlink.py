@@ -10,10 +10,11 @@ import io
 
 from markupsafe import Markup
 
-#: Byte (as a latin-1 character) -> itself or ``%XX``: :func:`urllib.parse.quote` with ``safe=""``
-#: (letters, digits and ``_.-~`` kept) as one ``str.translate``, ~30x faster on a table's CSV.
-_PERCENT = {b: chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else f"%{b:02X}"
-            for b in range(256)}
+#: Byte value 0..255 -> its character or ``%XX``: :func:`urllib.parse.quote` with ``safe=""``
+#: (letters, digits and ``_.-~`` kept) as a list lookup per UTF-8 byte, ~2x faster on a table's
+#: CSV than ``str.translate`` with the same mapping (itself ~30x faster than ``quote``).
+_PERCENT = [chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else f"%{b:02X}"
+            for b in range(256)]
 
 
 def cell_text(value: object) -> str:
@@ -28,8 +29,10 @@ def table_csv(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([cell_text(head) for _, head in columns])
-    for row in rows:
-        writer.writerow([cell_text(row.get(key, "")) for key, _ in columns])
+    keys = [key for key, _ in columns]
+    blanks = [""] * len(keys)   # row.get(key, "")
+    writer.writerows([[v if type(v) is str else cell_text(v) for v in map(row.get, keys, blanks)]
+                      for row in rows])
     return out.getvalue()
 
 
@@ -41,4 +44,5 @@ def csv_href(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 def percent_encoded(text: str) -> str:
     """``text`` as UTF-8, percent-encoded but for letters, digits and ``_.-~`` (exactly
     ``urllib.parse.quote(text, safe="")``)."""
-    return text.encode("utf-8").decode("latin-1").translate(_PERCENT)
+    percent = _PERCENT
+    return "".join([percent[b] for b in text.encode("utf-8")])
