@@ -17,9 +17,8 @@ from datetime import date
 import numpy as np
 import orjson
 import pandas as pd
-import plotly.io as pio
 
-from thermaliq.report.html import esc
+from thermaliq.report.html import esc, figure_json, json_safe, plotly_writes_orjson
 from thermaliq.report.quality import RepairCounts, completeness, local_label, local_text_ns
 from thermaliq.report.sankey import SankeyData, fmt_kwh
 
@@ -250,7 +249,8 @@ class QualityHeatmap:
                                tz=tz, minimum=minimum)
 
     def figure_json(self, rows: np.ndarray, *, tz: str, minimum: float) -> str:
-        """``plotly.io.to_json(self.figure(rows, ...), validate=False)``: the heatmap as JSON.
+        """``plotly.io.to_json(self.figure(rows, ...), validate=False)`` (as
+        :func:`~thermaliq.report.html.figure_json` writes it): the heatmap as JSON.
 
         A page of whole groups and consecutive days (the common case) joins the JSON of its cells,
         written once per facility view, into the JSON of the rest of the figure: the cells are
@@ -260,12 +260,12 @@ class QualityHeatmap:
         """
         block = self.counts.block(rows) if plotly_writes_orjson() else None
         if block is None or int(block[1][-1]) - int(block[1][0]) + 1 != len(block[1]):
-            return pio.to_json(self.figure(rows, tz=tz, minimum=minimum), validate=False)
+            return figure_json(self.figure(rows, tz=tz, minimum=minimum))
         first, second = block
         tags, days = self.counts.uniques
         j0, j1 = int(second[0]), int(second[-1]) + 1
-        text = pio.to_json(_heatmap_figure([tags[i] for i in first.tolist()], days[j0:j1], *_CELL_MARKS,
-                                           tz=tz, minimum=minimum), validate=False)
+        text = figure_json(_heatmap_figure([tags[i] for i in first.tolist()], days[j0:j1], *_CELL_MARKS,
+                                           tz=tz, minimum=minimum))
         for mark, cells in zip(_CELL_MARKS, self._json_cells()):
             grid = "[" + ",".join(["[" + ",".join(cells[i][j0:j1]) + "]" for i in first.tolist()]) + "]"
             text = text.replace(json_safe(orjson.dumps(mark).decode()), grid, 1)
@@ -288,24 +288,6 @@ class QualityHeatmap:
 #: Stand-ins for the heatmap's z, hover and text grids in the JSON of the rest of its figure:
 #: strings no cell, tag (escaped) or label can be, each written once before the replaced grid.
 _CELL_MARKS = ("<z>", "<customdata>", "<text>")
-#: Plotly's escaping of a JSON text from orjson (``plotly.io.json``): characters that could end
-#: a ``<script>`` element or a JavaScript string; each replaced on its own (one character).
-_JSON_SWAPS = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-
-
-def json_safe(text: str) -> str:
-    """JSON text escaped as :func:`plotly.io.to_json` escapes orjson's output."""
-    for unsafe, safe in _JSON_SWAPS:
-        if unsafe in text:
-            text = text.replace(unsafe, safe)
-    return text
-
-
-def plotly_writes_orjson() -> bool:
-    """Whether :func:`plotly.io.to_json` encodes with orjson (its default when installed)."""
-    return pio.json.config.default_engine in ("auto", "orjson")
-
-
 @functools.lru_cache(maxsize=1 << 12)
 def _day_label(day: str) -> str:
     """``YYYY-MM-DD`` as ``Mon DD`` (a heatmap column)."""
