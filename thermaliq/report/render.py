@@ -9,6 +9,7 @@ once as ``<reports>/plotly.min.js``; pages refer to it relatively and open offli
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from concurrent.futures import Executor
@@ -223,7 +224,14 @@ def facility_page(data: ReportData | PageView, facility: Facility, label: str, *
         subtitle=f"{facility.type}, {facility.timezone}; every efficiency is on the {basis} basis; energies in kWh",
         plotly_src="../plotly.min.js", nav=nav, kpis=memo["kpis"],
         flows=_sankey_section(view, facility, basis, f"{facility.name} {label}", stats),
-        trend_quality_alerts=memo["rest"], extra=extra, footer_text=footer_text, footer_notes=footer_notes)
+        trend_quality_alerts=memo["rest"], extra=extra, help=help_section(), footer_text=footer_text,
+        footer_notes=PARTS.notes(footer_notes))
+
+
+@functools.cache
+def help_section() -> Markup:
+    """The "Help" section closing every facility page (the ``help`` part of ``parts.html``)."""
+    return PARTS.section("Help", PARTS.help())
 
 
 def _nav(day: date | None, month: str, reports: set[str]) -> Markup:
