@@ -274,8 +274,11 @@ class QualityHeatmap:
     def _json_cells(self) -> list[list[list[str]]]:
         """The JSON of each cell of :meth:`_cells` (z, hover, text), as Plotly writes it (made once)."""
         if self._json is None:
-            self._json = [[[json_safe(orjson.dumps(v).decode()) for v in row] for row in cells]
-                          for cells in self._cells()]
+            zs, hover, text = self._cells()
+            known: dict[str, str] = {}   # hover and cell texts recur: each distinct one encoded once
+            self._json = [[_numbers_json(row) for row in zs],
+                          [[_text_json(v, known) for v in row] for row in hover],
+                          [[_text_json(v, known) for v in row] for row in text]]
         return self._json
 
     def _cells(self) -> tuple[list, list, list]:
@@ -283,6 +286,24 @@ class QualityHeatmap:
         if self._grid is None:
             self._grid = _heatmap_cells(self.counts.totals(), *self.counts.uniques)
         return self._grid
+
+
+def _numbers_json(values: list) -> list[str]:
+    """The JSON of each of ``values`` (floats or None, as orjson writes them); one orjson call
+    for the list, split at its commas (no number or null holds one)."""
+    if not all(v is None or type(v) is float for v in values):
+        return [json_safe(orjson.dumps(v).decode()) for v in values]
+    return orjson.dumps(values).decode()[1:-1].split(",") if values else []
+
+
+def _text_json(value, known: dict[str, str]) -> str:
+    """The JSON of a cell's text as Plotly writes it (:func:`json_safe` of orjson's), looked up in
+    ``known`` (text -> JSON) and added to it."""
+    if type(value) is not str:
+        return json_safe(orjson.dumps(value).decode())
+    if value not in known:
+        known[value] = json_safe(orjson.dumps(value).decode())
+    return known[value]
 
 
 #: Stand-ins for the heatmap's z, hover and text grids in the JSON of the rest of its figure:
