@@ -346,8 +346,12 @@ def _day_pages(view: FacilityView, facility: Facility, days: list[date], names: 
     with the latest page)."""
     tz = facility.timezone
     paths, latest = [], {}
+    after, midnight = None, None   # the day after the previous one and its start
     for d in days:
-        data = view.period(local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), trailing_days)
+        start = midnight if d == after else local_midnight(d, tz)
+        after = d + timedelta(days=1)
+        midnight = local_midnight(after, tz)
+        data = view.period(start, midnight, trailing_days)
         html = facility_page(data, facility, f"day {d:%Y-%m-%d}", nav=_nav(d, month_key(d), names), stats=stats,
                              memo=latest if d == end else None)
         paths.append(write_atomic(out_dir / f"{d:%Y-%m-%d}.html", html))
