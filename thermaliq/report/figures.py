@@ -10,6 +10,7 @@ is HTML-escaped: Plotly renders a subset of HTML in labels, so an unescaped ``<a
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Mapping
 from datetime import date
@@ -229,6 +230,7 @@ class QualityHeatmap:
         self.counts = counts
         self._grid: tuple[list, list, list] | None = None
         self._json: list[list[list[str]]] | None = None
+        self._rows: list[list[tuple[str, list[int]]]] | None = None
 
     def figure(self, rows: np.ndarray, *, tz: str, minimum: float) -> dict:
         """``quality_heatmap(counts.totals(rows), tz=tz, minimum=minimum)`` (``rows``: distinct
@@ -266,10 +268,20 @@ class QualityHeatmap:
         j0, j1 = int(second[0]), int(second[-1]) + 1
         text = figure_json(_heatmap_figure([tags[i] for i in first.tolist()], days[j0:j1], *_CELL_MARKS,
                                            tz=tz, minimum=minimum))
-        for mark, cells in zip(_CELL_MARKS, self._json_cells()):
-            grid = "[" + ",".join(["[" + ",".join(cells[i][j0:j1]) + "]" for i in first.tolist()]) + "]"
+        for mark, rows_json in zip(_CELL_MARKS, self._json_rows()):
+            grid = "[[" + "],[".join([full[at[j0]:at[j1] - 1] for full, at in
+                                      (rows_json[i] for i in first.tolist())]) + "]]"
             text = text.replace(json_safe(orjson.dumps(mark).decode()), grid, 1)
         return text
+
+    def _json_rows(self) -> list[list[tuple[str, list[int]]]]:
+        """Per grid (z, hover, text) and tag: its cells' JSON joined by commas, and where each
+        cell starts in that text (one more: the text's length + 1), so that the cells of days
+        ``j0 .. j1 - 1`` are ``text[at[j0]:at[j1] - 1]`` (made once)."""
+        if self._rows is None:
+            self._rows = [[(",".join(row), list(itertools.accumulate((len(c) + 1 for c in row), initial=0)))
+                           for row in cells] for cells in self._json_cells()]
+        return self._rows
 
     def _json_cells(self) -> list[list[list[str]]]:
         """The JSON of each cell of :meth:`_cells` (z, hover, text), as Plotly writes it (made once)."""
