@@ -321,6 +321,8 @@ def _text_json(value, known: dict[str, str]) -> str:
 #: Stand-ins for the heatmap's z, hover and text grids in the JSON of the rest of its figure:
 #: strings no cell, tag (escaped) or label can be, each written once before the replaced grid.
 _CELL_MARKS = ("<z>", "<customdata>", "<text>")
+
+
 @functools.lru_cache(maxsize=1 << 12)
 def _day_label(day: str) -> str:
     """``YYYY-MM-DD`` as ``Mon DD`` (a heatmap column)."""

@@ -149,7 +149,7 @@ def figure_json(fig: dict) -> str:
         trace.pop("uid", None)      # as plotly.io.to_json (remove_uids)
     try:
         text = orjson.dumps(fig, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode("utf8")
-    except TypeError:   # e.g. a date or a Decimal: Plotly cleans the figure and encodes it again
+    except TypeError:   # e.g. a Decimal: Plotly cleans the figure and encodes it again
         return pio.to_json(fig, validate=False)
     return json_safe(text)
 
