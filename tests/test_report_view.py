@@ -17,15 +17,12 @@ import pytest
 
 from tests.test_report import TZ, connect, make_facility, make_relations
 from thermaliq.periods import local_midnight
-from thermaliq.physics.balance import STATUS_OK
-from thermaliq.quality.alerts import trailing_mean_of
 from thermaliq.report.data import load_facility_period
 from thermaliq.report.figures import quality_heatmap
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
 from thermaliq.report.render import facility_page
 from thermaliq.report.quality import totals_by_key
-from thermaliq.report.view import (DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of,
-                                   efficiency_reference_mean)
+from thermaliq.report.view import DAY_COLUMNS, STREAM_COLUMNS, FacilityView, columns_of
 
 PERIODS = [(date(2026, 11, 1), 1), (date(2026, 11, 18), 1), (date(2026, 11, 30), 1),
            (date(2026, 11, 3), 7), (date(2026, 11, 1), 30)]
@@ -136,23 +133,6 @@ def test_quality_heatmap_of_rows_cutting_a_group(loaded):
     assert counts.block(whole) is not None
     assert facility.quality_heatmap.figure(whole, tz=TZ, minimum=0.9) == quality_heatmap(
         counts.totals(whole), tz=TZ, minimum=0.9)
-
-
-def test_trailing_mean_equals_the_alert_reference():
-    """The view's trailing mean is ``alerts.trailing_mean_of`` bit for bit: hand-worked days, and
-    random ones (short, unusable days, equal values, large and small magnitudes)."""
-    ok, bad = STATUS_OK, "no_data"
-    eff = np.array([80.0, 82.0, 84.0, 86.0, 90.0])
-    got = efficiency_reference_mean(eff, np.array([ok, ok, ok, bad, ok], dtype=object))
-    assert np.isnan(got[:3]).all() and got[3] == 82.0 and got[4] == 82.0   # (80 + 82 + 84) / 3, day 4 unusable
-    rng = np.random.default_rng(7)
-    for n in list(range(0, 12)) + [31, 62, 400]:
-        for scale in (1.0, 1e-3, 1e6):
-            values = rng.normal(85, 5, n) * scale
-            status = rng.choice(np.array([ok, bad], dtype=object), n, p=[0.85, 0.15])
-            for v in (values, np.full(n, 80.0)):
-                expected = trailing_mean_of(v, status)
-                assert np.array_equal(efficiency_reference_mean(v, status), expected, equal_nan=True), (n, scale)
 
 
 @pytest.mark.parametrize("first,days", PERIODS)

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from pandas._libs.window.aggregations import roll_mean
 
 from thermaliq.physics.balance import STATUS_OK
+from thermaliq.quality.alerts import trailing_mean_of
 from thermaliq.report.data import NAT_NS, ReportData, instants_ns, utc_instant
 from thermaliq.report.figures import QualityHeatmap
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
@@ -300,7 +300,7 @@ class PageView:
             # a missing or repeated day start: trailing_mean's own de-duplication decides
             return columns_of(daily_results(self.data())[list(DAY_COLUMNS)])
         out = {c: t.col(c, rows) for c in DAY_COLUMNS if c != "efficiency_mean_percent"}
-        out["efficiency_mean_percent"] = efficiency_reference_mean(out["efficiency_percent"],
+        out["efficiency_mean_percent"] = trailing_mean_of(out["efficiency_percent"],
                                                                    t.col("status", rows))
         return out
 
@@ -336,27 +336,6 @@ def _instant(value) -> pd.Timestamp:
     if isinstance(value, (int, np.integer)):
         return pd.NaT if value == NAT_NS else pd.Timestamp(int(value), tz="UTC")
     return pd.Timestamp(value)
-
-
-#: :func:`thermaliq.quality.alerts.trailing_mean_of`'s window: the up to 7 preceding days, at least 3 [days]
-TRAILING_DAYS, TRAILING_MIN_DAYS = 7, 3
-
-
-def efficiency_reference_mean(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """:func:`thermaliq.quality.alerts.trailing_mean_of` (the mean efficiency of the up to 7
-    preceding usable days of each day [%]) without the pandas objects around the computation.
-
-    ``Series.rolling(7, min_periods=3).mean().shift(1)`` costs ~0.2 ms a page in pandas' wrappers;
-    this calls the same compiled rolling mean (the same online sum, so the same bits) on the same
-    window bounds (the 7 rows up to each row) and shifts by one row (the tests compare the two).
-    """
-    usable = np.where(np.asarray(status == STATUS_OK, dtype=bool), np.asarray(efficiency_percent, dtype="float64"),
-                      np.nan)
-    out = np.full(len(usable), np.nan)
-    if len(usable) > 1:
-        end = np.arange(1, len(usable), dtype="int64")
-        out[1:] = roll_mean(usable[:-1], np.maximum(end - TRAILING_DAYS, 0), end, TRAILING_MIN_DAYS)
-    return out
 
 
 def balance_energies(streams: Mapping[str, list]) -> list[float]:
