@@ -253,8 +253,8 @@ def _spy_fast_lane(monkeypatch) -> list[bool]:
 
     taken, real = [], ingest_arrow.store_new_days
 
-    def spy(*args):
-        taken.append(real(*args))
+    def spy(*args, **kwargs):
+        taken.append(real(*args, **kwargs))
         return taken[-1]
 
     monkeypatch.setattr(ingest_arrow, "store_new_days", spy)
@@ -372,3 +372,32 @@ def test_local_days_of_instants_across_the_fall_back_day():
     days, day_of_row = _local_days(ts, CHI)
     assert days == [date(2024, 11, 2), date(2024, 11, 3), date(2024, 11, 4)]
     assert day_of_row.tolist() == [1, 0, 2, 1, 1]
+
+
+def test_tag_index_is_hashed_once_per_chunk_and_gives_the_fast_lanes_codes(tmp_path):
+    """Hand-worked: tags FT-101, PT-201, FT-101, missing, PT-201 give the distinct tags
+    [FT-101, PT-201, None] in order of first appearance and the positions [0, 1, 0, 2, 1]; a
+    chunk keeps its index until its readings are replaced. The fast lane given the chunk's index
+    writes the very bytes it writes when it hashes the tag column itself."""
+    import pyarrow as pa
+    from thermaliq.pipeline import ingest_arrow
+    from thermaliq.sources import readers
+
+    distinct, idx = readers.tag_index(pa.chunked_array([["FT-101", "PT-201"],
+                                                        ["FT-101", None, "PT-201"]]))
+    assert distinct == ["FT-101", "PT-201", None]
+    assert idx.tolist() == [0, 1, 0, 2, 1]
+
+    home, fac = _home(tmp_path / "h", Z_CSV)
+    chunk = next(iter(ReadingsStream(home.root / "inbox" / FID / "readings.csv", tz=CHI,
+                                     source="readings.csv")))
+    assert chunk.tag_index() is chunk.tag_index()                  # built once, kept
+    assert chunk.tag_index()[0] == ["PT-201", "FT-101"]
+    files = {}
+    for name, given in (("given", chunk.tag_index), ("hashed", None)):
+        lake_dir = tmp_path / name / "lake"
+        summary = ingest.IngestSummary(FID)
+        assert ingest_arrow.store_new_days(lake_dir, fac, chunk.table, NOW, summary, None, given)
+        files[name] = {str(p.relative_to(lake_dir)): p.read_bytes()
+                       for p in sorted((lake_dir / "readings").rglob("*.parquet"))}
+    assert len(files["given"]) == 2 and files["given"] == files["hashed"]

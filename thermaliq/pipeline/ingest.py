@@ -275,6 +275,8 @@ def _hold_last_day(chunk, held, tz: str, limit: int):
 
     if chunk.table is None:
         return chunk, held
+    if held is None and (chunk.table.num_rows == 0 or chunk.last):
+        return chunk, None          # as it is (its tag index, if built, is kept)
     table = chunk.table if held is None else pa.concat_tables([held.table, chunk.table])
     if table.num_rows == 0 or chunk.last:
         return readers.ReadResult(None, chunk.rejects, table=table), None
@@ -297,7 +299,7 @@ def _unconfigured_counts(chunk, configured: frozenset[str]) -> pd.Series | None:
     """Readings per tag of a chunk whose tag no stream uses; None when there are none (an Arrow
     chunk stays Arrow unless it holds such tags)."""
     if chunk.table is not None:
-        distinct = chunk.table.column("tag").unique().to_pylist()
+        distinct, _ = chunk.tag_index()     # hashed once: the fast lane takes the codes too
         if all(t is None or t in configured for t in distinct):
             return None
     tags = chunk.readings["tag"].dropna()
@@ -386,7 +388,8 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
     straight from its Arrow form (:func:`thermaliq.pipeline.ingest_arrow.store_new_days`, same files).
     """
     if result.table is not None and ingest_arrow.store_new_days(home.lake, facility, result.table,
-                                                               now, summary, touched):
+                                                               now, summary, touched,
+                                                               result.tag_index):
         summary.readings_read += len(result)
         quarantine.add(_with_time(result.rejects, now))
         return

@@ -11,6 +11,8 @@ left alone (``False``) for the general path, which names every problem.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
@@ -28,20 +30,26 @@ _EPOCH = date(1970, 1, 1)
 
 
 def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timestamp,
-                   summary, touched: set | None = None) -> bool:
+                   summary, touched: set | None = None,
+                   tag_index: Callable[[], tuple[list, np.ndarray]] | None = None) -> bool:
     """Write the readings of ``table`` (the Arrow form of :class:`thermaliq.sources.readers.ReadResult`)
     as new local-day partitions when cleaning would change nothing; return whether it did.
 
     On ``False`` nothing was written and the caller takes the general path. The facility lock
     is held from the check that the days are new to the last write. ``touched``, when given,
-    receives the local days looked up in the lake.
+    receives the local days looked up in the lake. ``tag_index``, when given, returns
+    :func:`thermaliq.sources.readers.tag_index` of ``table["tag"]`` (the chunk's, already built
+    when the caller looked for unconfigured tags): the tag column is then not hashed again.
     """
     n = table.num_rows
     if n == 0 or table["unit"].null_count != n:      # units to check or convert: general path
         return False
+    if tag_index is None:
+        from thermaliq.sources import readers  # (its import loads DuckDB: only when reading)
+        tag_index = functools.partial(readers.tag_index, table["tag"])
     specs = facility.tag_specs()
     tag_names = list(specs)
-    code = _tag_codes(table["tag"], tag_names)
+    code = _tag_codes(*tag_index(), tag_names)
     if code is None:
         return False
     ts = table["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
@@ -109,15 +117,14 @@ def _repeats(code: np.ndarray, ts: np.ndarray) -> bool:
     return bool(((code[1:] == code[:-1]) & (ts[1:] == ts[:-1])).any())
 
 
-def _tag_codes(tags: pa.ChunkedArray, tag_names: list[str]) -> np.ndarray | None:
-    """Position of each row's tag in ``tag_names`` (the configured tags); None if a tag is not
-    configured."""
-    enc = pc.dictionary_encode(tags.combine_chunks())
+def _tag_codes(distinct: list, indices: np.ndarray, tag_names: list[str]) -> np.ndarray | None:
+    """Position of each row's tag in ``tag_names`` (the configured tags), from the rows' tag
+    index (``distinct`` tags, each row's ``indices`` into them); None if a tag is not configured
+    (or missing)."""
     index = {t: i for i, t in enumerate(tag_names)}
-    seen = enc.dictionary.to_pylist()
-    if any(t not in index for t in seen):
+    if any(t not in index for t in distinct):
         return None
-    return np.array([index[t] for t in seen], dtype=np.int64)[enc.indices.to_numpy()]
+    return np.array([index[t] for t in distinct], dtype=np.int64)[indices]
 
 
 def _all_plain(code: np.ndarray, ts: np.ndarray, values: np.ndarray, lo_of: np.ndarray,

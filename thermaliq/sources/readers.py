@@ -72,6 +72,7 @@ class ReadResult:
         self._readings, self.table = readings, table
         self.rejects, self.notes = rejects, [] if notes is None else notes
         self.last = False      # set by ReadingsStream on the file's last chunk
+        self._tag_index: tuple[list, np.ndarray] | None = None
 
     @property
     def readings(self) -> pd.DataFrame:
@@ -81,11 +82,26 @@ class ReadResult:
 
     @readings.setter
     def readings(self, frame: pd.DataFrame) -> None:
-        self._readings, self.table = frame, None
+        self._readings, self.table, self._tag_index = frame, None, None
+
+    def tag_index(self) -> tuple[list, np.ndarray]:
+        """:func:`tag_index` of the Arrow readings, hashed on first use and kept (the ingest's
+        check for tags no stream uses and its fast lane both need it)."""
+        if self._tag_index is None:
+            self._tag_index = tag_index(self.table.column("tag"))
+        return self._tag_index
 
     def __len__(self) -> int:
         """Number of readings [rows]."""
         return len(self._readings) if self._readings is not None else self.table.num_rows
+
+
+def tag_index(tags: pa.ChunkedArray | pa.Array) -> tuple[list, np.ndarray]:
+    """The distinct values of a tag column in order of first appearance (``None`` for a missing
+    tag) and each row's position among them (``int32``): one hash of the column."""
+    enc = pc.dictionary_encode(tags.combine_chunks() if isinstance(tags, pa.ChunkedArray) else tags,
+                               null_encoding="encode")
+    return enc.dictionary.to_pylist(), enc.indices.to_numpy()
 
 
 def empty_raw_readings() -> pd.DataFrame:
@@ -462,4 +478,4 @@ def read_readings_files(paths: Iterable[str | Path], tz: str, format: str | None
 
 
 __all__ = ["ReadResult", "ReadingsStream", "read_readings_file", "batch_rows_setting", "read_readings_files",
-           "empty_raw_readings", "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]
+           "tag_index", "empty_raw_readings", "empty_rejects", "READING_COLUMNS", "REJECT_COLUMNS"]
