@@ -254,6 +254,33 @@ def test_iso_timestamps_are_told_from_their_first_bytes():
         assert not regional._digits_first(pa.array(texts, pa.string()))
 
 
+@pytest.mark.parametrize("width", [3, 4, 20])
+def test_first_bytes_of_texts_of_one_length_read_as_of_any_length(width):
+    """Texts all of one length are read as rows of a view of the column's bytes, others byte
+    by byte: both give, for every text, whether it begins with three ASCII digits, as Python
+    tells it; here for every position of a bad byte among the first three, in the first,
+    a middle and the last text, of plain, sliced and large-string columns."""
+    import pyarrow as pa
+
+    from thermaliq.sources import regional
+
+    good = "2026-11-10T00:00:00Z"[:width].ljust(width, "0")
+    for row in (0, 3, 6):
+        for pos in range(3):
+            for bad in (" ", "-", "a", "/", ":"):
+                texts = [good] * 7
+                texts[row] = good[:pos] + bad + good[pos + 1:]
+                expected = all(t[:3].isascii() and t[:3].isdigit() for t in texts)
+                assert not expected
+                for column in (pa.array(texts), pa.array(texts, pa.large_string()),
+                               pa.array(["x"] + texts + ["y"]).slice(1, 7)):
+                    assert regional._digits_first(column) == expected
+                    uneven = pa.array(texts + [good + "0"])       # two lengths: byte by byte
+                    assert regional._digits_first(uneven) == expected
+        assert regional._digits_first(pa.array([good] * 7))
+        assert regional._digits_first(pa.array(["x"] + [good] * 7).slice(1))
+
+
 def _boiler_home(tmp_path, text: str, **config_changes):
     home = Home(tmp_path)
     config = constant_boiler_config(timezone=TZ)

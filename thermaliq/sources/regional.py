@@ -134,10 +134,23 @@ def _digits_first(stamps: pa.Array, n: int = 3) -> bool:
     offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(stamps.type)
                             else np.int32)[stamps.offset:stamps.offset + len(stamps) + 1]
     starts = offsets[:-1]
-    if (offsets[1:] - starts < n).any():
+    lengths = offsets[1:] - starts
+    if (lengths < n).any():
         return False
     data = np.frombuffer(data_buf, dtype=np.uint8)
-    return all(((data[starts + k] >= 0x30) & (data[starts + k] <= 0x39)).all() for k in range(n))
+    width = int(lengths[0])
+    if (lengths == width).all():    # one form (``...Z`` instants): byte k of each text is a view
+        texts = data[starts[0]:starts[0] + width * len(lengths)].reshape(-1, width)
+        columns = (texts[:, k] for k in range(n))
+    else:
+        columns = (data[starts + k] for k in range(n))
+    return all(_ascii_digits(c) for c in columns)
+
+
+def _ascii_digits(codes: np.ndarray) -> bool:
+    """Whether every byte of ``codes`` is an ASCII digit (``code - 0x30`` wraps around below
+    ``0``, so one comparison tells)."""
+    return bool((np.subtract(codes, 0x30, dtype=np.uint8) < 10).all())
 
 
 def _iso_times(column: pa.Array, formats: tuple[str, ...]) -> pa.Array:
