@@ -336,3 +336,36 @@ def test_z_stamps_the_fast_parse_cannot_vouch_for_go_through_sql(tmp_path, stamp
     else:
         assert r.readings["value"].tolist() == [1.0]
         assert list(zip(r.rejects["row"], r.rejects["reason"])) == [(2, reason)]
+
+
+def test_ascii_header_line_is_the_decoded_ones():
+    """The header sniffing's ASCII shortcut (bytes, no decoding of the whole MiB) gives the first
+    line, or None for white space only, that decoding the bytes gives (``str.isspace``,
+    ``str.splitlines`` line breaks), for every ASCII character alone, repeated, between others
+    and before a line; a non-ASCII head takes the decoding path."""
+    from thermaliq.sources import file_io
+
+    for code in range(128):
+        c = bytes([code])
+        for head in (c, c * 3, b"ts,tag" + c + b"value\nx", c + b"ts;v\n", b" " + c + b"\t\n"):
+            expected = file_io.decoded_header_line(head)
+            assert file_io.header_line(head) == expected, head
+            assert file_io.header_line(memoryview(bytearray(head))) == expected, head
+    assert file_io.header_line(b"") == (None, "utf8")
+    assert file_io.header_line("\ufeffts;wert\n".encode()) == ("ts;wert", "utf8")
+    assert file_io.header_line("ts;W\xe4rme\n".encode("cp1252")) == ("ts;W\xe4rme", "cp1252")
+
+
+def test_header_sniffing_reuses_its_buffer_without_leftovers(tmp_path):
+    """A file of white space read after a longer file (its bytes still in the reused buffer
+    beyond the short file's end) is still an empty file; a file longer than the head is
+    sniffed from its first MiB."""
+    from thermaliq.sources import file_io
+
+    long = tmp_path / "long.csv"
+    long.write_text("timestamp;tag;value\n" + "2024-01-01T00:00:00Z;A;1\n" * 60_000)
+    blank = tmp_path / "blank.csv"
+    blank.write_text(" \n\n")
+    assert file_io.RecordBatches(long, "long.csv").delimiter == ";"
+    with pytest.raises(DataError, match="empty file"):
+        file_io.RecordBatches(blank, "blank.csv")
