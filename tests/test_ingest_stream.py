@@ -401,3 +401,26 @@ def test_tag_index_is_hashed_once_per_chunk_and_gives_the_fast_lanes_codes(tmp_p
         files[name] = {str(p.relative_to(lake_dir)): p.read_bytes()
                        for p in sorted((lake_dir / "readings").rglob("*.parquet"))}
     assert len(files["given"]) == 2 and files["given"] == files["hashed"]
+
+
+@pytest.mark.parametrize("extra_ns, plain", [(0, True), (1, False), (999, False), (1000, True),
+                                             (-10**18, False), (10**18, False)])
+def test_plain_times_checked_on_distinct_instants_as_on_every_row(extra_ns, plain):
+    """The fast lane checks the times of a chunk's distinct instants (pandas.factorize), each
+    once: the answer is the one of every row (earliest, latest, sub-µs precision), here for a
+    day of 15-minute instants of two tags with one row moved by ``extra_ns``."""
+    import numpy as np
+
+    from thermaliq.pipeline import ingest_arrow
+
+    base = pd.date_range("2024-06-01", periods=96, freq="15min", tz="UTC").as_unit("ns").asi8
+    ts = np.repeat(base, 2)
+    ts[7] += extra_ns
+    code, values = np.tile([0, 1], 96), np.full(192, 5.0)
+    lo, hi = np.array([0.0, 0.0]), np.array([10.0, 10.0])
+    inverse, instants = pd.factorize(ts)
+    assert len(instants) == 96 + (extra_ns != 0)
+    by_rows = ingest_arrow._all_plain(code, ts, values, lo, hi, NOW)
+    assert ingest_arrow._all_plain(code, instants, values, lo, hi, NOW) == by_rows == plain
+    assert ingest_arrow._local_days_of(instants, inverse, CHI)[1].tolist() == \
+        ingest_arrow._local_days(ts, CHI)[1].tolist()

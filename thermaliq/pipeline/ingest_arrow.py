@@ -55,10 +55,11 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
     ts = table["ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     values = table["value"].to_numpy(zero_copy_only=False)
     units, lo_of, hi_of = cleaning.tag_limits(specs)
-    if not _all_plain(code, ts, values, lo_of, hi_of, now):
+    inverse, instants = pd.factorize(ts)             # distinct instants (hashing, no sort)
+    if not _all_plain(code, instants, values, lo_of, hi_of, now):
         return False
     units = list(units)
-    days, day_of_row = _local_days(ts, facility.timezone)
+    days, day_of_row = _local_days_of(instants, inverse, facility.timezone)
     rank = np.argsort(np.argsort(np.array(tag_names, dtype=object)))  # code -> position by name
     order = _tag_time_order(rank[code], ts)          # the stored order: tag, then ts
     if _repeats(code[order], ts[order]):             # duplicates or conflicts: general path
@@ -127,12 +128,17 @@ def _tag_codes(distinct: list, indices: np.ndarray, tag_names: list[str]) -> np.
     return np.array([index[t] for t in distinct], dtype=np.int64)[indices]
 
 
-def _all_plain(code: np.ndarray, ts: np.ndarray, values: np.ndarray, lo_of: np.ndarray,
+def _all_plain(code: np.ndarray, instants: np.ndarray, values: np.ndarray, lo_of: np.ndarray,
                hi_of: np.ndarray, now: pd.Timestamp) -> bool:
     """Whether no reading would be rejected or changed by the ingest's checks of single
-    readings (times, ranges); duplicates are looked for by the caller."""
+    readings (times, ranges); duplicates are looked for by the caller.
+
+    ``instants`` are the rows' instants [ns since epoch, UTC], each distinct one once (a day
+    file repeats each one per tag): the earliest, the latest and any below 1 µs are theirs.
+    """
     latest = (pd.Timestamp(now).tz_convert("UTC") + cleaning.FUTURE_SLACK).value
-    if ts.min() < cleaning.EARLIEST_TS.value or ts.max() > latest or (ts % 1000).any():
+    if instants.min() < cleaning.EARLIEST_TS.value or instants.max() > latest \
+            or (instants % 1000).any():
         return False                                  # implausible times; sub-µs precision
     return bool(np.isfinite(values).all() and ((values >= lo_of[code]) & (values <= hi_of[code])).all())
 
@@ -141,6 +147,12 @@ def _local_days(ts: np.ndarray, tz: str) -> tuple[list[date], np.ndarray]:
     """The sorted local dates of the instants ``ts`` [ns since epoch, UTC] and each row's index
     into them; the zone's offsets are looked up once per distinct instant, not per row."""
     inverse, uniq = pd.factorize(ts)                 # hashing: no sort of every row
+    return _local_days_of(uniq, inverse, tz)
+
+
+def _local_days_of(uniq: np.ndarray, inverse: np.ndarray, tz: str) -> tuple[list[date], np.ndarray]:
+    """:func:`_local_days` of rows given as their distinct instants ``uniq`` [ns since epoch,
+    UTC] and each row's index ``inverse`` into them (``pandas.factorize``)."""
     local = pd.DatetimeIndex(uniq.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
     day_num = local.tz_localize(None).asi8 // _NS_PER_DAY
     distinct, pos = np.unique(day_num, return_inverse=True)
