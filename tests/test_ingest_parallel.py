@@ -240,3 +240,31 @@ def test_a_fleet_in_one_call_gives_each_facility_its_serial_lake_and_a_failure_i
         got["BOILER-3"].result()
     assert _lake_files(fleet) == _lake_files(serial)
     assert not list((fleet.lake / "_scratch").iterdir())
+
+
+def test_prepare_jobs_take_no_lock_on_their_scratch_lakes_and_write_the_locked_files(tmp_path):
+    """A file's scratch lake is its prepare job's alone: no facility lock file is made there,
+    and its partitions and quarantine files are the bytes ``ingest_file`` writes under the lock
+    into a lake of its own, for each of the files (clean days, conflicts, a non-numeric value
+    and an unconfigured tag, an unreadable file)."""
+    inbox = _inbox(tmp_path, FILES)
+    home = _home(tmp_path / "home", inbox)
+    facility = _facility(home)
+    plan = ingest_many.ingest_files_or_plan(str(home.root), facility, False, NOW, None)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    prepared = ingest_many.ingest_prepare_files(str(home.root), facility,
+                                                ingest_many.FileBatch(plan.files), NOW, None,
+                                                str(scratch))
+    assert [p.kind for p in prepared.files] == [ingest_many.PREPARED] * len(FILES)
+    quarantined = 0
+    for p in prepared.files:
+        own = Home(Path(p.scratch).parent)
+        assert own.lake == Path(p.scratch) and not (own.lake / "_locks").exists()
+        locked = Home(tmp_path / "locked" / own.root.name)
+        ingest.ingest_file(locked, facility, Path(p.file.path), p.file.rel, NOW,
+                           ingest.IngestSummary(FID), 1_000_000)
+        assert (locked.lake / "_locks").exists()
+        assert _lake_files(own) == _lake_files(locked) and _lake_files(own)
+        quarantined += any(name.startswith("quarantine") for name in _lake_files(own))
+    assert quarantined == 2

@@ -10,6 +10,7 @@ side by side in worker processes and merges them in that order, with the same la
 """
 from __future__ import annotations
 
+import contextlib
 import glob as globlib
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -201,7 +202,7 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
 
 def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Timestamp,
                 summary: IngestSummary, batch_rows: int, touched: set | None = None,
-                parallel: bool = True) -> tuple[int, int]:
+                parallel: bool = True, private: bool = False) -> tuple[int, int]:
     """Stream one file into the lake chunk by chunk; return (raw readings, reader rejects) [rows].
 
     The readings of a chunk's last local day wait for the next chunk (at most ``batch_rows`` of
@@ -212,6 +213,11 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     ``touched``, when given, receives every local day whose partition the file's readings were
     checked or merged against (:mod:`thermaliq.pipeline.ingest_many` relies on it).
 
+    ``private``: the lake is this call's alone (a prepare job's scratch lake in
+    :mod:`thermaliq.pipeline.ingest_many`, which nothing else reads or writes until the job has
+    returned), so no facility lock is taken on it (on a new lake, creating, taking and removing
+    the lock file cost ~1 ms of a day file's ~20).
+
     A file that cannot be read at all is quarantined as a whole (one reject, row 0, with the
     reason) and listed in ``summary.file_errors``; the other files go on. A file that breaks off
     after its first chunk (a corrupt gzip tail) keeps the chunks stored before and is
@@ -219,7 +225,7 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
     """
     from thermaliq.sources import bulk, readers
 
-    quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows)
+    quarantine = _Quarantine(home, facility, now, summary, flush_rows=batch_rows, private=private)
     rows = rejected = 0
     notes: list[str] = []
     unconfigured = None                      # readings per tag no stream uses [rows]
@@ -242,10 +248,10 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
                         unconfigured.add(counts, fill_value=0)
                 chunk, held = _hold_last_day(chunk, held, facility.timezone, batch_rows)
                 if len(chunk) or len(chunk.rejects):
-                    _store_chunk(home, facility, chunk, now, summary, quarantine, touched)
+                    _store_chunk(home, facility, chunk, now, summary, quarantine, touched, private)
         finally:   # a file that breaks off keeps the readings read before, held ones included
             if held is not None:
-                _store_chunk(home, facility, held, now, summary, quarantine, touched)
+                _store_chunk(home, facility, held, now, summary, quarantine, touched, private)
         if unconfigured is not None:
             summary.unconfigured += int(unconfigured.sum())
             notes = stream.notes + unconfigured_note(rel, unconfigured)
@@ -356,8 +362,9 @@ class _Quarantine:
     and at the end of the file (few rejects: one quarantine file per source file, as before)."""
 
     def __init__(self, home: Home, facility: Facility, now: pd.Timestamp, summary: IngestSummary,
-                 flush_rows: int):
+                 flush_rows: int, private: bool = False):
         self.home, self.facility, self.now, self.summary = home, facility, now, summary
+        self.private = private             # the lake is the caller's alone: no lock (ingest_file)
         self.flush_rows, self.parts, self.rows = flush_rows, [], 0
         self.reasons: dict[str, int] = {}   # rejected rows of the file per reason
 
@@ -374,14 +381,14 @@ class _Quarantine:
         if not self.parts:
             return
         rejects = pd.concat(self.parts, ignore_index=True)
-        with lake.facility_lock(self.home.lake, self.facility.facility_id):
+        with _write_lock(self.home, self.facility.facility_id, self.private):
             lake.write_quarantine(self.home.lake, self.facility.facility_id, rejects)
         self.summary.rejected += len(rejects)
         self.parts, self.rows = [], 0
 
 
 def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summary: IngestSummary,
-                 quarantine: _Quarantine, touched: set | None = None) -> None:
+                 quarantine: _Quarantine, touched: set | None = None, private: bool = False) -> None:
     """Clean one chunk of raw readings and merge it into its local days; buffer its rejects.
 
     A chunk that cleaning would leave as it is, of days the lake does not hold yet, is written
@@ -389,7 +396,7 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
     """
     if result.table is not None and ingest_arrow.store_new_days(home.lake, facility, result.table,
                                                                now, summary, touched,
-                                                               result.tag_index):
+                                                               result.tag_index, private):
         summary.readings_read += len(result)
         quarantine.add(_with_time(result.rejects, now))
         return
@@ -397,10 +404,15 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
     summary.readings_read += len(raw)
     raw, implausible = cleaning.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
     rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
-    with lake.facility_lock(home.lake, facility.facility_id):
+    with _write_lock(home, facility.facility_id, private):
         rejects += _merge_days(home, facility, raw, now, summary, touched)
     for r in rejects:
         quarantine.add(r)
+
+
+def _write_lock(home: Home, facility_id: str, private: bool):
+    """The facility's write lock on ``home``'s lake; none on a private lake (:func:`ingest_file`)."""
+    return contextlib.nullcontext() if private else lake.facility_lock(home.lake, facility_id)
 
 
 def _whole_file_reject(source: str, exc: DataError):

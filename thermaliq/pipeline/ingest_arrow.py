@@ -11,6 +11,7 @@ left alone (``False``) for the general path, which names every problem.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,8 @@ _EPOCH = date(1970, 1, 1)
 
 def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timestamp,
                    summary, touched: set | None = None,
-                   tag_index: Callable[[], tuple[list, np.ndarray]] | None = None) -> bool:
+                   tag_index: Callable[[], tuple[list, np.ndarray]] | None = None,
+                   private: bool = False) -> bool:
     """Write the readings of ``table`` (the Arrow form of :class:`thermaliq.sources.readers.ReadResult`)
     as new local-day partitions when cleaning would change nothing; return whether it did.
 
@@ -40,6 +42,7 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
     receives the local days looked up in the lake. ``tag_index``, when given, returns
     :func:`thermaliq.sources.readers.tag_index` of ``table["tag"]`` (the chunk's, already built
     when the caller looked for unconfigured tags): the tag column is then not hashed again.
+    ``private``: the lake is the caller's alone (a prepare job's scratch lake), no lock is taken.
     """
     n = table.num_rows
     if n == 0 or table["unit"].null_count != n:      # units to check or convert: general path
@@ -66,7 +69,7 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
         return False
     if touched is not None:
         touched.update(days)
-    with lake.facility_lock(lake_dir, facility.facility_id):
+    with contextlib.nullcontext() if private else lake.facility_lock(lake_dir, facility.facility_id):
         if any(lake.readings_partition(lake_dir, facility.facility_id, d).exists() for d in days):
             return False                             # a merge with stored readings: general path
         by_day = order[np.argsort(day_of_row[order], kind="stable")] if len(days) > 1 else order

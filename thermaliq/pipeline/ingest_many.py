@@ -289,7 +289,8 @@ def _prepare_and_commit(run, home: str, facility: Facility, planned: list[Planne
 
 def ingest_prepare_files(home: str, facility: Facility, batch: FileBatch, now: pd.Timestamp,
                          batch_rows: int | None, scratch: str) -> FileBatch:
-    """Job: hash each file of ``batch``; read each new one into its own scratch lake.
+    """Job: hash each file of ``batch``; read each new one into its own scratch lake (the job's
+    alone until it returns: written without the facility lock).
 
     Returns the batch as :class:`Prepared` records (same order).
     """
@@ -310,7 +311,7 @@ def ingest_prepare_files(home: str, facility: Facility, batch: FileBatch, now: p
             own = Home(Path(scratch) / f"{f.index:06d}")
             part, touched = IngestSummary(facility.facility_id), set()
             rows, rejected = ingest.ingest_file(own, facility, Path(f.path), f.rel, now, part,
-                                                batch_rows, touched)
+                                                batch_rows, touched, private=True)
             out.append(Prepared(f, digest, PREPARED, unchanged, str(own.lake),
                                 tuple(sorted(touched)), rows, rejected, part))
     release_memory()
