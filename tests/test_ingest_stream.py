@@ -424,3 +424,17 @@ def test_plain_times_checked_on_distinct_instants_as_on_every_row(extra_ns, plai
     assert ingest_arrow._all_plain(code, instants, values, lo, hi, NOW) == by_rows == plain
     assert ingest_arrow._local_days_of(instants, inverse, CHI)[1].tolist() == \
         ingest_arrow._local_days(ts, CHI)[1].tolist()
+
+
+def test_file_hash_through_the_reused_block_is_the_whole_files(tmp_path):
+    """``lake.file_sha256`` reads into one reused buffer per thread: every file's hash is that
+    of its whole bytes, whatever its size against the block (empty, shorter, equal, longer,
+    several blocks), also after a longer file left its bytes in the buffer."""
+    import hashlib
+
+    sizes = [10_000, 0, 1, 6, 7, 8, 29, 7 * 300 + 5, 3]
+    for block in (7, 1 << 20):
+        for i, size in enumerate(sizes):
+            path = tmp_path / f"{block}-{i}.bin"
+            path.write_bytes(bytes((i * 31 + k) % 251 for k in range(size)))
+            assert lake.file_sha256(path, chunk=block) == hashlib.sha256(path.read_bytes()).hexdigest()
