@@ -369,3 +369,37 @@ def test_header_sniffing_reuses_its_buffer_without_leftovers(tmp_path):
     assert file_io.RecordBatches(long, "long.csv").delimiter == ";"
     with pytest.raises(DataError, match="empty file"):
         file_io.RecordBatches(blank, "blank.csv")
+
+
+def test_z_instants_parsed_once_per_run_of_equal_neighbours_as_once_per_distinct_text(
+        monkeypatch):
+    """A long file in time order writes each instant once per tag, one after the other: its
+    texts are parsed once per run of equal neighbours instead of once per distinct text
+    (hashing). Both give every row's instant, or both None, for columns in time order (3 tags,
+    an instant again later, a 30 February inside), shuffled, alternating, and short ones."""
+    from thermaliq.sources import parse
+
+    stamps = [f"2024-01-15T{h:02d}:{m:02d}:00Z" for h in range(3) for m in range(0, 60, 15)]
+    ordered = [s for s in stamps for _ in range(3)]
+    columns = {"ordered": ordered, "again": ordered + ordered[:6],
+               "30 Feb": ordered[:9] + ["2024-02-30T06:00:00Z"] * 3 + ordered[9:],
+               "shuffled": list(np.random.default_rng(7).permutation(ordered)),
+               "alternating": stamps * 3, "one": stamps[:1], "two equal": stamps[:1] * 2,
+               "two": stamps[:2], "none": []}
+    got = {}
+    for name, texts in columns.items():
+        column = pa.array(texts, pa.string())
+        runs = parse._runs_of(column)
+        if runs is not None:
+            assert runs[0].take(pa.array(runs[1])).equals(column)
+        got[name] = (runs is not None, parse._iso_z_instants(column))
+    assert [name for name, (by_runs, _) in got.items() if by_runs] == \
+        ["ordered", "again", "30 Feb", "two equal"]
+    monkeypatch.setattr(parse, "_runs_of", lambda column: None)
+    for name, texts in columns.items():
+        expected = parse._iso_z_instants(pa.array(texts, pa.string()))
+        if expected is None:
+            assert got[name][1] is None, name
+        else:
+            assert got[name][1].tolist() == expected.tolist(), name
+    assert got["30 Feb"][1] is None and got["ordered"][1] is not None

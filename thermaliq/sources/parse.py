@@ -263,8 +263,7 @@ def parse_long_fast(batch: pa.RecordBatch, lower: list[str]) -> pa.Table | None:
 def _iso_z_instants(t: pa.Array) -> np.ndarray | None:
     """Instants [µs since epoch, UTC] of ``YYYY-MM-DDTHH:MM:SSZ`` texts, None if one is not one
     (or is 24:00, 30 February, a leap second, outside the range DuckDB's path accepts)."""
-    enc = pc.dictionary_encode(t)
-    texts = enc.dictionary
+    texts, index = _texts_once(t)
     if not pc.all(pc.match_substring_regex(texts, _ISO_Z_RE)).as_py():
         return None
     try:   # pyarrow's ISO 8601 cast is strict (its strptime would turn 30 February into 1 March)
@@ -274,4 +273,40 @@ def _iso_z_instants(t: pa.Array) -> np.ndarray | None:
     us = inst.cast(pa.int64()).to_numpy()
     if len(us) and (us.min() < _TS_LOW or us.max() > _TS_HIGH):
         return None
-    return us[enc.indices.to_numpy(zero_copy_only=False)]
+    return us[index]
+
+
+#: Rows whose neighbours :func:`_runs_of` compares before it looks at all of them [rows].
+RUN_PROBE_ROWS = 64
+
+
+def _texts_once(t: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Texts that hold every text of ``t`` (no nulls) and each row's position among them, to
+    parse each text about once: the runs of equal neighbours when they are few (a long file in
+    time order writes each instant once per tag, one after the other), else the distinct texts."""
+    runs = _runs_of(t)
+    if runs is not None:
+        return runs
+    enc = pc.dictionary_encode(t)
+    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
+
+
+def _runs_of(t: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
+    """The first text of each run of equal neighbours in ``t`` and each row's run, or None
+    when the runs are not at least 2 rows long on average, in the first :data:`RUN_PROBE_ROWS`
+    rows and in all (comparing neighbours costs a third of hashing every text)."""
+    n = len(t)
+    probe = min(n, RUN_PROBE_ROWS)
+    if probe < 2 or 2 * _count_true(pc.not_equal(t.slice(1, probe - 1), t.slice(0, probe - 1))) > probe:
+        return None
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    start[1:] = pc.not_equal(t.slice(1), t.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(start)
+    if 2 * len(heads) > n:
+        return None
+    return t.take(pa.array(heads)), np.cumsum(start) - 1
+
+
+def _count_true(mask: pa.Array) -> int:
+    return int(pc.sum(mask).as_py() or 0)
