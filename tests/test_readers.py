@@ -403,3 +403,23 @@ def test_z_instants_parsed_once_per_run_of_equal_neighbours_as_once_per_distinct
         else:
             assert got[name][1].tolist() == expected.tolist(), name
     assert got["30 Feb"][1] is None and got["ordered"][1] is not None
+
+
+def test_blank_tags_told_from_first_bytes_as_by_their_distinct_texts():
+    """The fast parse's check for blank tags (empty or spaces only, 'missing tag' on the SQL
+    path) looks at the distinct tags only when a tag is empty or begins with a space: for
+    every mix of ordinary, padded and blank tags, plain, sliced and large strings, the bytes'
+    'may be blank' is true wherever a distinct tag is blank."""
+    import itertools
+
+    from thermaliq.sources import parse
+
+    kinds = ["FT-101", "A ", " A", "", " ", "   ", "Ä", "x\\t"]
+    for a, b in itertools.product(kinds, repeat=2):
+        texts = ["PT-1", a, "PT-2", b]
+        blank = any(not t.strip(" ") for t in texts)
+        for column in (pa.array(texts), pa.array(texts, pa.large_string()),
+                       pa.array([" "] + texts + [""]).slice(1, 4)):
+            assert not blank or parse._may_be_blank(column), (a, b)
+            assert parse._may_be_blank(column) == (any(t == "" or t[0] == " " for t in texts))
+    assert not parse._may_be_blank(pa.array([], pa.string()))

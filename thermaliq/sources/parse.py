@@ -242,7 +242,7 @@ def parse_long_fast(batch: pa.RecordBatch, lower: list[str]) -> pa.Table | None:
     t, tag, vr = (batch.column(lower.index(c)) for c in ("timestamp", "tag", "value"))
     if t.null_count or tag.null_count or vr.null_count:
         return None
-    if any(not str(s).strip(" ") for s in pc.unique(tag).to_pylist()):
+    if _may_be_blank(tag) and any(not str(s).strip(" ") for s in pc.unique(tag).to_pylist()):
         return None   # blank tag: 'missing tag' (DuckDB's trim removes spaces only)
     try:
         value = pc.cast(vr, pa.float64())
@@ -258,6 +258,24 @@ def parse_long_fast(batch: pa.RecordBatch, lower: list[str]) -> pa.Table | None:
                      "inst": pa.array(us, pa.timestamp("us", tz="UTC")),
                      "wall": pa.nulls(n, pa.timestamp("us")), "value": value,
                      "unit": pa.nulls(n, pa.string()), "quality": pa.nulls(n, pa.string())})
+
+
+def _may_be_blank(texts: pa.Array) -> bool:
+    """Whether a text of ``texts`` (no nulls) may be blank, i.e. empty or spaces only: only an
+    empty text or one that begins with a space can be. Told from the column's bytes, so a
+    column of ordinary tags is not hashed for the check."""
+    large = pa.types.is_large_string(texts.type)
+    if not (pa.types.is_string(texts.type) or large):
+        return True
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if large else np.int32)[
+        texts.offset:texts.offset + len(texts) + 1]
+    starts = offsets[:-1]
+    if not len(starts):
+        return False
+    if (offsets[1:] == starts).any() or data_buf is None:
+        return True
+    return bool((np.frombuffer(data_buf, dtype=np.uint8)[starts] == 0x20).any())
 
 
 def _iso_z_instants(t: pa.Array) -> np.ndarray | None:
