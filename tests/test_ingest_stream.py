@@ -438,3 +438,40 @@ def test_file_hash_through_the_reused_block_is_the_whole_files(tmp_path):
             path = tmp_path / f"{block}-{i}.bin"
             path.write_bytes(bytes((i * 31 + k) % 251 for k in range(size)))
             assert lake.file_sha256(path, chunk=block) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_file_of_one_chunk_is_stored_as_without_reading_ahead(tmp_path, monkeypatch):
+    """A CSV file too short for a second chunk is read without the read-ahead thread
+    (``ReadingsStream.one_chunk``) and leaves the lake the read-ahead leaves, rejects included.
+    The bound is a record per column's worth of bytes (3 here): a chunk that many records long
+    is sure, one shorter is not (nor, here, a real second chunk); a gzip file's size tells
+    nothing."""
+    import gzip
+
+    from thermaliq.sources import bulk
+
+    text = _hourly_csv(days=2)
+    ahead = []
+    real = bulk.prefetched
+    monkeypatch.setattr(bulk, "prefetched", lambda items: ahead.append(1) or real(items))
+    direct, fac1 = _home(tmp_path / "direct", text)
+    ingest.ingest_files(direct, fac1, now=NOW)
+    assert ahead == []
+    monkeypatch.setattr(ReadingsStream, "one_chunk", lambda self: False)
+    prefetched, fac2 = _home(tmp_path / "prefetched", text)
+    ingest.ingest_files(prefetched, fac2, now=NOW)
+    assert ahead == [1]
+    a, b = _lake_state(direct), _lake_state(prefetched)
+    assert len(a["readings"]) == 2 and len(a["quarantine"]) == 2
+    _assert_same_lake(a, b)
+    monkeypatch.undo()
+
+    path = direct.root / "inbox" / FID / "readings.csv"
+    size, records = path.stat().st_size, text.count("\n") - 1
+    assert ReadingsStream(path, tz=CHI).one_chunk()
+    assert ReadingsStream(path, tz=CHI, batch_rows=size // 3 + 1).one_chunk()
+    assert not ReadingsStream(path, tz=CHI, batch_rows=size // 3).one_chunk()
+    assert not ReadingsStream(path, tz=CHI, batch_rows=records - 1).one_chunk()
+    gz = tmp_path / "readings.csv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert not ReadingsStream(gz, tz=CHI).one_chunk()

@@ -238,8 +238,10 @@ def ingest_file(home: Home, facility: Facility, path: Path, rel: str, now: pd.Ti
                                         timestamp_format=facility.source.timestamp_format,
                                         parallel=parallel)
         held = None
+        # the next chunk is read while this one is stored (one chunk: nothing to overlap)
+        chunks = iter(stream) if stream.one_chunk() else bulk.prefetched(stream)
         try:
-            for chunk in bulk.prefetched(stream):   # the next chunk is read while this one is stored
+            for chunk in chunks:
                 rows += len(chunk)
                 rejected += len(chunk.rejects)
                 counts = _unconfigured_counts(chunk, configured)

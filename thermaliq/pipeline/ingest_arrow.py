@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
@@ -77,7 +77,7 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
         bounds = _day_bounds(day_of_row[by_day], len(days))
         # Parquet encoding, compression and fsync release the GIL: a day is written while the
         # next one is cut out (at most WRITE_THREADS partitions in flight: bounded memory).
-        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        with ThreadPoolExecutor(WRITE_THREADS) if len(days) > 1 else _InlineWriter() as pool:
             pending = []
             for i, day in enumerate(days):
                 rows = by_day[bounds[i]:bounds[i + 1]]
@@ -96,6 +96,24 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
 
 #: Day partitions written at the same time by :func:`store_new_days` [threads].
 WRITE_THREADS = 2
+
+
+class _InlineWriter:
+    """The executor of a chunk of one local day (a day file): its partition is written at once
+    in the caller's thread, as there is nothing to overlap it with (a writer thread cost its
+    start, a malloc arena's growth and shrinking, and two hand-overs per file)."""
+
+    def __enter__(self) -> "_InlineWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, /, *args) -> Future:
+        """``fn(*args)`` run now; its finished future (an error is raised here)."""
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
 
 
 def _day_bounds(day_sorted: np.ndarray, ndays: int) -> np.ndarray:

@@ -198,6 +198,14 @@ class ReadingsStream:
         self._regional_notes: list[str] = []
         self._value_idx = [self._lower.index("value")] if self.format == "long" else self._tag_idx
 
+    def one_chunk(self) -> bool:
+        """Whether the file surely holds no more records than one chunk takes: an uncompressed
+        CSV file too short for more (a record takes at least one byte per column: its
+        delimiters and its line end). Reading such a file ahead of its storing overlaps nothing."""
+        if self._batches.kind != "csv" or self._path.name.lower().endswith(".gz"):
+            return False
+        return self._path.stat().st_size // max(1, len(self._lower)) + 1 <= self._limit
+
     def __iter__(self) -> Iterator[ReadResult]:
         goods, bads, in_chunk = [], [], 0
         for raw_batch, parse in self._units():
