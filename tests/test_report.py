@@ -23,7 +23,8 @@ from thermaliq.errors import DataError
 from thermaliq.periods import local_midnight
 from thermaliq.report.data import load_facility_period
 from thermaliq.report.periods import daily_results, period_stream_energies, period_summary
-from thermaliq.report.render import JOB_PAGES, facility_page, render_reports
+from thermaliq.report import render
+from thermaliq.report.render import facility_page, render_reports
 
 TZ = "America/Chicago"
 TAGS = ["FT-101", "JT-301", "FT-201", "PT-201", "TT-201", "TT-202", "TT-501", "AT-501"]
@@ -252,13 +253,14 @@ class RecordingExecutor(Executor):
         return future
 
 
-def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
+def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con, monkeypatch):
     """A month of day pages given to an executor (``render_day_pages`` jobs of ``JOB_PAGES`` days,
-    run here in-process): every day but the last (rendered with the latest page, which shares its
+    16 here so that a month makes two jobs; run in-process): every day but the last (rendered with the latest page, which shares its
     sections) goes to a job; every file is byte-identical to a serial render, footer minute aside,
     and the Sankey statistics count every page. A job gets the rows its days show, not the whole
     range: its day rows of stream energies start at its first day, its calculations reach back
     over the trailing window of its first day only."""
+    monkeypatch.setattr(render, "JOB_PAGES", 16)
     facility = make_facility()
     executor = RecordingExecutor()
     first, last = date(2026, 11, 1), date(2026, 11, 30)
@@ -270,7 +272,7 @@ def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
                         re.sub(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "Generated", p.read_text())
                         for p in (tmp_path / label).rglob("*.html")}
         counts[label] = stats["FAC-R1"]["sankey_errors"], len(trees[label])
-    assert JOB_PAGES == 16 and executor.calls == [("render_day_pages", 16), ("render_day_pages", 13)]
+    assert executor.calls == [("render_day_pages", 16), ("render_day_pages", 13)]
     for data, _, days, *_ in executor.args:    # a job gets the rows its days show, not the month's
         first_day = pd.Timestamp(days[0]).tz_localize(TZ)
         se = data.stream_energies
@@ -283,10 +285,11 @@ def test_day_pages_rendered_elsewhere_are_the_same_pages(tmp_path, con):
     assert counts["split"] == counts["serial"]
 
 
-def test_facilities_rendered_elsewhere_are_the_same_pages(tmp_path):
+def test_facilities_rendered_elsewhere_are_the_same_pages(tmp_path, monkeypatch):
     """A fleet of 8 facilities over one day (3 pages each) given to an executor: ``render_facilities``
-    jobs of ``JOB_PAGES // 3`` facilities (run in-process): the same files, the same fleet index,
+    jobs of ``JOB_PAGES // 3`` facilities (16 // 3 here; run in-process): the same files, the same fleet index,
     and the ReportData of every facility for the run's artifacts."""
+    monkeypatch.setattr(render, "JOB_PAGES", 16)
     ids = [f"FAC-F{i}" for i in range(8)]
     frames = [make_relations(fid, days=3, seed=i) for i, fid in enumerate(ids)]
     fleet = connect({name: pd.concat([f[name] for f in frames], ignore_index=True) for name in frames[0]})

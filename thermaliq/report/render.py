@@ -42,9 +42,11 @@ from thermaliq.report import baseline_page, savings
 #: relation's view once, whatever the number of facilities): bounds memory on big fleets and ranges.
 LOAD_FACILITY_DAYS = 20_000
 
-#: Pages per job given to an executor: the old offload thresholds found a dozen pages worth
-#: shipping their data to a worker process (a job of day pages gets only its days' rows).
-JOB_PAGES = 16
+#: Pages per job given to an executor (a job of day pages gets only its days' rows). A job's own
+#: cost (its facility's view and quality grid, pickling) is ~10 ms against ~3 ms a day page: 48
+#: pages keep it near a tenth and still make 8 jobs of a year's day pages (16 cost ~0.3 s more
+#: CPU on a plant-year, benchmarks.bench_report --workers 2).
+JOB_PAGES = 48
 
 
 def operating_label(efficiency_percent: float, basis: str) -> str:
