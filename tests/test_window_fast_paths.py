@@ -325,3 +325,38 @@ def test_rows_where_is_boolean_picking(keep):
                          index=np.arange(10, 16))
     keep = np.array(keep)
     pd.testing.assert_frame_equal(rows_where(frame, keep), frame[keep])
+
+
+def _trailing_mean_by_pandas(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """The trailing mean as pandas spelled it before: concatenated, de-duplicated (the later
+    row), sorted by start, rolled."""
+    from thermaliq.quality.alerts import trailing_mean_of
+    cols = ["period_start", "efficiency_percent", "status"]
+    both = pd.concat([history[cols] if not history.empty else pd.DataFrame(columns=cols), days[cols]],
+                     ignore_index=True)
+    both["period_start"] = pd.to_datetime(both["period_start"], utc=True)
+    both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
+    mean = pd.Series(trailing_mean_of(both["efficiency_percent"].to_numpy(), both["status"].to_numpy()),
+                     index=pd.DatetimeIndex(both["period_start"]))
+    return mean.reindex(pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trailing_mean_equals_the_pandas_spelling(seed):
+    """Day rows and stored history in any order, overlapping (a day in both is taken from the
+    day rows), in the facility's zone or UTC, with unusable days: the same means bit for bit."""
+    from thermaliq.physics.balance import STATUS_OK
+    from thermaliq.quality.alerts import trailing_mean
+    rng = np.random.default_rng(seed)
+    base = pd.Timestamp("2025-03-01", tz="Europe/Berlin")
+
+    def rows(n: int, first_day: int, zone: str) -> pd.DataFrame:
+        starts = [base + pd.Timedelta(days=int(d)) for d in rng.integers(first_day, first_day + 12, n)]
+        return pd.DataFrame({"period_start": pd.DatetimeIndex(starts).as_unit("ns").tz_convert(zone),
+                             "efficiency_percent": rng.normal(85, 3, n),
+                             "status": rng.choice([STATUS_OK, "no_data"], n, p=[0.8, 0.2])})
+
+    for n_history, n_days in ((0, 1), (1, 1), (9, 3), (14, 5)):
+        history = rows(n_history, 0, "UTC") if n_history else pd.DataFrame()
+        days = rows(n_days, 5, "Europe/Berlin" if seed % 2 else "UTC")
+        pd.testing.assert_series_equal(trailing_mean(days, history), _trailing_mean_by_pandas(days, history))

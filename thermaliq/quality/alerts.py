@@ -217,15 +217,27 @@ def _benchmark(facility: Facility, efficiency_percent: float, basis: str):
 
 
 def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
-    """Mean efficiency of the (up to) 7 preceding days for each day [%], usable days only."""
+    """Mean efficiency of the (up to) 7 preceding days for each day [%], usable days only.
+
+    ``history`` and ``days`` are taken together, a day in both as in ``days`` (the later row),
+    in the order of their starts; the result is indexed by the days' starts (UTC)."""
     cols = ["period_start", "efficiency_percent", "status"]
-    hist = history[cols] if not history.empty else pd.DataFrame(columns=cols)
-    both = pd.concat([hist, days[cols]], ignore_index=True)
-    both["period_start"] = pd.to_datetime(both["period_start"], utc=True)
-    both = both.drop_duplicates("period_start", keep="last").sort_values("period_start")
-    mean = pd.Series(trailing_mean_of(both["efficiency_percent"].to_numpy(), both["status"].to_numpy()),
-                     index=pd.DatetimeIndex(both["period_start"]))
-    return mean.reindex(pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True)))
+    parts = [f for f in (history, days) if not f.empty]
+    starts_ns = np.concatenate([_instants_ns(f["period_start"]) for f in parts] or [np.empty(0, "int64")])
+    efficiency = np.concatenate([f[cols[1]].to_numpy(dtype="float64") for f in parts] or [np.empty(0)])
+    status = np.concatenate([f[cols[2]].to_numpy(dtype=object) for f in parts] or [np.empty(0, object)])
+    # the last row of each start, in the order of the starts
+    distinct, first_from_end = np.unique(starts_ns[::-1], return_index=True)
+    last = len(starts_ns) - 1 - first_from_end
+    mean = trailing_mean_of(efficiency[last], status[last])
+    index = pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True))
+    at = np.minimum(np.searchsorted(distinct, index.as_unit("ns").asi8), max(len(mean) - 1, 0))
+    return pd.Series(mean[at] if len(mean) else np.full(len(index), np.nan), index=index)
+
+
+def _instants_ns(column: pd.Series) -> np.ndarray:
+    """A column of tz-aware times (or Timestamps of several zones) as UTC instants [ns]."""
+    return pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("ns").asi8
 
 
 def trailing_mean_of(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:
