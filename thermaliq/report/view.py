@@ -20,7 +20,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from thermaliq.physics.balance import STATUS_OK
 from thermaliq.quality.alerts import trailing_mean_of
 from thermaliq.report.data import NAT_NS, ReportData, instants_ns, utc_instant
 from thermaliq.report.figures import QualityHeatmap
