@@ -69,7 +69,7 @@ def test_view_equals_pandas_period(loaded, first, days):
         assert _same(days_view[c].tolist(), days_pd[c].tolist()), c  # bit-equal floats, not approx
     dq = data.data_quality
     day_labels = [f"{t.tz_convert(TZ):%Y-%m-%d}" for t in dq["period_start"]]
-    assert view.repair_totals_by_day() == totals_by_key([dq["tag"].tolist(), day_labels], dq)
+    assert view.facility.quality_by_day.totals(view.data_quality) == totals_by_key([dq["tag"].tolist(), day_labels], dq)
     assert len(view.alerts) == len(data.alerts)
     pd.testing.assert_frame_equal(view.alerts_frame(), data.alerts)
 
@@ -107,8 +107,8 @@ def test_quality_heatmap_cells_made_once_equal_the_page_sums(loaded, first, days
     view = facility.period(start, end, 30)
     assert facility.quality_by_day.block(view.data_quality) is not None   # the grid's path is taken
     got = facility.quality_heatmap.figure(view.data_quality, tz=TZ, minimum=0.9)
-    assert got == quality_heatmap(view.repair_totals_by_day(), tz=TZ, minimum=0.9)
-    assert len(got["data"][0]["z"]) == len({tag for tag, _ in view.repair_totals_by_day()})
+    assert got == quality_heatmap(view.facility.quality_by_day.totals(view.data_quality), tz=TZ, minimum=0.9)
+    assert len(got["data"][0]["z"]) == len({tag for tag, _ in view.facility.quality_by_day.totals(view.data_quality)})
 
 
 def test_quality_heatmap_of_rows_cutting_a_group(loaded):

@@ -10,7 +10,6 @@ side by side in worker processes and merges them in that order, with the same la
 """
 from __future__ import annotations
 
-import contextlib
 import glob as globlib
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -383,7 +382,7 @@ class _Quarantine:
         if not self.parts:
             return
         rejects = pd.concat(self.parts, ignore_index=True)
-        with _write_lock(self.home, self.facility.facility_id, self.private):
+        with lake.write_lock(self.home.lake, self.facility.facility_id, private=self.private):
             lake.write_quarantine(self.home.lake, self.facility.facility_id, rejects)
         self.summary.rejected += len(rejects)
         self.parts, self.rows = [], 0
@@ -406,15 +405,10 @@ def _store_chunk(home: Home, facility: Facility, result, now: pd.Timestamp, summ
     summary.readings_read += len(raw)
     raw, implausible = cleaning.implausible_times(raw, now)   # 1970 clocks, year-2099 typos
     rejects = [_with_time(result.rejects, now), _with_time(implausible, now)]
-    with _write_lock(home, facility.facility_id, private):
+    with lake.write_lock(home.lake, facility.facility_id, private=private):
         rejects += _merge_days(home, facility, raw, now, summary, touched)
     for r in rejects:
         quarantine.add(r)
-
-
-def _write_lock(home: Home, facility_id: str, private: bool):
-    """The facility's write lock on ``home``'s lake; none on a private lake (:func:`ingest_file`)."""
-    return contextlib.nullcontext() if private else lake.facility_lock(home.lake, facility_id)
 
 
 def _whole_file_reject(source: str, exc: DataError):

@@ -11,7 +11,6 @@ left alone (``False``) for the general path, which names every problem.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,7 +68,7 @@ def store_new_days(lake_dir, facility: Facility, table: pa.Table, now: pd.Timest
         return False
     if touched is not None:
         touched.update(days)
-    with contextlib.nullcontext() if private else lake.facility_lock(lake_dir, facility.facility_id):
+    with lake.write_lock(lake_dir, facility.facility_id, private=private):
         if any(lake.readings_partition(lake_dir, facility.facility_id, d).exists() for d in days):
             return False                             # a merge with stored readings: general path
         by_day = order[np.argsort(day_of_row[order], kind="stable")] if len(days) > 1 else order

@@ -221,11 +221,10 @@ def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
 
     ``history`` and ``days`` are taken together, a day in both as in ``days`` (the later row),
     in the order of their starts; the result is indexed by the days' starts (UTC)."""
-    cols = ["period_start", "efficiency_percent", "status"]
     parts = [f for f in (history, days) if not f.empty]
     starts_ns = np.concatenate([_instants_ns(f["period_start"]) for f in parts] or [np.empty(0, "int64")])
-    efficiency = np.concatenate([f[cols[1]].to_numpy(dtype="float64") for f in parts] or [np.empty(0)])
-    status = np.concatenate([f[cols[2]].to_numpy(dtype=object) for f in parts] or [np.empty(0, object)])
+    efficiency = np.concatenate([f["efficiency_percent"].to_numpy(dtype="float64") for f in parts] or [np.empty(0)])
+    status = np.concatenate([f["status"].to_numpy(dtype=object) for f in parts] or [np.empty(0, object)])
     # the last row of each start, in the order of the starts
     distinct, first_from_end = np.unique(starts_ns[::-1], return_index=True)
     last = len(starts_ns) - 1 - first_from_end

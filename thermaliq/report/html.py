@@ -35,10 +35,13 @@ def esc(text: object) -> str:
     The templates escape with it, and so do Plotly labels (Plotly renders a subset of HTML in them).
     """
     s = "" if text is None else str(text)
-    # html.escape changes nothing in a text without these (most cells: numbers, names, dates)
-    if "&" in s or "<" in s or ">" in s or '"' in s or "'" in s:
-        return html.escape(s, quote=True)
-    return s
+    return s if _plain(s) else html.escape(s, quote=True)
+
+
+def _plain(text: str) -> bool:
+    """Whether ``html.escape(text, quote=True)`` changes nothing (most cells: numbers, names,
+    dates), told without building a new string."""
+    return not ("&" in text or "<" in text or ">" in text or '"' in text or "'" in text)
 
 
 def _escaped(value: object) -> Markup:
@@ -87,8 +90,7 @@ def row_html(cells: list, tds: list[str]) -> str:
     texts = [c if type(c) is str else str(c) if type(c) is int else None for c in cells]
     if None in texts:
         return row_html_by_cell(cells, tds)
-    joined = "".join(texts)
-    if "&" in joined or "<" in joined or ">" in joined or '"' in joined or "'" in joined:
+    if not _plain("".join(texts)):
         return row_html_by_cell(cells, tds)
     return "<tr>" + "".join([td + text + "</td>" for td, text in zip(tds, texts)]) + "</tr>"
 

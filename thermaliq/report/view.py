@@ -303,10 +303,6 @@ class PageView:
                                                                    t.col("status", rows))
         return out
 
-    def repair_totals_by_day(self) -> dict[tuple, list]:
-        """Data-quality sums per (tag, local day) of the trailing window (the heatmap)."""
-        return self.facility.quality_by_day.totals(self.data_quality)
-
     def repair_totals_by_tag(self) -> dict[tuple, list]:
         """Data-quality sums per tag of the rows overlapping the period (the table)."""
         t = self.facility.data_quality

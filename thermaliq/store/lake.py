@@ -22,6 +22,7 @@ All writes of one facility hold that facility's file lock, so two runs never int
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -109,6 +110,13 @@ def remove_stale_temporaries(lake: Path) -> int:
                     Path(entry.path).unlink(missing_ok=True)
                     removed += 1
     return removed
+
+
+def write_lock(lake: Path, facility_id: str, *, private: bool = False):
+    """:func:`facility_lock`, or no lock for a lake private to its caller (a prepare job's scratch
+    lake of :mod:`thermaliq.pipeline.ingest_many`, which nothing else reads or writes until the
+    job has returned)."""
+    return contextlib.nullcontext() if private else facility_lock(lake, facility_id)
 
 
 @contextmanager
