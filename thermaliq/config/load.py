@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from thermaliq.config.checks import check_facility
-from thermaliq.config.model import FACILITY_ID_RE, Facility
+from thermaliq.config.model import Facility
 from thermaliq.errors import ConfigError, ConfigErrors
 
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from thermaliq import units
 from thermaliq.config.energy_management import Baseline, EmissionFactors, Price, Target
 from thermaliq.config.measurement import Accuracy, Measurement, StrictModel
 from thermaliq.config.vocabulary import OTHER_CARRIERS

@@ -297,7 +297,6 @@ def ingest_prepare_files(home: str, facility: Facility, batch: FileBatch, now: p
     from thermaliq.sources import readers
     from thermaliq.pipeline.jobs import release_memory
 
-    h = Home.resolve(home)
     batch_rows = batch_rows or readers.batch_rows_setting()
     out = []
     for f in batch.files:

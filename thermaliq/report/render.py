@@ -34,7 +34,7 @@ from thermaliq.physics import efficiency_ranges
 from thermaliq.report.periods import (benchmark_band, benchmarked, energy_tiles, recalculation_texts,
                                      summary_value, valid_intervals_text)
 from thermaliq.report.quality import completeness, local_label
-from thermaliq.report.sankey import fmt_kwh, sankey_data
+from thermaliq.report.sankey import sankey_data
 from thermaliq.report.view import FacilityView, PageView, balance_energies
 from thermaliq.report import baseline_page, savings
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-from thermaliq.errors import ConfigError, HistorianError
+from thermaliq.errors import HistorianError
 from thermaliq.sources.retry import (CIRCUIT_STATE_VALUES, CircuitBreaker, RetryPolicy, breaker_for,
                                      check_deadline, deadline_wait_s, increment_stat, redact_url,
                                      reset_breakers, reset_stats, stats)

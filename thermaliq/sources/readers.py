@@ -36,7 +36,6 @@ Rules (the README's readings section should repeat them for users):
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
