@@ -1,4 +1,5 @@
-"""Physics: IAPWS-IF97 water and steam, fuels, combustion, energy per stream, period balances, efficiency ranges.
+"""Physics: IAPWS-IF97 water and steam (``water``), fuels, combustion, energy per stream, period balances,
+efficiency ranges, heat losses, uncertainty budgets, CHP, emissions, baselines and costs.
 
 May import: ``thermaliq.config``, ``thermaliq.units``, ``thermaliq.errors``; never sources, store,
 pipeline or report.

@@ -1,4 +1,5 @@
-"""Sources of readings: file readers (CSV/Parquet, long/wide, DST), the historian client and its retry policy, a simulator.
+"""Sources of readings: file readers (CSV/Parquet, long/wide, DST), the historian, OPC UA and PI Web API
+clients with their retry policy, and local simulators of them.
 
 May import: ``thermaliq.config`` and the top-level ``units``, ``errors``, ``periods``, ``settings``.
 The names below are loaded on first use (PEP 562), so that importing one module of the package

@@ -1,4 +1,5 @@
-"""Storage: the Parquet lake (atomic writes, locks, versions), the DuckDB catalog, run records, scratch stash.
+"""Storage: the Parquet lake (readings and results written by ``lake``; atomic writes, locks, versions),
+the lake on object storage, the DuckDB catalog, run records, the scratch stash.
 
 May import: ``thermaliq.config`` and the top-level ``home``, ``errors``, ``periods``, ``settings``.
 """
