@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 
@@ -16,6 +17,16 @@ def local_midnight(day: date, tz: str | ZoneInfo) -> pd.Timestamp:
     '2024-03-10 06:00:00+00:00'
     """
     return pd.Timestamp(day).tz_localize(tz).tz_convert("UTC")
+
+
+def utc_instants_ns(column: pd.Series) -> np.ndarray:
+    """Instants of a column of tz-aware times (one zone, or Timestamp objects of several) [ns UTC]."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.array.as_unit("ns").asi8        # (the ``.dt`` accessor costs ~0.1 ms)
+    values = column.to_numpy()
+    if column.dtype == object and all(type(v) is pd.Timestamp and v.tzinfo is not None for v in values):
+        return np.fromiter((v.value for v in values), dtype="int64", count=len(values))
+    return pd.to_datetime(column, utc=True).dt.as_unit("ns").array.asi8
 
 
 def day_window(first: date, last: date, tz: str | ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from thermaliq.config import Facility
+from thermaliq import periods
 from thermaliq.home import Home
-from thermaliq.store import lake, versions
+from thermaliq.store import lake
 from thermaliq.physics import budget, chp
 from thermaliq.physics.energy import StreamEnergies
 
@@ -105,10 +106,10 @@ def month_uncertainty(home: Home, facility: Facility, month: str, current: pd.Da
         return {c: np.nan for c in budget.QUANTITIES.values()}
     # the budget rows written with each day's current row (one current row per day), of the
     # efficiency (the effects repeat on every quantity's row), in stored order
-    day_ns = versions.utc_instants_ns(current["period_start"])[is_day]
+    day_ns = periods.utc_instants_ns(current["period_start"])[is_day]
     order = np.argsort(day_ns, kind="stable")
     day_ns, day_seq = day_ns[order], current["write_seq"].to_numpy()[is_day][order]
-    stored_ns = versions.utc_instants_ns(stored["day_start"])
+    stored_ns = periods.utc_instants_ns(stored["day_start"])
     at = np.minimum(np.searchsorted(day_ns, stored_ns), len(day_ns) - 1)
     mine = np.flatnonzero((day_ns[at] == stored_ns) & (day_seq[at] == stored["write_seq"].to_numpy())
                           & (stored["quantity"] == "efficiency").to_numpy(dtype=bool))

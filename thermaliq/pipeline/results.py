@@ -116,7 +116,7 @@ def _stream_time_hashes(se: pd.DataFrame, facility: Facility) -> dict[str, np.nd
     local = (se["granularity"] != "interval").to_numpy(dtype=bool)
     out = {}
     for col in ("period_start", "period_end"):
-        instants_ns = versions.utc_instants_ns(se[col])
+        instants_ns = periods.utc_instants_ns(se[col])
         codes, _ = pd.factorize(instants_ns)
         _, first = np.unique(codes, return_index=True)
         texts = np.empty(len(first), dtype=object)
@@ -180,7 +180,7 @@ def _day_hashes(result: WindowResult, facility: Facility) -> tuple[np.ndarray, n
     calc_cols = ["period_start"] + CALC_VALUE_COLUMNS
     se = result.stream_energies.drop(columns=["facility_id"])
     dq = result.data_quality.drop(columns=["outlier_points"], errors="ignore")
-    starts = versions.utc_instants_ns(result.days["period_start"])
+    starts = periods.utc_instants_ns(result.days["period_start"])
     order = np.argsort(starts, kind="stable")
     frames = [(result.intervals[calc_cols], None), (result.days[calc_cols], None),
               (se, _stream_time_hashes(se, facility)), (_as_text(dq), dq["period_start"]),
@@ -201,7 +201,7 @@ def _day_index(times: pd.Series | None, sorted_starts: np.ndarray) -> np.ndarray
     """For each time, the position of its day in ``sorted_starts`` (-1 before the first)."""
     if times is None or len(times) == 0:
         return np.empty(0, dtype="int64")
-    return np.searchsorted(sorted_starts, versions.utc_instants_ns(times), side="right") - 1
+    return np.searchsorted(sorted_starts, periods.utc_instants_ns(times), side="right") - 1
 
 
 def store_window(home: Home, facility: Facility, result: WindowResult, *, run_id: str,
@@ -278,14 +278,14 @@ def _changed_days(current: pd.DataFrame, day_starts: np.ndarray, day_hashes: np.
     if current.empty or "content_hash" not in current:
         return np.ones(len(day_starts), dtype=bool)
     days = current[current["granularity"] == "day"]
-    stored = dict(zip(versions.utc_instants_ns(days["period_start"]), days["content_hash"]))
+    stored = dict(zip(periods.utc_instants_ns(days["period_start"]), days["content_hash"]))
     return np.array([stored.get(d) != h for d, h in zip(day_starts, day_hashes)], dtype=bool)
 
 
 def within_days(result: WindowResult, first: date, last: date, timezone: str) -> WindowResult:
     """``result`` without the days before local day ``first`` or after ``last`` (a facility's
     data range: days without any reading are not calculated, alerted or stored)."""
-    starts = versions.utc_instants_ns(result.days["period_start"])
+    starts = periods.utc_instants_ns(result.days["period_start"])
     lo = periods.local_midnight(first, timezone).value
     hi = periods.local_midnight(last + timedelta(days=1), timezone).value
     return _only_days(result, starts[(starts >= lo) & (starts < hi)])
@@ -295,7 +295,7 @@ def _only_days(result: WindowResult, keep: np.ndarray) -> WindowResult:
     """``result`` with the rows of the days starting at ``keep`` [ns UTC] only."""
     if len(keep) == len(result.days):
         return result
-    starts = np.sort(versions.utc_instants_ns(result.days["period_start"]))
+    starts = np.sort(periods.utc_instants_ns(result.days["period_start"]))
     wanted = np.isin(starts, keep)
 
     def rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -354,7 +354,7 @@ def _write_by_month(home: Home, facility: Facility, dataset: str, df: pd.DataFra
     """Write ``df`` as one file per local month of ``period_start``; return (month, table written)."""
     if df.empty:
         return []
-    instants_ns = versions.utc_instants_ns(df["period_start"])
+    instants_ns = periods.utc_instants_ns(df["period_start"])
     first, last = pd.to_datetime([instants_ns.min(), instants_ns.max()], utc=True).tz_convert(facility.tz)
     keys = periods.months_touching(first.date(), last.date())
     bounds = np.array([periods.local_midnight(periods.month_bounds(k)[0], facility.tz).value
@@ -408,7 +408,7 @@ def _stable_table(df: pd.DataFrame) -> pa.Table:
 def _utc_us(values: pd.Series) -> pa.Array:
     """A column of instants (tz-aware, naive UTC or Timestamp objects) as UTC microseconds
     (floored, as ``astype("datetime64[us]")``), NaT as null."""
-    instants_ns = versions.utc_instants_ns(values)
+    instants_ns = periods.utc_instants_ns(values)
     missing = instants_ns == np.iinfo(np.int64).min                # NaT
     return pa.array(np.floor_divide(instants_ns, 1000), type=_UTC_US,
                     mask=missing if missing.any() else None)

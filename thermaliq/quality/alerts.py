@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from thermaliq import periods
 from thermaliq.config import Facility
 from thermaliq.physics.balance import STATUS_OK
 
@@ -222,7 +223,7 @@ def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     ``history`` and ``days`` are taken together, a day in both as in ``days`` (the later row),
     in the order of their starts; the result is indexed by the days' starts (UTC)."""
     parts = [f for f in (history, days) if not f.empty]
-    starts_ns = np.concatenate([_instants_ns(f["period_start"]) for f in parts] or [np.empty(0, "int64")])
+    starts_ns = np.concatenate([periods.utc_instants_ns(f["period_start"]) for f in parts] or [np.empty(0, "int64")])
     efficiency = np.concatenate([f["efficiency_percent"].to_numpy(dtype="float64") for f in parts] or [np.empty(0)])
     status = np.concatenate([f["status"].to_numpy(dtype=object) for f in parts] or [np.empty(0, object)])
     # the last row of each start, in the order of the starts
@@ -232,11 +233,6 @@ def trailing_mean(days: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     index = pd.DatetimeIndex(pd.to_datetime(days["period_start"], utc=True))
     at = np.minimum(np.searchsorted(distinct, index.as_unit("ns").asi8), max(len(mean) - 1, 0))
     return pd.Series(mean[at] if len(mean) else np.full(len(index), np.nan), index=index)
-
-
-def _instants_ns(column: pd.Series) -> np.ndarray:
-    """A column of tz-aware times (or Timestamps of several zones) as UTC instants [ns]."""
-    return pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("ns").asi8
 
 
 def trailing_mean_of(efficiency_percent: np.ndarray, status: np.ndarray) -> np.ndarray:

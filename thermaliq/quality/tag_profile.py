@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from thermaliq import periods
 from thermaliq.config import Facility
 
 COLUMNS = ("tag", "configured", "unit", "n_readings", "n_null_values", "n_duplicate_ts",
@@ -70,9 +71,7 @@ def tag_profile(readings: pd.DataFrame, facility: Facility,
     run_code = np.where(run_codes < 0, len(names), remap[run_codes] if len(remap) else run_codes)
     lengths = np.diff(np.r_[starts, len(readings)])
     code = np.repeat(run_code, lengths)
-    ts = readings["ts"]
-    ts = ts.array.asi8 if ts.dtype == "datetime64[ns, UTC]" else \
-        pd.to_datetime(ts, utc=True).dt.as_unit("ns").array.asi8
+    ts = periods.utc_instants_ns(readings["ts"])
     values = readings["value"]
     values = values.to_numpy() if values.dtype == np.float64 else \
         pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

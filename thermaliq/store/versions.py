@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from thermaliq import periods
 from thermaliq.store import lake
 from thermaliq.home import Home
 
@@ -106,16 +107,6 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def utc_instants_ns(column: pd.Series) -> np.ndarray:
-    """Instants of a column of tz-aware times (one zone, or Timestamp objects of several) [ns UTC]."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return column.array.as_unit("ns").asi8        # (the ``.dt`` accessor costs ~0.1 ms)
-    values = column.to_numpy()
-    if column.dtype == object and all(type(v) is pd.Timestamp and v.tzinfo is not None for v in values):
-        return np.fromiter((v.value for v in values), dtype="int64", count=len(values))
-    return pd.to_datetime(column, utc=True).dt.as_unit("ns").array.asi8
-
-
 def key_codes(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]:
     """One int64 code per row of each frame: equal codes for equal ``keys`` across the frames
     (``period_start`` compared as an instant, text as text)."""
@@ -123,7 +114,7 @@ def key_codes(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]:
     code = np.zeros(sum(sizes), dtype="int64")
     for key in keys:
         if key == "period_start":
-            values = np.concatenate([utc_instants_ns(f[key]) for f in frames])
+            values = np.concatenate([periods.utc_instants_ns(f[key]) for f in frames])
             codes, uniques = pd.factorize(values)
             distinct = len(uniques)
         else:
