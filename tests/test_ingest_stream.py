@@ -365,11 +365,12 @@ def test_local_days_of_instants_across_the_fall_back_day():
     the 25-hour day ends at 2024-11-04T05:59Z = 23:59 CST; 06:00Z = 00:00 CST on 4 Nov."""
     from datetime import date
 
-    from thermaliq.pipeline.ingest_arrow import _local_days
+    from thermaliq.pipeline.ingest_arrow import _local_days_of
 
     ts = pd.to_datetime(["2024-11-03T05:00Z", "2024-11-03T04:59Z", "2024-11-04T06:00Z",
                          "2024-11-04T05:59Z", "2024-11-03T05:00Z"]).as_unit("ns").asi8
-    days, day_of_row = _local_days(ts, CHI)
+    inverse, instants = pd.factorize(ts)
+    days, day_of_row = _local_days_of(instants, inverse, CHI)
     assert days == [date(2024, 11, 2), date(2024, 11, 3), date(2024, 11, 4)]
     assert day_of_row.tolist() == [1, 0, 2, 1, 1]
 
@@ -422,8 +423,9 @@ def test_plain_times_checked_on_distinct_instants_as_on_every_row(extra_ns, plai
     assert len(instants) == 96 + (extra_ns != 0)
     by_rows = ingest_arrow._all_plain(code, ts, values, lo, hi, NOW)
     assert ingest_arrow._all_plain(code, instants, values, lo, hi, NOW) == by_rows == plain
-    assert ingest_arrow._local_days_of(instants, inverse, CHI)[1].tolist() == \
-        ingest_arrow._local_days(ts, CHI)[1].tolist()
+    local_dates = pd.DatetimeIndex(ts).tz_localize("UTC").tz_convert(CHI).date   # row by row
+    by_row = np.searchsorted(np.array(sorted(set(local_dates))), local_dates)
+    assert ingest_arrow._local_days_of(instants, inverse, CHI)[1].tolist() == by_row.tolist()
 
 
 def test_file_hash_through_the_reused_block_is_the_whole_files(tmp_path):

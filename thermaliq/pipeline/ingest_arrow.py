@@ -163,16 +163,11 @@ def _all_plain(code: np.ndarray, instants: np.ndarray, values: np.ndarray, lo_of
     return bool(np.isfinite(values).all() and ((values >= lo_of[code]) & (values <= hi_of[code])).all())
 
 
-def _local_days(ts: np.ndarray, tz: str) -> tuple[list[date], np.ndarray]:
-    """The sorted local dates of the instants ``ts`` [ns since epoch, UTC] and each row's index
-    into them; the zone's offsets are looked up once per distinct instant, not per row."""
-    inverse, uniq = pd.factorize(ts)                 # hashing: no sort of every row
-    return _local_days_of(uniq, inverse, tz)
-
-
 def _local_days_of(uniq: np.ndarray, inverse: np.ndarray, tz: str) -> tuple[list[date], np.ndarray]:
-    """:func:`_local_days` of rows given as their distinct instants ``uniq`` [ns since epoch,
-    UTC] and each row's index ``inverse`` into them (``pandas.factorize``)."""
+    """The sorted local dates of rows given as their distinct instants ``uniq`` [ns since epoch,
+    UTC] and each row's index ``inverse`` into them (``pandas.factorize``: hashing, no sort of
+    every row), and each row's index into those dates; the zone's offsets are looked up once per
+    distinct instant, not per row."""
     local = pd.DatetimeIndex(uniq.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
     day_num = local.tz_localize(None).asi8 // _NS_PER_DAY
     distinct, pos = np.unique(day_num, return_inverse=True)
