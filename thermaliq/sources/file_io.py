@@ -111,6 +111,17 @@ def decoded_header_line(head: bytes) -> tuple[str | None, str]:
     return _FIRST_LINE.match(text).group(), encoding   # = text.splitlines()[0], without splitting
 
 
+def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (``len(texts) + 1``) and the data bytes of an Arrow string or large-string array,
+    as views of its buffers: text ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (checks that read
+    the bytes instead of the Python strings)."""
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(texts.type)
+                            else np.int32)[texts.offset:texts.offset + len(texts) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    return offsets, data
+
+
 class RecordBatches:
     """Record batches of all-string columns plus the record numbers of malformed CSV rows."""
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thermaliq.errors import DataError
-from thermaliq.sources.file_io import RESERVED_COLUMNS
+from thermaliq.sources.file_io import RESERVED_COLUMNS, text_bytes
 
 RAW_MAX_CHARS = 4000   # a reject's original line, cut beyond this [characters]
 _ROW = "__thermaliq_row"
@@ -264,18 +264,15 @@ def _may_be_blank(texts: pa.Array) -> bool:
     """Whether a text of ``texts`` (no nulls) may be blank, i.e. empty or spaces only: only an
     empty text or one that begins with a space can be. Told from the column's bytes, so a
     column of ordinary tags is not hashed for the check."""
-    large = pa.types.is_large_string(texts.type)
-    if not (pa.types.is_string(texts.type) or large):
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         return True
-    _, offsets_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if large else np.int32)[
-        texts.offset:texts.offset + len(texts) + 1]
+    offsets, data = text_bytes(texts)
     starts = offsets[:-1]
     if not len(starts):
         return False
-    if (offsets[1:] == starts).any() or data_buf is None:
+    if (offsets[1:] == starts).any():
         return True
-    return bool((np.frombuffer(data_buf, dtype=np.uint8)[starts] == 0x20).any())
+    return bool((data[starts] == 0x20).any())
 
 
 def _iso_z_instants(t: pa.Array) -> np.ndarray | None:

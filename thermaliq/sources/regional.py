@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thermaliq.errors import DataError
+from thermaliq.sources.file_io import text_bytes
 
 _DATE_RE = re.compile(r"^\s*(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?:[ T]\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*$")
 #: What every :data:`_DATE_RE` match contains, in Arrow's regex syntax (RE2 has no backreference;
@@ -130,14 +131,11 @@ def _digits_first(stamps: pa.Array, n: int = 3) -> bool:
     if not (pa.types.is_string(stamps.type) or pa.types.is_large_string(stamps.type)) \
             or len(stamps) == 0 or stamps.null_count:
         return False
-    _, offsets_buf, data_buf = stamps.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(stamps.type)
-                            else np.int32)[stamps.offset:stamps.offset + len(stamps) + 1]
+    offsets, data = text_bytes(stamps)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts
     if (lengths < n).any():
         return False
-    data = np.frombuffer(data_buf, dtype=np.uint8)
     width = int(lengths[0])
     if (lengths == width).all():    # one form (``...Z`` instants): byte k of each text is a view
         texts = data[starts[0]:starts[0] + width * len(lengths)].reshape(-1, width)
