@@ -299,8 +299,7 @@ class PageView:
             # a missing or repeated day start: trailing_mean's own de-duplication decides
             return columns_of(daily_results(self.data())[list(DAY_COLUMNS)])
         out = {c: t.col(c, rows) for c in DAY_COLUMNS if c != "efficiency_mean_percent"}
-        out["efficiency_mean_percent"] = trailing_mean_of(out["efficiency_percent"],
-                                                                   t.col("status", rows))
+        out["efficiency_mean_percent"] = trailing_mean_of(out["efficiency_percent"], t.col("status", rows))
         return out
 
     def repair_totals_by_tag(self) -> dict[tuple, list]:
